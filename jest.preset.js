@@ -1,0 +1,29 @@
+// Shared Jest settings for every project: SWC for speed (with Nest's decorator metadata),
+// library imports resolved from source, UTC everywhere so event-time tests are deterministic.
+const path = require('node:path');
+
+process.env.TZ = 'UTC';
+
+module.exports = {
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+          keepClassNames: true,
+        },
+        module: { type: 'commonjs' },
+        sourceMaps: 'inline',
+      },
+    ],
+  },
+  moduleNameMapper: {
+    '^@tributary/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
+  },
+  clearMocks: true,
+};

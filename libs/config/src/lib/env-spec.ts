@@ -1,0 +1,98 @@
+/**
+ * Environment configuration, validated once at boot. A service declares an {@link EnvSpec}
+ * (one {@link EnvVar} per variable), calls {@link parseEnv} and hands the typed result to the
+ * rest of its code; every bad or missing variable is reported at once, by name.
+ */
+export interface EnvVar<T> {
+  /** Turns the raw value (undefined when unset or empty) into T, or throws an Error saying why not. */
+  readonly parse: (raw: string | undefined) => T;
+  /** What the variable is for, shown in the app README and in error messages. */
+  readonly description: string;
+  /** The value used when the variable is unset, as it would be written in the environment. */
+  readonly defaultValue?: string;
+  /** Secrets are never echoed back in errors or logs. */
+  readonly secret: boolean;
+  /** True when the process cannot start without it. */
+  readonly required: boolean;
+}
+
+export type EnvSpec = Readonly<Record<string, EnvVar<unknown>>>;
+
+export type ConfigOf<S extends EnvSpec> = { readonly [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never };
+
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(
+      `Invalid configuration: ${issues.length} problem(s)\n` +
+        issues.map((issue) => `  - ${issue.variable}: ${issue.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates every variable of the spec against `source` and returns the typed configuration. */
+export function parseEnv<S extends EnvSpec>(
+  spec: S,
+  source: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigOf<S> {
+  const issues: ConfigIssue[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(spec)) {
+    const raw = source[name];
+    const present = raw !== undefined && raw.trim() !== '';
+    try {
+      config[name] = variable.parse(present ? raw.trim() : variable.defaultValue);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const shown = present && !variable.secret ? ` (got ${JSON.stringify(raw)})` : '';
+      issues.push({ variable: name, message: `${reason}${shown}` });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config as ConfigOf<S>;
+}
+
+/** Merges several specs (e.g. a service's own variables with the Kafka and HTTP ones). */
+export function mergeSpecs<A extends EnvSpec, B extends EnvSpec>(a: A, b: B): A & B;
+export function mergeSpecs<A extends EnvSpec, B extends EnvSpec, C extends EnvSpec>(a: A, b: B, c: C): A & B & C;
+export function mergeSpecs<A extends EnvSpec, B extends EnvSpec, C extends EnvSpec, D extends EnvSpec>(
+  a: A,
+  b: B,
+  c: C,
+  d: D,
+): A & B & C & D;
+export function mergeSpecs(...specs: EnvSpec[]): EnvSpec {
+  return Object.assign({}, ...specs);
+}
+
+/**
+ * For `main.ts`: parses the environment, or prints one line per problem (as a JSON log record and
+ * as plain text) and exits with status 1 so an orchestrator shows the reason.
+ */
+export function loadConfigOrExit<S extends EnvSpec>(
+  service: string,
+  spec: S,
+  source: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigOf<S> {
+  try {
+    return parseEnv(spec, source);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(
+      JSON.stringify({
+        level: 'fatal',
+        time: new Date().toISOString(),
+        service,
+        msg: 'invalid configuration',
+        issues: error.issues,
+      }) + '\n',
+    );
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(1);
+  }
+}
