@@ -8,9 +8,8 @@ export function serviceEnv(defaultPort: number) {
       default: 'info',
       description: 'Minimum level of the JSON logs written to stdout',
     }),
-    INSTANCE_ID: env.string({
-      default: process.env['HOSTNAME'] ?? 'local',
-      description: 'Name of this instance in logs, metrics and produced headers (the pod name on Kubernetes)',
+    INSTANCE_ID: env.optionalString({
+      description: 'Name of this instance in logs, metrics and produced headers (default: the host name, the pod name on Kubernetes)',
     }),
     SHUTDOWN_TIMEOUT_MS: env.durationMs({
       default: '25s',

@@ -90,3 +90,19 @@ describe('environment configuration', () => {
     stderr.mockRestore();
   });
 });
+
+describe('checks that span several variables', () => {
+  const sasl = {
+    MECHANISM: env.oneOf(['none', 'scram-sha-256'] as const, { default: 'none', description: 'm' }),
+    PASSWORD: env.optionalString({ description: 'p', secret: true }),
+  };
+
+  it('reports the variable to fix when a combination is inconsistent', () => {
+    const check = (config: { MECHANISM: string; PASSWORD: string | undefined }) =>
+      config.MECHANISM !== 'none' && !config.PASSWORD
+        ? [{ variable: 'PASSWORD', message: 'is required with a SASL mechanism' }]
+        : [];
+    expect(() => parseEnv(sasl, { MECHANISM: 'scram-sha-256' }, check)).toThrow(/PASSWORD: is required with a SASL/);
+    expect(parseEnv(sasl, { MECHANISM: 'scram-sha-256', PASSWORD: 's' }, check).PASSWORD).toBe('s');
+  });
+});

@@ -35,10 +35,16 @@ export class ConfigError extends Error {
   }
 }
 
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/** Checks that span several variables (e.g. a SASL mechanism needs a password), run after each parses. */
+export type CrossCheck<S extends EnvSpec> = (config: ConfigOf<S>) => readonly ConfigIssue[];
+
 /** Validates every variable of the spec against `source` and returns the typed configuration. */
 export function parseEnv<S extends EnvSpec>(
   spec: S,
-  source: Readonly<Record<string, string | undefined>> = process.env,
+  source: EnvSource = process.env,
+  crossCheck?: CrossCheck<S>,
 ): ConfigOf<S> {
   const issues: ConfigIssue[] = [];
   const config: Record<string, unknown> = {};
@@ -54,19 +60,17 @@ export function parseEnv<S extends EnvSpec>(
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  const crossIssues = crossCheck?.(config as ConfigOf<S>) ?? [];
+  if (crossIssues.length > 0) throw new ConfigError(crossIssues);
   return config as ConfigOf<S>;
 }
 
-/** Merges several specs (e.g. a service's own variables with the Kafka and HTTP ones). */
-export function mergeSpecs<A extends EnvSpec, B extends EnvSpec>(a: A, b: B): A & B;
-export function mergeSpecs<A extends EnvSpec, B extends EnvSpec, C extends EnvSpec>(a: A, b: B, c: C): A & B & C;
-export function mergeSpecs<A extends EnvSpec, B extends EnvSpec, C extends EnvSpec, D extends EnvSpec>(
-  a: A,
-  b: B,
-  c: C,
-  d: D,
-): A & B & C & D;
-export function mergeSpecs(...specs: EnvSpec[]): EnvSpec {
+type IntersectionOf<U> = (U extends unknown ? (value: U) => void : never) extends (value: infer I) => void
+  ? I
+  : never;
+
+/** Merges several specs (e.g. a service's own variables with the Kafka and HTTP ones); later ones win. */
+export function mergeSpecs<const T extends readonly EnvSpec[]>(...specs: T): IntersectionOf<T[number]> {
   return Object.assign({}, ...specs);
 }
 
@@ -77,10 +81,11 @@ export function mergeSpecs(...specs: EnvSpec[]): EnvSpec {
 export function loadConfigOrExit<S extends EnvSpec>(
   service: string,
   spec: S,
-  source: Readonly<Record<string, string | undefined>> = process.env,
+  source: EnvSource = process.env,
+  crossCheck?: CrossCheck<S>,
 ): ConfigOf<S> {
   try {
-    return parseEnv(spec, source);
+    return parseEnv(spec, source, crossCheck);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(

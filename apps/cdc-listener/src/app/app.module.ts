@@ -1,0 +1,15 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ServiceCoreModule } from '@tributary/service';
+import type { CdcListenerConfig } from '../config';
+import { HealthController } from './health.controller';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: CdcListenerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'cdc-listener', config, postgres: true })],
+      controllers: [HealthController],
+    };
+  }
+}

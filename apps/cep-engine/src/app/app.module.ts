@@ -1,0 +1,15 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ServiceCoreModule } from '@tributary/service';
+import type { CepEngineConfig } from '../config';
+import { HealthController } from './health.controller';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: CepEngineConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'cep-engine', config })],
+      controllers: [HealthController],
+    };
+  }
+}

@@ -1,0 +1,2 @@
+export { runService, type RunServiceOptions } from './lib/run-service';
+export { ServiceCoreModule, type ServiceCoreOptions } from './lib/service-core.module';

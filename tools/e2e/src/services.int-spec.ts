@@ -1,0 +1,80 @@
+import { infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+
+/** The five services, each on a test port so a running `npm start` does not collide with the tests. */
+const SERVICES = [
+  { app: 'options-collector', port: 13101 },
+  { app: 'kafka-gateway', port: 13102 },
+  { app: 'cdc-listener', port: 13103 },
+  { app: 'cep-engine', port: 13104 },
+  { app: 'historical-data-manager', port: 13105 },
+] as const;
+
+describe('the five services against the local infrastructure', () => {
+  const running: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    for (const { app, port } of SERVICES) running.push(startService(app, { port }));
+    await Promise.all(running.map((service) => waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 120_000)));
+  });
+
+  afterAll(async () => {
+    await Promise.all(running.map((service) => service.stop()));
+  });
+
+  it.each(SERVICES.map((service) => service.app))('%s answers liveness, readiness and Prometheus metrics', async (app) => {
+    const service = running.find((candidate) => candidate.app === app) as ServiceProcess;
+    const live = await fetch(`${service.baseUrl}/health/live`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${service.baseUrl}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', info: { kafka: { status: 'up' } } });
+    const metrics = await fetch(`${service.baseUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toContain('process_cpu_seconds_total');
+  });
+
+  it('every service writes structured JSON logs naming itself', () => {
+    for (const service of running) {
+      const lines = service
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
+      expect(lines.length).toBeGreaterThan(0);
+      expect(JSON.parse(lines[0])).toMatchObject({ service: service.app });
+    }
+  });
+
+  it('readiness turns 503 while the broker is stopped and 200 again when it is back, without a restart', async () => {
+    infra('down', 'kafka');
+    try {
+      await Promise.all(
+        running.map((service) => waitForHttpStatus(`${service.baseUrl}/health/ready`, 503, 90_000)),
+      );
+      for (const service of running) {
+        const live = await fetch(`${service.baseUrl}/health/live`);
+        expect(live.status).toBe(200);
+      }
+    } finally {
+      infra('up', 'kafka');
+    }
+    await Promise.all(running.map((service) => waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 120_000)));
+    for (const service of running) expect(service.child.exitCode).toBeNull();
+  });
+});
+
+describe('configuration is validated at start-up', () => {
+  it.each(SERVICES.map((service) => service.app))(
+    '%s exits non-zero and names KAFKA_BROKERS when it is invalid',
+    async (app) => {
+      const service = startService(app, { port: 13199, env: { KAFKA_BROKERS: 'kafka-without-port' } });
+      const timeout = setTimeout(() => service.child.kill('SIGKILL'), 30_000);
+      const code = await service.exited;
+      clearTimeout(timeout);
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(service.output()).toContain('KAFKA_BROKERS');
+      expect(service.output()).toContain('host:port');
+    },
+  );
+});
