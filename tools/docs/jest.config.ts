@@ -1,0 +1,5 @@
+export default {
+  displayName: 'docs',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/**/*.spec.ts'],
+};
