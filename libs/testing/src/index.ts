@@ -1,0 +1,3 @@
+export * from './lib/infra-env';
+export * from './lib/service-process';
+export * from './lib/deploy-manifests';
