@@ -1,0 +1,185 @@
+# shellcheck shell=bash
+# Kafka: Apache Kafka broker (KRaft combined mode, single node) run from Maven Central jars.
+
+KAFKA_PLAINTEXT_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+KAFKA_SASL_PORT=9094
+KAFKA_SASL_SSL_PORT=9095
+KAFKA_SCRAM_USER=tributary
+KAFKA_SCRAM_PASSWORD=tributary-secret
+KAFKA_TLS_PASSWORD=tributary-tls
+KAFKA_READY_TIMEOUT="${TRIBUTARY_KAFKA_READY_TIMEOUT:-90}"
+
+KAFKA_POM="$INFRA_TOOLS_DIR/kafka/pom.xml"
+KAFKA_VERSION="$(pom_property "$KAFKA_POM" kafka.version)"
+KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+KAFKA_DIR="$INFRA_DIR/kafka"
+KAFKA_TLS_DIR="$KAFKA_DIR/tls"
+KAFKA_PROPS="$KAFKA_DIR/server.properties"
+KAFKA_LOG4J="$KAFKA_DIR/log4j.properties"
+KAFKA_TOOLS_LOG4J="$KAFKA_DIR/tools-log4j.properties"
+
+kafka_requirements() {
+  note_missing_commands java keytool
+  jar_cache_ready "$KAFKA_POM" "$KAFKA_LIBS" || note_missing_commands mvn
+}
+
+kafka_java() { # runs a Kafka class with the cached jars and quiet tool logging
+  "$(java_cmd)" -Xmx256m -Dlog4j.configuration="file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" "$@"
+}
+
+# CA + broker key pair for the SASL_SSL listener, generated once with keytool.
+kafka_tls_ensure() {
+  [[ -f "$KAFKA_TLS_DIR/.complete" ]] && return 0
+  say "kafka: generating a local CA and broker certificate in $KAFKA_TLS_DIR"
+  rm -rf "$KAFKA_TLS_DIR"
+  mkdir -p "$KAFKA_TLS_DIR"
+  local kt p="$KAFKA_TLS_PASSWORD" d="$KAFKA_TLS_DIR"
+  kt="$(keytool_cmd)"
+  {
+    "$kt" -genkeypair -alias tributary-ca -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=Tributary Local Dev CA,O=Tributary" \
+      -ext bc:c=ca:true -ext ku:c=keyCertSign,cRLSign \
+      -storetype PKCS12 -keystore "$d/ca.p12" -storepass "$p" -keypass "$p" &&
+      "$kt" -exportcert -rfc -alias tributary-ca -keystore "$d/ca.p12" -storepass "$p" -file "$d/ca.pem" &&
+      "$kt" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 \
+        -dname "CN=$INFRA_HOST,O=Tributary" \
+        -storetype PKCS12 -keystore "$d/broker.p12" -storepass "$p" -keypass "$p" &&
+      "$kt" -certreq -alias broker -keystore "$d/broker.p12" -storepass "$p" -file "$d/broker.csr" &&
+      "$kt" -gencert -rfc -alias tributary-ca -keystore "$d/ca.p12" -storepass "$p" -validity 3650 \
+        -ext "san=ip:$INFRA_HOST,dns:localhost" -ext ku:c=digitalSignature,keyEncipherment \
+        -ext eku=serverAuth,clientAuth \
+        -infile "$d/broker.csr" -outfile "$d/broker.pem" &&
+      "$kt" -importcert -noprompt -alias tributary-ca -file "$d/ca.pem" -keystore "$d/broker.p12" -storepass "$p" &&
+      "$kt" -importcert -noprompt -alias broker -file "$d/broker.pem" -keystore "$d/broker.p12" -storepass "$p" &&
+      "$kt" -importcert -noprompt -alias tributary-ca -file "$d/ca.pem" \
+        -storetype PKCS12 -keystore "$d/truststore.p12" -storepass "$p"
+  } >"$d/keytool.log" 2>&1 || {
+    show_log_tail "$d/keytool.log"
+    die "kafka: generating the TLS material with keytool failed"
+  }
+  printf '%s\n' "$p" >"$d/password"
+  touch "$d/.complete"
+}
+
+kafka_write_config() {
+  mkdir -p "$KAFKA_DIR/data"
+  render_template "$INFRA_TOOLS_DIR/kafka/server.properties.in" "$KAFKA_PROPS" \
+    "HOST=$INFRA_HOST" \
+    "PLAINTEXT_PORT=$KAFKA_PLAINTEXT_PORT" \
+    "CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
+    "SASL_PORT=$KAFKA_SASL_PORT" \
+    "SASL_SSL_PORT=$KAFKA_SASL_SSL_PORT" \
+    "TLS_DIR=$KAFKA_TLS_DIR" \
+    "TLS_PASSWORD=$KAFKA_TLS_PASSWORD" \
+    "DATA_DIR=$KAFKA_DIR/data"
+  render_template "$INFRA_TOOLS_DIR/kafka/log4j.properties.in" "$KAFKA_LOG4J" \
+    "LOG_FILE=$(log_file kafka)"
+  cp -f "$INFRA_TOOLS_DIR/kafka/tools-log4j.properties" "$KAFKA_TOOLS_LOG4J"
+}
+
+# Formats the KRaft storage once (with the SCRAM user); later starts reuse the data.
+kafka_format_storage() {
+  [[ -f "$KAFKA_DIR/data/meta.properties" ]] && return 0
+  local cid
+  if [[ -s "$KAFKA_DIR/cluster.id" ]]; then
+    cid="$(<"$KAFKA_DIR/cluster.id")"
+  else
+    cid="$(kafka_java kafka.tools.StorageTool random-uuid | tail -n1)"
+    [[ -n "$cid" ]] || die "kafka: StorageTool random-uuid returned nothing"
+    printf '%s\n' "$cid" >"$KAFKA_DIR/cluster.id"
+  fi
+  say "kafka: formatting storage $KAFKA_DIR/data (cluster id $cid)"
+  local mech scram=()
+  for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+    scram+=(--add-scram "$mech=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  done
+  kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$KAFKA_PROPS" "${scram[@]}" \
+    >"$KAFKA_DIR/format.log" 2>&1 || {
+    show_log_tail "$KAFKA_DIR/format.log"
+    die "kafka: formatting the storage failed"
+  }
+}
+
+kafka_start() {
+  local pid
+  if pid="$(our_pid kafka)"; then
+    say "kafka: already running (pid $pid)"
+    return 0
+  fi
+  ensure_ports_free kafka "$KAFKA_PLAINTEXT_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SASL_SSL_PORT"
+  fetch_jars "kafka $KAFKA_VERSION" "$KAFKA_POM" "$KAFKA_LIBS"
+  mkdir -p "$KAFKA_DIR"
+  kafka_tls_ensure
+  kafka_write_config
+  kafka_format_storage
+  say "kafka: starting Apache Kafka $KAFKA_VERSION (KRaft, node 1)"
+  printf '\n===== %s start =====\n' "$(date '+%F %T')" >>"$KAFKA_DIR/kafka.out"
+  start_background kafka "$KAFKA_DIR/kafka.out" \
+    "$(java_cmd)" -Xms512m -Xmx1g -server \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$KAFKA_DIR" -Dlog4j.configuration="file:$KAFKA_LOG4J" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_PROPS"
+}
+
+kafka_answers() { # broker answers an ApiVersions/metadata round trip on the PLAINTEXT listener
+  port_open "$KAFKA_PLAINTEXT_PORT" || return 1
+  timeout 30 "$(java_cmd)" -Xmx128m -XX:TieredStopAtLevel=1 \
+    -Dlog4j.configuration="file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
+    kafka.admin.BrokerApiVersionsCommand --bootstrap-server "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT" \
+    >/dev/null 2>&1
+}
+
+kafka_wait() {
+  local deadline=$((SECONDS + KAFKA_READY_TIMEOUT)) pid
+  while :; do
+    if ! pid="$(our_pid kafka)"; then
+      show_log_tail "$(log_file kafka)"
+      show_log_tail "$KAFKA_DIR/kafka.out" 20
+      die "kafka: the broker process exited during startup (logs above)"
+    fi
+    if kafka_answers; then
+      say "kafka: ready on $INFRA_HOST:$KAFKA_PLAINTEXT_PORT (pid $pid)"
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      show_log_tail "$(log_file kafka)"
+      show_log_tail "$KAFKA_DIR/kafka.out" 20
+      die "kafka: no answer on $INFRA_HOST:$KAFKA_PLAINTEXT_PORT after ${KAFKA_READY_TIMEOUT}s (pid $pid still running; logs above)"
+    fi
+    sleep 1
+  done
+}
+
+kafka_status() {
+  local pid
+  if pid="$(our_pid kafka)"; then
+    status_line kafka running "$pid" "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT plaintext, :$KAFKA_SASL_PORT sasl-scram, :$KAFKA_SASL_SSL_PORT sasl-scram+tls, :$KAFKA_CONTROLLER_PORT controller (Kafka $KAFKA_VERSION)"
+  elif port_open "$KAFKA_PLAINTEXT_PORT"; then
+    status_line kafka stopped - "port $KAFKA_PLAINTEXT_PORT is held by a process not started by tools/infra: $(port_holder "$KAFKA_PLAINTEXT_PORT")"
+  else
+    status_line kafka stopped - "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT$(stale_note kafka)"
+  fi
+}
+
+kafka_stop() { stop_component kafka; }
+
+kafka_env() {
+  env_line KAFKA_BROKERS "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT"
+  env_line KAFKA_SASL_BROKERS "$INFRA_HOST:$KAFKA_SASL_PORT"
+  env_line KAFKA_SASL_SSL_BROKERS "$INFRA_HOST:$KAFKA_SASL_SSL_PORT"
+  env_line KAFKA_SASL_USERNAME "$KAFKA_SCRAM_USER"
+  env_line KAFKA_SASL_PASSWORD "$KAFKA_SCRAM_PASSWORD"
+  env_line KAFKA_TLS_CA_FILE "$KAFKA_TLS_DIR/ca.pem"
+  env_line KAFKA_TLS_TRUSTSTORE_FILE "$KAFKA_TLS_DIR/truststore.p12"
+  env_line KAFKA_TLS_TRUSTSTORE_PASSWORD "$KAFKA_TLS_PASSWORD"
+  env_line KAFKA_HOME_LIBS "$KAFKA_LIBS"
+  env_line KAFKA_TOOLS_LOG4J "$KAFKA_TOOLS_LOG4J"
+}
+
+kafka_endpoints() {
+  say "  kafka     PLAINTEXT      $INFRA_HOST:$KAFKA_PLAINTEXT_PORT"
+  say "            SASL SCRAM     $INFRA_HOST:$KAFKA_SASL_PORT (SCRAM-SHA-256/512, user $KAFKA_SCRAM_USER)"
+  say "            SASL_SSL SCRAM $INFRA_HOST:$KAFKA_SASL_SSL_PORT (CA $KAFKA_TLS_DIR/ca.pem)"
+}
