@@ -1,0 +1,65 @@
+import { registerCompressionCodecs } from './lib/codecs/register-codecs';
+
+// Any process that imports the library reads and writes snappy, lz4 and zstd batches.
+registerCompressionCodecs();
+
+// Configuration and client
+export {
+  assertKafkaConfig,
+  kafkaConfigIssues,
+  kafkaEnv,
+  parseKafkaEnv,
+  SASL_MECHANISMS,
+  type KafkaEnvConfig,
+  type SaslMechanismSetting,
+} from './lib/kafka-env';
+export { createKafka, KAFKA_CLIENT_RETRY, kafkaClientConfig, kafkajsLogCreator } from './lib/kafka-client';
+export { registerCompressionCodecs } from './lib/codecs/register-codecs';
+
+// Topics
+export {
+  deadLetterTopicConfig,
+  ensureTopics,
+  TopicAdmin,
+  topicConfigOf,
+  type EnsureTopicsOptions,
+  type EnsureTopicsResult,
+} from './lib/topics';
+
+// Producing
+export {
+  compressionTypeOf,
+  TypedProducer,
+  type OutgoingRecord,
+  type TypedProducerOptions,
+} from './lib/producer/typed-producer';
+
+// Consuming
+export {
+  KafkaBatchServer,
+  type CommittedBatch,
+  type KafkaBatchServerEvents,
+  type KafkaBatchServerOptions,
+  type KafkaConsumerHealth,
+  type KafkaConsumerStatus,
+} from './lib/consumer/kafka-batch-server';
+export { KafkaBatchContext, KafkaRecordContext } from './lib/consumer/kafka-record-context';
+export { BatchEventPattern, KAFKA_BATCH_HANDLER } from './lib/consumer/batch-event-pattern';
+export { KafkaHandlerErrorFilter } from './lib/consumer/handler-error-filter';
+export { connectKafkaConsumer } from './lib/consumer/connect-kafka-consumer';
+export { DeadLetterUnavailableError, UnprocessableRecordError } from './lib/consumer/consumer-errors';
+export { DEFAULT_RETRY_POLICY, retryDelayMs, retrySchedule, type RetryPolicy } from './lib/retry-policy';
+export {
+  deadLetterHeaders,
+  decodeHeaders,
+  headerValue,
+  MAX_REASON_LENGTH,
+  type DeadLetterFailure,
+} from './lib/record-headers';
+
+// Nest module and health
+export { KafkaModule } from './lib/kafka.module';
+export { KAFKA_CLIENT, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './lib/kafka.tokens';
+export { KAFKA_LOGGER } from './lib/kafka-logger';
+export { KafkaHealthIndicator } from './lib/health/kafka-health.indicator';
+export { KafkaTopicsState } from './lib/kafka-topics-state';

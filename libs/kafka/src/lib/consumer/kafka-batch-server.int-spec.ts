@@ -1,0 +1,357 @@
+import { Kafka, Partitioners, type Producer } from 'kafkajs';
+import {
+  CATALOG,
+  DLQ_HEADERS,
+  HEADERS,
+  sampleEvent,
+  type EventOf,
+  type TopicSpec,
+} from '@tributary/contracts';
+import { runWithCorrelationId } from '@tributary/observability';
+import {
+  BrokerOutage,
+  EchoProcess,
+  quietLogger,
+  readRecords,
+  startTestServer,
+  testKafka,
+  testKafkaConfig,
+  TestTopics,
+  uniqueName,
+  waitUntil,
+} from '../../testing/kafka-test-kit';
+import { kafkaClientConfig } from '../kafka-client';
+import { TypedProducer } from '../producer/typed-producer';
+import { KafkaBatchServer } from './kafka-batch-server';
+import type { KafkaBatchContext } from './kafka-record-context';
+
+type Trade = EventOf<'market.trades'>;
+
+function trade(tradeId: string, overrides: Partial<Trade> = {}): Trade {
+  return sampleEvent('market.trades', { tradeId, ...overrides });
+}
+
+/** The market.trades contract under a topic name of this test's own. */
+function tradesSpec(topic: string): TopicSpec {
+  return { ...CATALOG['market.trades'], topic };
+}
+
+describe('KafkaBatchServer', () => {
+  const kafka = testKafka();
+  let topics: TestTopics;
+  let producer: TypedProducer;
+  let rawProducer: Producer;
+  const servers: KafkaBatchServer[] = [];
+  const processes: EchoProcess[] = [];
+
+  beforeAll(async () => {
+    // Topics are deleted only at the end: a kafkajs producer that wrote to a deleted topic stalls.
+    topics = new TestTopics(kafka);
+    producer = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'it-1', logger: quietLogger() });
+    rawProducer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    await rawProducer.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((echo) => echo.kill()));
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await rawProducer.disconnect();
+    await topics.cleanup();
+  });
+
+  function echo(env: Record<string, string>): EchoProcess {
+    const process = new EchoProcess(env);
+    processes.push(process);
+    return process;
+  }
+
+  async function joined(process: EchoProcess): Promise<void> {
+    await process.waitFor(
+      (lines) => lines.some((line) => line.echo === 'status' && line.status === 'group-joined'),
+      90_000,
+      'the echo service to join its group',
+    );
+  }
+
+  it('a record produced by one service\'s typed producer reaches an @EventPattern handler in another process with schema version, event time and correlation id headers intact', async () => {
+    const topic = await topics.create(uniqueName('it-cross-process'), 3);
+    const spec = tradesSpec(topic);
+    const consumer = echo({ ECHO_TOPIC: topic, ECHO_GROUP: uniqueName('echo') });
+    await joined(consumer);
+
+    const explicit = trade('t-explicit', { symbol: 'AAPL', ts: '1742567400123456789' });
+    const ambient = trade('t-ambient', { symbol: 'MSFT', ts: '1742567401000000001' });
+    await producer.sendTo(spec, [{ value: explicit, correlationId: 'corr-explicit', idempotencyKey: 'trade-t-explicit' }]);
+    await runWithCorrelationId('corr-ambient', () => producer.sendTo(spec, [ambient]));
+
+    await consumer.waitFor((lines) => lines.filter((line) => line.echo === 'record').length >= 2, 60_000, 'two records');
+    const received = new Map(consumer.records().map((line) => [(line['value'] as Trade).tradeId, line]));
+
+    const first = received.get('t-explicit');
+    expect(first?.['value']).toEqual(explicit);
+    expect(first?.['key']).toBe('AAPL');
+    expect(first?.['topic']).toBe(topic);
+    expect(first?.['headers']).toMatchObject({
+      [HEADERS.schemaVersion]: String(CATALOG['market.trades'].version),
+      [HEADERS.schemaName]: 'UnderlyingTrade',
+      [HEADERS.eventTime]: '1742567400123456789',
+      [HEADERS.producer]: 'options-collector/it-1',
+      [HEADERS.correlationId]: 'corr-explicit',
+      [HEADERS.idempotencyKey]: 'trade-t-explicit',
+    });
+    expect(first?.['eventTime']).toBe('1742567400123456789');
+    expect(first?.['correlationId']).toBe('corr-explicit');
+    // The handler runs inside the record's correlation ID, so its logs and sends carry it.
+    expect(first?.['ambientCorrelationId']).toBe('corr-explicit');
+
+    const second = received.get('t-ambient');
+    expect(second?.['key']).toBe('MSFT');
+    expect(second?.['eventTime']).toBe('1742567401000000001');
+    expect(second?.['correlationId']).toBe('corr-ambient');
+    expect(second?.['ambientCorrelationId']).toBe('corr-ambient');
+  });
+
+  it('a record whose handler always throws lands in <topic>.dlq after N attempts with the failure headers, and the records after it are still processed', async () => {
+    const topic = await topics.create(uniqueName('it-dlq'), 2);
+    const spec = tradesSpec(topic);
+    const groupId = uniqueName('echo');
+    const consumer = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_MAX_ATTEMPTS: '3' });
+    await joined(consumer);
+
+    const failing = trade('fail-1');
+    await producer.sendTo(spec, [{ value: trade('ok-before') }, { value: failing, correlationId: 'corr-failing' }, { value: trade('ok-after') }]);
+
+    await consumer.waitFor(
+      (lines) => lines.some((line) => line.echo === 'handled' && line['tradeId'] === 'ok-after'),
+      60_000,
+      'the record after the failing one to be handled',
+    );
+    const attempts = consumer
+      .records()
+      .filter((line) => (line['value'] as Trade).tradeId === 'fail-1')
+      .map((line) => line['attempt']);
+    expect(attempts).toEqual([1, 2, 3]);
+    const failedOffset = consumer.records().find((line) => (line['value'] as Trade).tradeId === 'fail-1')?.['offset'];
+    const partition = consumer.records().find((line) => (line['value'] as Trade).tradeId === 'fail-1')?.['partition'];
+
+    const [dead] = await readRecords(kafka, `${topic}.dlq`, 1);
+    expect(dead.key).toBe(failing.symbol);
+    expect(dead.value?.toString()).toBe(JSON.stringify(failing));
+    expect(dead.headers).toMatchObject({
+      [HEADERS.correlationId]: 'corr-failing',
+      [HEADERS.schemaName]: 'UnderlyingTrade',
+      [DLQ_HEADERS.reason]: 'trade fail-1 cannot be booked',
+      [DLQ_HEADERS.errorType]: 'TradeFailure',
+      [DLQ_HEADERS.originalTopic]: topic,
+      [DLQ_HEADERS.originalPartition]: String(partition),
+      [DLQ_HEADERS.originalOffset]: failedOffset,
+      [DLQ_HEADERS.attempts]: '3',
+      [DLQ_HEADERS.consumerGroup]: groupId,
+    });
+    expect(Date.parse(dead.headers[DLQ_HEADERS.failedAt])).toBeGreaterThan(Date.now() - 120_000);
+
+    // Everything up to the last record is committed: a restart would not see the failing record again.
+    await waitUntil(() => consumer.lines.some((line) => line.echo === 'batch' && line['lastOffset'] === '2'), 30_000, 'the commit');
+    expect((await topics.committedOffsets(groupId, topic))[Number(partition)]).toBe('3');
+  });
+
+  it('a batch whose handler fails is not committed: after the consumer restarts the batch is delivered again', async () => {
+    const topic = await topics.create(uniqueName('it-redeliver'), 1);
+    const spec = tradesSpec(topic);
+    const groupId = uniqueName('echo');
+    const ids = ['r0', 'r1', 'stall-r2', 'r3', 'r4'];
+    await producer.sendTo(spec, ids.map((id) => ({ value: trade(id) })));
+
+    const crashing = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId });
+    await crashing.waitFor(
+      (lines) => lines.some((line) => line.echo === 'record' && (line['value'] as Trade).tradeId === 'stall-r2'),
+      90_000,
+      'the stalling record to reach its handler',
+    );
+    expect(crashing.lines.filter((line) => line.echo === 'handled').map((line) => line['tradeId'])).toEqual(['r0', 'r1']);
+    await crashing.kill(); // kill -9 in the middle of the batch
+    expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '-1' });
+
+    const restarted = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_STALL: 'off' });
+    await restarted.waitFor(
+      (lines) => lines.filter((line) => line.echo === 'handled').length >= ids.length,
+      90_000,
+      'the whole batch to be delivered again',
+    );
+    expect(restarted.lines.filter((line) => line.echo === 'handled').map((line) => line['tradeId'])).toEqual(ids);
+    await waitUntil(() => restarted.lines.some((line) => line.echo === 'batch'), 30_000, 'the commit');
+    expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '5' });
+  });
+
+  it('records that are not JSON or fail the schema go to the DLQ at once with the validation errors as reason', async () => {
+    const topic = await topics.create(uniqueName('it-bad-data'), 1);
+    const handled: unknown[] = [];
+    const server = await startTestServer({
+      kafka,
+      topic,
+      topicSpecs: [tradesSpec(topic)],
+      validate: true,
+      handler: (value) => void handled.push(value),
+    });
+    servers.push(server);
+
+    const valid = trade('valid');
+    const { tradeId: _dropped, ...withoutTradeId } = trade('x');
+    await rawProducer.send({
+      topic,
+      messages: [
+        { key: 'AAPL', value: '{"symbol": "AAPL", "price": 1', headers: { [HEADERS.correlationId]: 'corr-garbled' } },
+        { key: 'AAPL', value: JSON.stringify({ ...withoutTradeId, price: -5 }) },
+        { key: 'AAPL', value: JSON.stringify(valid) },
+      ],
+    });
+
+    const dead = await readRecords(kafka, `${topic}.dlq`, 2);
+    await waitUntil(() => handled.length === 1, 30_000, 'the valid record');
+    expect(handled).toEqual([valid]);
+
+    const [garbled, invalid] = dead.sort((a, b) => Number(a.headers[DLQ_HEADERS.originalOffset]) - Number(b.headers[DLQ_HEADERS.originalOffset]));
+    expect(garbled.value?.toString()).toBe('{"symbol": "AAPL", "price": 1');
+    expect(garbled.headers[HEADERS.correlationId]).toBe('corr-garbled');
+    expect(garbled.headers[DLQ_HEADERS.errorType]).toBe('DeserializationError');
+    expect(garbled.headers[DLQ_HEADERS.reason]).toMatch(/^value is not JSON: /);
+    expect(garbled.headers[DLQ_HEADERS.attempts]).toBe('0');
+
+    expect(invalid.headers[DLQ_HEADERS.errorType]).toBe('ValidationError');
+    expect(invalid.headers[DLQ_HEADERS.reason]).toContain('/price');
+    expect(invalid.headers[DLQ_HEADERS.reason]).toContain('/tradeId: required');
+    expect(invalid.headers[DLQ_HEADERS.attempts]).toBe('0');
+    expect(invalid.headers[DLQ_HEADERS.originalOffset]).toBe('1');
+  });
+
+  it('SIGTERM during a batch finishes the batch, commits and exits', async () => {
+    const topic = await topics.create(uniqueName('it-sigterm'), 1);
+    const spec = tradesSpec(topic);
+    const groupId = uniqueName('echo');
+    const ids = Array.from({ length: 8 }, (_, index) => `slow-${index}`);
+    await producer.sendTo(spec, ids.map((id) => ({ value: trade(id) })));
+
+    const consumer = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_DELAY_MS: '250' });
+    await consumer.waitFor((lines) => lines.some((line) => line.echo === 'record'), 90_000, 'the first record');
+    consumer.signal('SIGTERM');
+    const exit = await consumer.exited;
+
+    expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
+    expect(consumer.lines.filter((line) => line.echo === 'handled').map((line) => line['tradeId'])).toEqual(ids);
+    expect(consumer.lines.some((line) => line.echo === 'batch' && line['lastOffset'] === '7')).toBe(true);
+    expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '8' });
+  });
+
+  it('a batch handler gets the partition\'s records in order, and a poison record among them is dead-lettered while every other record is handled once', async () => {
+    const topic = await topics.create(uniqueName('it-batch'), 1);
+    const ids = Array.from({ length: 40 }, (_, index) => (index === 23 ? 'poison' : `b${index}`));
+    await producer.sendTo(tradesSpec(topic), ids.map((id) => ({ value: trade(id) })));
+
+    const handled: string[] = [];
+    const batchSizes: number[] = [];
+    const server = await startTestServer({
+      kafka,
+      topic,
+      batch: true,
+      handler: (values, context) => {
+        const trades = values as Trade[];
+        if ((context as KafkaBatchContext).size !== trades.length) throw new Error('context does not match the values');
+        if (trades.some((value) => value.tradeId === 'poison')) throw new Error('poison in the batch');
+        batchSizes.push(trades.length);
+        handled.push(...trades.map((value) => value.tradeId));
+      },
+    });
+    servers.push(server);
+
+    const [dead] = await readRecords(kafka, `${topic}.dlq`, 1);
+    expect(JSON.parse(dead.value?.toString() ?? '{}').tradeId).toBe('poison');
+    expect(dead.headers[DLQ_HEADERS.reason]).toBe('poison in the batch');
+    await waitUntil(() => handled.length === ids.length - 1, 30_000, 'the other records');
+    expect(handled).toEqual(ids.filter((id) => id !== 'poison'));
+    expect(Math.max(...batchSizes)).toBeGreaterThan(1);
+  });
+
+  it('a paused topic is not fetched until it is resumed', async () => {
+    const topic = await topics.create(uniqueName('it-pause'), 2);
+    const handled: string[] = [];
+    const server = await startTestServer({ kafka, topic, handler: (value) => void handled.push((value as Trade).tradeId) });
+    servers.push(server);
+
+    server.pause(topic);
+    expect(server.pausedTopics()).toEqual([{ topic }]);
+    await producer.sendTo(tradesSpec(topic), [{ value: trade('held') }]);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(handled).toEqual([]);
+
+    server.resume(topic);
+    await waitUntil(() => handled.includes('held'), 30_000, 'the record after resume');
+    expect(server.pausedTopics()).toEqual([]);
+  });
+
+  it('a consumer started while the brokers are unreachable starts anyway, and consumes once they are back, also after a later outage', async () => {
+    const topic = await topics.create(uniqueName('it-outage'), 1);
+    const spec = tradesSpec(topic);
+    const outage = new BrokerOutage();
+    const config = testKafkaConfig();
+    const flaky = new Kafka({ ...kafkaClientConfig(config, 'kafka-it', quietLogger()), socketFactory: outage.socketFactory });
+
+    outage.begin();
+    const handled: string[] = [];
+    const server = new KafkaBatchServer({
+      service: 'kafka-it',
+      groupId: uniqueName('outage'),
+      kafka: flaky,
+      logger: quietLogger(),
+      reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
+    });
+    servers.push(server);
+    server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
+    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(server.ready).toBe(false);
+
+    outage.end();
+    await waitUntil(() => server.ready, 60_000, 'the consumer to join once the brokers are reachable');
+    await producer.sendTo(spec, [{ value: trade('before-outage') }]);
+    await waitUntil(() => handled.includes('before-outage'), 30_000, 'the first record');
+
+    outage.begin();
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    await producer.sendTo(spec, [{ value: trade('during-outage') }]);
+    outage.end();
+    await waitUntil(() => handled.includes('during-outage'), 120_000, 'the record written during the outage');
+    expect(handled.filter((id) => id === 'before-outage')).toHaveLength(1);
+  }, 240_000);
+
+  it('a consumer whose connections went silent (no reset, no answer) is replaced by its stall watchdog and consumes again', async () => {
+    const topic = await topics.create(uniqueName('it-blackhole'), 1);
+    const spec = tradesSpec(topic);
+    const outage = new BrokerOutage(true);
+    const flaky = new Kafka({ ...kafkaClientConfig(testKafkaConfig(), 'kafka-it', quietLogger()), socketFactory: outage.socketFactory });
+    const handled: string[] = [];
+    const server = new KafkaBatchServer({
+      service: 'kafka-it',
+      groupId: uniqueName('blackhole'),
+      kafka: flaky,
+      logger: quietLogger(),
+      reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
+      stallTimeoutMs: 12_000,
+    });
+    servers.push(server);
+    server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
+    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
+    await waitUntil(() => server.ready, 60_000, 'the consumer to join its group');
+    await producer.sendTo(spec, [{ value: trade('before-blackhole') }]);
+    await waitUntil(() => handled.includes('before-blackhole'), 30_000, 'the first record');
+
+    outage.begin();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    outage.end();
+    await producer.sendTo(spec, [{ value: trade('after-blackhole') }]);
+    await waitUntil(() => handled.includes('after-blackhole'), 90_000, 'the record written after the blackhole');
+  }, 180_000);
+});

@@ -1,0 +1,119 @@
+import { BaseRpcContext } from '@nestjs/microservices';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import { HEADERS } from '@tributary/contracts';
+import { decodeHeaders, headerValue } from '../record-headers';
+
+/**
+ * What a handler knows about the record it is given, besides the decoded value:
+ * `@EventPattern('market.trades') handle(@Payload() trade: UnderlyingTrade.Value, @Ctx() ctx: KafkaRecordContext)`.
+ * Headers and key are decoded on first use only, so handlers that ignore them cost nothing.
+ */
+export class KafkaRecordContext extends BaseRpcContext<[]> {
+  private decodedHeaders?: Record<string, string>;
+  private decodedKey?: string | null;
+  private correlation?: string;
+  /** Which attempt of this record the handler is running: 1 the first time, 2 on the first retry. */
+  attempt = 1;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** The record as kafkajs delivered it (raw key, value and header buffers). */
+    readonly message: KafkaMessage,
+    /** The consumer group handling it. */
+    readonly groupId: string,
+  ) {
+    super([]);
+  }
+
+  /** Offset of the record in its partition (a decimal string: offsets exceed 2^53 in principle). */
+  get offset(): string {
+    return this.message.offset;
+  }
+
+  /** The record key as UTF-8 text; null for a record without key. */
+  get key(): string | null {
+    if (this.decodedKey === undefined) this.decodedKey = this.message.key === null ? null : this.message.key.toString('utf8');
+    return this.decodedKey;
+  }
+
+  /** Every header as UTF-8 text (the last value wins when a header repeats). */
+  get headers(): Readonly<Record<string, string>> {
+    this.decodedHeaders ??= decodeHeaders(this.message.headers as IHeaders | undefined);
+    return this.decodedHeaders;
+  }
+
+  /** One header as text, without decoding the others. */
+  header(name: string): string | undefined {
+    return this.decodedHeaders ? this.decodedHeaders[name] : headerValue(this.message.headers as IHeaders | undefined, name);
+  }
+
+  /** Event time from the `event.time` header: epoch nanoseconds UTC, decimal. */
+  get eventTime(): string | undefined {
+    return this.header(HEADERS.eventTime);
+  }
+
+  get schemaVersion(): string | undefined {
+    return this.header(HEADERS.schemaVersion);
+  }
+
+  /** Correlation ID the handler runs under: the record's `correlation.id` header, or a new one when it has none. */
+  get correlationId(): string {
+    return this.correlation ?? this.header(HEADERS.correlationId) ?? '';
+  }
+
+  /** Set by the server: the ID it actually runs the handler with. */
+  useCorrelationId(id: string): void {
+    this.correlation = id;
+  }
+
+  /** Broker or producer timestamp of the record, epoch milliseconds as a string. */
+  get timestamp(): string {
+    return this.message.timestamp;
+  }
+}
+
+/**
+ * Context of a batch handler (`@BatchEventPattern`): the partition the records come from and one
+ * {@link KafkaRecordContext} per value, created only when asked for.
+ */
+export class KafkaBatchContext extends BaseRpcContext<[]> {
+  private contexts?: (KafkaRecordContext | undefined)[];
+  /** Which attempt of this batch the handler is running. */
+  attempt = 1;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** The records, in offset order, one per value handed to the handler. */
+    readonly messages: readonly KafkaMessage[],
+    readonly groupId: string,
+  ) {
+    super([]);
+  }
+
+  get size(): number {
+    return this.messages.length;
+  }
+
+  get firstOffset(): string {
+    return this.messages[0]?.offset ?? '';
+  }
+
+  get lastOffset(): string {
+    return this.messages[this.messages.length - 1]?.offset ?? '';
+  }
+
+  /** The context of the `index`-th value of the batch. */
+  record(index: number): KafkaRecordContext {
+    this.contexts ??= new Array<KafkaRecordContext | undefined>(this.messages.length);
+    let context = this.contexts[index];
+    if (context === undefined) {
+      const message = this.messages[index];
+      if (message === undefined) throw new RangeError(`no record ${index} in a batch of ${this.messages.length}`);
+      context = new KafkaRecordContext(this.topic, this.partition, message, this.groupId);
+      this.contexts[index] = context;
+    }
+    return context;
+  }
+}

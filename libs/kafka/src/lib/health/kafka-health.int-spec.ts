@@ -1,0 +1,105 @@
+import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Kafka } from 'kafkajs';
+import { CATALOG, type TopicSpec } from '@tributary/contracts';
+import {
+  BrokerOutage,
+  quietLogger,
+  testKafka,
+  testKafkaConfig,
+  uniqueName,
+} from '../../testing/kafka-test-kit';
+import { kafkaClientConfig } from '../kafka-client';
+import { KafkaModule } from '../kafka.module';
+import { KafkaHealthIndicator } from './kafka-health.indicator';
+
+function flakyClient(outage: BrokerOutage): Kafka {
+  return new Kafka({
+    ...kafkaClientConfig(testKafkaConfig(), 'kafka-it', quietLogger()),
+    socketFactory: outage.socketFactory,
+  });
+}
+
+/** Probes every 500 ms, as a readiness probe would, until the check is up or time runs out. */
+async function probeUntilUp(indicator: KafkaHealthIndicator, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let status = (await indicator.isHealthy('kafka'))['kafka'].status;
+  while (status !== 'up' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    status = (await indicator.isHealthy('kafka'))['kafka'].status;
+  }
+  return status;
+}
+
+describe('Kafka readiness', () => {
+  it('the health check reports down while the brokers are unreachable and up again by itself once they are back, over one reused connection', async () => {
+    const outage = new BrokerOutage();
+    const indicator = new KafkaHealthIndicator(flakyClient(outage), { service: 'kafka-it', config: testKafkaConfig() });
+    try {
+      const up = await indicator.isHealthy('kafka');
+      expect(up['kafka'].status).toBe('up');
+      expect(up['kafka']['brokersUp']).toBeGreaterThanOrEqual(1);
+      for (let probe = 0; probe < 5; probe++) await indicator.isHealthy('kafka');
+      expect(outage.openSockets).toBeLessThanOrEqual(2);
+
+      outage.begin();
+      const down = await indicator.isHealthy('kafka');
+      expect(down['kafka'].status).toBe('down');
+      expect(String(down['kafka']['message'])).toMatch(/^Kafka /);
+
+      outage.end();
+      expect(await probeUntilUp(indicator, 60_000)).toBe('up');
+      expect(outage.openSockets).toBeLessThanOrEqual(2);
+    } finally {
+      await indicator.onApplicationShutdown();
+    }
+  }, 120_000);
+
+  it('an app whose Kafka is unreachable at boot starts anyway, reports not ready, then ensures its topics and reports ready once Kafka is back', async () => {
+    const outage = new BrokerOutage();
+    const spec: TopicSpec = { ...CATALOG['market.trades'], topic: uniqueName('it-module-trades'), partitions: 2 };
+
+    @Controller()
+    class ProbeController {
+      constructor(@Inject(KafkaHealthIndicator) private readonly kafka: KafkaHealthIndicator) {}
+
+      @Get()
+      probe() {
+        return this.kafka.isHealthy('kafka');
+      }
+    }
+
+    @Module({
+      imports: [
+        KafkaModule.forRoot({
+          service: 'kafka-it',
+          config: testKafkaConfig(),
+          client: flakyClient(outage),
+          ensureTopics: [spec],
+          logger: quietLogger(),
+          healthTimeoutMs: 2_000,
+        }),
+      ],
+      controllers: [ProbeController],
+    })
+    class ServiceModule {}
+
+    outage.begin();
+    const app = await NestFactory.create(ServiceModule, { logger: false });
+    await app.init();
+    const health = app.get(KafkaHealthIndicator);
+    const admin = testKafka().admin();
+    try {
+      expect((await health.isHealthy('kafka'))['kafka'].status).toBe('down');
+
+      outage.end();
+      expect(await probeUntilUp(health, 90_000)).toBe('up');
+      await admin.connect();
+      expect(await admin.listTopics()).toContain(spec.topic);
+    } finally {
+      await app.close();
+      await admin.deleteTopics({ topics: [spec.topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  }, 150_000);
+});

@@ -1,0 +1,91 @@
+import { CATALOG, HEADERS, sampleEvent, type EventOf, type TopicSpec, ValidationError } from '@tributary/contracts';
+import { quietLogger, readRecords, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { TypedProducer } from './typed-producer';
+
+type Quote = EventOf<'market.quotes'>;
+
+describe('TypedProducer against the real broker', () => {
+  const kafka = testKafka();
+  const topics = new TestTopics(kafka);
+
+  afterAll(() => topics.cleanup());
+
+  function quotesSpec(topic: string): TopicSpec {
+    return { ...CATALOG['market.quotes'], topic };
+  }
+
+  it('many concurrent sends travel in few requests, and every symbol keeps its partition and its order', async () => {
+    const topic = await topics.create(uniqueName('it-coalesce'), 6);
+    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger(), lingerMs: 5 });
+    const symbols = ['AAPL', 'MSFT', 'SPY', 'QQQ', 'NVDA', 'TSLA', 'AMZN', 'META'];
+    const quotes: Quote[] = Array.from({ length: 2_000 }, (_, index) =>
+      sampleEvent('market.quotes', {
+        symbol: symbols[index % symbols.length],
+        ts: String(1742567400000000000n + BigInt(index)),
+      }),
+    );
+    try {
+      await Promise.all(quotes.map((quote) => producer.sendTo(quotesSpec(topic), [quote])));
+      expect(producer.stats.records).toBe(2_000);
+      expect(producer.stats.requests).toBeLessThan(100);
+    } finally {
+      await producer.disconnect();
+    }
+
+    const records = await readRecords(kafka, topic, quotes.length);
+    const partitionOf = new Map<string, Set<number>>();
+    const timesOf = new Map<string, string[]>();
+    for (const record of records) {
+      const quote = JSON.parse(record.value?.toString() ?? '{}') as Quote;
+      expect(record.key).toBe(quote.symbol);
+      expect(record.headers[HEADERS.eventTime]).toBe(quote.ts);
+      partitionOf.set(quote.symbol, (partitionOf.get(quote.symbol) ?? new Set()).add(record.partition));
+      timesOf.set(quote.symbol, [...(timesOf.get(quote.symbol) ?? []), quote.ts]);
+    }
+    for (const symbol of symbols) {
+      expect(partitionOf.get(symbol)?.size).toBe(1);
+      const times = timesOf.get(symbol) ?? [];
+      expect(times).toEqual([...times].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)));
+      expect(times).toHaveLength(2_000 / symbols.length);
+    }
+  });
+
+  it('a send with an event that fails the catalog schema is refused whole, before anything is written', async () => {
+    const topic = await topics.create(uniqueName('it-refused'));
+    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger(), validate: true });
+    const valid = sampleEvent('market.quotes');
+    const crossed = { ...valid, bidPrice: -1 };
+    try {
+      await expect(producer.sendTo(quotesSpec(topic), [valid, crossed])).rejects.toThrow(ValidationError);
+      await expect(producer.sendTo(quotesSpec(topic), [valid, crossed])).rejects.toThrow(/\/bidPrice/);
+      await producer.sendTo(quotesSpec(topic), [{ value: valid, correlationId: 'corr-after' }]);
+    } finally {
+      await producer.disconnect();
+    }
+    const [only] = await readRecords(kafka, topic, 1);
+    expect(only.headers[HEADERS.correlationId]).toBe('corr-after');
+    const admin = kafka.admin();
+    await admin.connect();
+    const [partition] = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    expect(partition.high).toBe('1');
+  });
+
+  it('a producer keeps sending after a topic it once wrote to was deleted', async () => {
+    const doomed = await topics.create(uniqueName('it-doomed'));
+    const next = await topics.create(uniqueName('it-after-delete'));
+    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger() });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await producer.sendRaw(doomed, [{ key: 'k', value: '{"n":1}' }]);
+      await admin.deleteTopics({ topics: [doomed] });
+      await producer.sendRaw(next, [{ key: 'k', value: '{"n":2}' }]);
+    } finally {
+      await admin.disconnect();
+      await producer.disconnect();
+    }
+    const [record] = await readRecords(kafka, next, 1);
+    expect(record.value?.toString()).toBe('{"n":2}');
+  }, 180_000);
+});

@@ -1,0 +1,84 @@
+import type { IHeaders } from 'kafkajs';
+import { DLQ_HEADERS } from '@tributary/contracts';
+
+/** A header value as kafkajs hands it over: a Buffer, or several when the header repeats. */
+type RawHeaderValue = IHeaders[string];
+
+function headerText(raw: RawHeaderValue): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  // A repeated header: the last one wins, as with Java's Headers.lastHeader().
+  const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  if (last === undefined || last === null) return undefined;
+  return typeof last === 'string' ? last : last.toString('utf8');
+}
+
+/** One header of a consumed record as UTF-8 text, or undefined when it is absent. */
+export function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
+  return headers === undefined ? undefined : headerText(headers[name]);
+}
+
+/** Every header of a consumed record as UTF-8 text. */
+export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  if (headers === undefined) return decoded;
+  for (const name of Object.keys(headers)) {
+    const value = headerText(headers[name]);
+    if (value !== undefined) decoded[name] = value;
+  }
+  return decoded;
+}
+
+/** Longest `dlq.reason` written; a long list of validation errors is cut, not the record. */
+export const MAX_REASON_LENGTH = 4000;
+
+export interface DeadLetterFailure {
+  /** Why the record was given up on: an error message or the validation errors. */
+  readonly reason: string;
+  /** Class of failure, e.g. "ValidationError", "DeserializationError" or the handler error's name. */
+  readonly errorType: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** Handler attempts made; 0 when the record was refused before reaching the handler. */
+  readonly attempts: number;
+  readonly consumerGroup: string;
+  readonly failedAt: Date;
+}
+
+/**
+ * Headers of the copy of a record sent to `<topic>.dlq`: every original header, untouched, plus
+ * the DLQ_HEADERS saying why, where from and after how many attempts.
+ */
+export function deadLetterHeaders(original: IHeaders | undefined, failure: DeadLetterFailure): IHeaders {
+  const reason =
+    failure.reason.length > MAX_REASON_LENGTH ? `${failure.reason.slice(0, MAX_REASON_LENGTH - 1)}…` : failure.reason;
+  return {
+    ...original,
+    [DLQ_HEADERS.reason]: reason,
+    [DLQ_HEADERS.errorType]: failure.errorType,
+    [DLQ_HEADERS.originalTopic]: failure.topic,
+    [DLQ_HEADERS.originalPartition]: String(failure.partition),
+    [DLQ_HEADERS.originalOffset]: failure.offset,
+    [DLQ_HEADERS.attempts]: String(failure.attempts),
+    [DLQ_HEADERS.consumerGroup]: failure.consumerGroup,
+    [DLQ_HEADERS.failedAt]: failure.failedAt.toISOString(),
+  };
+}
+
+/** The `dlq.error.type` and `dlq.reason` of whatever a handler threw. */
+export function describeHandlerFailure(error: unknown): { errorType: string; reason: string } {
+  if (error instanceof Error) {
+    return { errorType: error.name || error.constructor.name || 'Error', reason: error.message || String(error) };
+  }
+  if (typeof error === 'object' && error !== null) {
+    const message = (error as { message?: unknown }).message;
+    let text: string;
+    try {
+      text = typeof message === 'string' ? message : JSON.stringify(error);
+    } catch {
+      text = String(error);
+    }
+    return { errorType: 'HandlerError', reason: text };
+  }
+  return { errorType: 'HandlerError', reason: String(error) };
+}

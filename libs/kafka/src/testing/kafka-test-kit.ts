@@ -1,0 +1,270 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createConnection, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { type Admin, type IHeaders, type ISocketFactory, Kafka, type KafkaMessage } from 'kafkajs';
+import pino, { type Logger } from 'pino';
+import { parseEnv } from '@tributary/config';
+import { workspaceRoot } from '@tributary/testing';
+import {
+  createKafka,
+  KAFKA_BATCH_HANDLER,
+  KafkaBatchServer,
+  type KafkaBatchServerOptions,
+  kafkaEnv,
+  type KafkaEnvConfig,
+} from '../index';
+
+/** A topic or group name no other test (or earlier run) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Logs of the code under test: warnings and errors only, to stderr, so failures explain themselves. */
+export function quietLogger(): Logger {
+  return pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
+}
+
+/** The Kafka config of the local plaintext listener, with overrides. */
+export function testKafkaConfig(overrides: Record<string, string> = {}): KafkaEnvConfig {
+  return parseEnv(kafkaEnv, { KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092', ...overrides });
+}
+
+export function testKafka(overrides: Record<string, string> = {}): Kafka {
+  return createKafka(testKafkaConfig(overrides), 'kafka-it', quietLogger());
+}
+
+/** Creates topics for one test and deletes them (and their DLQs) afterwards. */
+export class TestTopics {
+  private readonly admin: Admin;
+  private readonly created = new Set<string>();
+  private connected = false;
+
+  constructor(kafka: Kafka) {
+    this.admin = kafka.admin();
+  }
+
+  async create(name: string, partitions = 1): Promise<string> {
+    if (!this.connected) {
+      await this.admin.connect();
+      this.connected = true;
+    }
+    await this.admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+    this.created.add(name);
+    this.created.add(`${name}.dlq`);
+    return name;
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<Record<number, string>> {
+    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return Object.fromEntries(entry.partitions.map((partition) => [partition.partition, partition.offset]));
+  }
+
+  async cleanup(): Promise<void> {
+    if (!this.connected) return;
+    const existing = new Set(await this.admin.listTopics());
+    const topics = [...this.created].filter((topic) => existing.has(topic));
+    if (topics.length > 0) await this.admin.deleteTopics({ topics }).catch(() => undefined);
+    await this.admin.disconnect();
+  }
+}
+
+export interface ReadRecord {
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Record<string, string>;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+function textHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (value !== undefined) result[name] = value.toString();
+  }
+  return result;
+}
+
+/** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
+export async function readRecords(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
+  const records: ReadRecord[] = [];
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`read ${records.length} of ${count} records of ${topic} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      void consumer.run({
+        eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
+          records.push({
+            key: message.key === null ? null : message.key.toString(),
+            value: message.value,
+            headers: textHeaders(message.headers as IHeaders | undefined),
+            partition,
+            offset: message.offset,
+          });
+          if (records.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+/** Waits until `condition` holds, polling every 50 ms. */
+export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export interface EchoLine {
+  readonly echo: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The echo fixture (fixtures/echo-service.ts) running in its own Node process: every JSON line it
+ * prints with an `echo` field is collected; everything else it writes is kept for failure messages.
+ */
+export class EchoProcess {
+  readonly lines: EchoLine[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private output = '';
+
+  constructor(env: Record<string, string>) {
+    const entry = join(workspaceRoot, 'libs/kafka/src/testing/fixtures/echo-service.ts');
+    this.child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
+      cwd: workspaceRoot,
+      env: {
+        ...process.env,
+        // The root config: swc-node resolves the @tributary/* paths relative to the file it is given.
+        SWC_NODE_PROJECT: join(workspaceRoot, 'tsconfig.base.json'),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const { stdout, stderr } = this.child;
+    if (stdout === null || stderr === null) throw new Error('the echo service has no output pipes');
+    createInterface({ input: stdout }).on('line', (line) => {
+      if (line.startsWith('{"echo":')) this.lines.push(JSON.parse(line) as EchoLine);
+      else this.output += `${line}\n`;
+    });
+    stderr.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  records(): EchoLine[] {
+    return this.lines.filter((line) => line.echo === 'record');
+  }
+
+  async waitFor(condition: (lines: EchoLine[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+    try {
+      await waitUntil(() => condition(this.lines), timeoutMs, what);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- echo service output ---\n${this.output.slice(-6000)}`);
+    }
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Ends the process (SIGKILL) if it still runs. */
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  log(): string {
+    return this.output;
+  }
+}
+
+export interface TestServerOptions extends Partial<Omit<KafkaBatchServerOptions, 'kafka'>> {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly handler: (value: unknown, context: unknown) => unknown;
+  /** Register the handler as a batch handler (as @BatchEventPattern does). */
+  readonly batch?: boolean;
+}
+
+/**
+ * A {@link KafkaBatchServer} in this process with one handler, registered the way Nest registers an
+ * @EventPattern method; resolves once the consumer has joined its group.
+ */
+export async function startTestServer(options: TestServerOptions): Promise<KafkaBatchServer> {
+  const { kafka, topic, handler, batch, ...rest } = options;
+  const server = new KafkaBatchServer({
+    service: 'kafka-it',
+    groupId: uniqueName('group'),
+    logger: quietLogger(),
+    retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+    ...rest,
+    kafka,
+  });
+  server.addHandler(topic, async (value: unknown, context: unknown) => handler(value, context), true, {
+    [KAFKA_BATCH_HANDLER]: batch === true,
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.listen((error?: unknown) => (error ? reject(error) : resolve())),
+  );
+  await waitUntil(() => server.ready, 60_000, `consumer of ${topic} to join its group`);
+  return server;
+}
+
+/**
+ * Makes the brokers unreachable for one kafkajs client: new connections are refused and open ones
+ * are reset (a broker that died) or, when `silent`, just stop carrying anything (a network blackhole).
+ */
+export class BrokerOutage {
+  private readonly sockets = new Set<Socket>();
+  private down = false;
+
+  constructor(private readonly silent = false) {}
+
+  readonly socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    // Port 1 on the loopback refuses at once, like a broker that is not listening.
+    const socket = this.down ? createConnection({ host: '127.0.0.1', port: 1 }) : createConnection({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    return socket;
+  };
+
+  begin(): void {
+    this.down = true;
+    for (const socket of this.sockets) {
+      if (this.silent) socket.destroy();
+      else socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+    }
+  }
+
+  end(): void {
+    this.down = false;
+  }
+
+  /** Connections currently open through this factory. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+}
