@@ -37,8 +37,9 @@ export const schema = Type.Object(
       description: 'Class of the error (dlq.error.type), e.g. "ValidationError", "HandlerError".',
     }),
     attempts: Type.Integer({
-      minimum: 1,
-      description: 'How many times the handler was tried before giving up.',
+      minimum: 0,
+      description:
+        'How many times the handler was tried before giving up; 0 for a record refused as bad data (not JSON, or invalid against its schema) before any attempt.',
     }),
     consumerGroup: Type.String({ minLength: 1, description: 'Consumer group that gave up on the record.' }),
     failedAt: Field.isoInstant('When the record was dead-lettered, ISO-8601 UTC.'),
