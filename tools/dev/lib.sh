@@ -29,7 +29,9 @@ ensure_node_modules() {
   [ "$major" -ge 20 ] || die "Node.js $(node -v) is too old: Tributary needs Node.js 20 or newer"
   cd "$TRIBUTARY_ROOT"
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund
+    log "installing npm dependencies"
+    # `npm install` with the committed lock, not `npm ci`: the lock does not list every platform's
+    # optional native binary (e.g. @swc/core-darwin-arm64), which `npm ci` treats as out of sync.
+    npm install --no-audit --no-fund
   fi
 }
