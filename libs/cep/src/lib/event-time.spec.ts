@@ -1,0 +1,199 @@
+import { RollingWindow } from './aggregates';
+import { CepEngine, type CepEngineOptions, type CepOutput } from './engine';
+import { Pattern } from './pattern';
+import type { CepRecord } from './watermark';
+
+interface Trade {
+  symbol: string;
+  px: number;
+  size: number;
+}
+
+const MS = 1_000_000;
+
+/** Deterministic PRNG (mulberry32) so every run shuffles the same way. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function options(extra: Partial<CepEngineOptions<Trade>> = {}): CepEngineOptions<Trade> {
+  const surge = Pattern.begin<Trade>('up')
+    .where((t, ctx) => ctx.aggregate('px').count > 2 && ctx.aggregate('px').zscore(t.px) > 1)
+    .followedBy('big')
+    .where((t) => t.size > 500)
+    .oneOrMore()
+    .within(50 * MS);
+  const rising = Pattern.begin<Trade>('a')
+    .followedBy('b')
+    .where((t, ctx) => t.px > (ctx.last('a')?.px ?? Infinity))
+    .followedBy('c')
+    .where((t, ctx) => t.px > (ctx.last('b')?.px ?? Infinity))
+    .within(20 * MS);
+  return {
+    patterns: [
+      { id: 'SURGE', version: 1, pattern: surge },
+      { id: 'RISING', version: 2, pattern: rising },
+    ],
+    keyBy: (t) => t.symbol,
+    outOfOrdernessNs: 5 * MS,
+    aggregates: [{ name: 'px', windowNs: 30 * MS, value: (t) => t.px, weight: (t) => t.size }],
+    ...extra,
+  };
+}
+
+/** A keyed market replay spread over four partitions, in event-time order. */
+function replay(count: number, seed: number, symbols = 5): CepRecord<Trade>[] {
+  const random = prng(seed);
+  const out: CepRecord<Trade>[] = [];
+  const offsets = [0, 0, 0, 0];
+  for (let i = 0; i < count; i++) {
+    const symbol = `S${Math.floor(random() * symbols)}`;
+    const partition = Number(symbol.slice(1)) % 4;
+    out.push({
+      event: { symbol, px: 100 + Math.round(random() * 100) / 10, size: Math.floor(random() * 1000) },
+      ts: i * MS + Math.floor(random() * 3) * 1000,
+      topic: 'market.trades',
+      partition,
+      offset: String(offsets[partition]++),
+    });
+  }
+  return out;
+}
+
+/** Reorders events randomly but never by more than `boundNs` of event time (per partition arrival). */
+function shuffleWithin(records: CepRecord<Trade>[], boundNs: number, seed: number): CepRecord<Trade>[] {
+  const random = prng(seed);
+  return records
+    .map((record) => ({ record, at: record.ts + random() * boundNs }))
+    .sort((x, y) => x.at - y.at)
+    .map(({ record }) => record);
+}
+
+function runAll(engine: CepEngine<Trade>, records: CepRecord<Trade>[]): CepOutput<Trade> {
+  for (const record of records) engine.ingest(record);
+  engine.advanceWatermark(Number.POSITIVE_INFINITY);
+  return engine.drain();
+}
+
+describe('event time', () => {
+  const input = replay(3_000, 7);
+  const expected = runAll(new CepEngine(options()), input);
+
+  it('the replay produces matches and timeouts (the property below is not vacuous)', () => {
+    expect(expected.matches.length).toBeGreaterThan(10);
+    expect(expected.timeouts.length).toBeGreaterThan(10);
+    expect(expected.late).toEqual([]);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('the same input in any arrival order within the bound gives exactly the same output (seed %i)', (seed) => {
+    const shuffled = shuffleWithin(input, 5 * MS, seed);
+    expect(shuffled).not.toEqual(input);
+    expect(runAll(new CepEngine(options()), shuffled)).toEqual(expected);
+  });
+
+  it('an event later than the bound goes to the late side output with the watermark it missed', () => {
+    const engine = new CepEngine(options());
+    const [first] = replay(1, 1);
+    engine.ingest({ ...first, ts: 100 * MS });
+    engine.ingest({ ...first, ts: 10 * MS, offset: '99' });
+    const out = engine.drain();
+    expect(out.late).toHaveLength(1);
+    expect(out.late[0].watermark).toBe(95 * MS);
+  });
+
+  it('within the allowed lateness an event behind the watermark is still applied when its key has not moved past it', () => {
+    const engine = new CepEngine(options({ allowedLatenessNs: 10 * MS }));
+    const base = replay(1, 1)[0];
+    engine.ingest({ ...base, event: { ...base.event, symbol: 'OTHER' }, ts: 100 * MS, partition: 1 });
+    engine.markIdle('market.trades', 1);
+    engine.ingest({ ...base, ts: 90 * MS, offset: '5' });
+    expect(engine.drain().late).toEqual([]);
+    engine.ingest({ ...base, ts: 80 * MS, offset: '6' });
+    expect(engine.drain().late).toHaveLength(1);
+  });
+
+  it('the watermark is the minimum over input partitions', () => {
+    const engine = new CepEngine(options());
+    const base = replay(1, 1)[0];
+    engine.ingest({ ...base, partition: 1, ts: 50 * MS });
+    engine.ingest({ ...base, partition: 0, ts: 100 * MS });
+    expect(engine.watermark).toBe(45 * MS);
+    expect(engine.stats().bufferedRecords).toBe(2);
+    engine.markIdle('market.trades', 1);
+    expect(engine.watermark).toBe(95 * MS);
+    expect(engine.stats().bufferedRecords).toBe(1);
+  });
+});
+
+describe('snapshots', () => {
+  it('restoring a JSON snapshot mid-stream gives the same output as an uninterrupted run', () => {
+    const input = replay(3_000, 11);
+    const uninterrupted = runAll(new CepEngine(options()), input);
+
+    const first = new CepEngine(options());
+    for (const record of input.slice(0, 1_777)) first.ingest(record);
+    const before = first.drain();
+    const json = JSON.stringify(first.snapshot());
+    const restored = CepEngine.restore(options(), JSON.parse(json));
+    expect(JSON.stringify(restored.snapshot())).toBe(json);
+    const after = runAll(restored, input.slice(1_777));
+
+    expect({
+      matches: [...before.matches, ...after.matches],
+      timeouts: [...before.timeouts, ...after.timeouts],
+      late: [...before.late, ...after.late],
+    }).toEqual(uninterrupted);
+  });
+});
+
+describe('state bounds', () => {
+  it('state stays bounded over a long run with key churn (within, idle-key TTL)', () => {
+    const engine = new CepEngine(options({ idleKeyTtlNs: 100 * MS }));
+    const random = prng(3);
+    let maxKeys = 0;
+    let maxPartials = 0;
+    for (let i = 0; i < 200_000; i++) {
+      // Each key lives for about 2,000 events, then never returns.
+      const symbol = `K${Math.floor(i / 2_000)}-${Math.floor(random() * 20)}`;
+      engine.ingest({ event: { symbol, px: 100 + random() * 10, size: Math.floor(random() * 1000) }, ts: i * MS, topic: 'market.trades', partition: 0, offset: String(i) });
+      if (i % 1_000 === 0) {
+        engine.drain();
+        const stats = engine.stats();
+        maxKeys = Math.max(maxKeys, stats.keys);
+        maxPartials = Math.max(maxPartials, stats.partialMatches);
+      }
+    }
+    expect(maxKeys).toBeLessThanOrEqual(40);
+    expect(maxPartials).toBeLessThan(2_000);
+    expect(engine.stats().bufferedRecords).toBeLessThanOrEqual(6);
+  });
+});
+
+describe('aggregates', () => {
+  it('rolling mean and standard deviation track the event-time window', () => {
+    const window = new RollingWindow(10);
+    [1, 2, 3, 4, 5].forEach((x, i) => window.add(i, x));
+    expect(window.mean).toBeCloseTo(3, 12);
+    expect(window.stddev).toBeCloseTo(Math.sqrt(2.5), 12);
+    window.add(12, 9); // evicts ts <= 2
+    expect(window.count).toBe(3);
+    expect(window.mean).toBeCloseTo((4 + 5 + 9) / 3, 12);
+    expect(window.zscore(window.mean)).toBe(0);
+  });
+
+  it('VWAP weights prices by size and correlation follows paired samples', () => {
+    const window = new RollingWindow(100);
+    window.add(1, 10, 20, 1);
+    window.add(2, 20, 40, 3);
+    window.add(3, 30, 61, 0);
+    expect(window.vwap).toBeCloseTo((10 + 60) / 4, 12);
+    expect(window.correlation).toBeGreaterThan(0.999);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * Event time: per-input-partition watermarks (each the highest event time seen minus the bounded
+ * out-of-orderness; the engine's watermark is their minimum, never moving back) and a reorder buffer
+ * that releases events in event-time order once the watermark has passed them.
+ */
+
+/** Where a record came from; with `ts` it orders records totally, so ties never depend on arrival. */
+export interface RecordId {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offset as a decimal string (64-bit). */
+  readonly offset: string;
+}
+
+export interface CepRecord<E> extends RecordId {
+  readonly event: E;
+  /** Event time in nanoseconds on the engine's timeline (see `EventTimeline`). */
+  readonly ts: number;
+}
+
+/** Orders by (ts, topic, partition, offset): the deterministic event-time order. */
+export function compareRecords(a: CepRecord<unknown>, b: CepRecord<unknown>): number {
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
+  if (a.topic !== b.topic) return a.topic < b.topic ? -1 : 1;
+  if (a.partition !== b.partition) return a.partition - b.partition;
+  return compareOffsets(a.offset, b.offset);
+}
+
+function compareOffsets(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Tracks one watermark per input partition (`topic/partition`). Idle partitions can be excluded so a
+ * quiet partition does not hold every other one back.
+ */
+export class WatermarkTracker {
+  private readonly partitions = new Map<string, { maxTs: number; idle: boolean }>();
+  private current = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly outOfOrdernessNs: number) {
+    if (!(outOfOrdernessNs >= 0)) throw new RangeError(`out-of-orderness must be >= 0, got ${outOfOrdernessNs}`);
+  }
+
+  get watermark(): number {
+    return this.current;
+  }
+
+  /** Records an event time seen on a partition; returns the (possibly advanced) watermark. */
+  observe(partition: string, ts: number): number {
+    let state = this.partitions.get(partition);
+    if (!state) {
+      state = { maxTs: ts, idle: false };
+      this.partitions.set(partition, state);
+    } else {
+      state.idle = false;
+      if (ts > state.maxTs) state.maxTs = ts;
+    }
+    return this.recompute();
+  }
+
+  /** Excludes a partition from the minimum until it delivers again. */
+  markIdle(partition: string): number {
+    const state = this.partitions.get(partition);
+    if (state) state.idle = true;
+    return this.recompute();
+  }
+
+  /** Forces the watermark forward (end of input, or a watermark from upstream); it never moves back. */
+  advanceTo(ts: number): number {
+    if (ts > this.current) this.current = ts;
+    return this.current;
+  }
+
+  partitionWatermarks(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, state] of this.partitions) out[name] = state.maxTs - this.outOfOrdernessNs;
+    return out;
+  }
+
+  snapshot(): WatermarkSnapshot {
+    return {
+      current: Number.isFinite(this.current) ? this.current : null,
+      partitions: [...this.partitions].map(([name, state]) => [name, state.maxTs, state.idle] as [string, number, boolean]),
+    };
+  }
+
+  restore(snapshot: WatermarkSnapshot): void {
+    this.partitions.clear();
+    for (const [name, maxTs, idle] of snapshot.partitions) this.partitions.set(name, { maxTs, idle });
+    this.current = snapshot.current ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private recompute(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const state of this.partitions.values()) if (!state.idle && state.maxTs < min) min = state.maxTs;
+    if (min !== Number.POSITIVE_INFINITY) {
+      const candidate = min - this.outOfOrdernessNs;
+      if (candidate > this.current) this.current = candidate;
+    }
+    return this.current;
+  }
+}
+
+export interface WatermarkSnapshot {
+  /** null before the first watermark (JSON has no -Infinity). */
+  current: number | null;
+  partitions: [string, number, boolean][];
+}
+
+/** A binary min-heap of records in `compareRecords` order. */
+export class ReorderBuffer<E> {
+  private heap: CepRecord<E>[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  push(record: CepRecord<E>): void {
+    const heap = this.heap;
+    let i = heap.length;
+    heap.push(record);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (compareRecords(heap[parent], record) <= 0) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = record;
+  }
+
+  peek(): CepRecord<E> | undefined {
+    return this.heap[0];
+  }
+
+  pop(): CepRecord<E> | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last !== undefined) {
+      let i = 0;
+      const n = heap.length;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= n) break;
+        const right = left + 1;
+        const child = right < n && compareRecords(heap[right], heap[left]) < 0 ? right : left;
+        if (compareRecords(heap[child], last) >= 0) break;
+        heap[i] = heap[child];
+        i = child;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+
+  /** The buffered records in release order (for snapshots). */
+  sorted(): CepRecord<E>[] {
+    return this.heap.slice().sort(compareRecords);
+  }
+}
+
+/**
+ * Converts `EpochNanos` decimal strings to engine times exactly: nanoseconds since a base instant,
+ * exact as a double for 104 days either side of it, without BigInt on the hot path.
+ */
+export class EventTimeline {
+  private readonly baseSeconds: number;
+  private readonly baseNanos: number;
+
+  constructor(readonly base: string) {
+    [this.baseSeconds, this.baseNanos] = splitNanos(base);
+  }
+
+  toEngineTime(epochNanos: string): number {
+    const [seconds, nanos] = splitNanos(epochNanos);
+    return (seconds - this.baseSeconds) * 1e9 + (nanos - this.baseNanos);
+  }
+
+  toEpochNanos(engineTime: number): string {
+    const total = BigInt(this.baseSeconds) * 1_000_000_000n + BigInt(this.baseNanos) + BigInt(Math.round(engineTime));
+    return total.toString();
+  }
+}
+
+function splitNanos(epochNanos: string): [number, number] {
+  if (epochNanos.length <= 9) return [0, Number(epochNanos)];
+  return [Number(epochNanos.slice(0, -9)), Number(epochNanos.slice(-9))];
+}
