@@ -1,0 +1,203 @@
+import { compareNanos, parseOccSymbol, validateEvent } from '@tributary/contracts';
+import { ChainSelector } from '../chain/chain-selector';
+import type { FaultKind, MarketEvent } from './market-source';
+import { MarketSimulator } from './market-simulator';
+import { SeededRandom } from './seeded-random';
+
+const UNDERLYINGS = ['SPY', 'QQQ', 'AAPL', 'TSLA', 'NVDA'];
+
+/** A simulator following the default underlyings with the chains a collector would select. */
+async function followedMarket(seed: number | string, options: Partial<ConstructorParameters<typeof MarketSimulator>[0]> = {}) {
+  const simulator = new MarketSimulator({ seed, ...options });
+  const selector = new ChainSelector(simulator.listing, {
+    strikesPerExpiration: 8,
+    maxDaysToExpiry: 30,
+    maxContracts: 600,
+  });
+  await simulator.subscribe(UNDERLYINGS);
+  for (const underlying of UNDERLYINGS) {
+    selector.addUnderlying(underlying);
+    const change = selector.onUnderlyingPrice(underlying, simulator.underlyingPrice(underlying)!, simulator.nowNanos());
+    await simulator.subscribe(change.subscribe.map((contract) => contract.symbol));
+  }
+  return simulator;
+}
+
+describe('MarketSimulator', () => {
+  it('replays the identical stream from the same seed', async () => {
+    const first = (await followedMarket(7)).generate(20_000);
+    const second = (await followedMarket(7)).generate(20_000);
+    expect(second).toEqual(first);
+    const other = (await followedMarket(8)).generate(200);
+    expect(other).not.toEqual(first.slice(0, 200));
+  });
+
+  it('emits every kind of market event, each valid against its contract and in event-time order', async () => {
+    const events = (await followedMarket('contracts')).generate(50_000);
+    const topics = new Set(events.map((event) => event.topic));
+    expect([...topics].sort()).toEqual(['market.quotes', 'market.trades', 'options.quotes', 'options.trades']);
+    const invalid = events
+      .map((event) => ({ event, result: validateEvent(event.topic, event.value) }))
+      .filter(({ result }) => !result.ok);
+    expect(invalid).toEqual([]);
+    for (let i = 1; i < events.length; i++) {
+      expect(compareNanos(events[i - 1].value.ts, events[i].value.ts)).toBeLessThanOrEqual(0);
+    }
+  });
+
+  it('quotes option prices consistent with the underlying: calls fall and puts rise with the strike', async () => {
+    const simulator = await followedMarket('monotone', { eventsPerSecond: 100_000 });
+    const latest = new Map<string, { mid: number; strike: number; right: string; expiration: string }>();
+    for (const event of simulator.generate(60_000)) {
+      if (event.topic !== 'options.quotes' || event.value.underlying !== 'SPY' || event.value.bidPrice === 0) continue;
+      const quote = event.value;
+      latest.set(quote.symbol, { mid: (quote.bidPrice + quote.askPrice) / 2, strike: quote.strike, right: quote.right, expiration: quote.expiration });
+    }
+    const byExpiry = [...latest.values()].filter((quote) => quote.expiration === [...latest.values()][0].expiration);
+    const calls = byExpiry.filter((quote) => quote.right === 'call').sort((a, b) => a.strike - b.strike);
+    const puts = byExpiry.filter((quote) => quote.right === 'put').sort((a, b) => a.strike - b.strike);
+    expect(calls.length).toBeGreaterThan(3);
+    // Quotes taken at slightly different times may tie within a tick, never invert by more.
+    for (let i = 1; i < calls.length; i++) expect(calls[i].mid).toBeLessThanOrEqual(calls[i - 1].mid + 0.1);
+    for (let i = 1; i < puts.length; i++) expect(puts[i].mid).toBeGreaterThanOrEqual(puts[i - 1].mid - 0.1);
+  });
+
+  it('prints multi-exchange sweeps and blocks among the option trades, with OPRA condition codes', async () => {
+    const simulator = await followedMarket('tape', { sweepProbability: 0.1, blockProbability: 0.05 });
+    const trades = simulator.generate(40_000).flatMap((event) => (event.topic === 'options.trades' ? [event.value] : []));
+    const sweepPrints = trades.filter((trade) => trade.conditions.includes('S'));
+    const blocks = trades.filter((trade) => trade.size >= 500 && !trade.conditions.includes('S'));
+    expect(sweepPrints.length).toBeGreaterThan(10);
+    expect(blocks.length).toBeGreaterThan(3);
+    // Consecutive sweep prints of one contract hit different exchanges.
+    const first = sweepPrints[0];
+    const sameOrder = sweepPrints.filter((trade) => trade.symbol === first.symbol).slice(0, 3);
+    expect(new Set(sameOrder.map((trade) => trade.exchange)).size).toBe(sameOrder.length);
+  });
+
+  it('gives open interest per subscribed contract, stable across resubscription', async () => {
+    const simulator = await followedMarket('oi');
+    const [symbol] = [...simulator.subscriptions()].filter((s) => parseOccSymbol(s));
+    const openInterest = simulator.openInterest(symbol);
+    expect(openInterest).toBeGreaterThanOrEqual(0);
+    await simulator.unsubscribe([symbol]);
+    expect(simulator.openInterest(symbol)).toBeUndefined();
+    await simulator.subscribe([symbol]);
+    expect(simulator.openInterest(symbol)).toBe(openInterest);
+  });
+
+  it('emits only for subscribed symbols and nothing when nothing is subscribed', async () => {
+    const simulator = new MarketSimulator({ seed: 1 });
+    expect(simulator.generate(10)).toEqual([]);
+    await simulator.subscribe(['AAPL']);
+    const events = simulator.generate(500);
+    expect(events.every((event) => event.value.symbol === 'AAPL')).toBe(true);
+    await expect(simulator.subscribe(['NOPE'])).rejects.toThrow(/lists no NOPE/);
+  });
+
+  it('runs only in regular sessions: event time jumps from the close to the next open', async () => {
+    // Friday 2025-03-07 15:59 New York.
+    const simulator = new MarketSimulator({ seed: 2, startMs: Date.UTC(2025, 2, 7, 20, 59), eventsPerSecond: 50 });
+    await simulator.subscribe(['SPY']);
+    const times = simulator.generate(6_000).map((event) => Number(event.value.ts.slice(0, -6)));
+    const monday = times.filter((ms) => ms >= Date.UTC(2025, 2, 10, 13, 30));
+    expect(monday.length).toBeGreaterThan(0);
+    // Nothing printed over the weekend (daylight saving time started on Sunday: open is 13:30 UTC).
+    expect(times.filter((ms) => ms > Date.UTC(2025, 2, 7, 21, 0) && ms < Date.UTC(2025, 2, 10, 13, 30))).toEqual([]);
+  });
+
+  it('changes volatility regime and jumps, yet stays deterministic', async () => {
+    const simulator = new MarketSimulator({ seed: 'regimes', eventsPerSecond: 0.005, sessions: 'continuous' });
+    await simulator.subscribe(['TSLA']);
+    const regimes = new Set<string>();
+    // About 90 days of event time: regimes last days to weeks.
+    for (let i = 0; i < 200; i++) {
+      simulator.generate(200);
+      regimes.add(simulator.regimeOf('TSLA')!);
+    }
+    expect(regimes.size).toBeGreaterThan(1);
+    expect(simulator.underlyingPrice('TSLA')).toBeGreaterThan(0);
+  });
+
+  describe('fault mode', () => {
+    const kinds: FaultKind[] = ['negative-price', 'crossed-quote', 'future-timestamp', 'missing-field', 'unknown-symbol'];
+
+    it('corrupts about the configured fraction; every corrupted record fails validation and every other passes', async () => {
+      const simulator = await followedMarket('faults', { faults: { fraction: 0.1 } });
+      const events = simulator.generate(30_000);
+      const faulty = events.filter((event) => event.fault);
+      expect(faulty.length / events.length).toBeGreaterThan(0.08);
+      expect(faulty.length / events.length).toBeLessThan(0.12);
+      const wronglyAccepted = faulty.filter((event) => validateEvent(event.topic, event.value).ok);
+      const wronglyRefused = events.filter((event) => !event.fault && !validateEvent(event.topic, event.value).ok);
+      expect(wronglyAccepted).toEqual([]);
+      expect(wronglyRefused).toEqual([]);
+      expect(new Set(faulty.map((event) => event.fault))).toEqual(new Set(kinds));
+    });
+
+    it.each(kinds)('a %s record fails validation on every topic it applies to', async (kind) => {
+      const simulator = await followedMarket(`fault-${kind}`, { faults: { fraction: 1, kinds: [kind] } });
+      const events: MarketEvent[] = simulator.generate(4_000);
+      for (const event of events) expect(validateEvent(event.topic, event.value).ok).toBe(false);
+      expect(new Set(events.map((event) => event.topic)).size).toBe(4);
+    });
+
+    it('leaves the good records unchanged when faults are turned on', async () => {
+      const clean = (await followedMarket('same')).generate(5_000);
+      const withFaults = (await followedMarket('same', { faults: { fraction: 0.2 } })).generate(5_000);
+      withFaults.forEach((event, index) => {
+        if (!event.fault) expect(event).toEqual(clean[index]);
+      });
+    });
+  });
+
+  it('measures its generation rate (printed, not asserted)', async () => {
+    const simulator = await followedMarket('rate', { eventsPerSecond: 100_000 });
+    simulator.generate(20_000);
+    const started = performance.now();
+    const count = simulator.generate(200_000).length;
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`simulator: ${Math.round(count / seconds)} events/s generated\n`);
+    expect(count).toBe(200_000);
+  });
+
+  it('delivers batches to listeners in the as-fast-as-possible pace until stopped', async () => {
+    const simulator = await followedMarket('loop', { pace: 'as-fast-as-possible', batchSize: 500 });
+    const received: number[] = [];
+    let release: () => void = () => undefined;
+    const enough = new Promise<void>((resolve) => (release = resolve));
+    simulator.onEvents(async (batch) => {
+      received.push(batch.length);
+      if (received.length === 5) release();
+    });
+    await simulator.start();
+    await enough;
+    await simulator.stop();
+    const after = received.length;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received.length).toBe(after);
+    expect(received.slice(0, 5)).toEqual([500, 500, 500, 500, 500]);
+  });
+});
+
+describe('SeededRandom', () => {
+  it('draws standard normals with mean 0 and variance 1', () => {
+    const random = new SeededRandom(11);
+    let sum = 0;
+    let squares = 0;
+    const n = 100_000;
+    for (let i = 0; i < n; i++) {
+      const x = random.normal();
+      sum += x;
+      squares += x * x;
+    }
+    expect(Math.abs(sum / n)).toBeLessThan(0.02);
+    expect(Math.abs(squares / n - 1)).toBeLessThan(0.02);
+  });
+
+  it('repeats its sequence for the same seed', () => {
+    const a = new SeededRandom('x');
+    const b = new SeededRandom('x');
+    expect(Array.from({ length: 10 }, () => a.nextUint32())).toEqual(Array.from({ length: 10 }, () => b.nextUint32()));
+  });
+});
