@@ -69,3 +69,10 @@ export function crossedQuoteErrors(
     });
   }
 }
+
+/** Invariants of an event whose only rule beyond its schema is a plausible event time in `ts`. */
+export function eventTimeInvariants(value: { readonly ts: string }, context: ValidationContext): FieldError[] {
+  const errors: FieldError[] = [];
+  eventTimeErrors(value.ts, '/ts', context, errors);
+  return errors;
+}

@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FieldError, ValidationContext } from '../../field-error';
 import { Field, schemaId } from '../../field-types';
-import { eventTimeErrors } from '../../semantic-checks';
+import { eventTimeInvariants } from '../../semantic-checks';
 
 export const name = 'TechnicalSignal';
 export const version = 1;
@@ -52,8 +51,5 @@ export const schema = Type.Object(
 
 export type Value = Static<typeof schema>;
 
-export function invariants(value: Value, context: ValidationContext): FieldError[] {
-  const errors: FieldError[] = [];
-  eventTimeErrors(value.ts, '/ts', context, errors);
-  return errors;
-}
+/** Beyond the schema, only the event time is checked. */
+export const invariants = eventTimeInvariants;
