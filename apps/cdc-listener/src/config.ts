@@ -1,6 +1,19 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv, postgresEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
 
+/** The trading tables this service owns and, by default, captures. */
+export const TRADING_TABLES = [
+  'trades',
+  'positions',
+  'orders',
+  'order_fills',
+  'risk_limits',
+  'model_predictions',
+  'features',
+  'alerts',
+  'audit_log',
+] as const;
+
 /** Environment variables of cdc-listener, validated at start-up (see README.md for each). */
 export const cdcListenerEnv = mergeSpecs(
   serviceEnv(3103),
@@ -12,6 +25,57 @@ export const cdcListenerEnv = mergeSpecs(
     }),
   },
   postgresEnv,
+  {
+    CDC_SCHEMA: env.string({
+      default: 'trading',
+      description: 'PostgreSQL schema of the trading tables (created and migrated by this service)',
+    }),
+    CDC_RUN_MIGRATIONS: env.bool({
+      default: true,
+      description: 'Apply the trading schema migrations at start-up, before capture starts',
+    }),
+    CDC_TABLES: env.list({
+      default: TRADING_TABLES.join(','),
+      minItems: 1,
+      description: 'Tables of CDC_SCHEMA whose changes are captured (the publication lists exactly these)',
+    }),
+    CDC_REPLICA_IDENTITY_FULL: env.list({
+      default: TRADING_TABLES.join(','),
+      description:
+        'Captured tables set to REPLICA IDENTITY FULL, so updates and deletes carry the whole previous row (others: primary key only)',
+    }),
+    CDC_SLOT_NAME: env.string({
+      default: 'tributary_cdc',
+      description: 'Name of the permanent logical replication slot (pgoutput); created at start-up when missing',
+    }),
+    CDC_PUBLICATION: env.string({
+      default: 'tributary_cdc',
+      description: 'Name of the publication of the captured tables; created or updated at start-up',
+    }),
+    CDC_TOPIC_PREFIX: env.string({
+      default: 'cdc',
+      description: 'Topic prefix (Debezium topic.prefix): changes go to <prefix>.<schema>.<table>, also source.name',
+    }),
+    CDC_TRANSACTION_TOPIC: env.string({
+      default: 'cdc.transactions',
+      description: 'Topic of the BEGIN and END records of every captured transaction',
+    }),
+    CDC_TOMBSTONES_ON_DELETE: env.bool({
+      default: true,
+      description: 'Write a tombstone (null value, same key) after each delete, so compacted topics drop the row',
+    }),
+    CDC_STATUS_INTERVAL_MS: env.durationMs({
+      default: '10s',
+      min: 100,
+      description:
+        'Interval of the standby status updates (heartbeats) sent to PostgreSQL; an idle slot advances at this pace',
+    }),
+    CDC_MAX_SLOT_LAG_BYTES: env.int({
+      default: 1_073_741_824,
+      min: 0,
+      description: 'Readiness fails when the slot holds more WAL than this (bytes behind the current WAL position)',
+    }),
+  },
 );
 
 export type CdcListenerConfig = ConfigOf<typeof cdcListenerEnv>;

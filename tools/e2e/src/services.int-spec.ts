@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
 /** The five services, each on a test port so a running `npm start` does not collide with the tests. */
@@ -9,16 +10,43 @@ const SERVICES = [
   { app: 'historical-data-manager', port: 13105 },
 ] as const;
 
+/**
+ * The change-capture service creates a permanent replication slot, which holds WAL while nobody
+ * reads it: the test run gets its own slot, publication and schema, dropped afterwards.
+ */
+const CDC_NAMES = {
+  CDC_SLOT_NAME: `tributary_e2e_${process.pid}`,
+  CDC_PUBLICATION: `tributary_e2e_${process.pid}`,
+  CDC_SCHEMA: `trading_e2e_${process.pid}`,
+};
+
+async function dropCdcObjects(): Promise<void> {
+  const client = new Client({ connectionString: process.env['DATABASE_URL'] });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+      CDC_NAMES.CDC_SLOT_NAME,
+    ]);
+    await client.query(`DROP PUBLICATION IF EXISTS ${CDC_NAMES.CDC_PUBLICATION}`);
+    await client.query(`DROP SCHEMA IF EXISTS ${CDC_NAMES.CDC_SCHEMA} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('the five services against the local infrastructure', () => {
   const running: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    for (const { app, port } of SERVICES) running.push(startService(app, { port }));
+    for (const { app, port } of SERVICES) {
+      running.push(startService(app, { port, env: app === 'cdc-listener' ? CDC_NAMES : {} }));
+    }
     await Promise.all(running.map((service) => waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 120_000)));
   });
 
   afterAll(async () => {
     await Promise.all(running.map((service) => service.stop()));
+    await dropCdcObjects();
   });
 
   it.each(SERVICES.map((service) => service.app))('%s answers liveness, readiness and Prometheus metrics', async (app) => {

@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceCoreModule } from '@tributary/service';
 import type { CdcListenerConfig } from '../config';
+import { CDC_CONFIG, ChangeCaptureService } from './capture/change-capture.service';
+import { ReplicationSlotHealthIndicator } from './capture/replication-slot.health';
 import { HealthController } from './health.controller';
 
 @Module({})
@@ -10,6 +12,7 @@ export class AppModule {
       module: AppModule,
       imports: [ServiceCoreModule.forRoot({ service: 'cdc-listener', config, postgres: true })],
       controllers: [HealthController],
+      providers: [{ provide: CDC_CONFIG, useValue: config }, ChangeCaptureService, ReplicationSlotHealthIndicator],
     };
   }
 }

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { KafkaHealthIndicator } from '@tributary/kafka';
 import { PostgresHealthIndicator, ReadinessController } from '@tributary/observability';
+import { ReplicationSlotHealthIndicator } from './capture/replication-slot.health';
 
 /** `GET /health/live` and `GET /health/ready` (503 while a dependency below is down). */
 @Controller('health')
@@ -10,6 +11,7 @@ export class HealthController extends ReadinessController {
     health: HealthCheckService,
     private readonly kafka: KafkaHealthIndicator,
     private readonly postgres: PostgresHealthIndicator,
+    private readonly replication: ReplicationSlotHealthIndicator,
   ) {
     super(health);
   }
@@ -17,7 +19,8 @@ export class HealthController extends ReadinessController {
   protected readinessChecks(): HealthIndicatorFunction[] {
     return [
       () => this.kafka.isHealthy('kafka'),
-      () => this.postgres.isHealthy('postgres'),
+      () => this.postgres.isHealthy('postgres', { requireLogicalWal: true }),
+      () => this.replication.isHealthy('replication'),
     ];
   }
 }

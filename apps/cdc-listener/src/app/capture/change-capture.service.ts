@@ -1,0 +1,195 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type Kafka } from 'kafkajs';
+import { Client } from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { createLogger, METRICS_REGISTRY } from '@tributary/observability';
+import { ensureTopics, KAFKA_CLIENT, TypedProducer } from '@tributary/kafka';
+import type { CdcListenerConfig } from '../../config';
+import { migrateTradingSchema } from '../trading-schema/trading-database';
+import { ChangePublisher } from './change-publisher';
+import { ChangeStream } from './change-stream';
+
+export const CDC_CONFIG = Symbol('CDC_CONFIG');
+export const CAPTURE_VERSION = '1.0.0';
+
+export interface SlotState {
+  readonly exists: boolean;
+  readonly active: boolean;
+  readonly lagBytes: number | null;
+}
+
+/**
+ * The capture pipeline of the service: migrations, publication and slot, change topics, then the
+ * change stream, restarted with backoff whenever PostgreSQL or Kafka fails it.
+ */
+@Injectable()
+export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger: Logger;
+  private stream?: ChangeStream;
+  private running?: Promise<void>;
+  private stopped = false;
+  private slotTimer?: NodeJS.Timeout;
+  private admin?: Client;
+  private readonly publisher: ChangePublisher;
+  private readonly slotLag: Gauge;
+  private readonly changes: Counter<'table'>;
+  private readonly commitToKafka: Histogram;
+  /** Last slot state read from PostgreSQL (null until the first read). */
+  slot: SlotState | null = null;
+
+  constructor(
+    @Inject(CDC_CONFIG) private readonly config: CdcListenerConfig,
+    producer: TypedProducer,
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.logger = createLogger('cdc-listener', config.LOG_LEVEL, { instance: config.INSTANCE_ID });
+    this.publisher = new ChangePublisher(producer, {
+      topicPrefix: config.CDC_TOPIC_PREFIX,
+      transactionTopic: config.CDC_TRANSACTION_TOPIC,
+      tombstonesOnDelete: config.CDC_TOMBSTONES_ON_DELETE,
+    });
+    this.slotLag = new Gauge({
+      name: 'tributary_cdc_slot_lag_bytes',
+      help: 'WAL bytes between the current position and the confirmed position of the replication slot',
+      registers: [registry],
+    });
+    this.changes = new Counter({
+      name: 'tributary_cdc_row_changes_total',
+      help: 'Row changes captured and acknowledged by Kafka',
+      labelNames: ['table'],
+      registers: [registry],
+    });
+    this.commitToKafka = new Histogram({
+      name: 'tributary_cdc_commit_to_kafka_seconds',
+      help: 'From the commit in PostgreSQL to Kafka acknowledging the transaction',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+  }
+
+  /** Streaming now, and the last error of the stream if it is not. */
+  get status(): { streaming: boolean; lastError: string | null } {
+    return { streaming: this.stream?.streaming ?? false, lastError: this.stream?.lastError ?? 'not started' };
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = this.loop();
+    this.slotTimer = setInterval(() => void this.readSlot(), 5_000);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.slotTimer);
+    await this.stream?.stop();
+    await this.running;
+    await this.admin?.end().catch(() => undefined);
+  }
+
+  /** Reads the slot's existence and lag (bytes of WAL it holds back). */
+  async readSlot(): Promise<SlotState> {
+    try {
+      const admin = await this.adminClient();
+      const result = await admin.query<{ active: boolean; lag: string | null }>(
+        `SELECT active, (pg_current_wal_lsn() - confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1`,
+        [this.config.CDC_SLOT_NAME],
+      );
+      const row = result.rows[0];
+      this.slot = row
+        ? { exists: true, active: row.active, lagBytes: row.lag === null ? null : Number(row.lag) }
+        : { exists: false, active: false, lagBytes: null };
+      if (this.slot.lagBytes !== null) this.slotLag.set(this.slot.lagBytes);
+      return this.slot;
+    } catch (error) {
+      await this.dropAdmin();
+      throw error;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        if (this.config.CDC_RUN_MIGRATIONS) {
+          const applied = await migrateTradingSchema(this.config.DATABASE_URL, this.config.CDC_SCHEMA);
+          if (applied.length > 0) this.logger.info({ applied }, 'trading schema migrated');
+        }
+        const stream = this.newStream();
+        await stream.prepare(await this.adminClient());
+        await ensureTopics(this.kafka, [
+          this.publisher.transactionSpec,
+          ...(await this.tableTopics()),
+        ], { replicationFactor: this.config.KAFKA_REPLICATION_FACTOR });
+        if (this.stopped) return;
+        this.stream = stream;
+        attempt = 0;
+        await stream.run();
+      } catch (error) {
+        if (this.stopped) return;
+        attempt++;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        this.logger.warn({ err: error, retryInMs: delay }, 'change capture interrupted; retrying');
+        await this.dropAdmin();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private newStream(): ChangeStream {
+    return new ChangeStream({
+      databaseUrl: this.config.DATABASE_URL,
+      schema: this.config.CDC_SCHEMA,
+      tables: this.config.CDC_TABLES,
+      replicaIdentityFull: this.config.CDC_REPLICA_IDENTITY_FULL,
+      slotName: this.config.CDC_SLOT_NAME,
+      publication: this.config.CDC_PUBLICATION,
+      serverName: this.config.CDC_TOPIC_PREFIX,
+      version: CAPTURE_VERSION,
+      statusIntervalMs: this.config.CDC_STATUS_INTERVAL_MS,
+      logger: this.logger,
+      deliver: (transaction) => this.publisher.publish(transaction),
+      onConfirmed: (_lsn, transaction) => {
+        if (!transaction) return;
+        this.commitToKafka.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);
+        for (const change of transaction.changes) this.changes.inc({ table: `${change.schema}.${change.table}` });
+      },
+    });
+  }
+
+  private async tableTopics() {
+    const admin = await this.adminClient();
+    const keys = await admin.query<{ table: string; columns: string[] }>(
+      `SELECT c.relname AS table, array_agg(a.attname ORDER BY k.ordinality)::text[] AS columns
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ordinality)
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        WHERE i.indisprimary AND n.nspname = $1 AND c.relname = ANY($2)
+        GROUP BY c.relname`,
+      [this.config.CDC_SCHEMA, this.config.CDC_TABLES],
+    );
+    return keys.rows.map((row) => this.publisher.topicOf(this.config.CDC_SCHEMA, row.table, row.columns));
+  }
+
+  private async adminClient(): Promise<Client> {
+    if (!this.admin) {
+      const admin = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'cdc-listener' });
+      admin.on('error', () => void this.dropAdmin());
+      this.admin = admin;
+      try {
+        await admin.connect();
+      } catch (error) {
+        this.admin = undefined;
+        throw error;
+      }
+    }
+    return this.admin;
+  }
+
+  private async dropAdmin(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.end().catch(() => undefined);
+  }
+}
+

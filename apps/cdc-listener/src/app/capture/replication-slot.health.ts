@@ -1,0 +1,33 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { raceTimeout } from '@tributary/observability';
+import type { CdcListenerConfig } from '../../config';
+import { CDC_CONFIG, ChangeCaptureService } from './change-capture.service';
+
+/** Readiness of capture: the slot exists, the stream runs, and the slot holds less WAL than allowed. */
+@Injectable()
+export class ReplicationSlotHealthIndicator {
+  constructor(
+    private readonly indicator: HealthIndicatorService,
+    private readonly capture: ChangeCaptureService,
+    @Inject(CDC_CONFIG) private readonly config: CdcListenerConfig,
+  ) {}
+
+  async isHealthy(key = 'replication'): Promise<HealthIndicatorResult> {
+    const check = this.indicator.check(key);
+    const slotName = this.config.CDC_SLOT_NAME;
+    try {
+      const slot = await raceTimeout(this.capture.readSlot(), 3_000, 'replication slot query');
+      const { streaming, lastError } = this.capture.status;
+      const details = { slot: slotName, exists: slot.exists, streaming, lagBytes: slot.lagBytes };
+      if (!slot.exists) return check.down({ ...details, message: `replication slot ${slotName} does not exist` });
+      if (!streaming) return check.down({ ...details, message: `not streaming: ${lastError}` });
+      if (slot.lagBytes !== null && slot.lagBytes > this.config.CDC_MAX_SLOT_LAG_BYTES) {
+        return check.down({ ...details, message: `slot lag ${slot.lagBytes} B exceeds ${this.config.CDC_MAX_SLOT_LAG_BYTES} B` });
+      }
+      return check.up(details);
+    } catch (error) {
+      return check.down({ slot: slotName, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
