@@ -257,6 +257,10 @@ export class MarketSimulator implements MarketSource {
     return this.optionsBySymbol.get(symbol)?.openInterest;
   }
 
+  dividendYield(underlying: string): number | undefined {
+    return this.underlyings.get(underlying)?.profile.dividendYield;
+  }
+
   /** Session volume of a subscribed contract so far. */
   dayVolume(symbol: string): number | undefined {
     const option = this.optionsBySymbol.get(symbol);

@@ -43,4 +43,6 @@ export interface MarketSource {
   subscriptions(): ReadonlySet<string>;
   /** Open interest of a contract as of the previous close, when the source knows it. */
   openInterest(symbol: string): number | undefined;
+  /** Continuous dividend yield of an underlying, when the source knows it (for implied volatility). */
+  dividendYield?(underlying: string): number | undefined;
 }

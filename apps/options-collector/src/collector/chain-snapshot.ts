@@ -1,0 +1,111 @@
+import type { OptionChainSnapshot } from '@tributary/contracts';
+import { bsmGreeks, bsmImpliedVolatility, createOptionGreeks, yearsToExpiry } from '@tributary/market-math';
+import type { ContractMarket } from './chain-book';
+
+export interface ChainSnapshotInput {
+  readonly underlying: string;
+  /** Underlying price the implied volatilities and Greeks are computed from. */
+  readonly underlyingPrice: number;
+  /** Event time the snapshot describes, epoch ns. */
+  readonly ts: string;
+  readonly riskFreeRate: number;
+  readonly dividendYield: number;
+  /** Selected contracts in chain order (expiration, strike, call before put). */
+  readonly contracts: readonly ContractMarket[];
+  /** Session volume of a contract at `ts`. */
+  readonly volumeOf: (market: ContractMarket) => number;
+  readonly openInterestOf: (symbol: string) => number | undefined;
+}
+
+/** Significant digits kept for IV and Greeks: far below any quote's precision, and a smaller record. */
+const SIGNIFICANT_DIGITS = 10;
+
+function rounded(value: number): number {
+  return value === 0 ? 0 : Number(value.toPrecision(SIGNIFICANT_DIGITS));
+}
+
+/**
+ * Mid of a quote with an ask, else null. A quote with no bid (deep out of the money) has a mid of half
+ * its ask, the convention of vendor chains; the solver returns null when that admits no volatility.
+ */
+export function midOf(bid: number, ask: number): number | null {
+  return ask > 0 ? (bid + ask) / 2 : null;
+}
+
+/**
+ * The chain snapshot of one underlying at one event time: each selected contract's NBBO, last print,
+ * session volume and open interest, with the implied volatility of its mid (Black-Scholes-Merton with a
+ * continuous dividend yield, years to 16:00 New York on the expiration day from the snapshot's event
+ * time) and the Greeks at that volatility. Theta is per calendar day, vega and rho per percentage point,
+ * as the OptionChainSnapshot contract states.
+ */
+export function buildChainSnapshot(input: ChainSnapshotInput): OptionChainSnapshot.Value {
+  const greeks = createOptionGreeks();
+  const spot = input.underlyingPrice;
+  const contracts: OptionChainSnapshot.ChainContract[] = [];
+  for (const market of input.contracts) {
+    const { contract } = market;
+    const row: OptionChainSnapshot.ChainContract = {
+      symbol: contract.symbol,
+      expiration: contract.expiration,
+      strike: contract.strike,
+      right: contract.right,
+      bid: market.bid,
+      ask: market.ask,
+    };
+    if (market.quoteTs !== undefined) {
+      row.bidSize = market.bidSize;
+      row.askSize = market.askSize;
+    }
+    const volume = input.volumeOf(market);
+    if (volume > 0 && market.last !== undefined) row.last = market.last;
+    row.volume = volume;
+    const openInterest = input.openInterestOf(contract.symbol);
+    if (openInterest !== undefined) row.openInterest = openInterest;
+
+    const mid = midOf(market.bid, market.ask);
+    const years = yearsToExpiry(contract.expiration, input.ts);
+    if (mid !== null && years !== null && years > 0) {
+      const iv = bsmImpliedVolatility(
+        mid,
+        contract.right,
+        spot,
+        contract.strike,
+        years,
+        input.riskFreeRate,
+        input.dividendYield,
+      );
+      if (iv !== null && iv > 0) {
+        row.iv = rounded(iv);
+        const computed = bsmGreeks(
+          contract.right,
+          spot,
+          contract.strike,
+          years,
+          input.riskFreeRate,
+          input.dividendYield,
+          iv,
+          greeks,
+        );
+        if (computed !== null) {
+          row.greeks = {
+            delta: Math.max(-1, Math.min(1, rounded(computed.delta))),
+            gamma: Math.max(0, rounded(computed.gamma)),
+            theta: rounded(computed.thetaPerDay),
+            vega: Math.max(0, rounded(computed.vegaPerPoint)),
+            rho: rounded(computed.rhoPerPoint),
+          };
+        }
+      }
+    }
+    contracts.push(row);
+  }
+  return {
+    underlying: input.underlying,
+    underlyingPrice: spot,
+    ts: input.ts,
+    riskFreeRate: input.riskFreeRate,
+    dividendYield: input.dividendYield,
+    contracts,
+  };
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Consumer, IHeaders, Kafka } from 'kafkajs';
+import { DLQ_HEADERS, dlqTopicOf, HEADERS, validateEvent } from '@tributary/contracts';
+import { createKafka } from '@tributary/kafka';
+import { createLogger } from '@tributary/observability';
+import { parseEnv } from '@tributary/config';
+import { eventually } from '@tributary/testing';
+import { AppModule } from '../app/app.module';
+import { optionsCollectorEnv } from '../config';
+
+const TOPICS = ['market.quotes', 'market.trades', 'options.quotes', 'options.trades', 'options.chains', 'options.flow'] as const;
+const DLQ_TOPICS = ['market.quotes', 'market.trades', 'options.quotes', 'options.trades'].map(dlqTopicOf);
+
+interface Received {
+  topic: string;
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
+function text(headers: IHeaders | undefined): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (last !== undefined && last !== null) decoded[name] = last.toString();
+  }
+  return decoded;
+}
+
+/**
+ * The service as `npm start` runs it (simulator, defaults), in process, against the real broker. The
+ * catalog topics are shared: this run's records are told apart by their `producer` header, which
+ * carries a unique instance id.
+ */
+describe('options-collector publishing to the real broker', () => {
+  const instance = `it-${randomUUID().slice(0, 8)}`;
+  const producerId = `options-collector/${instance}`;
+  const received: Received[] = [];
+  let kafka: Kafka;
+  let consumer: Consumer;
+  let app: INestApplication;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const config = parseEnv(optionsCollectorEnv, {
+      KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
+      INSTANCE_ID: instance,
+      LOG_LEVEL: 'warn',
+      SIMULATOR_SEED: instance,
+      SIMULATOR_EVENTS_PER_SECOND: '20000',
+      SIMULATOR_FAULT_FRACTION: '0.01',
+      CHAIN_SNAPSHOT_INTERVAL_MS: '200ms',
+    });
+    kafka = createKafka(config, `collector-it-${instance}`, createLogger('collector-it', 'warn'));
+
+    app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = await app.getUrl();
+
+    // The service creates the catalog topics itself; a consumer needs them to exist to subscribe.
+    await eventually(async () => {
+      const admin2 = kafka.admin();
+      await admin2.connect();
+      const topics = new Set(await admin2.listTopics());
+      await admin2.disconnect();
+      for (const topic of [...TOPICS, ...DLQ_TOPICS]) if (!topics.has(topic)) throw new Error(`${topic} missing`);
+      return true;
+    }, 60_000);
+
+    consumer = kafka.consumer({ groupId: `collector-it-${instance}`, allowAutoTopicCreation: false });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...TOPICS, ...DLQ_TOPICS], fromBeginning: false });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        const headers = text(message.headers);
+        if (headers[HEADERS.producer] !== producerId) return;
+        received.push({ topic, key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', headers });
+      },
+    });
+    await joined;
+  });
+
+  afterAll(async () => {
+    await consumer?.disconnect();
+    await app?.close();
+  });
+
+  it('fills all six topics with valid records keyed by the underlying, with schema, event-time and producer headers', async () => {
+    await eventually(() => {
+      for (const topic of TOPICS) {
+        if (!received.some((record) => record.topic === topic)) throw new Error(`nothing on ${topic} yet`);
+      }
+      return true;
+    }, 120_000);
+    const wallClock = Date.now();
+    for (const record of received.filter((item) => !item.topic.endsWith('.dlq'))) {
+      const value = JSON.parse(record.value) as { ts: string; symbol?: string; underlying?: string };
+      const result = validateEvent(record.topic, value, { nowMs: wallClock });
+      expect(result.ok ? [] : [record.topic, result.errors]).toEqual([]);
+      const underlying = record.topic.startsWith('market.') ? value.symbol : value.underlying;
+      expect(record.key).toBe(underlying);
+      expect(record.headers[HEADERS.schemaVersion]).toMatch(/^\d+$/);
+      expect(record.headers[HEADERS.schemaName]).toBeTruthy();
+      expect(record.headers[HEADERS.eventTime]).toBe(value.ts);
+    }
+  });
+
+  it('sends corrupted source records to the DLQ of their topic with the reason, never to the topic itself', async () => {
+    await eventually(() => received.some((record) => record.topic.endsWith('.dlq')), 60_000, 'a dead letter');
+    for (const record of received.filter((item) => item.topic.endsWith('.dlq'))) {
+      expect(record.headers[DLQ_HEADERS.reason]).toBeTruthy();
+      expect(record.headers[DLQ_HEADERS.errorType]).toBe('ValidationError');
+      expect(dlqTopicOf(record.headers[DLQ_HEADERS.originalTopic])).toBe(record.topic);
+      expect(validateEvent(record.headers[DLQ_HEADERS.originalTopic], JSON.parse(record.value)).ok).toBe(false);
+    }
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/tributary_collector_invalid_records_total\{topic="[a-z.]+",service="options-collector"\} [1-9]/);
+  });
+
+  it('GET /chains/SPY answers the selected chain with mids, IVs and Greeks; GET /status counts what was published', async () => {
+    const chain = (await (await fetch(`${baseUrl}/chains/spy`)).json()) as {
+      underlying: string;
+      underlyingPrice: number;
+      contracts: { mid: number | null; iv?: number; greeks?: { gamma: number; delta: number } }[];
+    };
+    expect(chain.underlying).toBe('SPY');
+    expect(chain.underlyingPrice).toBeGreaterThan(0);
+    expect(chain.contracts.length).toBeGreaterThan(0);
+    const withGreeks = chain.contracts.filter((row) => row.iv !== undefined && row.greeks !== undefined);
+    expect(withGreeks.length).toBeGreaterThan(chain.contracts.length / 2);
+
+    const unknown = await fetch(`${baseUrl}/chains/XYZ`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { message: string }).message).toMatch(/XYZ/);
+
+    const status = (await (await fetch(`${baseUrl}/status`)).json()) as {
+      source: string;
+      state: string;
+      underlyings: Record<string, { subscriptions: number }>;
+      published: Record<string, number>;
+    };
+    expect(status.source).toBe('simulator');
+    expect(status.state).toBe('publishing');
+    expect(Object.keys(status.underlyings)).toEqual(['SPY', 'QQQ', 'AAPL', 'TSLA', 'NVDA']);
+    expect(status.underlyings['SPY'].subscriptions).toBeGreaterThan(0);
+    for (const topic of TOPICS) expect(status.published[topic]).toBeGreaterThan(0);
+  });
+});

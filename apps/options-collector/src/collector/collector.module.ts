@@ -1,0 +1,102 @@
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
+import { METRICS_REGISTRY } from '@tributary/observability';
+import type { OptionsCollectorConfig } from '../config';
+import { MarketSimulator } from '../simulator/market-simulator';
+import type { MarketSource } from '../simulator/market-source';
+import { CollectorController } from './collector.controller';
+import { CollectorMetrics } from './collector-metrics';
+import { OptionsCollector } from './options-collector';
+
+export const MARKET_SOURCE = Symbol('tributary.marketSource');
+
+/** The market source the configuration names (the Alpaca adapter is refused by the config until it exists). */
+export function createMarketSource(config: OptionsCollectorConfig, logger?: Logger): MarketSource {
+  return new MarketSimulator({
+    seed: config.SIMULATOR_SEED,
+    startMs: config.SIMULATOR_START,
+    eventsPerSecond: config.SIMULATOR_EVENTS_PER_SECOND,
+    pace: 'wall-clock',
+    riskFreeRate: config.RISK_FREE_RATE,
+    faults: { fraction: config.SIMULATOR_FAULT_FRACTION },
+    onListenerError: (error) => logger?.error({ err: error }, 'processing a batch of market events failed'),
+  });
+}
+
+/** Starts the collector after the app is up (it waits for the broker by itself) and stops it first on shutdown. */
+@Injectable()
+class CollectorLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(@Inject(OptionsCollector) private readonly collector: OptionsCollector) {}
+
+  onApplicationBootstrap(): void {
+    this.collector.start();
+  }
+
+  /** Runs before the Kafka module flushes and disconnects the producer. */
+  onModuleDestroy(): Promise<void> {
+    return this.collector.stop();
+  }
+}
+
+/**
+ * The options collector: the market source, chain selection, chain snapshots with IV and Greeks,
+ * unusual-flow detection, publishing to the six topics, and `GET /chains/:underlying`, `GET /status`.
+ */
+@Module({})
+export class CollectorModule {
+  static forRoot(config: OptionsCollectorConfig): DynamicModule {
+    return {
+      module: CollectorModule,
+      controllers: [CollectorController],
+      providers: [
+        {
+          provide: MARKET_SOURCE,
+          useFactory: (logger: Logger) => createMarketSource(config, logger),
+          inject: [KAFKA_LOGGER],
+        },
+        {
+          provide: CollectorMetrics,
+          useFactory: (registry: Registry) => new CollectorMetrics(registry),
+          inject: [METRICS_REGISTRY],
+        },
+        {
+          provide: OptionsCollector,
+          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger) =>
+            new OptionsCollector(source, producer, {
+              underlyings: config.UNDERLYINGS,
+              selection: {
+                strikesPerExpiration: config.CHAIN_STRIKES_PER_EXPIRY,
+                maxDaysToExpiry: config.CHAIN_MAX_DAYS_TO_EXPIRY,
+                maxContracts: config.CHAIN_MAX_CONTRACTS,
+              },
+              snapshotIntervalMs: config.CHAIN_SNAPSHOT_INTERVAL_MS,
+              riskFreeRate: config.RISK_FREE_RATE,
+              flow: {
+                blockPremium: config.FLOW_BLOCK_PREMIUM,
+                blockSize: config.FLOW_BLOCK_SIZE,
+                volumeToOpenInterest: config.FLOW_VOLUME_TO_OPEN_INTEREST,
+                minUnusualVolume: config.FLOW_MIN_UNUSUAL_VOLUME,
+                sweepWindowMs: config.FLOW_SWEEP_WINDOW_MS,
+                minSweepExchanges: config.FLOW_MIN_SWEEP_EXCHANGES,
+                minSweepPremium: config.FLOW_MIN_SWEEP_PREMIUM,
+              },
+              metrics,
+              logger: logger.child({ component: 'collector' }),
+            }),
+          inject: [MARKET_SOURCE, TypedProducer, CollectorMetrics, KAFKA_LOGGER],
+        },
+        CollectorLifecycle,
+      ],
+      exports: [OptionsCollector],
+    };
+  }
+}
