@@ -1,0 +1,44 @@
+/** Where archived records live in the bucket: Hive-style partitions by event time (UTC). */
+
+export interface HourPartition {
+  /** `YYYY-MM-DD` */
+  date: string;
+  /** 0..23 */
+  hour: number;
+}
+
+const NS_PER_MS = 1_000_000n;
+
+/** The hour partition of an event time given in epoch nanoseconds. */
+export function hourPartitionOf(eventTimeNs: bigint): HourPartition {
+  const iso = new Date(Number(eventTimeNs / NS_PER_MS)).toISOString();
+  return { date: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
+}
+
+/** `<dataset>/date=YYYY-MM-DD/hour=HH/`, the prefix Spark, Trino, DuckDB and pandas read as partition columns. */
+export function partitionPrefix(dataset: string, partition: HourPartition): string {
+  return `${dataset}/date=${partition.date}/hour=${String(partition.hour).padStart(2, '0')}/`;
+}
+
+/**
+ * The object key of the records `firstOffset..lastOffset` of one topic partition in one hour
+ * partition. The same offsets always give the same key, so a retried flush overwrites its own
+ * object instead of adding a copy (the Confluent S3 sink's naming). Offsets are zero-padded to
+ * 20 digits so keys sort in offset order.
+ */
+export function archiveObjectKey(
+  dataset: string,
+  partition: HourPartition,
+  topic: string,
+  topicPartition: number,
+  firstOffset: bigint,
+  lastOffset: bigint,
+): string {
+  const pad = (offset: bigint) => offset.toString().padStart(20, '0');
+  return `${partitionPrefix(dataset, partition)}${topic}+${topicPartition}+${pad(firstOffset)}+${pad(lastOffset)}.parquet`;
+}
+
+/** The dataset name of a topic: the topic with dots as underscores (`market.trades` -> `market_trades`). */
+export function datasetOfTopic(topic: string): string {
+  return topic.replace(/[^A-Za-z0-9_]/g, '_');
+}

@@ -1,0 +1,109 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+/*
+ * The archive catalog: the truth for readers. An object in the bucket that has no `files` row does
+ * not exist for queries (it may be the leftover of a flush that crashed before its catalog commit).
+ * INT64 values (offsets, epoch nanoseconds) are bigint columns read back as strings: exact.
+ */
+
+/** One archived dataset: a topic's records, partitioned by event time. */
+@Entity({ name: 'datasets' })
+export class Dataset {
+  @PrimaryColumn({ type: 'text' })
+  name!: string;
+
+  @Column({ name: 'source_topic', type: 'text' })
+  sourceTopic!: string;
+
+  @Column({ name: 'schema_version', type: 'integer' })
+  schemaVersion!: number;
+
+  /** Hive-style layout below the dataset prefix, e.g. `date=YYYY-MM-DD/hour=HH`. */
+  @Column({ type: 'text' })
+  partitioning!: string;
+
+  /** How long files are kept, in days; null keeps them forever. */
+  @Column({ name: 'retention_days', type: 'integer', nullable: true })
+  retentionDays!: number | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}
+
+/** One committed Parquet object. */
+@Entity({ name: 'files' })
+@Index('files_dataset_partition_idx', ['dataset', 'partitionDate', 'partitionHour'])
+export class ArchiveFile {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  dataset!: string;
+
+  /** Object key in the archive bucket; derived from (topic, partition, first offset, last offset). */
+  @Column({ name: 'object_key', type: 'text', unique: true })
+  objectKey!: string;
+
+  @Column({ name: 'partition_date', type: 'date' })
+  partitionDate!: string;
+
+  @Column({ name: 'partition_hour', type: 'smallint' })
+  partitionHour!: number;
+
+  @Column({ name: 'source_topic', type: 'text' })
+  sourceTopic!: string;
+
+  @Column({ name: 'source_partition', type: 'integer' })
+  sourcePartition!: number;
+
+  @Column({ name: 'first_offset', type: 'bigint' })
+  firstOffset!: string;
+
+  @Column({ name: 'last_offset', type: 'bigint' })
+  lastOffset!: string;
+
+  @Column({ name: 'row_count', type: 'bigint' })
+  rowCount!: string;
+
+  @Column({ name: 'byte_size', type: 'bigint' })
+  byteSize!: string;
+
+  /** Smallest and largest event time in the file, epoch nanoseconds. */
+  @Column({ name: 'min_event_time_ns', type: 'bigint' })
+  minEventTimeNs!: string;
+
+  @Column({ name: 'max_event_time_ns', type: 'bigint' })
+  maxEventTimeNs!: string;
+
+  @Column({ type: 'text', array: true })
+  symbols!: string[];
+
+  /** Per column: `{ min, max, nulls }` as text, for pruning without opening the file. */
+  @Column({ name: 'column_stats', type: 'jsonb' })
+  columnStats!: Record<string, { min: string | null; max: string | null; nulls: number }>;
+
+  @Column({ name: 'schema_version', type: 'integer' })
+  schemaVersion!: number;
+
+  @CreateDateColumn({ name: 'committed_at', type: 'timestamptz' })
+  committedAt!: Date;
+}
+
+/**
+ * Per source partition, the next offset not yet archived. Moved forward in the transaction that
+ * commits the files, so a record redelivered after a crash (offset below it) is skipped, and a
+ * writer that lost its partition (its batch starts below it) cannot commit a second copy.
+ */
+@Entity({ name: 'archived_offsets' })
+export class ArchivedOffset {
+  @PrimaryColumn({ name: 'source_topic', type: 'text' })
+  sourceTopic!: string;
+
+  @PrimaryColumn({ name: 'source_partition', type: 'integer' })
+  sourcePartition!: number;
+
+  @Column({ name: 'next_offset', type: 'bigint' })
+  nextOffset!: string;
+}
+
+export const CATALOG_ENTITIES = [Dataset, ArchiveFile, ArchivedOffset];

@@ -1,0 +1,150 @@
+import { createReadStream } from 'node:fs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { DataSource } from 'typeorm';
+import { archiveObjectKey } from './archive-layout';
+import { quoteIdentifier } from './catalog-migrations';
+import type { ArchiveColumn, ArchiveRecord, ParquetPartitionWriter, WrittenPartitionFile } from './parquet-partition-writer';
+
+export interface ArchivedDataset {
+  name: string;
+  topic: string;
+  schemaVersion: number;
+  columns: ArchiveColumn[];
+  retentionDays: number | null;
+}
+
+export interface ArchiveBatchResult {
+  /** Object keys committed to the catalog by this call. */
+  committed: string[];
+  /** Records skipped because the catalog already holds their offsets (redelivered after a crash). */
+  skipped: number;
+}
+
+/** The batch starts below the partition's archived offset: another writer committed these records first. */
+export class ArchiveFencedError extends Error {}
+
+/**
+ * Archives the records of one topic partition exactly once, in this order: write Parquet, upload
+ * each object under its offset-derived key, then one catalog transaction that records the files and
+ * moves the partition's archived offset. The caller commits the Kafka offsets only after this
+ * returns.
+ *
+ * A crash before the catalog commit leaves at most objects that the catalog does not list (a retry
+ * of the same offsets overwrites them); a crash after it, before the Kafka commit, redelivers records
+ * whose offsets the catalog already holds, and they are skipped.
+ */
+export class TopicArchiver {
+  constructor(
+    private readonly writer: ParquetPartitionWriter,
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly catalog: DataSource,
+    private readonly catalogSchema: string,
+  ) {}
+
+  async archive(dataset: ArchivedDataset, topicPartition: number, records: ArchiveRecord[]): Promise<ArchiveBatchResult> {
+    const nextOffset = await this.archivedOffset(dataset.topic, topicPartition);
+    const pending = nextOffset === null ? records : records.filter((r) => r.offset >= nextOffset);
+    const skipped = records.length - pending.length;
+    if (pending.length === 0) return { committed: [], skipped };
+
+    const files = await this.writer.write(topicPartition, dataset.columns, pending);
+    try {
+      const keyed = files.map((file) => ({
+        file,
+        key: archiveObjectKey(dataset.name, file.partition, dataset.topic, topicPartition, file.firstOffset, file.lastOffset),
+      }));
+      for (const { file, key } of keyed) await this.upload(key, file);
+      const batchFirst = pending[0]?.offset as bigint;
+      const batchNext = (pending[pending.length - 1]?.offset as bigint) + 1n;
+      await this.commit(dataset, topicPartition, batchFirst, batchNext, keyed);
+      return { committed: keyed.map((k) => k.key), skipped };
+    } finally {
+      await this.writer.discard(files);
+    }
+  }
+
+  /** The next offset of `topic`/`partition` not yet archived, or null before the first commit. */
+  async archivedOffset(topic: string, topicPartition: number): Promise<bigint | null> {
+    const rows: { next_offset: string }[] = await this.catalog.query(
+      `SELECT next_offset FROM ${this.table('archived_offsets')} WHERE source_topic = $1 AND source_partition = $2`,
+      [topic, topicPartition],
+    );
+    return rows[0] ? BigInt(rows[0].next_offset) : null;
+  }
+
+  private async upload(key: string, file: WrittenPartitionFile): Promise<void> {
+    // lib-storage switches to a multipart upload above one part (8 MiB), in parallel parts
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: key, Body: createReadStream(file.path), ContentType: 'application/vnd.apache.parquet' },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 4,
+    }).done();
+  }
+
+  private async commit(
+    dataset: ArchivedDataset,
+    topicPartition: number,
+    batchFirst: bigint,
+    batchNext: bigint,
+    keyed: { file: WrittenPartitionFile; key: string }[],
+  ): Promise<void> {
+    await this.catalog.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${this.table('datasets')} (name, source_topic, schema_version, partitioning, retention_days)
+         VALUES ($1, $2, $3, 'date=YYYY-MM-DD/hour=HH', $4) ON CONFLICT (name) DO NOTHING`,
+        [dataset.name, dataset.topic, dataset.schemaVersion, dataset.retentionDays],
+      );
+      await tx.query(
+        `INSERT INTO ${this.table('archived_offsets')} (source_topic, source_partition, next_offset)
+         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [dataset.topic, topicPartition, batchFirst.toString()],
+      );
+      const [held] = (await tx.query(
+        `SELECT next_offset FROM ${this.table('archived_offsets')}
+          WHERE source_topic = $1 AND source_partition = $2 FOR UPDATE`,
+        [dataset.topic, topicPartition],
+      )) as { next_offset: string }[];
+      if (held && BigInt(held.next_offset) > batchFirst) {
+        throw new ArchiveFencedError(
+          `${dataset.topic}[${topicPartition}] is archived up to ${held.next_offset}; this batch starts at ${batchFirst}`,
+        );
+      }
+      for (const { file, key } of keyed) {
+        await tx.query(
+          `INSERT INTO ${this.table('files')} (dataset, object_key, partition_date, partition_hour, source_topic,
+             source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns,
+             symbols, column_stats, schema_version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+          [
+            dataset.name,
+            key,
+            file.partition.date,
+            file.partition.hour,
+            dataset.topic,
+            topicPartition,
+            file.firstOffset.toString(),
+            file.lastOffset.toString(),
+            file.rows,
+            file.bytes,
+            file.minEventTimeNs.toString(),
+            file.maxEventTimeNs.toString(),
+            file.symbols,
+            JSON.stringify(file.columnStats),
+            dataset.schemaVersion,
+          ],
+        );
+      }
+      await tx.query(
+        `UPDATE ${this.table('archived_offsets')} SET next_offset = $3 WHERE source_topic = $1 AND source_partition = $2`,
+        [dataset.topic, topicPartition, batchNext.toString()],
+      );
+    });
+  }
+
+  private table(name: string): string {
+    return `${quoteIdentifier(this.catalogSchema)}.${name}`;
+  }
+}
