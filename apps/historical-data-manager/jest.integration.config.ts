@@ -1,4 +1,4 @@
-// Integration tests talk to the real local PostgreSQL and S3 server (tools/infra).
+// Integration tests talk to the real local Kafka, PostgreSQL and S3 server (tools/infra); the crash test runs the built service.
 export default {
   displayName: 'historical-data-manager:integration',
   preset: '../../jest.preset.js',

@@ -85,7 +85,6 @@ describe('archive of a topic partition to Parquet on S3 with the catalog in Post
       S3_REGION: env['S3_REGION'] as string,
       S3_ACCESS_KEY_ID: env['S3_ACCESS_KEY_ID'] as string,
       S3_SECRET_ACCESS_KEY: env['S3_SECRET_ACCESS_KEY'] as string,
-      S3_BUCKET: bucket,
       S3_FORCE_PATH_STYLE: true,
     });
     await migrateCatalog(databaseUrl, schema);
