@@ -64,6 +64,11 @@ export const cdcListenerEnv = mergeSpecs(
       default: true,
       description: 'Write a tombstone (null value, same key) after each delete, so compacted topics drop the row',
     }),
+    CDC_SNAPSHOT_MODE: env.oneOf(['initial', 'never'] as const, {
+      default: 'initial',
+      description:
+        'initial: when the slot is created, first read the tracked tables (op r) as of the slot\'s start, then stream; never: stream only',
+    }),
     CDC_STATUS_INTERVAL_MS: env.durationMs({
       default: '10s',
       min: 100,

@@ -148,7 +148,9 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       version: CAPTURE_VERSION,
       statusIntervalMs: this.config.CDC_STATUS_INTERVAL_MS,
       logger: this.logger,
+      initialSnapshot: this.config.CDC_SNAPSHOT_MODE === 'initial',
       deliver: (transaction) => this.publisher.publish(transaction),
+      deliverSnapshot: (changes) => this.publisher.publishSnapshot(changes),
       onConfirmed: (_lsn, transaction) => {
         if (!transaction) return;
         this.commitToKafka.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);

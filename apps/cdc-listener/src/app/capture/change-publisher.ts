@@ -1,6 +1,6 @@
 import { CATALOG, changeEventTopic, type TopicSpec } from '@tributary/contracts';
 import type { TypedProducer } from '@tributary/kafka';
-import type { CapturedTransaction } from './transaction-assembler';
+import type { CapturedChange, CapturedTransaction } from './transaction-assembler';
 
 export interface ChangePublisherOptions {
   readonly topicPrefix: string;
@@ -34,6 +34,22 @@ export class ChangePublisher {
       this.tableTopics.set(name, spec);
     }
     return spec;
+  }
+
+  /** Snapshot reads (`op: r`) to their tables' topics; they belong to no transaction, so no BEGIN/END. */
+  publishSnapshot(changes: readonly CapturedChange[]): Promise<void> {
+    const sends = changes.map((change) => {
+      const spec = this.topicOf(change.schema, change.table, change.primaryKey);
+      return this.producer.sendTo(spec, [
+        {
+          value: change.value,
+          key: spec.key(change.value),
+          correlationId: stringOr(change.value.after?.['correlation_id']),
+          idempotencyKey: change.idempotencyKey,
+        },
+      ]);
+    });
+    return Promise.all(sends).then(() => undefined);
   }
 
   publish(transaction: CapturedTransaction): Promise<void> {

@@ -2,7 +2,8 @@ import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import { decodePgOutput, decodeReplicationMessage, formatLsn, parseLsn, standbyStatusUpdate } from './pgoutput';
-import { type CapturedTransaction, TransactionAssembler } from './transaction-assembler';
+import { takeInitialSnapshot, snapshotInterrupted } from './initial-snapshot';
+import { type CapturedChange, type CapturedTransaction, TransactionAssembler } from './transaction-assembler';
 
 export interface ChangeStreamOptions {
   readonly databaseUrl: string;
@@ -19,6 +20,13 @@ export interface ChangeStreamOptions {
   readonly logger: Logger;
   /** Writes a transaction to Kafka; resolves once the brokers acknowledged all of it. */
   readonly deliver: (transaction: CapturedTransaction) => Promise<void>;
+  /**
+   * On the first start of the slot, read the tracked tables as of the slot's consistent point and
+   * hand the rows (`op: r`) to `deliverSnapshot` before streaming (Debezium's snapshot.mode=initial).
+   */
+  readonly initialSnapshot?: boolean;
+  /** Writes a batch of snapshot reads to Kafka; resolves once the brokers acknowledged all of it. */
+  readonly deliverSnapshot?: (changes: CapturedChange[]) => Promise<void>;
   /** Called after a position was confirmed to PostgreSQL. */
   readonly onConfirmed?: (lsn: bigint, transaction: CapturedTransaction | null) => void;
 }
@@ -81,19 +89,6 @@ export class ChangeStream {
         await admin.query(`ALTER TABLE ${quoteIdentifier(schema)}.${quoteIdentifier(table)} REPLICA IDENTITY FULL`);
       }
     }
-    const slot = await admin.query<{ plugin: string }>('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [
-      slotName,
-    ]);
-    if (slot.rowCount === 0) {
-      try {
-        await admin.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
-        this.options.logger.info({ slot: slotName }, 'replication slot created');
-      } catch (error) {
-        if ((error as { code?: string }).code !== '42710') throw error;
-      }
-    } else if (slot.rows[0]?.plugin !== 'pgoutput') {
-      throw new Error(`replication slot ${slotName} uses plugin ${slot.rows[0]?.plugin}, not pgoutput`);
-    }
     const keys = await admin.query<{ table: string; columns: string[] }>(
       `SELECT c.relname AS table, array_agg(a.attname ORDER BY k.ordinality)::text[] AS columns
          FROM pg_index i
@@ -106,8 +101,44 @@ export class ChangeStream {
       [schema],
     );
     this.primaryKeys = new Map(keys.rows.map((row) => [row.table, row.columns]));
-    const database = await admin.query<{ db: string }>('SELECT current_database() AS db');
-    this.assembler = this.newAssembler(database.rows[0]?.db ?? 'postgres');
+    const database = (await admin.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db ?? 'postgres';
+    this.assembler = this.newAssembler(database);
+    if (this.options.initialSnapshot && (await snapshotInterrupted(admin, schema, slotName))) {
+      // A crash interrupted the snapshot: the slot was never confirmed, so drop it and take both again.
+      await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+        slotName,
+      ]);
+      this.options.logger.warn({ slot: slotName }, 'initial snapshot was interrupted; taking it again');
+    }
+    const slot = await admin.query<{ plugin: string }>('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [
+      slotName,
+    ]);
+    if (slot.rowCount === 0 && this.options.initialSnapshot) {
+      const deliver = this.options.deliverSnapshot;
+      if (!deliver) throw new Error('initialSnapshot needs deliverSnapshot');
+      const consistentPoint = await takeInitialSnapshot({
+        databaseUrl: this.options.databaseUrl,
+        schema,
+        tables,
+        slotName,
+        serverName: this.options.serverName,
+        database,
+        version: this.options.version,
+        sessionOptions: SESSION_OPTIONS,
+        primaryKeys: this.primaryKeys,
+        deliver,
+      });
+      this.options.logger.info({ slot: slotName, consistentPoint: formatLsn(consistentPoint) }, 'initial snapshot taken');
+    } else if (slot.rowCount === 0) {
+      try {
+        await admin.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+        this.options.logger.info({ slot: slotName }, 'replication slot created');
+      } catch (error) {
+        if ((error as { code?: string }).code !== '42710') throw error;
+      }
+    } else if (slot.rows[0]?.plugin !== 'pgoutput') {
+      throw new Error(`replication slot ${slotName} uses plugin ${slot.rows[0]?.plugin}, not pgoutput`);
+    }
   }
 
   /** Opens the replication connection and streams until `stop()` or a failure (then throws). */
