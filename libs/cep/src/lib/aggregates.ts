@@ -18,62 +18,85 @@ export interface AggregateView {
   zscore(value: number): number;
 }
 
-/** A growable ring of (ts, x, y, w) samples; the arrays are reused to keep the hot path allocation-free. */
+/**
+ * A growable ring of (ts, x, y, w) samples, interleaved in one array so a sample shares its cache line
+ * with its neighbours, and the oldest sample's time kept in a field so checking whether anything falls
+ * out of the window does not touch the (cold) front of the ring. Samples take two slots (ts, x) until a
+ * non-zero y or w arrives, then four: a plain mean/stddev window holds half the memory. The array is
+ * reused, so the hot path allocates nothing.
+ */
 class SampleRing {
-  private ts: Float64Array<ArrayBuffer> = new Float64Array(16);
-  private xs: Float64Array<ArrayBuffer> = new Float64Array(16);
-  private ys: Float64Array<ArrayBuffer> = new Float64Array(16);
-  private ws: Float64Array<ArrayBuffer> = new Float64Array(16);
+  private data: Float64Array<ArrayBuffer> = new Float64Array(16 * 2);
+  /** Slots per sample: 2 (ts, x) or 4 (ts, x, y, w). */
+  private stride = 2;
+  /** Capacity in samples minus one (capacity is a power of two). */
+  private mask = 15;
   private head = 0;
   size = 0;
-
-  push(ts: number, x: number, y: number, w: number): void {
-    if (this.size === this.ts.length) this.grow();
-    const at = (this.head + this.size) & (this.ts.length - 1);
-    this.ts[at] = ts;
-    this.xs[at] = x;
-    this.ys[at] = y;
-    this.ws[at] = w;
-    this.size++;
-  }
-
-  frontTs(): number {
-    return this.ts[this.head];
-  }
-
-  /** Removes the oldest sample; its fields stay readable through the `last*` fields until the next call. */
-  shift(): void {
-    this.lastX = this.xs[this.head];
-    this.lastY = this.ys[this.head];
-    this.lastW = this.ws[this.head];
-    this.head = (this.head + 1) & (this.ts.length - 1);
-    this.size--;
-  }
-
+  /** Time of the oldest sample (Infinity when empty). */
+  frontTs = Number.POSITIVE_INFINITY;
   lastX = 0;
   lastY = 0;
   lastW = 0;
 
+  push(ts: number, x: number, y: number, w: number): void {
+    if (this.stride === 2 && (y !== 0 || w !== 0)) this.resize(this.mask + 1, 4);
+    if (this.size > this.mask) this.resize((this.mask + 1) * 2, this.stride);
+    const data = this.data;
+    const at = ((this.head + this.size) & this.mask) * this.stride;
+    data[at] = ts;
+    data[at + 1] = x;
+    if (this.stride === 4) {
+      data[at + 2] = y;
+      data[at + 3] = w;
+    }
+    if (this.size === 0) this.frontTs = ts;
+    this.size++;
+  }
+
+  /** Removes the oldest sample; its fields stay readable through the `last*` fields until the next call. */
+  shift(): void {
+    const data = this.data;
+    const stride = this.stride;
+    const at = this.head * stride;
+    this.lastX = data[at + 1];
+    if (stride === 4) {
+      this.lastY = data[at + 2];
+      this.lastW = data[at + 3];
+    }
+    this.head = (this.head + 1) & this.mask;
+    this.size--;
+    this.frontTs = this.size > 0 ? data[this.head * stride] : Number.POSITIVE_INFINITY;
+  }
+
   toJSON(): number[][] {
     const out: number[][] = [];
     for (let i = 0; i < this.size; i++) {
-      const at = (this.head + i) & (this.ts.length - 1);
-      out.push([this.ts[at], this.xs[at], this.ys[at], this.ws[at]]);
+      const at = ((this.head + i) & this.mask) * this.stride;
+      const d = this.data;
+      out.push(this.stride === 4 ? [d[at], d[at + 1], d[at + 2], d[at + 3]] : [d[at], d[at + 1], 0, 0]);
     }
     return out;
   }
 
-  private grow(): void {
-    const capacity = this.ts.length * 2;
-    const copy = (from: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
-      const to = new Float64Array(capacity);
-      for (let i = 0; i < this.size; i++) to[i] = from[(this.head + i) & (from.length - 1)];
-      return to;
-    };
-    this.ts = copy(this.ts);
-    this.xs = copy(this.xs);
-    this.ys = copy(this.ys);
-    this.ws = copy(this.ws);
+  private resize(capacity: number, stride: number): void {
+    const from = this.data;
+    const to = new Float64Array(capacity * stride);
+    if (stride === this.stride) {
+      // The ring's two runs, oldest first: [head, end) then [0, head).
+      const split = Math.min(from.length, (this.head + this.size) * stride) - this.head * stride;
+      to.set(from.subarray(this.head * stride, this.head * stride + split));
+      to.set(from.subarray(0, this.size * stride - split), split);
+    } else {
+      for (let i = 0; i < this.size; i++) {
+        const at = ((this.head + i) & this.mask) * this.stride;
+        to[i * stride] = from[at];
+        to[i * stride + 1] = from[at + 1];
+      }
+    }
+    this.data = to;
+    this.stride = stride;
+    this.mask = capacity - 1;
     this.head = 0;
   }
 }
@@ -129,24 +152,29 @@ export class RollingWindow implements AggregateView {
 
   /** Adds a sample: `x` the value, `y` the paired value (correlation), `w` the weight (volume, for VWAP). */
   add(ts: number, x: number, y = 0, w = 0): void {
-    this.evict(ts);
+    if (this.ring.frontTs <= ts - this.windowNs) this.evict(ts);
     this.ring.push(ts, x, y, w);
     const n = this.ring.size;
     const dx = x - this.meanX;
     this.meanX += dx / n;
-    const dy = y - this.meanY;
-    this.meanY += dy / n;
     this.m2x += dx * (x - this.meanX);
-    this.m2y += dy * (y - this.meanY);
-    this.cxy += dx * (y - this.meanY);
-    this.sumPW += x * w;
-    this.sumW += w;
+    if (y !== 0 || this.meanY !== 0 || this.m2y !== 0) {
+      // The paired series (all zeros in a plain window, where this is skipped).
+      const dy = y - this.meanY;
+      this.meanY += dy / n;
+      this.m2y += dy * (y - this.meanY);
+      this.cxy += dx * (y - this.meanY);
+    }
+    if (w !== 0) {
+      this.sumPW += x * w;
+      this.sumW += w;
+    }
   }
 
   /** Drops samples at or before `now - windowNs`. */
   evict(now: number): void {
     const horizon = now - this.windowNs;
-    while (this.ring.size > 0 && this.ring.frontTs() <= horizon) {
+    while (this.ring.size > 0 && this.ring.frontTs <= horizon) {
       this.ring.shift();
       this.remove(this.ring.lastX, this.ring.lastY, this.ring.lastW);
     }
@@ -164,20 +192,24 @@ export class RollingWindow implements AggregateView {
 
   private remove(x: number, y: number, w: number): void {
     const n = this.ring.size;
-    this.sumPW -= x * w;
-    this.sumW -= w;
+    if (w !== 0) {
+      this.sumPW -= x * w;
+      this.sumW -= w;
+    }
     if (n === 0) {
       this.meanX = this.meanY = this.m2x = this.m2y = this.cxy = this.sumPW = this.sumW = 0;
       return;
     }
     // Inverse of Welford's update: recover the moments of the remaining n samples.
     const meanX = this.meanX - (x - this.meanX) / n;
-    const meanY = this.meanY - (y - this.meanY) / n;
+    if (y !== 0 || this.meanY !== 0 || this.m2y !== 0) {
+      const meanY = this.meanY - (y - this.meanY) / n;
+      this.m2y -= (y - meanY) * (y - this.meanY);
+      this.cxy -= (x - meanX) * (y - this.meanY);
+      this.meanY = meanY;
+    }
     this.m2x -= (x - meanX) * (x - this.meanX);
-    this.m2y -= (y - meanY) * (y - this.meanY);
-    this.cxy -= (x - meanX) * (y - this.meanY);
     this.meanX = meanX;
-    this.meanY = meanY;
   }
 }
 

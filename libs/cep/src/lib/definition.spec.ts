@@ -50,6 +50,24 @@ skip: { kind: skipPastLastEvent }
     expect(() => patternFromDocument<Quote>({ stages: [{ name: 'a', where: { predicate: 'nope' } }] })).toThrow("no predicate named 'nope'");
   });
 
+  it('comparisons with constants: strings by equality, a missing field satisfies no ordering, all/any of several parts', () => {
+    type Tagged = Quote & { venue?: string };
+    const single = (where: object) => patternFromDocument<Tagged>({ stages: [{ name: 'hit', where: where as never }] });
+    const events: Tagged[] = [
+      { symbol: 'X', px: 1, venue: 'XNAS' },
+      { symbol: 'X', px: 2 },
+      { symbol: 'X', px: 3, venue: 'ARCX', sentiment: -0.7 },
+    ];
+    expect(feed(single({ field: 'venue', op: '==', to: { value: 'ARCX' } }), events)).toEqual([['3']]);
+    expect(feed(single({ field: 'venue', op: '!=', to: { value: 'ARCX' } }), events)).toEqual([['1'], ['2']]);
+    expect(feed(single({ field: 'sentiment', op: '<=', to: { value: 0 } }), events)).toEqual([['3']]);
+    expect(feed(single({ field: 'sentiment', op: '>', to: { value: -1 } }), events)).toEqual([['3']]);
+    const three = (op: 'all' | 'any') =>
+      single({ [op]: [{ field: 'px', op: '>=', to: { value: 2 } }, { field: 'symbol', op: '==', to: { value: 'X' } }, { field: 'venue', op: '==', to: { value: 'ARCX' } }] });
+    expect(feed(three('all'), events)).toEqual([['3']]);
+    expect(feed(three('any'), events)).toEqual([['1'], ['2'], ['3']]);
+  });
+
   it('field paths read only the event own properties', () => {
     const pattern = patternFromDocument<Quote>({ stages: [{ name: 'a', where: { field: 'constructor', op: '!=', to: { value: 0 } } }, { name: 'b', where: { field: '__proto__.x', op: '==', to: { value: 1 } } }] });
     expect(feed(pattern, [{ symbol: 'X', px: 1 }, { symbol: 'X', px: 2 }])).toEqual([]);

@@ -80,7 +80,7 @@ export function patternFromDocument<E>(doc: PatternDocument, predicates: Predica
     if (stage.allowCombinations) pattern = pattern.allowCombinations();
     built = pattern;
   });
-  let result = built!;
+  let result = built as Pattern<E>;
   if (doc.within !== undefined) result = result.within(doc.within);
   result.definition(); // validate now, with the document's names in the errors
   return result;
@@ -95,11 +95,27 @@ function compileCondition<E>(spec: ConditionSpec, predicates: PredicateRegistry<
   if (spec === null || typeof spec !== 'object') throw new PatternError(`${at}: need a condition object`);
   if ('all' in spec) {
     const parts = spec.all.map((part, i) => compileCondition(part, predicates, `${at}.all[${i}]`));
-    return (event, ctx) => parts.every((part) => part(event, ctx));
+    if (parts.length === 1) return parts[0];
+    if (parts.length === 2) {
+      const [a, b] = parts;
+      return (event, ctx) => a(event, ctx) && b(event, ctx);
+    }
+    return (event, ctx) => {
+      for (let i = 0; i < parts.length; i++) if (!parts[i](event, ctx)) return false;
+      return true;
+    };
   }
   if ('any' in spec) {
     const parts = spec.any.map((part, i) => compileCondition(part, predicates, `${at}.any[${i}]`));
-    return (event, ctx) => parts.some((part) => part(event, ctx));
+    if (parts.length === 1) return parts[0];
+    if (parts.length === 2) {
+      const [a, b] = parts;
+      return (event, ctx) => a(event, ctx) || b(event, ctx);
+    }
+    return (event, ctx) => {
+      for (let i = 0; i < parts.length; i++) if (parts[i](event, ctx)) return true;
+      return false;
+    };
   }
   if ('not' in spec) {
     const inner = compileCondition(spec.not, predicates, `${at}.not`);
@@ -114,6 +130,8 @@ function compileCondition<E>(spec: ConditionSpec, predicates: PredicateRegistry<
     const compare = comparator(spec.op, at);
     const read = fieldReader(spec.field);
     const zscoreIn = spec.zscoreIn;
+    const to = spec.to;
+    if (!zscoreIn && to !== null && typeof to === 'object' && 'value' in to && to.value !== undefined) return constantComparison<E>(spec.op, read, to.value);
     const left = zscoreIn ? (event: E, ctx: MatchContext<E>) => ctx.aggregate(zscoreIn).zscore(Number(read(event))) : (event: E) => read(event);
     const right = operand<E>(spec.to, `${at}.to`);
     return (event, ctx) => compare(left(event, ctx), right(event, ctx));
@@ -159,9 +177,43 @@ function comparator(op: ComparisonOp, at: string): (a: unknown, b: unknown) => b
   }
 }
 
+/** A field compared with a constant: one closure, no operand calls (the most common rule condition). */
+function constantComparison<E>(op: ComparisonOp, read: (event: unknown) => unknown, value: unknown): Condition<E> {
+  switch (op) {
+    case '<':
+      return (event) => {
+        const a = read(event);
+        return a !== undefined && (a as number) < (value as number);
+      };
+    case '<=':
+      return (event) => {
+        const a = read(event);
+        return a !== undefined && (a as number) <= (value as number);
+      };
+    case '>':
+      return (event) => {
+        const a = read(event);
+        return a !== undefined && (a as number) > (value as number);
+      };
+    case '>=':
+      return (event) => {
+        const a = read(event);
+        return a !== undefined && (a as number) >= (value as number);
+      };
+    case '==':
+      return (event) => read(event) === value;
+    case '!=':
+      return (event) => read(event) !== value;
+  }
+}
+
 /** Reads a dotted path of own properties only (no prototype walk, so `__proto__` reads nothing). */
 function fieldReader(path: string): (event: unknown) => unknown {
   const parts = path.split('.');
+  if (parts.length === 1) {
+    const name = parts[0];
+    return (event) => (event !== null && typeof event === 'object' && Object.prototype.hasOwnProperty.call(event, name) ? (event as Record<string, unknown>)[name] : undefined);
+  }
   return (event) => {
     let value: unknown = event;
     for (let i = 0; i < parts.length; i++) {

@@ -206,6 +206,49 @@ describe('within and timeouts', () => {
   });
 });
 
+describe('timers', () => {
+  it('a partial match times out at its own deadline after the key\'s earlier partial matches completed', () => {
+    const pattern = Pattern.begin<Tick>('a').where(is('a')).followedBy('b').where(is('b')).within(5_000);
+    const engine = engineFor(pattern);
+    // a1 (deadline 6000) and a2 (deadline 8000) complete with b1; the key's timer at 6000 is then stale.
+    for (const record of records(['a1', 'x', 'a2', 'y'])) engine.ingest(record);
+    engine.ingest({ event: { name: 'b1', key: 'k' }, ts: 5_500, topic: 't', partition: 0, offset: '9' });
+    engine.advanceWatermark(7_999);
+    let out = engine.drain();
+    expect(out.matches.map(render)).toEqual(['a1 b1', 'a2 b1']);
+    expect(out.timeouts).toEqual([]);
+    engine.ingest({ event: { name: 'a3', key: 'k' }, ts: 8_000, topic: 't', partition: 0, offset: '10' });
+    engine.advanceWatermark(12_999);
+    expect(engine.drain().timeouts).toEqual([]);
+    engine.advanceWatermark(13_000);
+    out = engine.drain();
+    expect(out.timeouts.map((t) => [render(t), t.timeoutTs])).toEqual([['a3', 13_000]]);
+  });
+
+  it('a key idle longer than the idle TTL keeps its partial matches: one without within still completes', () => {
+    const pattern = Pattern.begin<Tick>('a').where(is('a')).followedBy('b').where(is('b'));
+    const engine = engineFor(pattern, { idleKeyTtlNs: 1_000 });
+    engine.ingest({ event: { name: 'a1', key: 'quiet' }, ts: 1_000, topic: 't', partition: 0, offset: '0' });
+    engine.ingest({ event: { name: 'x', key: 'busy' }, ts: 50_000, topic: 't', partition: 0, offset: '1' });
+    expect(engine.stats()).toMatchObject({ keys: 2, partialMatches: 1 });
+    engine.ingest({ event: { name: 'b1', key: 'quiet' }, ts: 60_000, topic: 't', partition: 0, offset: '2' });
+    engine.advanceWatermark(Infinity);
+    expect(engine.drain().matches.map((m) => `${m.key}:${render(m)}`)).toEqual(['quiet:a1 b1']);
+    // Once nothing is pending, idle keys go.
+    expect(engine.stats()).toMatchObject({ keys: 0, partialMatches: 0 });
+  });
+
+  it('a partial match whose window is longer than the idle TTL times out instead of vanishing with its key', () => {
+    const pattern = Pattern.begin<Tick>('a').where(is('a')).followedBy('b').where(is('b')).within(10_000);
+    const engine = engineFor(pattern, { idleKeyTtlNs: 1_000 });
+    engine.ingest({ event: { name: 'a1', key: 'quiet' }, ts: 1_000, topic: 't', partition: 0, offset: '0' });
+    engine.advanceWatermark(Infinity);
+    const out = engine.drain();
+    expect(out.timeouts.map((t) => [t.key, render(t), t.timeoutTs])).toEqual([['quiet', 'a1', 11_000]]);
+    expect(engine.stats().keys).toBe(0);
+  });
+});
+
 describe('after-match skip strategies (Flink CEP documentation examples)', () => {
   const bPlusC = (skip: SkipStrategy) => Pattern.begin<Tick>('b', skip).where(is('b')).oneOrMore().next('c').where(is('c'));
   const input = ['b1', 'b2', 'b3', 'c'];

@@ -5,7 +5,7 @@
  * offsets (one transaction) and take a `snapshot()` at the same point.
  */
 import { RollingWindow, type AggregateView } from './aggregates';
-import { compilePattern, eventsByStage, NfaStep, type CompiledPattern, type MatchedEvent, type PartialMatch, type RawMatch, type BufferNode } from './nfa';
+import { compilePattern, eventsByStage, NfaStep, PartialMatch, truncate, type BufferNode, type CompiledPattern, type MatchedEvent, type RawMatch } from './nfa';
 import { Pattern, type PatternDefinitionOf } from './pattern';
 import { ReorderBuffer, WatermarkTracker, type CepRecord, type WatermarkSnapshot } from './watermark';
 
@@ -33,7 +33,12 @@ export interface CepEngineOptions<E> {
   readonly outOfOrdernessNs: number;
   /** Records up to this far behind the watermark are still applied when in order for their key. */
   readonly allowedLatenessNs?: number;
-  /** A key with no partial match and no event for this long (event time) is dropped. */
+  /**
+   * A key with no event for this long (event time) drops its aggregate windows and, once it holds no
+   * partial match, goes entirely. Partial matches are never dropped by it: those of patterns with
+   * `within` time out as usual; those of patterns without `within` wait for their events (give every
+   * pattern a `within` to bound state).
+   */
   readonly idleKeyTtlNs?: number;
   readonly aggregates?: readonly AggregateSpec<E>[];
 }
@@ -80,7 +85,11 @@ interface KeyState<E> {
   lastTs: number;
   runs: PartialMatch<E>[][];
   readonly windows: RollingWindow[];
-  /** Deadline the key is scheduled at in the timer queue. */
+  /**
+   * Deadline the key is scheduled at in the timer queue: never later than its earliest partial-match
+   * deadline or idle deadline (it may be earlier, when that partial match has since completed; the
+   * timer then finds nothing to do and schedules the exact next deadline).
+   */
   scheduled: number;
 }
 
@@ -91,22 +100,15 @@ interface Timer {
 
 export class CepEngine<E> {
   private readonly compiled: { spec: PatternSpec<E>; nfa: CompiledPattern<E>; step: NfaStep<E> }[];
+  /** The automata in pattern order (the per-event loop reads only these). */
+  private readonly steps: NfaStep<E>[];
   private readonly tracker: WatermarkTracker;
   private readonly buffer = new ReorderBuffer<E>();
   private readonly keys = new Map<string, KeyState<E>>();
   private readonly timers: Timer[] = [];
-  private readonly aggregateIndex = new Map<string, number>();
   private output: CepOutput<E> = { matches: [], timeouts: [], late: [] };
   private readonly rawMatches: RawMatch<E>[] = [];
-  private scopeKey!: KeyState<E>;
-  private readonly scope = {
-    key: '',
-    aggregate: (name: string): AggregateView => {
-      const index = this.aggregateIndex.get(name);
-      if (index === undefined) throw new Error(`no aggregate named '${name}'`);
-      return this.scopeKey.windows[index];
-    },
-  };
+  private readonly scope: KeyScope;
 
   constructor(private readonly options: CepEngineOptions<E>) {
     const ids = new Set<string>();
@@ -117,7 +119,8 @@ export class CepEngine<E> {
       const nfa = compilePattern(def);
       return { spec, nfa, step: new NfaStep(nfa) };
     });
-    (options.aggregates ?? []).forEach((aggregate, index) => this.aggregateIndex.set(aggregate.name, index));
+    this.steps = this.compiled.map(({ step }) => step);
+    this.scope = new KeyScope((options.aggregates ?? []).map((aggregate) => aggregate.name));
     this.tracker = new WatermarkTracker(options.outOfOrdernessNs);
   }
 
@@ -133,7 +136,7 @@ export class CepEngine<E> {
       return;
     }
     this.buffer.push(record);
-    const next = this.tracker.observe(`${record.topic}/${record.partition}`, record.ts);
+    const next = this.tracker.observeRecord(record.topic, record.partition, record.ts);
     if (next > watermark) this.release(next);
   }
 
@@ -189,49 +192,63 @@ export class CepEngine<E> {
     for (;;) {
       const head = this.buffer.peek();
       if (head === undefined || head.ts > watermark) break;
-      this.fireTimers(head.ts);
-      this.apply(this.buffer.pop()!);
+      if (this.timers.length > 0 && this.timers[0].at <= head.ts) this.fireTimers(head.ts);
+      this.buffer.pop();
+      this.apply(head);
     }
     this.fireTimers(watermark);
   }
 
   private apply(record: CepRecord<E>): void {
     const key = this.options.keyBy(record.event);
+    const ts = record.ts;
     let state = this.keys.get(key);
     if (!state) {
       state = {
         key,
         seq: 0,
-        lastTs: record.ts,
+        lastTs: ts,
         runs: this.compiled.map(() => []),
         windows: (this.options.aggregates ?? []).map((aggregate) => new RollingWindow(aggregate.windowNs)),
         scheduled: Number.POSITIVE_INFINITY,
       };
       this.keys.set(key, state);
     }
-    this.expire(state, record.ts);
+    // Timers fire before the records they precede, so this only runs for records applied late.
+    if (state.scheduled <= ts) this.expire(state, ts);
     const seq = ++state.seq;
-    if (record.ts > state.lastTs) state.lastTs = record.ts;
-    this.scopeKey = state;
-    this.scope.key = key;
+    if (ts > state.lastTs) state.lastTs = ts;
     const windows = state.windows;
-    for (let i = 0; i < windows.length; i++) windows[i].evict(record.ts);
-    for (let p = 0; p < this.compiled.length; p++) {
-      const { step } = this.compiled[p];
-      const matches = this.rawMatches;
-      matches.length = 0;
-      state.runs[p] = step.step(this.scope, state.runs[p], record, seq, matches);
-      for (let m = 0; m < matches.length; m++) this.emitMatch(p, key, matches[m]);
+    this.scope.key = key;
+    this.scope.windows = windows;
+    for (let i = 0; i < windows.length; i++) windows[i].evict(ts);
+    let deadline = Number.POSITIVE_INFINITY;
+    const matches = this.rawMatches;
+    const steps = this.steps;
+    const runs = state.runs;
+    for (let p = 0; p < steps.length; p++) {
+      const step = steps[p];
+      runs[p] = step.step(this.scope, runs[p], record, seq, matches);
+      if (step.startedAt + step.pattern.withinNs < deadline) deadline = step.startedAt + step.pattern.withinNs;
+      if (matches.length > 0) {
+        for (let m = 0; m < matches.length; m++) this.emitMatch(p, key, matches[m]);
+        truncate(matches, 0);
+      }
     }
+    this.scope.windows = NO_WINDOWS;
     // Aggregates are updated after the conditions ran, so a condition compares the event with its past.
     const aggregates = this.options.aggregates;
     if (aggregates) {
       for (let i = 0; i < aggregates.length; i++) {
-        const value = aggregates[i].value(record.event);
-        if (value !== undefined) windows[i].add(record.ts, value, aggregates[i].paired?.(record.event) ?? 0, aggregates[i].weight?.(record.event) ?? 0);
+        const spec = aggregates[i];
+        const value = spec.value(record.event);
+        if (value !== undefined) windows[i].add(ts, value, spec.paired === undefined ? 0 : spec.paired(record.event), spec.weight === undefined ? 0 : spec.weight(record.event));
       }
     }
-    this.schedule(state);
+    const ttl = this.options.idleKeyTtlNs;
+    if (ttl !== undefined && state.lastTs + ttl < deadline) deadline = state.lastTs + ttl;
+    // Incremental: only partial matches started by this event can bring the key's deadline forward.
+    if (deadline < state.scheduled) this.scheduleAt(state, deadline);
   }
 
   /** Times out partial matches whose window has closed at `now`. */
@@ -239,47 +256,46 @@ export class CepEngine<E> {
     for (let p = 0; p < this.compiled.length; p++) {
       const { nfa } = this.compiled[p];
       const run = state.runs[p];
-      if (run.length === 0 || nfa.withinNs === Number.POSITIVE_INFINITY) continue;
-      let expired = false;
-      for (let i = 0; i < run.length; i++) if (now - run[i].startTs >= nfa.withinNs) expired = true;
-      if (!expired) continue;
-      const alive: PartialMatch<E>[] = [];
-      const done: PartialMatch<E>[] = [];
-      for (const pm of run) (now - pm.startTs >= nfa.withinNs ? done : alive).push(pm);
-      state.runs[p] = alive;
-      for (const pm of done) {
-        const timeoutTs = pm.startTs + nfa.withinNs;
-        if (pm.stage === nfa.stages.length) {
+      const within = nfa.withinNs;
+      if (run.length === 0 || within === Number.POSITIVE_INFINITY) continue;
+      let kept = 0;
+      for (let i = 0; i < run.length; i++) {
+        const pm = run[i];
+        if (now - pm.startTs < within) {
+          run[kept++] = pm;
+          continue;
+        }
+        if (pm.stage === nfa.stages.length && pm.tail !== null) {
           // The final notFollowedBy held for the whole window: the match completes now.
-          this.emitMatch(p, state.key, { tail: pm.tail!, startTs: pm.startTs, startSeq: pm.startSeq, lastSeq: pm.lastSeq });
+          this.emitMatch(p, state.key, { tail: pm.tail, startTs: pm.startTs, startSeq: pm.startSeq, lastSeq: pm.lastSeq });
         } else {
-          this.output.timeouts.push({ ...this.describe(p, state.key, pm.tail, pm.startTs), timeoutTs });
+          this.emitTimeout(p, state.key, pm);
         }
       }
+      truncate(run, kept);
     }
   }
 
   private emitMatch(p: number, key: string, match: RawMatch<E>): void {
-    this.output.matches.push(this.describe(p, key, match.tail, match.startTs));
+    const { spec, nfa } = this.compiled[p];
+    const lastEventTs = match.tail.record.ts;
+    const windowEnd = nfa.withinNs === Number.POSITIVE_INFINITY ? lastEventTs : match.startTs + nfa.withinNs;
+    const events = eventsByStage(nfa, match.tail);
+    this.output.matches.push({ patternId: spec.id, version: spec.version, key, events, windowStart: match.startTs, windowEnd, lastEventTs });
   }
 
-  private describe(p: number, key: string, tail: BufferNode<E> | null, startTs: number): CepMatch<E> {
+  private emitTimeout(p: number, key: string, pm: PartialMatch<E>): void {
     const { spec, nfa } = this.compiled[p];
-    const lastEventTs = tail ? tail.record.ts : startTs;
-    return {
-      patternId: spec.id,
-      version: spec.version,
-      key,
-      events: eventsByStage(nfa, tail),
-      windowStart: startTs,
-      windowEnd: nfa.withinNs === Number.POSITIVE_INFINITY ? lastEventTs : startTs + nfa.withinNs,
-      lastEventTs,
-    };
+    const lastEventTs = pm.tail ? pm.tail.record.ts : pm.startTs;
+    const windowEnd = pm.startTs + nfa.withinNs;
+    const events = eventsByStage(nfa, pm.tail);
+    this.output.timeouts.push({ patternId: spec.id, version: spec.version, key, events, windowStart: pm.startTs, windowEnd, lastEventTs, timeoutTs: windowEnd });
   }
 
   // ---- timers: window expiry and idle-key cleanup, driven by the watermark ----
 
-  private deadlineOf(state: KeyState<E>): number {
+  /** The key's next deadline after `now`: its earliest partial-match window end, or its idle deadline. */
+  private nextDeadline(state: KeyState<E>, now: number): number {
     let deadline = Number.POSITIVE_INFINITY;
     for (let p = 0; p < this.compiled.length; p++) {
       const within = this.compiled[p].nfa.withinNs;
@@ -288,16 +304,13 @@ export class CepEngine<E> {
       for (let i = 0; i < run.length; i++) if (run[i].startTs + within < deadline) deadline = run[i].startTs + within;
     }
     const ttl = this.options.idleKeyTtlNs;
-    if (ttl !== undefined) deadline = Math.min(deadline, state.lastTs + ttl);
+    if (ttl !== undefined && state.lastTs + ttl > now && state.lastTs + ttl < deadline) deadline = state.lastTs + ttl;
     return deadline;
   }
 
-  private schedule(state: KeyState<E>): void {
-    const deadline = this.deadlineOf(state);
-    if (deadline < state.scheduled) {
-      state.scheduled = deadline;
-      pushTimer(this.timers, { at: deadline, key: state.key });
-    }
+  private scheduleAt(state: KeyState<E>, deadline: number): void {
+    state.scheduled = deadline;
+    if (deadline !== Number.POSITIVE_INFINITY) pushTimer(this.timers, { at: deadline, key: state.key });
   }
 
   private fireTimers(now: number): void {
@@ -306,12 +319,17 @@ export class CepEngine<E> {
       const timer = popTimer(timers);
       const state = this.keys.get(timer.key);
       if (!state || state.scheduled !== timer.at) continue; // superseded
-      state.scheduled = Number.POSITIVE_INFINITY;
       this.expire(state, timer.at);
       const ttl = this.options.idleKeyTtlNs;
-      // An idle key goes whole, including partial matches of patterns without `within`.
-      if (ttl !== undefined && timer.at >= state.lastTs + ttl) this.keys.delete(state.key);
-      else this.schedule(state);
+      if (ttl !== undefined && timer.at >= state.lastTs + ttl) {
+        if (state.runs.every((run) => run.length === 0)) {
+          this.keys.delete(state.key);
+          continue;
+        }
+        // Idle, but holding partial matches: keep them (and the key), drop the windowed samples.
+        for (const window of state.windows) window.evict(timer.at + window.windowNs);
+      }
+      this.scheduleAt(state, this.nextDeadline(state, timer.at));
     }
   }
 
@@ -383,23 +401,33 @@ export class CepEngine<E> {
         seq: saved.seq,
         lastTs: saved.lastTs,
         runs: engine.compiled.map(({ spec }) =>
-          (saved.runs[spec.id] ?? []).map(([stage, count, tail, startTs, startSeq, lastSeq, blocked]) => ({
-            stage,
-            count,
-            tail: tail < 0 ? null : nodes[tail],
-            startTs,
-            startSeq,
-            lastSeq,
-            blocked: blocked === 1,
-          })),
+          (saved.runs[spec.id] ?? []).map(
+            ([stage, count, tail, startTs, startSeq, lastSeq, blocked]) => new PartialMatch<E>(stage, count, tail < 0 ? null : nodes[tail], startTs, startSeq, lastSeq, blocked === 1),
+          ),
         ),
         windows: (options.aggregates ?? []).map((aggregate, i) => RollingWindow.restore(aggregate.windowNs, saved.windows[i] ?? [])),
         scheduled: Number.POSITIVE_INFINITY,
       };
       engine.keys.set(state.key, state);
-      engine.schedule(state);
+      engine.scheduleAt(state, engine.nextDeadline(state, engine.tracker.watermark));
     }
     return engine;
+  }
+}
+
+const NO_WINDOWS: RollingWindow[] = [];
+
+/** What conditions see of the key being processed: its name and its windowed aggregates. */
+class KeyScope {
+  key = '';
+  windows: RollingWindow[] = NO_WINDOWS;
+
+  constructor(private readonly names: readonly string[]) {}
+
+  aggregate(name: string): AggregateView {
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) if (names[i] === name && i < this.windows.length) return this.windows[i];
+    throw new Error(this.windows === NO_WINDOWS ? 'aggregates are read only while a condition runs' : `no aggregate named '${name}'`);
   }
 }
 
@@ -433,8 +461,8 @@ function pushTimer(heap: Timer[], timer: Timer): void {
 
 function popTimer(heap: Timer[]): Timer {
   const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length > 0) {
+  const last = heap.pop();
+  if (heap.length > 0 && last !== undefined) {
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;

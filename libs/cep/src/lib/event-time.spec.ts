@@ -1,7 +1,7 @@
 import { RollingWindow } from './aggregates';
 import { CepEngine, type CepEngineOptions, type CepOutput } from './engine';
 import { Pattern } from './pattern';
-import type { CepRecord } from './watermark';
+import { compareRecords, ReorderBuffer, type CepRecord } from './watermark';
 
 interface Trade {
   symbol: string;
@@ -119,6 +119,20 @@ describe('event time', () => {
     expect(engine.drain().late).toHaveLength(1);
   });
 
+  it('the reorder buffer releases records in (time, topic, partition, offset) order, ties included', () => {
+    const random = prng(9);
+    const buffer = new ReorderBuffer<number>();
+    const records: CepRecord<number>[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const record = { event: i, ts: Math.floor(random() * 50), topic: random() < 0.5 ? 'a' : 'b', partition: Math.floor(random() * 3), offset: String((i * 7_919) % 2_000) };
+      records.push(record);
+      buffer.push(record);
+    }
+    const released: CepRecord<number>[] = [];
+    for (let record = buffer.pop(); record !== undefined; record = buffer.pop()) released.push(record);
+    expect(released.map((r) => r.event)).toEqual(records.slice().sort(compareRecords).map((r) => r.event));
+  });
+
   it('the watermark is the minimum over input partitions', () => {
     const engine = new CepEngine(options());
     const base = replay(1, 1)[0];
@@ -186,6 +200,30 @@ describe('aggregates', () => {
     expect(window.count).toBe(3);
     expect(window.mean).toBeCloseTo((4 + 5 + 9) / 3, 12);
     expect(window.zscore(window.mean)).toBe(0);
+  });
+
+  it('statistics stay exact while the window grows, wraps around, and turns from plain to weighted samples', () => {
+    const window = new RollingWindow(1_000);
+    const random = prng(5);
+    const samples: [number, number, number, number][] = [];
+    for (let ts = 0; ts < 5_000; ts += 1 + Math.floor(random() * 3)) {
+      // Plain samples first (no size, no pair), then weighted and paired ones.
+      const sample: [number, number, number, number] = ts < 2_500 ? [ts, 50 + random() * 10, 0, 0] : [ts, 50 + random() * 10, random(), 1 + Math.floor(random() * 9)];
+      window.add(...sample);
+      samples.push(sample);
+      if (ts % 97 !== 0) continue;
+      const live = samples.filter(([at]) => at > ts - 1_000);
+      if (live.length < 2) continue;
+      const mean = live.reduce((sum, [, x]) => sum + x, 0) / live.length;
+      const variance = live.reduce((sum, [, x]) => sum + (x - mean) ** 2, 0) / (live.length - 1);
+      const weight = live.reduce((sum, [, , , w]) => sum + w, 0);
+      expect(window.count).toBe(live.length);
+      expect(window.mean).toBeCloseTo(mean, 9);
+      expect(window.variance).toBeCloseTo(variance, 7);
+      if (weight > 0) expect(window.vwap).toBeCloseTo(live.reduce((sum, [, x, , w]) => sum + x * w, 0) / weight, 9);
+      else expect(window.vwap).toBeNaN();
+    }
+    expect(RollingWindow.restore(1_000, window.snapshot()).snapshot()).toEqual(window.snapshot());
   });
 
   it('VWAP weights prices by size and correlation follows paired samples', () => {

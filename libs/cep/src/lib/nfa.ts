@@ -26,16 +26,22 @@ export interface BufferNode<E> {
   readonly prev: BufferNode<E> | null;
 }
 
-export interface PartialMatch<E> {
-  /** Current stage, or `stages.length` for a match pending its final notFollowedBy. */
-  readonly stage: number;
-  readonly count: number;
-  readonly tail: BufferNode<E> | null;
-  readonly startTs: number;
-  readonly startSeq: number;
-  readonly lastSeq: number;
-  /** Set when the next stage has been entered from here (relaxed) or barred by a guard; cleared by the next take. */
-  readonly blocked: boolean;
+/**
+ * One run of the automaton. Objects have one fixed shape (constructed only here) and belong to exactly
+ * one key's run list; only `blocked` changes in place.
+ */
+export class PartialMatch<E> {
+  constructor(
+    /** Current stage, or `stages.length` for a match pending its final notFollowedBy. */
+    readonly stage: number,
+    readonly count: number,
+    readonly tail: BufferNode<E> | null,
+    readonly startTs: number,
+    readonly startSeq: number,
+    readonly lastSeq: number,
+    /** Set when the next stage has been entered from here (relaxed) or barred by a guard; cleared by the next take. */
+    public blocked: boolean,
+  ) {}
 }
 
 export interface CompiledStage<E> {
@@ -102,7 +108,16 @@ export function compilePattern<E>(def: PatternDefinitionOf<E>): CompiledPattern<
 function combine<E>(groups: readonly (readonly Condition<E>[])[]): Condition<E> {
   if (groups.length === 0) return () => true;
   if (groups.length === 1 && groups[0].length === 1) return groups[0][0];
-  return (event, ctx) => groups.some((group) => group.every((condition) => condition(event, ctx)));
+  const alternatives = groups.map((group) => group.slice());
+  return (event, ctx) => {
+    for (let g = 0; g < alternatives.length; g++) {
+      const group = alternatives[g];
+      let all = true;
+      for (let c = 0; c < group.length && all; c++) all = group[c](event, ctx);
+      if (all) return true;
+    }
+    return false;
+  };
 }
 
 /** A complete match as found by the automaton, before the engine names it. */
@@ -124,74 +139,117 @@ export interface StepScope {
 }
 
 /**
- * Runs one pattern's automaton for one key at a time; one instance per pattern, reused across keys
- * so the hot path allocates only the nodes and partial matches it creates.
+ * Runs one pattern's automaton for one key at a time; one instance per pattern, reused across keys.
+ * The hot path allocates only the buffer nodes and partial matches an event actually creates: run
+ * lists are double-buffered (the list a step replaces becomes the next step's output list), and an
+ * event that no partial match takes costs no allocation at all.
  */
 export class NfaStep<E> implements MatchContext<E> {
   key = '';
   ts = 0;
-  private scope!: StepScope;
+  /** Lowest start time of the partial matches started by the last `step` (Infinity if none). */
+  startedAt = Number.POSITIVE_INFINITY;
+  private scope: StepScope = NO_SCOPE;
   private viewTail: BufferNode<E> | null = null;
   private next: PartialMatch<E>[] = [];
-  private completed: RawMatch<E>[] = [];
-  private record!: CepRecord<E>;
+  private spare: PartialMatch<E>[] = [];
+  private readonly completed: RawMatch<E>[] = [];
+  private record: CepRecord<E> | null = null;
+  private event!: E;
   private seq = 0;
 
   constructor(readonly pattern: CompiledPattern<E>) {}
 
-  /** Advances every partial match of a key by one event; returns the surviving partial matches and completed matches. */
-  step(scope: StepScope, partials: readonly PartialMatch<E>[], record: CepRecord<E>, seq: number, matches: RawMatch<E>[]): PartialMatch<E>[] {
+  /**
+   * Advances every partial match of a key by one event. Returns the surviving partial matches (either
+   * `partials` itself or the other buffer; the caller stores the returned list and must not keep the
+   * one it passed in) and appends completed matches to `matches`.
+   */
+  step(scope: StepScope, partials: PartialMatch<E>[], record: CepRecord<E>, seq: number, matches: RawMatch<E>[]): PartialMatch<E>[] {
     this.scope = scope;
     this.key = scope.key;
     this.ts = record.ts;
     this.record = record;
+    this.event = record.event;
     this.seq = seq;
-    const next: PartialMatch<E>[] = [];
-    this.next = next;
-    this.completed = [];
-    const end = this.pattern.stages.length;
-    for (let i = 0; i < partials.length; i++) {
-      const pm = partials[i];
-      if (pm.stage === end) {
-        // Pending final notFollowedBy: an offending event cancels the match.
-        this.viewTail = pm.tail;
-        if (!this.pattern.endGuard!(record.event, this)) next.push(pm);
-        continue;
+    this.startedAt = Number.POSITIVE_INFINITY;
+    truncate(this.completed, 0);
+    const n = partials.length;
+    let next: PartialMatch<E>[];
+    if (n === 0) {
+      // Nothing to advance: only a new partial match may start, straight into the (empty) list.
+      next = partials;
+      this.next = next;
+    } else {
+      next = this.spare;
+      truncate(next, 0); // empty unless a condition threw during the previous step
+      this.next = next;
+      const end = this.pattern.stages.length;
+      const endGuard = this.pattern.endGuard;
+      for (let i = 0; i < n; i++) {
+        const pm = partials[i];
+        if (pm.stage === end) {
+          // Pending final notFollowedBy: an offending event cancels the match.
+          this.viewTail = pm.tail;
+          if (endGuard === undefined || !endGuard(record.event, this)) next.push(pm);
+          continue;
+        }
+        const outcome = this.visit(pm, pm.stage, pm.count, false);
+        if (outcome & WAIT) {
+          if (outcome & (TOOK_RELAXED | BARRED)) pm.blocked = true;
+          next.push(pm);
+        }
       }
-      const outcome = this.visit(pm, pm.stage, pm.count, false);
-      if (outcome & WAIT) next.push(outcome & (TOOK_RELAXED | BARRED) && !pm.blocked ? { ...pm, blocked: true } : pm);
+      truncate(partials, 0);
+      this.spare = partials;
     }
-    this.visit(START, 0, 0, true);
-    if (this.completed.length > 0) return this.settle(next, matches);
+    // A new partial match may start here. With a mandatory first stage that is exactly "take the event
+    // if the first condition holds" (the common case, so it skips the general walk).
+    const first = this.pattern.stages[0];
+    this.viewTail = null;
+    if (first.min > 0) {
+      if (first.test(record.event, this)) this.take(START as PartialMatch<E>, 0, 0);
+    } else {
+      this.visit(START as PartialMatch<E>, 0, 0, true);
+    }
+    this.record = null;
+    this.viewTail = null;
+    if (this.completed.length > 0) this.settle(next, matches);
     return next;
   }
 
   /** Applies the skip strategy to matches completed by this event, in deterministic order. */
-  private settle(next: PartialMatch<E>[], out: RawMatch<E>[]): PartialMatch<E>[] {
-    const found = this.completed.sort(compareMatches);
-    let alive = next;
-    while (found.length > 0) {
-      const match = found.shift()!;
+  private settle(alive: PartialMatch<E>[], out: RawMatch<E>[]): void {
+    const found = this.completed;
+    if (found.length > 1) found.sort(compareMatches);
+    for (let f = 0; f < found.length; f++) {
+      const match = found[f];
       out.push(match);
-      const discard = discardRule(this.pattern, match);
-      if (discard === undefined) continue;
-      alive = alive.filter((pm) => !discard(pm.startSeq));
-      for (let i = found.length - 1; i >= 0; i--) if (discard(found[i].startSeq)) found.splice(i, 1);
+      const discard = discardPoint(this.pattern, match);
+      if (Number.isNaN(discard)) continue; // this match discards nothing
+      let kept = 0;
+      for (let i = 0; i < alive.length; i++) if (!discards(this.pattern, discard, alive[i].startSeq)) alive[kept++] = alive[i];
+      truncate(alive, kept);
+      kept = f + 1;
+      for (let i = f + 1; i < found.length; i++) if (!discards(this.pattern, discard, found[i].startSeq)) found[kept++] = found[i];
+      truncate(found, kept);
     }
-    return alive;
+    truncate(found, 0);
   }
 
   private visit(pm: PartialMatch<E>, i: number, c: number, isStart: boolean): number {
     const stages = this.pattern.stages;
     if (i === stages.length) return 0; // completion is emitted eagerly on the take that reaches it
     const stage = stages[i];
-    const event = this.record.event;
+    const event = this.event;
     const seq = this.seq;
     this.viewTail = pm.tail;
     const adjacent = pm.tail === null || seq === pm.lastSeq + 1;
-    if (c === 0 && stage.guard && !isStart && (!stage.guard.strict || adjacent) && stage.guard.test(event, this)) return BARRED;
+    const guard = stage.guard;
+    if (c === 0 && guard !== undefined && !isStart && (!guard.strict || adjacent) && guard.test(event, this)) return BARRED;
     const looping = c > 0;
-    const loopOpen = !(looping && stage.until && stage.until(event, this));
+    const until = stage.until;
+    const loopOpen = !(looping && until !== undefined && until(event, this));
     const contiguity = looping ? stage.inner : stage.entry;
     const canTake = c < stage.max && loopOpen && (contiguity !== 'strict' || adjacent || (isStart && i === 0)) && stage.test(event, this);
     let outcome = 0;
@@ -206,7 +264,7 @@ export class NfaStep<E> implements MatchContext<E> {
     if (c >= stage.min && !pm.blocked && !(stage.greedy && canTake) && !(isStart && stage.min > 0)) {
       const ahead = this.visit(pm, i + 1, 0, isStart);
       if (ahead & WAIT) {
-        if (!waits) this.next.push({ ...pm, stage: i + 1, count: 0, blocked: (ahead & (TOOK_RELAXED | BARRED)) !== 0 });
+        if (!waits) this.next.push(new PartialMatch(i + 1, 0, pm.tail, pm.startTs, pm.startSeq, pm.lastSeq, (ahead & (TOOK_RELAXED | BARRED)) !== 0));
       }
       if (waits) outcome |= ahead & (TOOK_RELAXED | BARRED);
     }
@@ -217,21 +275,17 @@ export class NfaStep<E> implements MatchContext<E> {
   private take(pm: PartialMatch<E>, i: number, c: number): void {
     const stages = this.pattern.stages;
     const stage = stages[i];
+    const record = this.record as CepRecord<E>;
+    const seq = this.seq;
     const fresh = pm.tail === null;
-    const tail: BufferNode<E> = { record: this.record, seq: this.seq, stage: i, prev: pm.tail };
-    const taken: PartialMatch<E> = {
-      stage: i,
-      count: c + 1,
-      tail,
-      startTs: fresh ? this.record.ts : pm.startTs,
-      startSeq: fresh ? this.seq : pm.startSeq,
-      lastSeq: this.seq,
-      blocked: false,
-    };
-    if (c + 1 < stage.max || i + 1 < stages.length) this.next.push(taken);
+    const tail: BufferNode<E> = { record, seq, stage: i, prev: pm.tail };
+    const startTs = fresh ? record.ts : pm.startTs;
+    const startSeq = fresh ? seq : pm.startSeq;
+    if (startTs < this.startedAt) this.startedAt = startTs;
+    if (c + 1 < stage.max || i + 1 < stages.length) this.next.push(new PartialMatch(i, c + 1, tail, startTs, startSeq, seq, false));
     if (c + 1 >= stage.min && stage.canEnd) {
-      if (this.pattern.endGuard) this.next.push({ ...taken, stage: stages.length, count: 0 });
-      else this.completed.push({ tail, startTs: taken.startTs, startSeq: taken.startSeq, lastSeq: this.seq });
+      if (this.pattern.endGuard) this.next.push(new PartialMatch(stages.length, 0, tail, startTs, startSeq, seq, false));
+      else this.completed.push({ tail, startTs, startSeq, lastSeq: seq });
     }
   }
 
@@ -274,7 +328,19 @@ export class NfaStep<E> implements MatchContext<E> {
   }
 }
 
-const START: PartialMatch<never> = { stage: 0, count: 0, tail: null, startTs: 0, startSeq: 0, lastSeq: -2, blocked: false };
+/** Shortens a (small) array in place; `pop` stays on V8's fast path where setting `length` does not. */
+export function truncate(list: unknown[], length: number): void {
+  while (list.length > length) list.pop();
+}
+
+const START = new PartialMatch<never>(0, 0, null, 0, 0, -2, false);
+
+const NO_SCOPE: StepScope = {
+  key: '',
+  aggregate: () => {
+    throw new Error('aggregates are read only while a condition runs');
+  },
+};
 
 function compareMatches<E>(a: RawMatch<E>, b: RawMatch<E>): number {
   if (a.startSeq !== b.startSeq) return a.startSeq - b.startSeq;
@@ -290,27 +356,36 @@ function pathOf<E>(tail: BufferNode<E>): number[] {
   return out.reverse();
 }
 
-/** Which partial matches (by the sequence of their first event) a match's skip strategy discards. */
-export function discardRule<E>(pattern: CompiledPattern<E>, match: RawMatch<E>): ((startSeq: number) => boolean) | undefined {
+const NO_DISCARD = Number.NaN;
+
+/**
+ * Where a match's skip strategy cuts: partial matches whose first event's sequence is at or before
+ * (skipToNext: equal to) the returned point are discarded; NaN discards nothing.
+ */
+export function discardPoint<E>(pattern: CompiledPattern<E>, match: RawMatch<E>): number {
   switch (pattern.skip.kind) {
     case 'noSkip':
-      return undefined;
+      return NO_DISCARD;
     case 'skipToNext':
-      return (startSeq) => startSeq === match.startSeq;
+      return match.startSeq;
     case 'skipPastLastEvent':
-      return (startSeq) => startSeq <= match.lastSeq;
+      return match.lastSeq;
     case 'skipToFirst':
     case 'skipToLast': {
-      let point: number | undefined;
+      let point = NO_DISCARD;
       for (let node: BufferNode<E> | null = match.tail; node !== null; node = node.prev) {
         if (node.stage !== pattern.skipStage) continue;
-        point = node.seq;
+        point = node.seq - 1;
         if (pattern.skip.kind === 'skipToLast') break;
       }
       // A match without events of the named stage skips nothing (Flink's default).
-      return point === undefined ? undefined : (startSeq) => startSeq < point;
+      return point;
     }
   }
+}
+
+function discards<E>(pattern: CompiledPattern<E>, point: number, startSeq: number): boolean {
+  return pattern.skip.kind === 'skipToNext' ? startSeq === point : startSeq <= point;
 }
 
 /** The events of a match per stage, in order, with their record ids. */
@@ -320,14 +395,23 @@ export interface MatchedEvent<E> extends RecordId {
 }
 
 export function eventsByStage<E>(pattern: CompiledPattern<E>, tail: BufferNode<E> | null): Record<string, MatchedEvent<E>[]> {
+  // Stages along a path never decrease, so walking back from the tail meets them from last to first:
+  // find the first stage of the path, then fill each stage's list from its newest event backwards.
   const out: Record<string, MatchedEvent<E>[]> = {};
-  const nodes: BufferNode<E>[] = [];
-  for (let node = tail; node !== null; node = node.prev) nodes.push(node);
-  for (const stage of pattern.stages) out[stage.name] = [];
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const { record } = nodes[i];
-    out[pattern.stages[nodes[i].stage].name].push({ topic: record.topic, partition: record.partition, offset: record.offset, ts: record.ts, event: record.event });
+  const stages = pattern.stages;
+  let firstStage = stages.length;
+  for (let node = tail; node !== null; node = node.prev) firstStage = node.stage;
+  for (let s = firstStage; s < stages.length; s++) {
+    let n = 0;
+    for (let node = tail; node !== null && node.stage >= s; node = node.prev) if (node.stage === s) n++;
+    if (n === 0) continue;
+    const list: MatchedEvent<E>[] = new Array(n);
+    for (let node = tail; node !== null && node.stage >= s; node = node.prev) {
+      if (node.stage !== s) continue;
+      const { record } = node;
+      list[--n] = { topic: record.topic, partition: record.partition, offset: record.offset, ts: record.ts, event: record.event };
+    }
+    out[stages[s].name] = list;
   }
-  for (const stage of pattern.stages) if (out[stage.name].length === 0) delete out[stage.name];
   return out;
 }

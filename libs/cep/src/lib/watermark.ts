@@ -36,7 +36,14 @@ function compareOffsets(a: string, b: string): number {
  * quiet partition does not hold every other one back.
  */
 export class WatermarkTracker {
-  private readonly partitions = new Map<string, { maxTs: number; idle: boolean }>();
+  private readonly partitions = new Map<string, PartitionWatermark>();
+  /** The same states indexed by topic and partition number, so the per-record path builds no strings. */
+  private readonly byTopic = new Map<string, PartitionWatermark[]>();
+  private readonly states: PartitionWatermark[] = [];
+  private lastTopic: string | undefined;
+  private lastPartitions: PartitionWatermark[] | undefined;
+  /** The lowest highest-event-time over non-idle partitions, as of the last recompute. */
+  private lowest = Number.NEGATIVE_INFINITY;
   private current = Number.NEGATIVE_INFINITY;
 
   constructor(readonly outOfOrdernessNs: number) {
@@ -49,14 +56,35 @@ export class WatermarkTracker {
 
   /** Records an event time seen on a partition; returns the (possibly advanced) watermark. */
   observe(partition: string, ts: number): number {
-    let state = this.partitions.get(partition);
+    const state = this.partitions.get(partition);
     if (!state) {
-      state = { maxTs: ts, idle: false };
-      this.partitions.set(partition, state);
-    } else {
-      state.idle = false;
-      if (ts > state.maxTs) state.maxTs = ts;
+      this.add(partition, { maxTs: ts, idle: false });
+      return this.recompute();
     }
+    return this.update(state, ts);
+  }
+
+  /** `observe` for a record's topic and partition number, without building the partition's name. */
+  observeRecord(topic: string, partition: number, ts: number): number {
+    // Consecutive records mostly share a topic: remember the last one's partitions.
+    const partitions = topic === this.lastTopic ? this.lastPartitions : this.byTopic.get(topic);
+    const state = partitions?.[partition];
+    if (state !== undefined) {
+      this.lastTopic = topic;
+      this.lastPartitions = partitions;
+      return this.update(state, ts);
+    }
+    const name = `${topic}/${partition}`;
+    let list = this.byTopic.get(topic);
+    if (list === undefined) this.byTopic.set(topic, (list = []));
+    const known = this.partitions.get(name);
+    if (known !== undefined) {
+      list[partition] = known;
+      return this.update(known, ts);
+    }
+    const created = { maxTs: ts, idle: false };
+    this.add(name, created);
+    list[partition] = created;
     return this.recompute();
   }
 
@@ -88,13 +116,37 @@ export class WatermarkTracker {
 
   restore(snapshot: WatermarkSnapshot): void {
     this.partitions.clear();
-    for (const [name, maxTs, idle] of snapshot.partitions) this.partitions.set(name, { maxTs, idle });
+    this.byTopic.clear();
+    this.lastTopic = this.lastPartitions = undefined;
+    this.states.length = 0;
+    for (const [name, maxTs, idle] of snapshot.partitions) this.add(name, { maxTs, idle });
     this.current = snapshot.current ?? Number.NEGATIVE_INFINITY;
+    this.recompute();
+  }
+
+  private add(name: string, state: PartitionWatermark): void {
+    this.partitions.set(name, state);
+    this.states.push(state);
+  }
+
+  private update(state: PartitionWatermark, ts: number): number {
+    if (state.idle) {
+      state.idle = false;
+      if (ts > state.maxTs) state.maxTs = ts;
+      return this.recompute();
+    }
+    if (ts <= state.maxTs) return this.current;
+    // Only the partition holding the minimum can move it.
+    const heldMinimum = state.maxTs <= this.lowest;
+    state.maxTs = ts;
+    return heldMinimum ? this.recompute() : this.current;
   }
 
   private recompute(): number {
     let min = Number.POSITIVE_INFINITY;
-    for (const state of this.partitions.values()) if (!state.idle && state.maxTs < min) min = state.maxTs;
+    const states = this.states;
+    for (let i = 0; i < states.length; i++) if (!states[i].idle && states[i].maxTs < min) min = states[i].maxTs;
+    this.lowest = min;
     if (min !== Number.POSITIVE_INFINITY) {
       const candidate = min - this.outOfOrdernessNs;
       if (candidate > this.current) this.current = candidate;
@@ -103,15 +155,24 @@ export class WatermarkTracker {
   }
 }
 
+interface PartitionWatermark {
+  maxTs: number;
+  idle: boolean;
+}
+
 export interface WatermarkSnapshot {
   /** null before the first watermark (JSON has no -Infinity). */
   current: number | null;
   partitions: [string, number, boolean][];
 }
 
-/** A binary min-heap of records in `compareRecords` order. */
+/**
+ * A binary min-heap of records in `compareRecords` order. Event times sit in a parallel typed array,
+ * so sifting compares numbers held next to each other and reads a record only to break a tie.
+ */
 export class ReorderBuffer<E> {
   private heap: CepRecord<E>[] = [];
+  private times: Float64Array<ArrayBuffer> = new Float64Array(256);
 
   get size(): number {
     return this.heap.length;
@@ -120,14 +181,20 @@ export class ReorderBuffer<E> {
   push(record: CepRecord<E>): void {
     const heap = this.heap;
     let i = heap.length;
+    if (i === this.times.length) this.grow();
+    const times = this.times;
+    const ts = record.ts;
     heap.push(record);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (compareRecords(heap[parent], record) <= 0) break;
+      const pts = times[parent];
+      if (pts < ts || (pts === ts && compareRecords(heap[parent], record) <= 0)) break;
       heap[i] = heap[parent];
+      times[i] = pts;
       i = parent;
     }
     heap[i] = record;
+    times[i] = ts;
   }
 
   peek(): CepRecord<E> | undefined {
@@ -138,19 +205,29 @@ export class ReorderBuffer<E> {
     const heap = this.heap;
     const top = heap[0];
     const last = heap.pop();
-    if (heap.length > 0 && last !== undefined) {
+    const n = heap.length;
+    if (n > 0 && last !== undefined) {
+      const times = this.times;
+      const ts = times[n];
       let i = 0;
-      const n = heap.length;
       for (;;) {
         const left = 2 * i + 1;
         if (left >= n) break;
         const right = left + 1;
-        const child = right < n && compareRecords(heap[right], heap[left]) < 0 ? right : left;
-        if (compareRecords(heap[child], last) >= 0) break;
+        let child = left;
+        if (right < n) {
+          const lt = times[left];
+          const rt = times[right];
+          if (rt < lt || (rt === lt && compareRecords(heap[right], heap[left]) < 0)) child = right;
+        }
+        const ct = times[child];
+        if (ct > ts || (ct === ts && compareRecords(heap[child], last) >= 0)) break;
         heap[i] = heap[child];
+        times[i] = ct;
         i = child;
       }
       heap[i] = last;
+      times[i] = ts;
     }
     return top;
   }
@@ -158,6 +235,12 @@ export class ReorderBuffer<E> {
   /** The buffered records in release order (for snapshots). */
   sorted(): CepRecord<E>[] {
     return this.heap.slice().sort(compareRecords);
+  }
+
+  private grow(): void {
+    const times = new Float64Array(this.times.length * 2);
+    times.set(this.times);
+    this.times = times;
   }
 }
 
