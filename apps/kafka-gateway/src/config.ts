@@ -1,5 +1,6 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { apiKeysEnv } from './app/auth/api-keys';
 
 /** Environment variables of kafka-gateway, validated at start-up (see README.md for each). */
 export const kafkaGatewayEnv = mergeSpecs(
@@ -9,6 +10,33 @@ export const kafkaGatewayEnv = mergeSpecs(
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-kafka-gateway',
       description: 'Consumer group of this service; instances sharing it split the partitions',
+    }),
+    GATEWAY_MAX_BODY_BYTES: env.int({
+      default: 1_048_576,
+      min: 1024,
+      max: 64 * 1_048_576,
+      description: 'Largest body of POST /v1/streams/:stream/events, in bytes; a larger one answers 413',
+    }),
+    GATEWAY_MAX_IN_FLIGHT_EVENTS: env.int({
+      default: 20_000,
+      min: 1,
+      description: 'Events waiting for Kafka acknowledgements across all requests; beyond it requests answer 429',
+    }),
+    GATEWAY_ACK_TIMEOUT_MS: env.durationMs({
+      default: '10s',
+      min: 100,
+      description: 'How long an ingestion request waits for the Kafka acknowledgement before answering 503',
+    }),
+    GATEWAY_API_KEYS: apiKeysEnv(
+      'API keys, comma-separated name:key:scopes, scopes joined by a vertical bar: admin, produce:<stream>, read:<stream>, * matching any text (see Auth)',
+    ),
+    GATEWAY_APPLY_CATALOG_ON_START: env.bool({
+      default: true,
+      description: 'At start-up, also add missing partitions and align topic configs with the catalog (as POST /admin/topics/apply); false: only create missing topics',
+    }),
+    GATEWAY_DEV_API_KEY_ENABLED: env.bool({
+      default: true,
+      description: 'Also accept the development key tributary-dev-key with every scope (for local runs; false on Kubernetes)',
     }),
   },
 );

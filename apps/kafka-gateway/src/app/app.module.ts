@@ -1,7 +1,25 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceCoreModule } from '@tributary/service';
 import type { KafkaGatewayConfig } from '../config';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
 import { HealthController } from './health.controller';
+import { IngestionController } from './ingestion/ingestion.controller';
+import { INGESTION_OPTIONS, RequestBodyReader } from './ingestion/request-body-reader';
+import { CATALOG_TOPICS_OPTIONS, CatalogTopics } from './topics/catalog-topics';
+import { TopicsController } from './topics/topics.controller';
+
+/** The keys of `GATEWAY_API_KEYS`, plus the development key when `GATEWAY_DEV_API_KEY_ENABLED`. */
+export function apiKeyRegistryOf(config: Pick<KafkaGatewayConfig, 'GATEWAY_API_KEYS' | 'GATEWAY_DEV_API_KEY_ENABLED'>): ApiKeyRegistry {
+  const keys = [...config.GATEWAY_API_KEYS];
+  if (config.GATEWAY_DEV_API_KEY_ENABLED) {
+    keys.push({ name: 'development', key: DEVELOPMENT_API_KEY, scopes: ['admin', 'produce:*', 'read:*'] });
+  }
+  if (keys.length === 0) {
+    throw new Error('no API key: set GATEWAY_API_KEYS, or GATEWAY_DEV_API_KEY_ENABLED=true for local runs');
+  }
+  return new ApiKeyRegistry(keys);
+}
 
 @Module({})
 export class AppModule {
@@ -9,7 +27,25 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true })],
-      controllers: [HealthController],
+      controllers: [HealthController, TopicsController, IngestionController],
+      providers: [
+        { provide: ApiKeyRegistry, useValue: apiKeyRegistryOf(config) },
+        {
+          provide: CATALOG_TOPICS_OPTIONS,
+          useValue: { replicationFactor: config.KAFKA_REPLICATION_FACTOR, applyOnStart: config.GATEWAY_APPLY_CATALOG_ON_START },
+        },
+        {
+          provide: INGESTION_OPTIONS,
+          useValue: {
+            maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES,
+            maxInFlightEvents: config.GATEWAY_MAX_IN_FLIGHT_EVENTS,
+            ackTimeoutMs: config.GATEWAY_ACK_TIMEOUT_MS,
+          },
+        },
+        RequestBodyReader,
+        ApiKeyGuard,
+        CatalogTopics,
+      ],
     };
   }
 }

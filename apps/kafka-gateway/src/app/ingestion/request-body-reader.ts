@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+
+export const INGESTION_OPTIONS = Symbol('INGESTION_OPTIONS');
+
+export interface IngestionOptions {
+  /** Largest request body, in bytes (`GATEWAY_MAX_BODY_BYTES`). */
+  readonly maxBodyBytes: number;
+  /** Events waiting for broker acknowledgements across all requests (`GATEWAY_MAX_IN_FLIGHT_EVENTS`). */
+  readonly maxInFlightEvents: number;
+  /** How long a request waits for the acknowledgement before answering 503 (`GATEWAY_ACK_TIMEOUT_MS`). */
+  readonly ackTimeoutMs: number;
+}
+
+type BodyRequest = IncomingMessage & { body?: unknown; _body?: boolean };
+
+function tooLarge(response: ServerResponse, limit: number): void {
+  if (response.headersSent) return;
+  response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+  response.end(JSON.stringify({ statusCode: 413, error: 'Payload Too Large', message: `the body is larger than ${limit} bytes` }));
+}
+
+/**
+ * Reads the bodies of `POST /v1/streams/...` as raw bytes (JSON and NDJSON alike) with the
+ * gateway's own size limit, answering 413 as soon as the limit is passed without holding the rest.
+ * It is registered on the HTTP server when the module is built, ahead of Nest's JSON parser, which
+ * then leaves these bodies alone (`_body` set), so the limit is the gateway's, not the parser's 100 kB.
+ */
+@Injectable()
+export class RequestBodyReader {
+  constructor(adapterHost: HttpAdapterHost, @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions) {
+    adapterHost.httpAdapter.use('/v1/streams', (request: BodyRequest, response: ServerResponse, next: (error?: unknown) => void) =>
+      this.read(request, response, next),
+    );
+  }
+
+  private read(request: BodyRequest, response: ServerResponse, next: (error?: unknown) => void): void {
+    if (request.method !== 'POST') return next();
+    const limit = this.options.maxBodyBytes;
+    if (Number(request.headers['content-length'] ?? 0) > limit) {
+      request.resume();
+      return tooLarge(response, limit);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    request.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > limit) {
+        refused = true;
+        chunks.length = 0;
+        tooLarge(response, limit);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (refused) return;
+      request.body = Buffer.concat(chunks, size);
+      request._body = true;
+      next();
+    });
+    request.on('error', (error) => {
+      if (!refused) next(error);
+    });
+  }
+}

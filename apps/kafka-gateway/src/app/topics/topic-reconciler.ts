@@ -1,0 +1,174 @@
+import { type Admin, ConfigResourceTypes } from 'kafkajs';
+import type { Logger } from 'pino';
+import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
+import { TopicAdmin } from '@tributary/kafka';
+
+/** A topic config whose cluster value is not the catalog's. */
+export interface ConfigDrift {
+  readonly name: string;
+  readonly catalog: string;
+  /** Undefined when the cluster has no value for it (the config is not readable). */
+  readonly cluster: string | undefined;
+}
+
+/** How one catalog topic compares with the cluster. */
+export interface TopicDrift {
+  readonly topic: string;
+  readonly missing: boolean;
+  readonly partitions: { readonly catalog: number; readonly cluster: number | undefined };
+  readonly configs: readonly ConfigDrift[];
+  /** True when the topic exists exactly as the catalog says. */
+  readonly inSync: boolean;
+}
+
+export interface DriftReport {
+  readonly inSync: boolean;
+  readonly topics: readonly TopicDrift[];
+}
+
+/** What one apply changed, per topic; `partitionsNotDecreased` lists topics that have more partitions than the catalog. */
+export interface ApplyReport {
+  readonly created: string[];
+  readonly partitionsIncreased: { topic: string; from: number; to: number }[];
+  readonly partitionsNotDecreased: { topic: string; catalog: number; cluster: number }[];
+  readonly configsAligned: { topic: string; configs: ConfigDrift[] }[];
+  /** Drift that remains after the apply (partition counts above the catalog's). */
+  readonly after: DriftReport;
+}
+
+/** configSource 1 (DYNAMIC_TOPIC_CONFIG): a value set on the topic itself rather than inherited. */
+const TOPIC_CONFIG_SOURCE = 1;
+
+interface ClusterTopic {
+  partitions: number;
+  configs: Map<string, string>;
+  /** Configs set on the topic itself: kept when the full set is rewritten. */
+  topicOverrides: Map<string, string>;
+}
+
+/**
+ * Compares the catalog's topics (partitions, retention, cleanup policy, compression, segment and
+ * compaction settings) with the cluster and brings the cluster in line: creates missing topics,
+ * adds partitions (never removes them: that would move keys to other partitions, so it is
+ * reported instead) and rewrites configs. kafkajs has no IncrementalAlterConfigs, and AlterConfigs
+ * replaces a topic's whole set of overrides, so the reconciler describes the topic, keeps the
+ * overrides it already has, lays the catalog's values over them and writes the merged set.
+ */
+export class TopicReconciler {
+  constructor(
+    private readonly admin: Admin,
+    private readonly specs: readonly TopicSpec[],
+    private readonly options: { replicationFactor?: number; logger?: Logger } = {},
+  ) {}
+
+  async drift(): Promise<DriftReport> {
+    const cluster = await this.describe();
+    const topics = this.specs.map((spec) => this.compare(spec, cluster.get(spec.topic)));
+    return { inSync: topics.every((topic) => topic.inSync), topics };
+  }
+
+  async apply(): Promise<ApplyReport> {
+    const before = await this.drift();
+    const specOf = new Map(this.specs.map((spec) => [spec.topic, spec]));
+    const created: string[] = [];
+    const partitionsIncreased: ApplyReport['partitionsIncreased'] = [];
+    const partitionsNotDecreased: ApplyReport['partitionsNotDecreased'] = [];
+    const configsAligned: ApplyReport['configsAligned'] = [];
+
+    const missing = before.topics.filter((topic) => topic.missing).map((topic) => topic.topic);
+    if (missing.length > 0) {
+      const topicAdmin = new TopicAdmin(this.admin, { replicationFactor: this.options.replicationFactor ?? 1 });
+      // A topic another instance created in between counts as existing, not as a failure.
+      const ensured = await topicAdmin.ensure(missing.map((topic) => specOf.get(topic) as TopicSpec));
+      created.push(...ensured.created);
+    }
+
+    const grow: { topic: string; count: number }[] = [];
+    for (const topic of before.topics) {
+      const cluster = topic.partitions.cluster;
+      if (topic.missing || cluster === undefined) continue;
+      if (cluster < topic.partitions.catalog) {
+        grow.push({ topic: topic.topic, count: topic.partitions.catalog });
+        partitionsIncreased.push({ topic: topic.topic, from: cluster, to: topic.partitions.catalog });
+      } else if (cluster > topic.partitions.catalog) {
+        partitionsNotDecreased.push({ topic: topic.topic, catalog: topic.partitions.catalog, cluster });
+      }
+    }
+    if (grow.length > 0) await this.admin.createPartitions({ topicPartitions: grow });
+
+    const misconfigured = before.topics.filter((topic) => !topic.missing && topic.configs.length > 0);
+    if (misconfigured.length > 0) {
+      const cluster = await this.describe(misconfigured.map((topic) => topic.topic));
+      await this.admin.alterConfigs({
+        validateOnly: false,
+        resources: misconfigured.map((topic) => {
+          const merged = new Map(cluster.get(topic.topic)?.topicOverrides ?? []);
+          for (const entry of kafkaTopicConfig(specOf.get(topic.topic) as TopicSpec)) merged.set(entry.name, entry.value);
+          return {
+            type: ConfigResourceTypes.TOPIC,
+            name: topic.topic,
+            configEntries: [...merged].map(([name, value]) => ({ name, value })),
+          };
+        }),
+      });
+      for (const topic of misconfigured) configsAligned.push({ topic: topic.topic, configs: [...topic.configs] });
+    }
+
+    const report = { created, partitionsIncreased, partitionsNotDecreased, configsAligned };
+    if (created.length + partitionsIncreased.length + configsAligned.length > 0) {
+      this.options.logger?.info(report, 'applied the topic catalog to the cluster');
+    }
+    return { ...report, after: await this.drift() };
+  }
+
+  private compare(spec: TopicSpec, cluster: ClusterTopic | undefined): TopicDrift {
+    const catalogConfigs = kafkaTopicConfig(spec);
+    if (cluster === undefined) {
+      return {
+        topic: spec.topic,
+        missing: true,
+        partitions: { catalog: spec.partitions, cluster: undefined },
+        configs: catalogConfigs.map((entry) => ({ name: entry.name, catalog: entry.value, cluster: undefined })),
+        inSync: false,
+      };
+    }
+    const configs = catalogConfigs
+      .filter((entry) => cluster.configs.get(entry.name) !== entry.value)
+      .map((entry) => ({ name: entry.name, catalog: entry.value, cluster: cluster.configs.get(entry.name) }));
+    return {
+      topic: spec.topic,
+      missing: false,
+      partitions: { catalog: spec.partitions, cluster: cluster.partitions },
+      configs,
+      inSync: configs.length === 0 && cluster.partitions === spec.partitions,
+    };
+  }
+
+  /** Partition counts and configs of the catalog topics that exist (or of `only`). */
+  private async describe(only?: readonly string[]): Promise<Map<string, ClusterTopic>> {
+    const wanted = new Set(only ?? this.specs.map((spec) => spec.topic));
+    const present = (await this.admin.listTopics()).filter((topic) => wanted.has(topic));
+    const result = new Map<string, ClusterTopic>();
+    if (present.length === 0) return result;
+    const [metadata, described] = await Promise.all([
+      this.admin.fetchTopicMetadata({ topics: present }),
+      this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+      }),
+    ]);
+    for (const topic of metadata.topics) {
+      result.set(topic.name, { partitions: topic.partitions.length, configs: new Map(), topicOverrides: new Map() });
+    }
+    for (const resource of described.resources) {
+      const topic = result.get(resource.resourceName);
+      if (topic === undefined) continue;
+      for (const entry of resource.configEntries) {
+        topic.configs.set(entry.configName, entry.configValue);
+        const source = (entry as { configSource?: number }).configSource;
+        if (source === TOPIC_CONFIG_SOURCE && !entry.isSensitive) topic.topicOverrides.set(entry.configName, entry.configValue);
+      }
+    }
+    return result;
+  }
+}
