@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
+import { migrateSchema } from '@tributary/postgres';
 import { TRADING_ENTITIES } from './trading-entities';
-import { quoteIdentifier, tradingSchemaMigrations } from './trading-migrations';
+import { tradingSchemaMigrations } from './trading-migrations';
 
 /** A TypeORM data source on the trading schema, with its entities and migrations. */
 export function tradingDataSource(databaseUrl: string, schema: string, applicationName = 'cdc-listener'): DataSource {
@@ -18,25 +19,9 @@ export function tradingDataSource(databaseUrl: string, schema: string, applicati
 }
 
 /**
- * Creates the schema when missing and applies the pending migrations, each in its own transaction.
- * Several instances starting together are serialised by an advisory lock. Returns the names applied.
+ * Creates the schema when missing and applies the pending migrations (see `migrateSchema`).
+ * Returns the names applied.
  */
-export async function migrateTradingSchema(databaseUrl: string, schema: string): Promise<string[]> {
-  const dataSource = tradingDataSource(databaseUrl, schema, 'cdc-listener-migrations');
-  await dataSource.initialize();
-  const runner = dataSource.createQueryRunner();
-  try {
-    await runner.connect();
-    await runner.query(`SELECT pg_advisory_lock(hashtext($1))`, [`tributary.migrations.${schema}`]);
-    try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      return applied.map((migration) => migration.name);
-    } finally {
-      await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`tributary.migrations.${schema}`]);
-    }
-  } finally {
-    await runner.release();
-    await dataSource.destroy();
-  }
+export function migrateTradingSchema(databaseUrl: string, schema: string): Promise<string[]> {
+  return migrateSchema(tradingDataSource(databaseUrl, schema, 'cdc-listener-migrations'), schema);
 }

@@ -1,9 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { quoteIdentifier } from '@tributary/postgres';
 
 /** Quotes an SQL identifier (schema, table, slot and publication names come from configuration). */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export { quoteIdentifier };
 
 function initialSchemaSql(schema: string): string[] {
   const s = quoteIdentifier(schema);

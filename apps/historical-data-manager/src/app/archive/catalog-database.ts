@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
+import { migrateSchema } from '@tributary/postgres';
 import { CATALOG_ENTITIES } from './catalog-entities';
-import { catalogMigrations, quoteIdentifier } from './catalog-migrations';
+import { catalogMigrations } from './catalog-migrations';
 
 /** A TypeORM data source on the archive catalog schema, with its entities and migrations. */
 export function catalogDataSource(databaseUrl: string, schema: string, applicationName = 'historical-data-manager'): DataSource {
@@ -18,25 +19,9 @@ export function catalogDataSource(databaseUrl: string, schema: string, applicati
 }
 
 /**
- * Creates the catalog schema when missing and applies the pending migrations. Instances starting
- * together are serialised by an advisory lock. Returns the names applied.
+ * Creates the schema when missing and applies the pending migrations (see `migrateSchema`).
+ * Returns the names applied.
  */
-export async function migrateCatalog(databaseUrl: string, schema: string): Promise<string[]> {
-  const dataSource = catalogDataSource(databaseUrl, schema, 'historical-data-manager-migrations');
-  await dataSource.initialize();
-  const runner = dataSource.createQueryRunner();
-  try {
-    await runner.connect();
-    await runner.query(`SELECT pg_advisory_lock(hashtext($1))`, [`tributary.migrations.${schema}`]);
-    try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      return applied.map((migration) => migration.name);
-    } finally {
-      await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`tributary.migrations.${schema}`]);
-    }
-  } finally {
-    await runner.release();
-    await dataSource.destroy();
-  }
+export function migrateCatalog(databaseUrl: string, schema: string): Promise<string[]> {
+  return migrateSchema(catalogDataSource(databaseUrl, schema, 'historical-data-manager-migrations'), schema);
 }

@@ -1,9 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { quoteIdentifier } from '@tributary/postgres';
 
 /** Quotes an SQL identifier (the catalog schema name comes from configuration). */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export { quoteIdentifier };
 
 function initialCatalogSql(schema: string): string[] {
   const s = quoteIdentifier(schema);

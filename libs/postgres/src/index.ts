@@ -1,0 +1,1 @@
+export { migrateSchema, quoteIdentifier } from './lib/schema-migrations';
