@@ -1,12 +1,13 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv, startService, type ServiceProcess } from '@tributary/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { committedObjectKeys, downloadObject } from '../../testing/archived-objects';
 import { datasetOfTopic } from './archive-layout';
 
 const infraEnv = readInfraEnv();
@@ -170,19 +171,9 @@ describe('archive after kill -9 of the service process', () => {
     expect(await catalogRows()).toBe(total);
 
     // per partition: the archived offsets are exactly 0 .. high watermark - 1, each once
-    const files: { object_key: string }[] = await catalog.query(
-      `SELECT object_key FROM "${catalogSchema}".files WHERE dataset = $1`,
-      [dataset],
-    );
     const paths: string[] = [];
-    for (const { object_key } of files) {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
-      const path = join(dir, object_key.replace(/[/=+]/g, '_'));
-      writeFileSync(
-        path,
-        await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-      );
-      paths.push(path);
+    for (const key of await committedObjectKeys(catalog, catalogSchema, dataset)) {
+      paths.push(await downloadObject(s3, bucket, key, dir));
     }
     const duck = await DuckDBInstance.create(':memory:');
     const connection = await duck.connect();

@@ -1,23 +1,19 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseEnv } from '@tributary/config';
 import { connectKafkaConsumer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv } from '@tributary/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { historicalDataManagerEnv, type HistoricalDataManagerConfig } from '../../config';
 import { AppModule } from '../app.module';
+import { committedObjectKeys, downloadObject } from '../../testing/archived-objects';
 import { datasetOfTopic } from './archive-layout';
 import { TopicArchiveService } from './topic-archive.service';
 
@@ -166,19 +162,9 @@ describe('archive of configured topics from the real broker to Parquet on S3', (
 
   /** Every row of the archive as DuckDB reads the committed objects: `partition|offset|tradeId|ts`. */
   async function archivedRows(): Promise<string[]> {
-    const files: { object_key: string }[] = await catalog.query(
-      `SELECT object_key FROM "${catalogSchema}".files WHERE dataset = $1`,
-      [dataset],
-    );
     const paths: string[] = [];
-    for (const { object_key } of files) {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object_key }));
-      const path = join(dir, object_key.replace(/[/=+]/g, '_'));
-      writeFileSync(
-        path,
-        await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-      );
-      paths.push(path);
+    for (const key of await committedObjectKeys(catalog, catalogSchema, dataset)) {
+      paths.push(await downloadObject(s3, bucket, key, dir));
     }
     const connection = await duck.connect();
     try {

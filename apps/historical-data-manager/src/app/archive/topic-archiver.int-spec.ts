@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
 import { createS3Client } from '@tributary/observability';
@@ -12,6 +12,7 @@ import { datasetOfTopic } from './archive-layout';
 import { catalogDataSource, migrateCatalog } from './catalog-database';
 import { archiveColumnsOf, type ArchiveRecord, ParquetPartitionWriter } from './parquet-partition-writer';
 import { type ArchivedDataset, TopicArchiver } from './topic-archiver';
+import { committedObjectKeys, downloadObject } from '../../testing/archived-objects';
 
 const env = readInfraEnv();
 const databaseUrl = env['DATABASE_URL'] as string;
@@ -116,19 +117,12 @@ describe('archive of a topic partition to Parquet on S3 with the catalog in Post
     return (listed.Contents ?? []).map((o) => o.Key as string).sort();
   }
 
-  async function download(key: string): Promise<string> {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const path = join(dir, key.replace(/[/=+]/g, '_'));
-    writeFileSync(path, await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-    return path;
+  function download(key: string): Promise<string> {
+    return downloadObject(s3, bucket, key, dir);
   }
 
-  async function committedKeys(): Promise<string[]> {
-    const rows: { object_key: string }[] = await catalog.query(
-      `SELECT object_key FROM "${schema}".files WHERE dataset = $1 ORDER BY object_key`,
-      [dataset.name],
-    );
-    return rows.map((r) => r.object_key);
+  function committedKeys(): Promise<string[]> {
+    return committedObjectKeys(catalog, schema, dataset.name);
   }
 
   async function duckdbRows(paths: string[]): Promise<string[]> {
