@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { dropChangeCaptureObjects, infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
 /** The five services, each on a test port so a running `npm start` does not collide with the tests. */
 const SERVICES = [
@@ -24,11 +24,11 @@ async function dropCdcObjects(): Promise<void> {
   const client = new Client({ connectionString: process.env['DATABASE_URL'] });
   await client.connect();
   try {
-    await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
-      CDC_NAMES.CDC_SLOT_NAME,
-    ]);
-    await client.query(`DROP PUBLICATION IF EXISTS ${CDC_NAMES.CDC_PUBLICATION}`);
-    await client.query(`DROP SCHEMA IF EXISTS ${CDC_NAMES.CDC_SCHEMA} CASCADE`);
+    await dropChangeCaptureObjects(client, {
+      slot: CDC_NAMES.CDC_SLOT_NAME,
+      publication: CDC_NAMES.CDC_PUBLICATION,
+      schema: CDC_NAMES.CDC_SCHEMA,
+    });
   } finally {
     await client.end();
   }

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { createKafka, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { eventually } from '@tributary/testing';
+import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
@@ -90,9 +90,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     await running;
     await consumer.disconnect();
     await producer.disconnect();
-    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
-    await admin.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { createKafka, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { eventually, startService, type ServiceProcess, waitForHttpStatus } from '@tributary/testing';
+import { dropChangeCaptureObjects, eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
 
 // kill -9 of the built service while several sessions commit orders back to back: after each
@@ -166,9 +166,7 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
     writing = false;
     await service?.stop();
     await consumer.disconnect().catch(() => undefined);
-    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
-    await admin.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
