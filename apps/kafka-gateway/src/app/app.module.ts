@@ -3,6 +3,8 @@ import { ServiceCoreModule } from '@tributary/service';
 import type { KafkaGatewayConfig } from '../config';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
+import { DeadLetters } from './dlq/dead-letters';
+import { DlqController } from './dlq/dlq.controller';
 import { HealthController } from './health.controller';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { INGESTION_OPTIONS, RequestBodyReader } from './ingestion/request-body-reader';
@@ -27,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true })],
-      controllers: [HealthController, TopicsController, IngestionController],
+      controllers: [HealthController, TopicsController, IngestionController, DlqController],
       providers: [
         { provide: ApiKeyRegistry, useValue: apiKeyRegistryOf(config) },
         {
@@ -45,6 +47,7 @@ export class AppModule {
         RequestBodyReader,
         ApiKeyGuard,
         CatalogTopics,
+        DeadLetters,
       ],
     };
   }

@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { type Admin, type Kafka, type KafkaMessage, Partitioners, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { DLQ_HEADERS, type DlqRecord } from '@tributary/contracts';
+import { decodeHeaders, KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
+import { DlqRequestError, dlqRecordOf, MAX_REPLAY_RECORDS, replayHeaders, type ReplaySelection, selects } from './dlq-records';
+
+export interface DlqPartition {
+  readonly partition: number;
+  /** First offset still in the partition (everything before was purged or expired). */
+  readonly low: string;
+  /** The offset the next dead-lettered record will get. */
+  readonly high: string;
+  readonly records: string;
+}
+
+export interface DlqPage {
+  readonly dlqTopic: string;
+  readonly partition: number;
+  readonly partitions: readonly DlqPartition[];
+  readonly records: readonly DlqRecord.Value[];
+  /** Offset to ask for the next page; null when the page reached the end of the partition. */
+  readonly nextOffset: string | null;
+}
+
+export interface ReplayedRecord {
+  readonly dlqOffset: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface ReplayReport {
+  readonly dlqTopic: string;
+  readonly topic: string;
+  readonly replayed: readonly ReplayedRecord[];
+  /** Selected offsets that are not (or no longer) in the DLQ partition. */
+  readonly missing: readonly string[];
+}
+
+export interface PurgeReport {
+  readonly dlqTopic: string;
+  readonly partition: number;
+  readonly lowBefore: string;
+  readonly lowAfter: string;
+  readonly deleted: string;
+}
+
+/** How long one read of a DLQ range may take before the records found so far are returned. */
+const READ_TIMEOUT_MS = 15_000;
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+/**
+ * Inspection, replay and purge of dead-letter topics. Reads use a short-lived consumer of a throwaway
+ * group that never commits (nothing of the DLQ's consumers is moved); replays send the original key,
+ * value and headers back to the original topic with an idempotent acks=all producer; purges delete
+ * records below an offset with the admin API (DeleteRecords).
+ */
+@Injectable()
+export class DeadLetters implements OnModuleDestroy {
+  private admin?: Promise<Admin>;
+  private producer?: Promise<Producer>;
+
+  constructor(
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Every `*.dlq` topic on the cluster with its record counts. */
+  async overview(): Promise<{ dlqTopic: string; records: string; partitions: readonly DlqPartition[] }[]> {
+    const admin = await this.connectedAdmin();
+    const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
+    const result = [];
+    for (const dlqTopic of topics) {
+      const partitions = await this.partitions(dlqTopic);
+      result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
+    }
+    return result;
+  }
+
+  async partitions(dlqTopic: string): Promise<DlqPartition[]> {
+    const admin = await this.connectedAdmin();
+    const offsets = await admin.fetchTopicOffsets(dlqTopic);
+    return offsets
+      .map(({ partition, low, high }) => ({ partition, low, high, records: String(BigInt(high) - BigInt(low)) }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async page(dlqTopic: string, partition: number, fromOffset: bigint, limit: number): Promise<DlqPage> {
+    const partitions = await this.partitions(dlqTopic);
+    const bounds = this.boundsOf(dlqTopic, partitions, partition);
+    const from = max(fromOffset, BigInt(bounds.low));
+    const high = BigInt(bounds.high);
+    const messages = await this.read(dlqTopic, partition, from, high, limit, () => true);
+    const records = messages.map((message) => dlqRecordOf(dlqTopic, partition, message));
+    const last = messages.length > 0 ? BigInt(messages[messages.length - 1].offset) + 1n : from;
+    return { dlqTopic, partition, partitions, records, nextOffset: last < high ? String(last) : null };
+  }
+
+  async replay(dlqTopic: string, topic: string, selection: ReplaySelection): Promise<ReplayReport> {
+    const bounds = this.boundsOf(dlqTopic, await this.partitions(dlqTopic), selection.partition);
+    const low = BigInt(bounds.low);
+    const high = BigInt(bounds.high);
+    const from = max(selection.offsets?.[0] ?? selection.fromOffset ?? 0n, low);
+    const until = selection.offsets !== undefined ? selection.offsets[selection.offsets.length - 1] + 1n : (selection.toOffset ?? high);
+    const end = until < high ? until : high;
+    const messages = from < end ? await this.read(dlqTopic, selection.partition, from, end, MAX_REPLAY_RECORDS, (offset) => selects(selection, offset)) : [];
+
+    for (const message of messages) {
+      const origin = decodeHeaders(message.headers)[DLQ_HEADERS.originalTopic];
+      if (origin !== undefined && origin !== topic) {
+        throw new DlqRequestError(`record ${message.offset} of ${dlqTopic} came from ${origin}, not ${topic}; nothing was replayed`);
+      }
+    }
+    const replayed: ReplayedRecord[] = [];
+    if (messages.length > 0) {
+      const producer = await this.connectedProducer();
+      // The partition of each record is chosen here, by the partitioner every Tributary producer uses
+      // (Java-compatible murmur2 of the key), so a replayed record lands where new records of its key
+      // go and the report can say exactly where each one went.
+      const partitions = await this.partitionsOf(topic, messages);
+      const at = new Date();
+      const metadata = await producer.send({
+        topic,
+        acks: -1,
+        messages: messages.map((message, i) => ({
+          key: message.key,
+          value: message.value,
+          partition: partitions[i],
+          headers: replayHeaders(message.headers, { dlqTopic, partition: selection.partition, offset: message.offset }, at),
+        })),
+      });
+      // The broker answers per partition with the base offset of the records appended there, in the
+      // order they were given.
+      const next = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
+      messages.forEach((message, i) => {
+        const offset = next.get(partitions[i]) ?? 0n;
+        next.set(partitions[i], offset + 1n);
+        replayed.push({ dlqOffset: message.offset, topic, partition: partitions[i], offset: String(offset) });
+      });
+      this.logger.info({ dlqTopic, topic, records: replayed.length }, 'dead-lettered records replayed to their original topic');
+    }
+    const found = new Set(messages.map((message) => BigInt(message.offset)));
+    const missing =
+      selection.offsets !== undefined ? selection.offsets.filter((offset) => !found.has(offset)).map(String) : [];
+    return { dlqTopic, topic, replayed, missing };
+  }
+
+  async purge(dlqTopic: string, partition: number, beforeOffset: bigint | undefined): Promise<PurgeReport> {
+    const bounds = this.boundsOf(dlqTopic, await this.partitions(dlqTopic), partition);
+    const high = BigInt(bounds.high);
+    const before = beforeOffset === undefined || beforeOffset > high ? high : beforeOffset;
+    const lowBefore = BigInt(bounds.low);
+    if (before > lowBefore) {
+      const admin = await this.connectedAdmin();
+      await admin.deleteTopicRecords({ topic: dlqTopic, partitions: [{ partition, offset: String(before) }] });
+      this.logger.warn({ dlqTopic, partition, beforeOffset: String(before), deleted: String(before - lowBefore) }, 'dead-letter records purged');
+    }
+    const after = this.boundsOf(dlqTopic, await this.partitions(dlqTopic), partition);
+    return {
+      dlqTopic,
+      partition,
+      lowBefore: String(lowBefore),
+      lowAfter: after.low,
+      deleted: String(BigInt(after.low) - lowBefore),
+    };
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const admin = this.admin;
+    const producer = this.producer;
+    this.admin = undefined;
+    this.producer = undefined;
+    await Promise.allSettled([admin?.then((a) => a.disconnect()), producer?.then((p) => p.disconnect())]);
+  }
+
+  private boundsOf(dlqTopic: string, partitions: readonly DlqPartition[], partition: number): DlqPartition {
+    const bounds = partitions.find((p) => p.partition === partition);
+    if (bounds === undefined) {
+      throw new DlqRequestError(`${dlqTopic} has no partition ${partition} (partitions 0..${partitions.length - 1})`);
+    }
+    return bounds;
+  }
+
+  /** The partition the default partitioner gives each record, from the topic's partition count. */
+  private async partitionsOf(topic: string, messages: readonly KafkaMessage[]): Promise<number[]> {
+    const admin = await this.connectedAdmin();
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = metadata.topics[0]?.partitions.length ?? 1;
+    const partitioner = Partitioners.DefaultPartitioner();
+    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    return messages.map((message) =>
+      partitioner({ topic, partitionMetadata, message: { key: message.key, value: message.value } }),
+    );
+  }
+
+  /**
+   * Records of one partition in [from, until) that `accept` takes, at most `limit`, read with a
+   * consumer of a new group that is sought to `from` and never commits.
+   */
+  private async read(
+    dlqTopic: string,
+    partition: number,
+    from: bigint,
+    until: bigint,
+    limit: number,
+    accept: (offset: bigint) => boolean,
+  ): Promise<KafkaMessage[]> {
+    if (from >= until || limit <= 0) return [];
+    const consumer = this.kafka.consumer({
+      groupId: `tributary-gateway-dlq-reader-${randomUUID()}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+    });
+    const found: KafkaMessage[] = [];
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const timer = setTimeout(() => finish(), READ_TIMEOUT_MS);
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: dlqTopic, fromBeginning: false });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (batch.partition !== partition) return;
+          for (const message of batch.messages) {
+            const offset = BigInt(message.offset);
+            if (offset < from) continue;
+            if (offset >= until || found.length >= limit) return finish();
+            if (accept(offset)) found.push(message);
+          }
+          if (found.length >= limit || BigInt(batch.lastOffset()) + 1n >= until) finish();
+        },
+      });
+      consumer.seek({ topic: dlqTopic, partition, offset: String(from) });
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect();
+    }
+    return found;
+  }
+
+  private connectedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((error: unknown) => {
+      this.admin = undefined;
+      throw error;
+    });
+    return this.admin;
+  }
+
+  private connectedProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
+      await producer.connect();
+      return producer;
+    })().catch((error: unknown) => {
+      this.producer = undefined;
+      throw error;
+    });
+    return this.producer;
+  }
+}
