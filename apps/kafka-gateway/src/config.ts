@@ -27,6 +27,17 @@ export const kafkaGatewayEnv = mergeSpecs(
       min: 100,
       description: 'How long an ingestion request waits for the Kafka acknowledgement before answering 503',
     }),
+    GATEWAY_WS_MAX_FRAMES_IN_FLIGHT: env.int({
+      default: 64,
+      min: 1,
+      max: 10_000,
+      description: 'Frames one WebSocket producer may have waiting for Kafka acknowledgements; beyond it a frame is answered retry',
+    }),
+    GATEWAY_LIVE_MAX_BUFFER_BYTES: env.int({
+      default: 4 * 1_048_576,
+      min: 65_536,
+      description: 'Unsent bytes a live subscriber may have queued; beyond it records for it are dropped and counted',
+    }),
     GATEWAY_API_KEYS: apiKeysEnv(
       'API keys, comma-separated name:key:scopes, scopes joined by a vertical bar: admin, produce:<stream>, read:<stream>, * matching any text (see Auth)',
     ),

@@ -6,8 +6,10 @@ import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
 import { DeadLetters } from './dlq/dead-letters';
 import { DlqController } from './dlq/dlq.controller';
 import { HealthController } from './health.controller';
+import { InFlightLimiter } from './ingestion/in-flight-limiter';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { INGESTION_OPTIONS, RequestBodyReader } from './ingestion/request-body-reader';
+import { STREAM_SOCKET_OPTIONS, StreamSockets } from './streaming/stream-sockets';
 import { CATALOG_TOPICS_OPTIONS, CatalogTopics } from './topics/catalog-topics';
 import { TopicsController } from './topics/topics.controller';
 
@@ -44,6 +46,12 @@ export class AppModule {
             ackTimeoutMs: config.GATEWAY_ACK_TIMEOUT_MS,
           },
         },
+        { provide: InFlightLimiter, useFactory: () => new InFlightLimiter(config.GATEWAY_MAX_IN_FLIGHT_EVENTS) },
+        {
+          provide: STREAM_SOCKET_OPTIONS,
+          useValue: { maxSubscriberBufferBytes: config.GATEWAY_LIVE_MAX_BUFFER_BYTES, maxFramesInFlight: config.GATEWAY_WS_MAX_FRAMES_IN_FLIGHT },
+        },
+        StreamSockets,
         RequestBodyReader,
         ApiKeyGuard,
         CatalogTopics,

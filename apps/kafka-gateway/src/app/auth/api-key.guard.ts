@@ -23,7 +23,7 @@ const REQUIRED_SCOPE = 'tributary:required-scope';
 /** Marks a handler or controller as needing an API key that holds `scope`. */
 export const RequireScope = (scope: RequiredScope) => SetMetadata(REQUIRED_SCOPE, scope);
 
-function presentedKey(request: HttpRequest): string | undefined {
+export function presentedKey(request: Pick<HttpRequest, 'headers'>): string | undefined {
   const authorization = request.headers['authorization'];
   if (typeof authorization === 'string') {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);

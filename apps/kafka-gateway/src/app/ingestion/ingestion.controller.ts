@@ -19,6 +19,7 @@ import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
 import { readEventBatch, UnreadableBodyError } from './event-batch';
 import { InFlightLimiter } from './in-flight-limiter';
 import { INGESTION_OPTIONS, type IngestionOptions } from './request-body-reader';
+import { withTimeout } from './with-timeout';
 
 /** Outcome of one event of a request, by its position. */
 export type EventResult =
@@ -47,14 +48,6 @@ class RetryLater extends HttpException {
   }
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * `POST /v1/streams/:stream/events`: validates each event against the catalog schema of the
  * stream and lands the valid ones on its topic, answering only once the brokers acknowledged them
@@ -63,14 +56,12 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 @Controller('v1/streams')
 @UseGuards(ApiKeyGuard)
 export class IngestionController {
-  private readonly inFlight: InFlightLimiter;
-
   constructor(
     private readonly producer: TypedProducer,
+    /** Shared with WebSocket producers: one bound on what the gateway holds for Kafka. */
+    private readonly inFlight: InFlightLimiter,
     @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions,
-  ) {
-    this.inFlight = new InFlightLimiter(options.maxInFlightEvents);
-  }
+  ) {}
 
   @Post(':stream/events')
   @RequireScope((request) => `produce:${request.params?.['stream'] ?? ''}`)

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import WebSocket from 'ws';
+import { HEADERS, sampleEvent } from '@tributary/contracts';
+import { registerCompressionCodecs } from '@tributary/kafka';
+import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+
+registerCompressionCodecs();
+const STREAM = 'market.quotes';
+const ADMIN_KEY = 'tributary-dev-key';
+const READER_KEY = 'desk-reader-key-0123456789';
+
+/** A ticker no other test writes, so this test's records are told apart on the shared topic. */
+function uniqueSymbol(): string {
+  return `T${randomUUID().replaceAll('-', '').slice(0, 8).toUpperCase()}`;
+}
+
+/** Collects the JSON messages of a socket. */
+function collect(socket: WebSocket): Record<string, unknown>[] {
+  const messages: Record<string, unknown>[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+  return messages;
+}
+
+function open(url: string, key: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
+    socket.once('open', () => resolve(socket));
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+    socket.once('error', reject);
+  });
+}
+
+describe('WebSocket producers and live fan-out', () => {
+  let kafka: Kafka;
+  let gateway: ServiceProcess;
+  let wsBase: string;
+  const sockets: WebSocket[] = [];
+
+  beforeAll(async () => {
+    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    gateway = startService('kafka-gateway', {
+      port: 23122,
+      env: {
+        GATEWAY_API_KEYS: `desk:${READER_KEY}:read:*`,
+        GATEWAY_APPLY_CATALOG_ON_START: 'false',
+        KAFKA_GROUP_ID: `gateway-ws-test-${randomUUID()}`,
+      },
+    });
+    await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
+    wsBase = gateway.baseUrl.replace(/^http/, 'ws');
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.terminate();
+    await gateway?.stop();
+  });
+
+  it('acknowledges each producer frame once the brokers have its valid events, naming the invalid ones', async () => {
+    const symbol = uniqueSymbol();
+    const socket = await open(`${wsBase}/v1/streams/${STREAM}/ws`, ADMIN_KEY);
+    sockets.push(socket);
+    const replies = collect(socket);
+    const key = `ws-${randomUUID()}`;
+    socket.send(
+      JSON.stringify({
+        id: 'frame-1',
+        events: [{ value: sampleEvent(STREAM, { symbol }), idempotencyKey: key }, sampleEvent(STREAM, { symbol, bidPrice: -1 })],
+      }),
+    );
+    socket.send('this is not JSON');
+    socket.send(JSON.stringify(sampleEvent(STREAM, { symbol })));
+    await eventually(() => replies.length >= 3, 30_000, 'three replies');
+
+    expect(replies[0]).toMatchObject({ type: 'ack', id: 'frame-1', accepted: 1, rejected: 1 });
+    expect((replies[0]['results'] as { status: string }[]).map((r) => r.status)).toEqual(['accepted', 'rejected']);
+    expect(replies[1]).toMatchObject({ type: 'error', id: 2 });
+    expect(String(replies[1]['message'])).toContain('the frame is not JSON');
+    // A frame without an id is acknowledged by its sequence number on the connection.
+    expect(replies[2]).toMatchObject({ type: 'ack', id: 3, accepted: 1, rejected: 0 });
+
+    const consumer = kafka.consumer({ groupId: `gateway-ws-test-${randomUUID()}` });
+    const landed: KafkaMessage[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: STREAM, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.key?.toString() === symbol) landed.push(message);
+        },
+      });
+      await eventually(() => landed.length >= 2, 30_000, 'the two accepted events on Kafka');
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(landed).toHaveLength(2);
+    expect(landed.some((m) => m.headers?.[HEADERS.idempotencyKey]?.toString() === key)).toBe(true);
+  });
+
+  it('refuses the upgrade without a key, with an unknown key, without the scope, and for an unknown stream', async () => {
+    await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, '')).rejects.toThrow('HTTP 401');
+    await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, 'not-a-key-0123456789')).rejects.toThrow('HTTP 401');
+    await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, READER_KEY)).rejects.toThrow('HTTP 403');
+    await expect(open(`${wsBase}/v1/streams/no.such.stream/live`, READER_KEY)).rejects.toThrow('HTTP 404');
+  });
+
+  it('streams records of a topic to live subscribers as they are written, only the keys asked for', async () => {
+    const symbol = uniqueSymbol();
+    const subscriber = await open(`${wsBase}/v1/streams/${STREAM}/live?keys=${symbol}`, READER_KEY);
+    sockets.push(subscriber);
+    const seen = collect(subscriber);
+    await eventually(() => seen.some((m) => m['type'] === 'subscribed'), 30_000, 'the subscription');
+
+    const post = (value: unknown) =>
+      fetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(value),
+      });
+    // Another symbol's quote must not reach the subscriber; its own must, with its exact value.
+    expect((await post(sampleEvent(STREAM, { symbol: uniqueSymbol() }))).status).toBe(202);
+    const quote = sampleEvent(STREAM, { symbol, bidPrice: 101.25, askPrice: 101.27 });
+    expect((await post(quote)).status).toBe(202);
+
+    await eventually(() => seen.some((m) => m['type'] === 'record'), 30_000, 'the live record');
+    const records = seen.filter((m) => m['type'] === 'record');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ type: 'record', topic: STREAM, key: symbol, value: quote });
+  });
+});

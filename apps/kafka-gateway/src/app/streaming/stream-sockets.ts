@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { type EventOf, isTopicName, type TopicName, validateEvent } from '@tributary/contracts';
+import { KAFKA_CLIENT, KAFKA_LOGGER, type OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import { TributaryMetrics } from '@tributary/observability';
+import { presentedKey } from '../auth/api-key.guard';
+import { ApiKeyRegistry } from '../auth/api-keys';
+import { UnreadableBodyError } from '../ingestion/event-batch';
+import { InFlightLimiter } from '../ingestion/in-flight-limiter';
+import { INGESTION_OPTIONS, type IngestionOptions } from '../ingestion/request-body-reader';
+import { withTimeout } from '../ingestion/with-timeout';
+import { type EventOutcome, keyFilterOf, type LiveRecord, type ProducerReply, readProducerFrame } from './socket-frames';
+
+export const STREAM_SOCKET_OPTIONS = Symbol('STREAM_SOCKET_OPTIONS');
+
+export interface StreamSocketOptions {
+  /** Bytes a live subscriber may have unsent before records for it are dropped (and counted). */
+  readonly maxSubscriberBufferBytes: number;
+  /** Frames a producer connection may have waiting for acknowledgements before it is told to retry. */
+  readonly maxFramesInFlight: number;
+}
+
+const ROUTE = /^\/v1\/streams\/([^/?#]+)\/(ws|live)(?:\?.*)?$/;
+const RETRY_AFTER_MS = 1000;
+
+interface Subscriber {
+  readonly socket: WebSocket;
+  readonly accepts?: (key: string | null) => boolean;
+  dropped: number;
+}
+
+/** One consumer per subscribed stream, shared by its subscribers; it never commits and reads from the end. */
+class LiveStream {
+  readonly subscribers = new Set<Subscriber>();
+  private readonly consumer: Consumer;
+  readonly started: Promise<void>;
+
+  constructor(
+    kafka: Kafka,
+    readonly topic: string,
+    groupId: string,
+    private readonly maxBufferBytes: number,
+    private readonly onDropped: (n: number) => void,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+    this.started = this.start();
+  }
+
+  private async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
+    // Subscribers are told they are subscribed once the group has its partitions, not when run() returns.
+    const joined = new Promise<void>((resolve) => {
+      const stopListening = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        stopListening();
+        resolve();
+      });
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          if (this.subscribers.size === 0) return;
+          const key = message.key === null ? null : message.key.toString('utf8');
+          let frame: string | undefined;
+          for (const subscriber of this.subscribers) {
+            if (subscriber.accepts !== undefined && !subscriber.accepts(key)) continue;
+            if (subscriber.socket.readyState !== WebSocket.OPEN) continue;
+            if (subscriber.socket.bufferedAmount > this.maxBufferBytes) {
+              subscriber.dropped += 1;
+              this.onDropped(1);
+              continue;
+            }
+            if (subscriber.dropped > 0) {
+              subscriber.socket.send(JSON.stringify({ type: 'dropped', count: subscriber.dropped }));
+              subscriber.dropped = 0;
+            }
+            frame ??= JSON.stringify(this.recordOf(batch.topic, batch.partition, message.offset, key, message.timestamp, message.value));
+            subscriber.socket.send(frame);
+          }
+        }
+      },
+    });
+    await joined;
+  }
+
+  private recordOf(topic: string, partition: number, offset: string, key: string | null, timestamp: string, raw: Buffer | null): LiveRecord {
+    let value: unknown = null;
+    if (raw !== null) {
+      const text = raw.toString('utf8');
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = text;
+      }
+    }
+    return { type: 'record', topic, partition, offset, key, timestamp, value };
+  }
+
+  async stop(): Promise<void> {
+    await this.started.catch(() => undefined);
+    await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error, topic: this.topic }, 'live stream consumer did not disconnect cleanly'));
+  }
+}
+
+function refuse(socket: Duplex, status: number, reason: string, message: string): void {
+  const body = JSON.stringify({ statusCode: status, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * WebSockets on the gateway's HTTP port: `/v1/streams/:stream/ws` for long-lived producers (each frame
+ * validated and acknowledged once the brokers have it, with the same in-flight bound as HTTP ingestion)
+ * and `/v1/streams/:stream/live` to watch a stream as it is written (optionally only some keys).
+ * Authentication happens on the upgrade request, with the same API keys and scopes as the HTTP routes.
+ */
+@Injectable()
+export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly server: WebSocketServer;
+  private readonly live = new Map<string, LiveStream>();
+  private readonly connections: Gauge<'kind'>;
+  private readonly frames: Counter<'stream' | 'outcome'>;
+  private readonly dropped: Counter<'stream'>;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly keys: ApiKeyRegistry,
+    private readonly producer: TypedProducer,
+    private readonly inFlight: InFlightLimiter,
+    @Inject(INGESTION_OPTIONS) private readonly ingestion: IngestionOptions,
+    @Inject(STREAM_SOCKET_OPTIONS) private readonly options: StreamSocketOptions,
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_LOGGER) private readonly logger: Logger,
+    metrics: TributaryMetrics,
+  ) {
+    this.server = new WebSocketServer({ noServer: true, maxPayload: ingestion.maxBodyBytes });
+    this.connections = new Gauge({
+      name: 'tributary_gateway_websocket_connections',
+      help: 'Open WebSocket connections, by kind (producer, live)',
+      labelNames: ['kind'],
+      registers: [metrics.registry],
+    });
+    this.frames = new Counter({
+      name: 'tributary_gateway_websocket_frames_total',
+      help: 'Producer frames by outcome (ack, retry, error)',
+      labelNames: ['stream', 'outcome'],
+      registers: [metrics.registry],
+    });
+    this.dropped = new Counter({
+      name: 'tributary_gateway_live_dropped_total',
+      help: 'Live records not sent to a subscriber that was too slow to take them',
+      labelNames: ['stream'],
+      registers: [metrics.registry],
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    const http = this.adapterHost.httpAdapter.getHttpServer() as import('node:http').Server;
+    http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    for (const client of this.server.clients) client.close(1001, 'the gateway is shutting down');
+    await Promise.all([...this.live.values()].map((stream) => stream.stop()));
+    this.live.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const route = ROUTE.exec(request.url ?? '');
+    if (route === null) return refuse(socket, 404, 'Not Found', 'WebSockets are served at /v1/streams/:stream/ws and /v1/streams/:stream/live');
+    const stream = decodeURIComponent(route[1]);
+    const kind = route[2] === 'ws' ? 'producer' : 'live';
+    if (!isTopicName(stream)) return refuse(socket, 404, 'Not Found', `unknown stream ${stream}: not in the topic catalog`);
+    const presented = presentedKey({ headers: request.headers });
+    if (presented === undefined) return refuse(socket, 401, 'Unauthorized', 'an API key is required: Authorization: Bearer <key> or x-api-key');
+    const key = this.keys.authenticate(presented);
+    if (key === undefined) return refuse(socket, 401, 'Unauthorized', 'unknown API key');
+    const scope = `${kind === 'producer' ? 'produce' : 'read'}:${stream}`;
+    if (!ApiKeyRegistry.allows(key, scope)) return refuse(socket, 403, 'Forbidden', `the API key ${key.name} lacks the scope ${scope}`);
+
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      this.connections.inc({ kind });
+      ws.once('close', () => this.connections.dec({ kind }));
+      this.logger.info({ stream, kind, apiKey: key.name }, 'WebSocket opened');
+      if (kind === 'producer') this.serveProducer(ws, stream);
+      else this.serveSubscriber(ws, stream, new URL(request.url ?? '/', 'http://gateway').searchParams.get('keys') ?? undefined);
+    });
+  }
+
+  private serveProducer(ws: WebSocket, stream: TopicName): void {
+    let sequence = 0;
+    let pending = 0;
+    // Replies go out in frame order: each frame's reply waits for the one before it.
+    let previous: Promise<void> = Promise.resolve();
+    ws.on('message', (data: RawData) => {
+      sequence += 1;
+      const id = sequence;
+      const reply = this.handleFrame(stream, toBuffer(data), id, pending).catch(
+        (error: unknown): ProducerReply => ({ type: 'error', id, message: `the frame failed: ${(error as Error).message}` }),
+      );
+      pending += 1;
+      previous = Promise.all([previous, reply]).then(([, answer]) => {
+        pending -= 1;
+        this.frames.inc({ stream, outcome: answer.type });
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(answer));
+      });
+    });
+  }
+
+  private async handleFrame(stream: TopicName, data: Buffer, sequence: number, pending: number): Promise<ProducerReply> {
+    let frame;
+    try {
+      frame = readProducerFrame(data, sequence);
+    } catch (error) {
+      if (error instanceof UnreadableBodyError) return { type: 'error', id: sequence, message: error.message };
+      throw error;
+    }
+    if (pending >= this.options.maxFramesInFlight) {
+      return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: `${pending} frames of this connection wait for Kafka; resend later` };
+    }
+    const results: EventOutcome[] = [];
+    const records: OutgoingRecord<EventOf<TopicName>>[] = [];
+    for (const event of frame.events) {
+      if (event.unreadable !== undefined) {
+        results.push({ index: event.index, status: 'rejected', errors: [{ path: '', message: event.unreadable }] });
+        continue;
+      }
+      const checked = validateEvent(stream, event.value);
+      if (!checked.ok) {
+        results.push({ index: event.index, status: 'rejected', errors: checked.errors });
+        continue;
+      }
+      records.push({ value: checked.value, idempotencyKey: event.idempotencyKey });
+      results.push({ index: event.index, status: 'accepted', idempotencyKey: event.idempotencyKey });
+    }
+    if (records.length > 0) {
+      if (records.length > this.inFlight.capacity || !this.inFlight.tryAcquire(records.length)) {
+        return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: 'too many events wait for Kafka acknowledgements; nothing of the frame was sent' };
+      }
+      const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
+      try {
+        await withTimeout(sent, this.ingestion.ackTimeoutMs);
+      } catch (error) {
+        sent.catch(() => undefined);
+        return {
+          type: 'error',
+          id: frame.id,
+          message: `Kafka did not acknowledge the events (${(error as Error).message}); none is confirmed: resend them with the same idempotency keys`,
+        };
+      }
+    }
+    return { type: 'ack', id: frame.id, accepted: records.length, rejected: results.length - records.length, results };
+  }
+
+  private serveSubscriber(ws: WebSocket, stream: TopicName, keys: string | undefined): void {
+    const subscriber: Subscriber = { socket: ws, accepts: keyFilterOf(keys), dropped: 0 };
+    let live = this.live.get(stream);
+    if (live === undefined) {
+      live = new LiveStream(
+        this.kafka,
+        stream,
+        `tributary-gateway-live-${randomUUID()}`,
+        this.options.maxSubscriberBufferBytes,
+        (n) => this.dropped.inc({ stream }, n),
+        this.logger,
+      );
+      this.live.set(stream, live);
+    }
+    const current = live;
+    current.subscribers.add(subscriber);
+    current.started.then(
+      () => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'subscribed', stream })),
+      (error: unknown) => {
+        this.logger.warn({ err: error, stream }, 'live stream could not start');
+        ws.close(1011, 'could not read the stream from Kafka; retry later');
+      },
+    );
+    // Messages from a subscriber are not expected; the connection only carries records out.
+    ws.on('close', () => {
+      current.subscribers.delete(subscriber);
+      if (current.subscribers.size === 0 && this.live.get(stream) === current) {
+        this.live.delete(stream);
+        void current.stop();
+      }
+    });
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
