@@ -38,6 +38,34 @@ export const kafkaGatewayEnv = mergeSpecs(
       min: 65_536,
       description: 'Unsent bytes a live subscriber may have queued; beyond it records for it are dropped and counted',
     }),
+    GATEWAY_ENRICHMENT_ENABLED: env.bool({
+      default: true,
+      description: 'Join options.quotes with the underlying price in event time onto options.quotes.enriched (consumer group <KAFKA_GROUP_ID>-enrichment)',
+    }),
+    GATEWAY_ENRICHMENT_START: env.oneOf(['latest', 'earliest'] as const, {
+      default: 'latest',
+      description: 'Where a new enrichment consumer group starts: latest (only new quotes) or earliest (the retained hour too)',
+    }),
+    GATEWAY_ENRICHMENT_OUT_OF_ORDERNESS_MS: env.durationMs({
+      default: '200ms',
+      min: 0,
+      description: 'How late an underlying quote may arrive behind the newest one of its partition and still be joined',
+    }),
+    GATEWAY_ENRICHMENT_MAX_UNDERLYING_AGE_MS: env.durationMs({
+      default: '1m',
+      min: 1,
+      description: 'An underlying price older than this at the option quote time is not used (the underlying fields are null)',
+    }),
+    GATEWAY_ENRICHMENT_MAX_WAIT_MS: env.durationMs({
+      default: '2s',
+      min: 1,
+      description: 'Processing time an option quote waits for its underlying price to become final before it goes with what is known',
+    }),
+    GATEWAY_ENRICHMENT_MAX_WAITING: env.int({
+      default: 100_000,
+      min: 1,
+      description: 'Option quotes held for the join across all partitions; beyond it the oldest are released at once',
+    }),
     GATEWAY_API_KEYS: apiKeysEnv(
       'API keys, comma-separated name:key:scopes, scopes joined by a vertical bar: admin, produce:<stream>, read:<stream>, * matching any text (see Auth)',
     ),

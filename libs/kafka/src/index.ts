@@ -47,6 +47,7 @@ export { KafkaBatchContext, KafkaRecordContext } from './lib/consumer/kafka-reco
 export { BatchEventPattern, KAFKA_BATCH_HANDLER } from './lib/consumer/batch-event-pattern';
 export { KafkaHandlerErrorFilter } from './lib/consumer/handler-error-filter';
 export { connectKafkaConsumer } from './lib/consumer/connect-kafka-consumer';
+export { CO_PARTITION_ASSIGNER, CoPartitionAssigner, coPartitionedAssignment } from './lib/consumer/co-partition-assigner';
 export { DeadLetterUnavailableError, UnprocessableRecordError } from './lib/consumer/consumer-errors';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, retrySchedule, type RetryPolicy } from './lib/retry-policy';
 export {

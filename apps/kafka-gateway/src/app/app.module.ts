@@ -5,6 +5,7 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
 import { DeadLetters } from './dlq/dead-letters';
 import { DlqController } from './dlq/dlq.controller';
+import { ENRICHMENT_OPTIONS, QuoteEnrichment } from './enrichment/quote-enrichment.service';
 import { HealthController } from './health.controller';
 import { InFlightLimiter } from './ingestion/in-flight-limiter';
 import { IngestionController } from './ingestion/ingestion.controller';
@@ -52,6 +53,19 @@ export class AppModule {
           useValue: { maxSubscriberBufferBytes: config.GATEWAY_LIVE_MAX_BUFFER_BYTES, maxFramesInFlight: config.GATEWAY_WS_MAX_FRAMES_IN_FLIGHT },
         },
         StreamSockets,
+        {
+          provide: ENRICHMENT_OPTIONS,
+          useValue: {
+            enabled: config.GATEWAY_ENRICHMENT_ENABLED,
+            groupId: `${config.KAFKA_GROUP_ID}-enrichment`,
+            fromBeginning: config.GATEWAY_ENRICHMENT_START === 'earliest',
+            outOfOrdernessMs: config.GATEWAY_ENRICHMENT_OUT_OF_ORDERNESS_MS,
+            maxUnderlyingAgeMs: config.GATEWAY_ENRICHMENT_MAX_UNDERLYING_AGE_MS,
+            maxWaitMs: config.GATEWAY_ENRICHMENT_MAX_WAIT_MS,
+            maxWaiting: config.GATEWAY_ENRICHMENT_MAX_WAITING,
+          },
+        },
+        QuoteEnrichment,
         RequestBodyReader,
         ApiKeyGuard,
         CatalogTopics,

@@ -57,17 +57,19 @@ describe('topic catalog', () => {
         dlq: false,
         cleanupPolicy: 'delete',
       });
-      expect(dlq?.retentionMs).toBeGreaterThanOrEqual(Math.max(spec.retentionMs, 7 * DAY));
+      if (spec.retentionMs < 0) expect(dlq?.retentionMs).toBe(-1);
+      else expect(dlq?.retentionMs).toBeGreaterThanOrEqual(Math.max(spec.retentionMs, 7 * DAY));
     }
   });
 
-  it('keeps retention as documented: ticks 1 h, flow, chains and sentiment 24 h, signals 2 h, ML and risk 7 d, alerts and executions 30 d, CDC 90 d', () => {
+  it('keeps retention as documented: ticks 1 h, flow, chains and sentiment 24 h, signals 2 h, ML and risk 7 d, alerts and executions 30 d, CEP side outputs 7 d, CDC 90 d, CEP rules forever', () => {
     const retention = Object.fromEntries(TOPIC_NAMES.map((name) => [name, CATALOG[name].retentionMs]));
     expect(retention).toEqual({
       'market.quotes': HOUR,
       'market.trades': HOUR,
       'market.orderbook': HOUR,
       'options.quotes': HOUR,
+      'options.quotes.enriched': HOUR,
       'options.trades': HOUR,
       'options.chains': DAY,
       'options.flow': DAY,
@@ -79,7 +81,12 @@ describe('topic catalog', () => {
       'candles.1s': 7 * DAY,
       'candles.10s': 7 * DAY,
       'candles.1m': 7 * DAY,
+      'candles.late': 7 * DAY,
+      'quality.events': 7 * DAY,
+      'market.trades.validated': HOUR,
       'cep.alerts': 30 * DAY,
+      'cep.rules': -1,
+      'cep.side-outputs': 7 * DAY,
       'trading.executions': 30 * DAY,
       'cdc.transactions': 90 * DAY,
     });
@@ -87,15 +94,17 @@ describe('topic catalog', () => {
   });
 
   it('compresses ticks with lz4 and everything else with zstd', () => {
-    const ticks = ['market.quotes', 'market.trades', 'market.orderbook', 'options.quotes', 'options.trades'];
+    const ticks = ['market.quotes', 'market.trades', 'market.trades.validated', 'market.orderbook', 'options.quotes', 'options.quotes.enriched', 'options.trades'];
     for (const name of TOPIC_NAMES)
       expect([name, CATALOG[name].compression]).toEqual([name, ticks.includes(name) ? 'lz4' : 'zstd']);
   });
 
-  it('compacts the candle topics only, keyed by symbol|windowStart', () => {
+  it('compacts the candle topics, keyed by symbol|windowStart, and the CEP rules, keyed by rule id', () => {
     const compacted = TOPIC_NAMES.filter((name) => CATALOG[name].cleanupPolicy !== 'delete');
-    expect(compacted).toEqual(['candles.1s', 'candles.10s', 'candles.1m']);
-    for (const name of compacted) {
+    expect(compacted).toEqual(['cep.rules', 'candles.1s', 'candles.10s', 'candles.1m']);
+    expect(CATALOG['cep.rules'].cleanupPolicy).toBe('compact');
+    expect(CATALOG['cep.rules'].key(sampleEvent('cep.rules'))).toBe('sentiment_price');
+    for (const name of compacted.filter((topic) => topic.startsWith('candles.'))) {
       expect(CATALOG[name].cleanupPolicy).toBe('compact,delete');
       expect(CATALOG[name].key(sampleEvent(name) as never)).toBe('AAPL|1742567400000000000');
     }
@@ -107,6 +116,7 @@ describe('topic catalog', () => {
       'market.trades',
       'market.orderbook',
       'options.quotes',
+      'options.quotes.enriched',
       'options.trades',
       'options.chains',
       'options.flow',

@@ -2,10 +2,14 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import {
   Alert,
   Candle,
+  CepRule,
+  CepSideOutput,
   ChangeEvent,
   DlqRecord,
+  EnrichedOptionQuote,
   Execution,
   FeatureVector,
+  LateTrade,
   NewsSentiment,
   OptionChainSnapshot,
   OptionFlow,
@@ -13,6 +17,7 @@ import {
   OptionTrade,
   OrderBookUpdate,
   Prediction,
+  QualityFinding,
   RiskMetric,
   TechnicalSignal,
   TransactionBoundary,
@@ -130,6 +135,13 @@ export const CATALOG = Object.freeze({
     tick('NBBO quotes of stocks, ETFs and indices.'),
   ),
   'market.trades': topicOf('market.trades', UnderlyingTrade, tick('Trade prints of stocks and ETFs.')),
+  'market.trades.validated': topicOf(
+    'market.trades.validated',
+    UnderlyingTrade,
+    tick(
+      'Trade prints of market.trades that passed the gateway data quality checks: schema, duplicates removed, price outliers held back.',
+    ),
+  ),
   'market.orderbook': topicOf(
     'market.orderbook',
     OrderBookUpdate,
@@ -139,6 +151,11 @@ export const CATALOG = Object.freeze({
     'options.quotes',
     OptionQuote,
     tick('NBBO quotes of the selected option contracts.'),
+  ),
+  'options.quotes.enriched': topicOf(
+    'options.quotes.enriched',
+    EnrichedOptionQuote,
+    tick('Option quotes joined in event time with the underlying price: mid, spread, moneyness, time to expiry.'),
   ),
   'options.trades': topicOf(
     'options.trades',
@@ -194,9 +211,38 @@ export const CATALOG = Object.freeze({
       6,
     ),
   ),
+  'cep.rules': topicOf('cep.rules', CepRule, {
+    // Few records, read in full by every CEP instance at start and then followed: one partition keeps
+    // the order of changes, compaction keeps the latest version of each rule forever.
+    partitions: 1,
+    retentionMs: -1,
+    cleanupPolicy: 'compact',
+    compression: 'zstd',
+    dlq: true,
+    description: 'Pattern rules of the CEP engine (source of truth, written by its admin endpoints); a tombstone removes a rule.',
+  }),
+  'cep.side-outputs': topicOf(
+    'cep.side-outputs',
+    CepSideOutput,
+    derived(
+      7 * DAY_MS,
+      'Late events and timed-out partial matches of the CEP engine, written transactionally with the alerts.',
+      6,
+    ),
+  ),
   'candles.1s': candleTopic('1s'),
   'candles.10s': candleTopic('10s'),
   'candles.1m': candleTopic('1m'),
+  'candles.late': topicOf(
+    'candles.late',
+    LateTrade,
+    derived(7 * DAY_MS, 'Trades that came after the allowed lateness of their candle windows, with the windows they missed.'),
+  ),
+  'quality.events': topicOf(
+    'quality.events',
+    QualityFinding,
+    derived(7 * DAY_MS, 'Findings of the gateway data quality checks: schema failures, duplicates, price outliers, gaps.'),
+  ),
   'cdc.transactions': topicOf('cdc.transactions', TransactionBoundary, {
     // One partition: BEGIN/END of all transactions in commit order, like Debezium's transaction topic.
     partitions: 1,

@@ -2,10 +2,14 @@ import { CATALOG, isDlqTopic, isTopicName, topicSpec, type EventOf, type TopicNa
 import {
   Candle,
   type Alert,
+  type CepRule,
+  type CepSideOutput,
   type ChangeEvent,
   type DlqRecord,
+  type EnrichedOptionQuote,
   type Execution,
   type FeatureVector,
+  type LateTrade,
   type NewsSentiment,
   type OptionChainSnapshot,
   type OptionFlow,
@@ -13,6 +17,7 @@ import {
   type OptionTrade,
   type OrderBookUpdate,
   type Prediction,
+  type QualityFinding,
   type RiskMetric,
   type TechnicalSignal,
   type TransactionBoundary,
@@ -86,6 +91,19 @@ const optionQuote: OptionQuote.Value = {
   bidExchange: 'C',
   askExchange: 'X',
   ts: TS,
+};
+
+const enrichedOptionQuote: EnrichedOptionQuote.Value = {
+  ...optionQuote,
+  mid: 6.175,
+  spread: 0.15,
+  spreadPct: 2.42914979757085,
+  underlyingPrice: 214.11,
+  underlyingTs: '1742567400120000000',
+  moneyness: 0.9958604651162791,
+  logMoneyness: -0.0041481264765770515,
+  intrinsic: 0,
+  yearsToExpiry: 0.07460045270621778,
 };
 
 const optionTrade: OptionTrade.Value = {
@@ -231,6 +249,63 @@ const alert: Alert.Value = {
   attributes: { priceChangePct: 1.8, volumeRatio: 4.2, windowSeconds: 60 },
 };
 
+const rule: CepRule.Value = {
+  id: 'sentiment_price',
+  version: 3,
+  enabled: true,
+  severity: 'warning',
+  description: 'Sentiment below -0.5, then the price 2% lower within 10 minutes',
+  document: {
+    inputs: ['news.sentiment', 'market.trades'],
+    keyBy: 'symbol',
+    pattern: { stages: [{ name: 'negative' }, { name: 'drop' }], within: 600_000_000_000 },
+    outOfOrdernessNs: 50_000_000,
+  },
+  ts: TS,
+  updatedBy: 'cep-engine/0 PUT /rules/sentiment_price',
+};
+
+const sideOutput: CepSideOutput.Value = {
+  kind: 'timed-out-match',
+  rule: 'momentum_surge',
+  ruleVersion: 1,
+  key: 'AAPL',
+  ts: TS,
+  watermark: TS,
+  events: [{ topic: 'market.trades', partition: 7, offset: '1048576', ts: '1742567340123456789' }],
+  stages: ['move'],
+  windowStart: '1742567340123456789',
+  detectedAt: '1742567400126656789',
+};
+
+const lateTrade: LateTrade.Value = {
+  symbol: 'AAPL',
+  price: 214.11,
+  size: 100,
+  exchange: 'D',
+  tradeId: '52983525029461',
+  ts: '1742567398123456789',
+  missed: [{ interval: '1s', windowStart: '1742567398000000000', windowEnd: '1742567399000000000' }],
+  watermark: '1742567400000000000',
+  allowedLatenessMs: 1000,
+  reason: 'the 1s window closed at watermark 1742567400000000000 (end 1742567399000000000 + lateness 1000 ms)',
+  source: { topic: 'market.trades', partition: 7, offset: '1049311' },
+};
+
+const qualityFinding: QualityFinding.Value = {
+  findingId: 'outlier:market.trades:7:1049311',
+  check: 'outlier',
+  action: 'dead-lettered',
+  symbol: 'AAPL',
+  ts: TS,
+  message: 'price 2141.1 is 38540.4 standard deviations from the rolling mean 214.08 of the last 100 trades',
+  source: { topic: 'market.trades', partition: 7, offset: '1049311' },
+  price: 2141.1,
+  mean: 214.08,
+  stddev: 0.05,
+  zScore: 38540.4,
+};
+
 function candle(interval: Candle.CandleInterval): Candle.Value {
   const windowEnd = (BigInt(MINUTE_START) + Candle.INTERVAL_NANOS[interval]).toString();
   return {
@@ -325,8 +400,10 @@ function dlqRecord(originalTopic: string): DlqRecord.Value {
 const SAMPLES: { [T in TopicName]: EventOf<T> } = {
   'market.quotes': quote,
   'market.trades': trade,
+  'market.trades.validated': trade,
   'market.orderbook': book,
   'options.quotes': optionQuote,
+  'options.quotes.enriched': enrichedOptionQuote,
   'options.trades': optionTrade,
   'options.chains': chain,
   'options.flow': flow,
@@ -337,9 +414,13 @@ const SAMPLES: { [T in TopicName]: EventOf<T> } = {
   'risk.metrics': risk,
   'news.sentiment': sentiment,
   'cep.alerts': alert,
+  'cep.rules': rule,
+  'cep.side-outputs': sideOutput,
   'candles.1s': candle('1s'),
   'candles.10s': candle('10s'),
   'candles.1m': candle('1m'),
+  'candles.late': lateTrade,
+  'quality.events': qualityFinding,
   'cdc.transactions': transactionEnd,
 };
 

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
+import { formatOccSymbol, HEADERS, sampleEvent } from '@tributary/contracts';
+import { registerCompressionCodecs } from '@tributary/kafka';
+import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+
+registerCompressionCodecs();
+
+/** An underlying no other test quotes (an OCC root has at most six characters). */
+function uniqueUnderlying(): string {
+  const letters = randomUUID().replace(/[^a-f]/g, '').toUpperCase().padEnd(5, 'Q').slice(0, 5);
+  return `Z${letters}`;
+}
+
+describe('option quotes enriched with the underlying price in event time', () => {
+  let kafka: Kafka;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    gateway = startService('kafka-gateway', {
+      port: 23132,
+      env: {
+        GATEWAY_APPLY_CATALOG_ON_START: 'false',
+        KAFKA_GROUP_ID: `gateway-enrichment-test-${randomUUID()}`,
+        GATEWAY_ENRICHMENT_START: 'earliest',
+        GATEWAY_ENRICHMENT_MAX_WAIT_MS: '30s',
+      },
+    });
+    await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  async function read(topic: string, key: string, expected: number): Promise<KafkaMessage[]> {
+    const consumer = kafka.consumer({ groupId: `gateway-enrichment-reader-${randomUUID()}` });
+    const found: KafkaMessage[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.key?.toString() === key) found.push(message);
+        },
+      });
+      await eventually(() => found.length >= expected, 60_000, `${expected} records of ${key} on ${topic}`);
+      return found;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  it('joins each option quote with the underlying mid in force at its event time, and dead-letters a crossed quote', async () => {
+    const underlying = uniqueUnderlying();
+    const base = BigInt(Date.now() - 60_000) * 1_000_000n;
+    const at = (ms: number) => String(base + BigInt(ms) * 1_000_000n);
+    const contract = { root: underlying, expiration: '2030-01-18', right: 'call', strike: 100 } as const;
+    const option = (ms: number, bid: number, ask: number) =>
+      sampleEvent('options.quotes', {
+        symbol: formatOccSymbol(contract),
+        underlying,
+        expiration: contract.expiration,
+        strike: contract.strike,
+        right: contract.right,
+        bidPrice: bid,
+        askPrice: ask,
+        ts: at(ms),
+      });
+    const quote = (ms: number, bid: number) =>
+      sampleEvent('market.quotes', { symbol: underlying, bidPrice: bid, askPrice: bid + 0.2, ts: at(ms) });
+
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const send = (topic: string, value: unknown) => producer.send({ topic, messages: [{ key: underlying, value: JSON.stringify(value) }] });
+    // The option quotes arrive before the underlying quotes that price them: the join waits for them.
+    await send('options.quotes', option(500, 4.0, 4.2));
+    await send('options.quotes', option(1_500, 4.5, 4.7));
+    await send('options.quotes', option(1_600, 5.0, 4.0));
+    await send('market.quotes', quote(0, 100.0));
+    await send('market.quotes', quote(1_000, 101.0));
+    await send('market.quotes', quote(5_000, 102.0));
+    await producer.disconnect();
+
+    const enriched = await read('options.quotes.enriched', underlying, 2);
+    const values = enriched.map((m) => JSON.parse(m.value?.toString() ?? '') as Record<string, unknown>);
+    expect(values.map((v) => [v['ts'], v['underlyingPrice'], v['underlyingTs']])).toEqual([
+      [at(500), 100.1, at(0)],
+      [at(1_500), 101.1, at(1_000)],
+    ]);
+    expect(values[0]['mid']).toBeCloseTo(4.1, 12);
+    expect(values[0]['moneyness']).toBeCloseTo(100.1 / 100, 12);
+    expect(values[0]['intrinsic']).toBeCloseTo(0.1, 10);
+    expect(enriched.every((m) => /^options\.quotes:\d+:\d+$/.test(m.headers?.[HEADERS.idempotencyKey]?.toString() ?? ''))).toBe(true);
+
+    const [rejected] = await read('options.quotes.dlq', underlying, 1);
+    expect(rejected.headers?.['dlq.original.topic']?.toString()).toBe('options.quotes');
+    expect(rejected.headers?.['dlq.reason']?.toString()).toMatch(/bid/i);
+  });
+});

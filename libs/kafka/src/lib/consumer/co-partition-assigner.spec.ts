@@ -1,0 +1,28 @@
+import { coPartitionedAssignment } from './co-partition-assigner';
+
+describe('co-partitioned assignment', () => {
+  it('gives partition N of every topic to the same member, so a symbol\'s streams meet in one instance', () => {
+    const assignment = coPartitionedAssignment(['member-b', 'member-a'], {
+      'options.quotes': [0, 1, 2, 3],
+      'market.quotes': [0, 1, 2, 3],
+    });
+    expect(Object.fromEntries(assignment)).toEqual({
+      'member-a': { 'options.quotes': [0, 2], 'market.quotes': [0, 2] },
+      'member-b': { 'options.quotes': [1, 3], 'market.quotes': [1, 3] },
+    });
+  });
+
+  it('deals partition numbers a topic lacks only for the topics that have them', () => {
+    const assignment = coPartitionedAssignment(['m'], { 'cep.rules': [0], 'market.trades': [0, 1] });
+    expect(assignment.get('m')).toEqual({ 'cep.rules': [0], 'market.trades': [0, 1] });
+  });
+
+  it('splits the same way whatever order the members are listed in', () => {
+    const topics = { a: [0, 1, 2, 3, 4, 5], b: [0, 1, 2, 3, 4, 5] };
+    expect(coPartitionedAssignment(['x', 'y', 'z'], topics)).toEqual(coPartitionedAssignment(['z', 'x', 'y'], topics));
+  });
+
+  it('assigns nothing without members', () => {
+    expect(coPartitionedAssignment([], { a: [0] }).size).toBe(0);
+  });
+});

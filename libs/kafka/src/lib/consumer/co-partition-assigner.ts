@@ -1,0 +1,52 @@
+import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+
+/** Name the group protocol announces; every instance of a group must use it. */
+export const CO_PARTITION_ASSIGNER = 'TributaryCoPartitioned';
+
+/**
+ * Assigns partition numbers, not topic-partitions: the member that gets number N gets partition N of
+ * every subscribed topic. Symbol-keyed topics have equal partition counts and the default partitioner,
+ * so partition N of each holds the same symbols: one owner sees all of a symbol's events and its keyed
+ * state (checkpointed per partition number) moves as one piece in a rebalance. Numbers are dealt out
+ * round robin over the members sorted by id, so the split is deterministic and even.
+ */
+export function coPartitionedAssignment(
+  memberIds: readonly string[],
+  partitionsByTopic: Readonly<Record<string, readonly number[]>>,
+): Map<string, Record<string, number[]>> {
+  const members = [...memberIds].sort();
+  const assignment = new Map<string, Record<string, number[]>>(members.map((member) => [member, {}]));
+  if (members.length === 0) return assignment;
+  const numbers = [...new Set(Object.values(partitionsByTopic).flat())].sort((a, b) => a - b);
+  numbers.forEach((number, index) => {
+    const owner = assignment.get(members[index % members.length]) as Record<string, number[]>;
+    for (const [topic, partitions] of Object.entries(partitionsByTopic)) {
+      if (!partitions.includes(number)) continue;
+      (owner[topic] ??= []).push(number);
+    }
+  });
+  return assignment;
+}
+
+/** The kafkajs partition assigner of {@link coPartitionedAssignment}. */
+export const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
+  name: CO_PARTITION_ASSIGNER,
+  version: 0,
+  async assign({ members, topics }) {
+    const partitionsByTopic: Record<string, number[]> = {};
+    for (const topic of topics) {
+      partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((metadata) => metadata.partitionId);
+    }
+    const assignment = coPartitionedAssignment(
+      members.map((member) => member.memberId),
+      partitionsByTopic,
+    );
+    return [...assignment].map(([memberId, topicPartitions]) => ({
+      memberId,
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: topicPartitions, userData: Buffer.alloc(0) }),
+    }));
+  },
+  protocol({ topics }) {
+    return { name: CO_PARTITION_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+  },
+});
