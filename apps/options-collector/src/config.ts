@@ -1,5 +1,6 @@
-import { type ConfigOf, env, type EnvVar, mergeSpecs, serviceEnv } from '@tributary/config';
+import { type ConfigIssue, type ConfigOf, env, type EnvVar, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { alpacaConfigIssues, alpacaEnv } from './sources/alpaca/alpaca-config';
 
 /** A decimal number within bounds, e.g. a rate or a fraction. */
 function decimal(options: { description: string; default: number; min: number; max: number }): EnvVar<number> {
@@ -47,19 +48,11 @@ export const optionsCollectorEnv = mergeSpecs(
       default: 'tributary-options-collector',
       description: 'Consumer group of this service; instances sharing it split the partitions',
     }),
-    MARKET_SOURCE: {
-      ...env.oneOf(MARKET_SOURCES, {
-        default: 'simulator',
-        description: 'Where market data comes from: simulator (built in, no account) or alpaca (not available yet)',
-      }),
-      parse: (raw: string | undefined) => {
-        const source = env.oneOf(MARKET_SOURCES, { default: 'simulator', description: '' }).parse(raw);
-        if (source === 'alpaca') {
-          throw new Error('alpaca is not available yet in this build: use simulator');
-        }
-        return source;
-      },
-    } satisfies EnvVar<(typeof MARKET_SOURCES)[number]>,
+    MARKET_SOURCE: env.oneOf(MARKET_SOURCES, {
+      default: 'simulator',
+      description:
+        'Where market data comes from: simulator (built in, no account) or alpaca (needs ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY)',
+    }),
     UNDERLYINGS: env.list({
       default: 'SPY,QQQ,AAPL,TSLA,NVDA',
       minItems: 1,
@@ -87,6 +80,7 @@ export const optionsCollectorEnv = mergeSpecs(
       description:
         'Fraction of simulated records corrupted on purpose (negative prices, crossed quotes, future times, missing fields, unknown symbols); they go to the DLQ topics',
     }),
+    ...alpacaEnv,
     CHAIN_STRIKES_PER_EXPIRY: env.int({
       default: 10,
       min: 1,
@@ -157,3 +151,8 @@ export const optionsCollectorEnv = mergeSpecs(
 );
 
 export type OptionsCollectorConfig = ConfigOf<typeof optionsCollectorEnv>;
+
+/** Checks across variables, run at start-up after each variable parsed: the Alpaca source needs its keys. */
+export function optionsCollectorConfigIssues(config: OptionsCollectorConfig): ConfigIssue[] {
+  return config.MARKET_SOURCE === 'alpaca' ? alpacaConfigIssues(config) : [];
+}

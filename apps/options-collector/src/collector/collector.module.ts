@@ -12,6 +12,7 @@ import { KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import type { OptionsCollectorConfig } from '../config';
 import { MarketSimulator } from '../simulator/market-simulator';
+import { createAlpacaSource } from '../sources/alpaca/alpaca-config';
 import type { MarketSource } from '../simulator/market-source';
 import { CollectorController } from './collector.controller';
 import { CollectorMetrics } from './collector-metrics';
@@ -19,8 +20,15 @@ import { OptionsCollector } from './options-collector';
 
 export const MARKET_SOURCE = Symbol('tributary.marketSource');
 
-/** The market source the configuration names (the Alpaca adapter is refused by the config until it exists). */
-export function createMarketSource(config: OptionsCollectorConfig, logger?: Logger): MarketSource {
+/** The market source the configuration names. */
+export function createMarketSource(config: OptionsCollectorConfig, logger?: Logger, metrics?: CollectorMetrics): MarketSource {
+  if (config.MARKET_SOURCE === 'alpaca') {
+    return createAlpacaSource(config, {
+      logger: logger?.child({ component: 'alpaca' }),
+      onReconnect: (connection) => metrics?.reconnects.inc({ connection: `alpaca-${connection}` }),
+      onListenerError: (error) => logger?.error({ err: error }, 'processing a batch of market events failed'),
+    });
+  }
   return new MarketSimulator({
     seed: config.SIMULATOR_SEED,
     startMs: config.SIMULATOR_START,
@@ -60,8 +68,8 @@ export class CollectorModule {
       providers: [
         {
           provide: MARKET_SOURCE,
-          useFactory: (logger: Logger) => createMarketSource(config, logger),
-          inject: [KAFKA_LOGGER],
+          useFactory: (logger: Logger, metrics: CollectorMetrics) => createMarketSource(config, logger, metrics),
+          inject: [KAFKA_LOGGER, CollectorMetrics],
         },
         {
           provide: CollectorMetrics,

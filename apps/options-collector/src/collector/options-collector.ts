@@ -3,7 +3,7 @@ import { millisOfNanos, nanosFromMillis, type OptionChainSnapshot } from '@tribu
 import type { TypedProducer } from '@tributary/kafka';
 import { type ChainSelectionConfig, ChainSelector, type SelectionChange } from '../chain/chain-selector';
 import { type FlowDetectionConfig, FlowDetector } from '../chain/flow-detector';
-import type { MarketEvent, MarketSource } from '../simulator/market-source';
+import type { MarketEvent, MarketSource, VendorAnalytics } from '../simulator/market-source';
 import { ChainBook, type ContractMarket } from './chain-book';
 import { buildChainSnapshot, midOf } from './chain-snapshot';
 import type { CollectorMetrics } from './collector-metrics';
@@ -28,8 +28,8 @@ export interface OptionsCollectorOptions {
   readonly logger?: Logger;
 }
 
-/** One contract of `GET /chains/:underlying`. */
-export type ChainRow = OptionChainSnapshot.ChainContract & { mid: number | null };
+/** One contract of `GET /chains/:underlying`; `vendor`: the source's own IV and Greeks, when it has them. */
+export type ChainRow = OptionChainSnapshot.ChainContract & { mid: number | null; vendor?: VendorAnalytics };
 
 export interface ChainView {
   readonly underlying: string;
@@ -42,6 +42,8 @@ export interface ChainView {
 
 export interface CollectorStatus {
   readonly source: string;
+  /** The vendor connection as the source reports it (streams, subscriptions, symbol limit, last error); null for the simulator. */
+  readonly connection: unknown;
   /** starting: waiting for the broker; publishing: records flow; retrying: sends fail, the source is held. */
   readonly state: 'starting' | 'publishing' | 'retrying' | 'stopped';
   readonly underlyings: Record<string, { subscriptions: number; price: number | null }>;
@@ -137,7 +139,10 @@ export class OptionsCollector {
       ts: snapshot.ts,
       riskFreeRate: snapshot.riskFreeRate,
       dividendYield,
-      contracts: snapshot.contracts.map((row) => ({ ...row, mid: midOf(row.bid, row.ask) })),
+      contracts: snapshot.contracts.map((row) => {
+        const vendor = this.source.vendorAnalytics?.(row.symbol);
+        return vendor ? { ...row, mid: midOf(row.bid, row.ask), vendor } : { ...row, mid: midOf(row.bid, row.ask) };
+      }),
     };
   }
 
@@ -152,6 +157,7 @@ export class OptionsCollector {
     }
     return {
       source: this.source.name,
+      connection: this.source.connectionStatus?.() ?? null,
       state: this.state,
       underlyings,
       subscriptions: this.source.subscriptions().size,

@@ -1,6 +1,12 @@
 import type { EventOf } from '@tributary/contracts';
 import type { ContractListing } from '../chain/contract-listing';
 
+/** A vendor's own implied volatility and Greeks of a contract (units as the vendor sends them). */
+export interface VendorAnalytics {
+  readonly iv?: number;
+  readonly greeks?: { delta?: number; gamma?: number; theta?: number; vega?: number; rho?: number };
+}
+
 /** The topics a market source feeds. */
 export type MarketTopic = 'market.quotes' | 'market.trades' | 'options.quotes' | 'options.trades';
 
@@ -45,4 +51,8 @@ export interface MarketSource {
   openInterest(symbol: string): number | undefined;
   /** Continuous dividend yield of an underlying, when the source knows it (for implied volatility). */
   dividendYield?(underlying: string): number | undefined;
+  /** Implied volatility and Greeks as the vendor computed them for a contract, when the source has them. */
+  vendorAnalytics?(symbol: string): VendorAnalytics | undefined;
+  /** The state of a vendor connection (streams, subscriptions, limits, last error), for `GET /status`. */
+  connectionStatus?(): unknown;
 }

@@ -1,7 +1,7 @@
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { type ConfigOf, type EnvSpec, loadConfigOrExit, type serviceEnv } from '@tributary/config';
+import { type ConfigIssue, type ConfigOf, type EnvSpec, loadConfigOrExit, type serviceEnv } from '@tributary/config';
 import { connectKafkaConsumer, kafkaConfigIssues, type KafkaEnvConfig } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 
@@ -16,6 +16,8 @@ export interface RunServiceOptions<S extends EnvSpec> {
   readonly module: (config: ConfigOf<S>) => DynamicModule;
   /** Connect the Kafka batch consumer, so the app's `@EventPattern` handlers receive records. */
   readonly consumer?: boolean;
+  /** The service's checks across variables (e.g. a key required only in one mode), reported with the others. */
+  readonly configIssues?: (config: ConfigOf<S>) => readonly ConfigIssue[];
 }
 
 /**
@@ -25,9 +27,10 @@ export interface RunServiceOptions<S extends EnvSpec> {
  * producer flushed) within `SHUTDOWN_TIMEOUT_MS`.
  */
 export async function runService<S extends EnvSpec>(options: RunServiceOptions<S>): Promise<INestApplication> {
-  const config = loadConfigOrExit(options.service, options.env, process.env, (parsed) =>
-    kafkaConfigIssues(parsed as unknown as KafkaEnvConfig),
-  );
+  const config = loadConfigOrExit(options.service, options.env, process.env, (parsed) => [
+    ...kafkaConfigIssues(parsed as unknown as KafkaEnvConfig),
+    ...(options.configIssues?.(parsed) ?? []),
+  ]);
   const runtime = config as unknown as RuntimeConfig;
 
   const app = await NestFactory.create(options.module(config), { bufferLogs: true });
