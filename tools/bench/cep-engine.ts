@@ -8,6 +8,12 @@
  *   PRICE_DIVERGENCE, SENTIMENT_PRICE as a YAML rule) with five windowed aggregates. Matches are rare.
  * - match-heavy: 200 symbols of trades through patterns that match or time out on a large share of
  *   events (about one output per two events), to measure the cost of partial matches and outputs.
+ * - builtins: the ten built-in patterns as their default rules (`defaultRules()`, one engine per rule
+ *   as the cep-engine service runs them, each fed the records of its input topics) on a replay mixed
+ *   like the simulator's output: underlying quotes 20 : trades 8 : option quotes 60 : option trades
+ *   12, plus options.flow (4% of option trades), a chain snapshot and a 1 s candle per underlying per
+ *   second, news and CDC position/limit changes; 20 underlyings at 4,000 events/s of market time. The
+ *   baseline is the same dispatch into engines without patterns (reorder stage only).
  *
  *   SWC_NODE_PROJECT=tsconfig.base.json node -r @swc-node/register tools/bench/cep-engine.ts [events] [rounds] [scenario]
  *
@@ -21,12 +27,25 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AfterMatchSkip, CepEngine, Pattern, patternFromYaml, type AggregateSpec, type CepEngineOptions, type CepRecord, type PatternSpec } from '@tributary/cep';
+import {
+  AfterMatchSkip,
+  CepEngine,
+  compileRule,
+  defaultRules,
+  Pattern,
+  patternFromYaml,
+  type AggregateSpec,
+  type CepEngineOptions,
+  type CepEvent,
+  type CepRecord,
+  type CompiledRule,
+  type PatternSpec,
+} from '@tributary/cep';
 
 const MS = 1_000_000;
 const events = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 3);
-/** Run only this scenario (realistic or match-heavy), e.g. under a profiler. */
+/** Run only this scenario (realistic, match-heavy or builtins), e.g. under a profiler. */
 const only = process.argv[4];
 
 /** Deterministic PRNG (mulberry32). */
@@ -290,6 +309,222 @@ skip: { kind: skipPastLastEvent }
 
 const heavyAggregates: AggregateSpec<Trade>[] = [{ name: 'px', windowNs: 1_000 * MS, value: (t) => t.px, weight: (t) => t.size }];
 
+// ---------------------------------------------------------------- built-in rules on a simulator-like replay
+
+const UNDERLYINGS = ['SPY', 'QQQ', 'AAPL', 'TSLA', 'NVDA', 'IWM', 'MSFT', 'AMZN', 'META', 'GOOGL', 'AMD', 'NFLX', 'JPM', 'XOM', 'BA', 'DIS', 'INTC', 'COIN', 'PLTR', 'UBER'];
+/** 2025-03-21T14:30:00Z in epoch ns: engine time 0 of the replay. */
+const BASE_NS = 1742567400000000000n;
+const EXPIRIES = ['2025-03-28', '2025-04-17'];
+
+/**
+ * A replay shaped like the simulator's stream at 4,000 events/s of market time (250 µs apart), over
+ * 20 underlyings with skewed activity on 12 partitions (the catalog's symbol partitioning), arriving
+ * up to 20 ms out of order. Prices follow random walks, QQQ moves with SPY (and stops doing so in
+ * the second half), one underlying in ~4,000 events gets a 30-event shock (a 3% move on five-fold
+ * volume with thin books and wide spreads), and a sentiment score arrives about once a minute per
+ * underlying, sometimes negative. Account positions and limits change now and then.
+ */
+function builtinsReplay(count: number): CepRecord<CepEvent>[] {
+  const random = prng(314);
+  const n = UNDERLYINGS.length;
+  const mid = UNDERLYINGS.map(() => 50 + random() * 450);
+  const weight = UNDERLYINGS.map((_, i) => 1 / (i + 2));
+  const total = weight.reduce((a, b) => a + b, 0);
+  const shockLeft = new Int32Array(n);
+  const shockDrift = new Float64Array(n);
+  const offsets = new Map<string, number>();
+  const out: CepRecord<CepEvent>[] = [];
+  const pick = (): number => {
+    let x = random() * total;
+    for (let i = 0; i < n; i++) if ((x -= weight[i]) <= 0) return i;
+    return n - 1;
+  };
+  const push = (topic: string, partition: number, ts: number, value: Record<string, unknown>): void => {
+    const slot = `${topic}/${partition}`;
+    const offset = offsets.get(slot) ?? 0;
+    offsets.set(slot, offset + 1);
+    out.push({ topic, partition, offset: String(offset), ts: ts + Math.floor(random() * 20 * MS), event: { topic, value } });
+  };
+  const stamp = (ts: number): string => (BASE_NS + BigInt(ts)).toString();
+  const stepNs = 250_000;
+  let nextSecond = 1e9;
+  let volume = new Float64Array(n);
+  let open = mid.slice();
+  for (let i = 0; out.length < count; i++) {
+    const ts = i * stepNs;
+    if (ts >= nextSecond) {
+      // Once a second of market time: a candle and a chain snapshot per underlying.
+      for (let u = 0; u < n; u++) {
+        const symbol = UNDERLYINGS[u];
+        const px = mid[u];
+        push('candles.1s', u % 12, nextSecond, { symbol, interval: '1s', open: open[u], high: Math.max(open[u], px), low: Math.min(open[u], px), close: px, volume: volume[u], revision: 0, ts: stamp(nextSecond) });
+        const contracts: Record<string, unknown>[] = [];
+        for (const expiration of EXPIRIES) {
+          for (let k = -5; k < 5; k++) {
+            const strike = Math.round(px * (1 + k * 0.01));
+            const iv = 0.25 + Math.abs(k) * 0.005 + (shockLeft[u] > 0 ? 0.08 : 0) + (random() - 0.5) * 0.004;
+            const intrinsicCall = Math.max(0, px - strike);
+            const time = px * iv * 0.12;
+            contracts.push(
+              { symbol: `${symbol}C${strike}${expiration}`, expiration, strike, right: 'call', bid: intrinsicCall + time - 0.05, ask: intrinsicCall + time + 0.05, iv },
+              { symbol: `${symbol}P${strike}${expiration}`, expiration, strike, right: 'put', bid: Math.max(0.01, strike - px) + time - 0.05, ask: Math.max(0.01, strike - px) + time + 0.05, iv },
+            );
+          }
+        }
+        push('options.chains', u % 12, nextSecond, { underlying: symbol, underlyingPrice: px, riskFreeRate: 0.045, dividendYield: 0, contracts, ts: stamp(nextSecond) });
+        if (random() < 1 / 60) {
+          push('news.sentiment', u % 12, nextSecond, { articleId: `N${i}-${u}`, symbols: [symbol], headline: `${symbol} news`, source: 'bench', sentiment: random() * 2 - 1.2, ts: stamp(nextSecond) });
+        }
+      }
+      volume = new Float64Array(n);
+      open = mid.slice();
+      nextSecond += 1e9;
+    }
+    const u = pick();
+    const symbol = UNDERLYINGS[u];
+    if (shockLeft[u] === 0 && random() < 1 / 4_000) {
+      shockLeft[u] = 30;
+      shockDrift[u] = (random() < 0.5 ? -1 : 1) * 0.001;
+    }
+    const shocked = shockLeft[u] > 0;
+    if (shocked) shockLeft[u]--;
+    const move = (random() - 0.5) * 0.0004 + (shocked ? shockDrift[u] : 0);
+    mid[u] *= 1 + move;
+    // QQQ moves with SPY (in the first half of the replay).
+    if (u === 0 && i * 2 < count) mid[1] *= 1 + move * 0.9;
+    const half = mid[u] * 0.0001 * (shocked ? 4 : 1) * (1 + random());
+    const roll = random() * 100;
+    const partition = u % 12;
+    if (roll < 20) {
+      const depth = shocked ? 0.2 : 1;
+      push('market.quotes', partition, ts, { symbol, bidPrice: mid[u] - half, askPrice: mid[u] + half, bidSize: Math.floor((5 + random() * 10) * 100 * depth), askSize: Math.floor((5 + random() * 10) * 100 * depth) });
+    } else if (roll < 28) {
+      const size = Math.floor((1 + random() * 4) * 100 * (shocked ? 5 : 1));
+      volume[u] += size;
+      push('market.trades', partition, ts, { symbol, price: mid[u] + (random() - 0.5) * 2 * half, size });
+    } else if (roll < 88) {
+      push('options.quotes', partition, ts, { underlying: symbol, bidPrice: 5, askPrice: 5.1, bidSize: 10, askSize: 10 });
+    } else {
+      push('options.trades', partition, ts, { underlying: symbol, price: 5.05, size: Math.floor(1 + random() * 50) });
+      if (random() < 0.04) {
+        push('options.flow', partition, ts, { underlying: symbol, kind: random() < 0.75 ? 'sweep' : 'block', side: random() < 0.5 ? 'buy' : 'sell', right: random() < 0.5 ? 'call' : 'put', premium: Math.exp(10 + random() * 3), size: 100 });
+      }
+    }
+    if (random() < 1 / 2_000) {
+      const account = `ACC-${Math.floor(random() * 10)}`;
+      if (random() < 0.1) {
+        const row = { account, limit_type: 'max_position_quantity', symbol: null, limit_value: String(Math.floor(5_000 + random() * 5_000)), active: true };
+        push('cdc.trading.risk_limits', 0, ts, { op: 'u', before: row, after: row });
+      } else {
+        const row = { account, symbol, quantity: String(Math.floor((random() - 0.3) * 10_000)), average_price: String(mid[u]) };
+        push('cdc.trading.positions', 1, ts, { op: 'u', before: row, after: row });
+      }
+    }
+  }
+  return out;
+}
+
+interface RulesFigure extends Figure {
+  /** Records delivered to engines (a record goes to every rule reading its topic). */
+  deliveries: number;
+}
+
+/** Runs each rule in its own engine, dispatching every record to the rules that read its topic (as the service does). */
+function onceRules(rules: readonly CompiledRule[], input: CepRecord<CepEvent>[], bare: boolean): RulesFigure {
+  const engines = rules.map((rule) => new CepEngine<CepEvent>(bare ? { ...rule.options, patterns: [], aggregates: [], state: [] } : rule.options));
+  const byTopic = new Map<string, CepEngine<CepEvent>[]>();
+  rules.forEach((rule, r) => {
+    for (const topic of rule.inputs) {
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push(engines[r]);
+    }
+  });
+  const NONE: CepEngine<CepEvent>[] = [];
+  let matches = 0;
+  let timeouts = 0;
+  let deliveries = 0;
+  const matchesByPattern: Record<string, number> = {};
+  const drainAll = (): void => {
+    for (const engine of engines) {
+      const out = engine.drain();
+      matches += out.matches.length;
+      timeouts += out.timeouts.length;
+      for (const match of out.matches) matchesByPattern[match.patternId] = (matchesByPattern[match.patternId] ?? 0) + 1;
+    }
+  };
+  const started = process.hrtime.bigint();
+  const cpuStarted = process.cpuUsage();
+  for (let i = 0; i < input.length; i++) {
+    const record = input[i];
+    const targets = byTopic.get(record.topic) ?? NONE;
+    for (let t = 0; t < targets.length; t++) targets[t].ingest(record);
+    deliveries += targets.length;
+    if ((i & 4095) === 0) drainAll();
+  }
+  const partialMatchesAtEnd: Record<string, number> = {};
+  for (const engine of engines) Object.assign(partialMatchesAtEnd, engine.stats().partialMatchesByPattern);
+  for (const engine of engines) engine.advanceWatermark(Number.POSITIVE_INFINITY);
+  drainAll();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return {
+    eventsPerSecond: Math.round(input.length / seconds),
+    eventsPerCpuSecond: Math.round(input.length / cpuSeconds),
+    matches,
+    timeouts,
+    matchesByPattern,
+    partialMatchesAtEnd,
+    deliveries,
+  };
+}
+
+function medianRules(rules: readonly CompiledRule[], input: CepRecord<CepEvent>[], bare: boolean): RulesFigure {
+  const runs: RulesFigure[] = [];
+  for (let r = 0; r < rounds; r++) runs.push(onceRules(rules, input, bare));
+  runs.sort((a, b) => a.eventsPerCpuSecond - b.eventsPerCpuSecond);
+  return runs[Math.floor(runs.length / 2)];
+}
+
+function builtinsScenario() {
+  const input = builtinsReplay(events);
+  const rules = defaultRules().map(compileRule);
+  onceRules(rules, input.slice(0, Math.min(input.length, 200_000)), false); // warm-up
+  const baseline = medianRules(rules, input, true);
+  const engine = medianRules(rules, input, false);
+  const topics: Record<string, number> = {};
+  for (const record of input) topics[record.topic] = (topics[record.topic] ?? 0) + 1;
+  const marketSeconds = (input[input.length - 1].ts - input[0].ts) / 1e9;
+  const result = {
+    scenario: 'builtins',
+    events: input.length,
+    marketSeconds: Math.round(marketSeconds),
+    topics,
+    rules: rules.map((rule) => rule.spec.id),
+    deliveriesPerEvent: Math.round((engine.deliveries / input.length) * 1000) / 1000,
+    baselineEventsPerCpuSecond: baseline.eventsPerCpuSecond,
+    engineEventsPerCpuSecond: engine.eventsPerCpuSecond,
+    /** Records delivered to rule engines per CPU second (each engine's own rate). */
+    engineDeliveriesPerCpuSecond: Math.round(engine.eventsPerCpuSecond * (engine.deliveries / input.length)),
+    baselineEventsPerSecond: baseline.eventsPerSecond,
+    engineEventsPerSecond: engine.eventsPerSecond,
+    ratio: engine.eventsPerCpuSecond / baseline.eventsPerCpuSecond,
+    matches: engine.matches,
+    timeouts: engine.timeouts,
+    matchesByPattern: engine.matchesByPattern,
+    partialMatchesAtEnd: engine.partialMatchesAtEnd,
+  };
+  const rate = (f: Figure): string => `${(f.eventsPerCpuSecond / 1e6).toFixed(2)} M events per CPU second (${(f.eventsPerSecond / 1e6).toFixed(2)} M/s wall clock)`;
+  console.log(`builtins: ${input.length} events (${result.marketSeconds} s of market time), ${rules.length} default rules, ${result.deliveriesPerEvent} engine deliveries per event`);
+  console.log(`  topics ${JSON.stringify(topics)}`);
+  console.log(`  dispatch + reorder stage only  ${rate(baseline)}`);
+  console.log(`  all built-in rules             ${rate(engine)}: ${(result.ratio * 100).toFixed(1)}% of the reorder stage; ${(result.engineDeliveriesPerCpuSecond / 1e6).toFixed(2)} M deliveries per CPU second`);
+  console.log(`  matches=${engine.matches} by rule ${JSON.stringify(engine.matchesByPattern)}`);
+  console.log(`  partial matches held at the end ${JSON.stringify(engine.partialMatchesAtEnd)}`);
+  return result;
+}
+
 // ---------------------------------------------------------------- measurement
 
 interface Figure {
@@ -384,6 +619,8 @@ const matchHeavy = only !== undefined && only !== 'match-heavy' ? undefined : sc
   idleKeyTtlNs: 60_000 * MS,
 });
 
-const results = { rounds, realistic, matchHeavy, node: process.version, at: new Date().toISOString() };
+const builtins = only !== undefined && only !== 'builtins' ? undefined : builtinsScenario();
+
+const results = { rounds, realistic, matchHeavy, builtins, node: process.version, at: new Date().toISOString() };
 mkdirSync(join(process.cwd(), 'bench-results'), { recursive: true });
 writeFileSync(join(process.cwd(), 'bench-results', 'cep-engine.json'), JSON.stringify(results, null, 2) + '\n');

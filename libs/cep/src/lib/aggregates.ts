@@ -7,6 +7,12 @@
 /** What a condition reads from a windowed aggregate. */
 export interface AggregateView {
   readonly count: number;
+  /** Oldest value still in the window (NaN when empty): with the event's own value, the change over the window. */
+  readonly first: number;
+  /** Event time of the oldest value still in the window (NaN when empty). */
+  readonly firstTs: number;
+  /** Sum of the values (0 when empty). */
+  readonly sum: number;
   readonly mean: number;
   readonly variance: number;
   readonly stddev: number;
@@ -35,6 +41,11 @@ class SampleRing {
   size = 0;
   /** Time of the oldest sample (Infinity when empty). */
   frontTs = Number.POSITIVE_INFINITY;
+
+  /** Value of the oldest sample (NaN when empty). */
+  get frontX(): number {
+    return this.size > 0 ? this.data[this.head * this.stride + 1] : Number.NaN;
+  }
   lastX = 0;
   lastY = 0;
   lastW = 0;
@@ -121,6 +132,18 @@ export class RollingWindow implements AggregateView {
 
   get count(): number {
     return this.ring.size;
+  }
+
+  get first(): number {
+    return this.ring.frontX;
+  }
+
+  get firstTs(): number {
+    return this.ring.size > 0 ? this.ring.frontTs : Number.NaN;
+  }
+
+  get sum(): number {
+    return this.ring.size > 0 ? this.meanX * this.ring.size : 0;
   }
 
   get mean(): number {

@@ -13,6 +13,47 @@ export interface PatternSpec<E> {
   readonly id: string;
   readonly version: number;
   readonly pattern: Pattern<E> | PatternDefinitionOf<E>;
+  /**
+   * Values to record with each match, read from the key's state and aggregates at the moment the
+   * match completes (e.g. the limit in force, the baseline volume): they land in `CepMatch.captured`.
+   */
+  capture?(match: CepMatch<E>, scope: CaptureScope): Readonly<Record<string, CapturedValue>>;
+}
+
+export type CapturedValue = number | string | boolean | null;
+
+/** What `PatternSpec.capture` reads: the key's aggregates and state tables when the match completes. */
+export interface CaptureScope {
+  readonly key: string;
+  /** Event time at which the match completed. */
+  readonly ts: number;
+  aggregate(name: string): AggregateView;
+  state(name: string): ReadonlyMap<string, unknown>;
+}
+
+/** What a keyed state update sees besides the event and its table. */
+export interface StateUpdateScope extends CaptureScope {
+  /**
+   * Adds a sample to one of the key's windowed aggregates at the event's time (e.g. a return derived
+   * from state); unlike the aggregates' own samples, the conditions of this very event see it.
+   */
+  sample(aggregate: string, x: number, y?: number, w?: number): void;
+}
+
+/**
+ * Per-key side state besides the windowed aggregates: a named table of JSON values (e.g. the latest
+ * risk limit per limit type, the last price of each leg of a pair). `update` runs for each event of
+ * the key BEFORE the patterns see it, with the key's aggregates as they were before the event;
+ * conditions read the table with `ctx.state(name)`. Tables are part of snapshots.
+ */
+export interface KeyedStateSpec<E> {
+  readonly name: string;
+  update(event: E, table: Map<string, unknown>, scope: StateUpdateScope): void;
+  /**
+   * Keep the table, and so the key, when the key goes idle (`idleKeyTtlNs`), e.g. limits that are
+   * rarely changed; other tables are cleared with the aggregate windows.
+   */
+  readonly retain?: boolean;
 }
 
 /** A per-key event-time window of a value, readable from conditions as `ctx.aggregate(name)`. */
@@ -41,6 +82,12 @@ export interface CepEngineOptions<E> {
    */
   readonly idleKeyTtlNs?: number;
   readonly aggregates?: readonly AggregateSpec<E>[];
+  readonly state?: readonly KeyedStateSpec<E>[];
+  /**
+   * Records for which this returns false only move event time (their partition's watermark); they
+   * reach no key, no state and no pattern (e.g. symbols a pair rule does not watch).
+   */
+  filter?(event: E): boolean;
 }
 
 export interface CepMatch<E> {
@@ -52,6 +99,8 @@ export interface CepMatch<E> {
   /** End of the pattern's `within` window (the last event's time when it has none). */
   readonly windowEnd: number;
   readonly lastEventTs: number;
+  /** What the pattern's `capture` recorded when the match completed (absent without one). */
+  readonly captured?: Readonly<Record<string, CapturedValue>>;
 }
 
 export interface CepTimeout<E> extends CepMatch<E> {
@@ -85,6 +134,8 @@ interface KeyState<E> {
   lastTs: number;
   runs: PartialMatch<E>[][];
   readonly windows: RollingWindow[];
+  /** One table per `CepEngineOptions.state` entry, in that order. */
+  readonly tables: Map<string, unknown>[];
   /**
    * Deadline the key is scheduled at in the timer queue: never later than its earliest partial-match
    * deadline or idle deadline (it may be earlier, when that partial match has since completed; the
@@ -120,7 +171,10 @@ export class CepEngine<E> {
       return { spec, nfa, step: new NfaStep(nfa) };
     });
     this.steps = this.compiled.map(({ step }) => step);
-    this.scope = new KeyScope((options.aggregates ?? []).map((aggregate) => aggregate.name));
+    this.scope = new KeyScope(
+      (options.aggregates ?? []).map((aggregate) => aggregate.name),
+      (options.state ?? []).map((table) => table.name),
+    );
     this.tracker = new WatermarkTracker(options.outOfOrdernessNs);
   }
 
@@ -131,6 +185,13 @@ export class CepEngine<E> {
   /** Accepts one record from an input partition and processes whatever the watermark releases. */
   ingest(record: CepRecord<E>): void {
     const watermark = this.tracker.watermark;
+    const filter = this.options.filter;
+    if (filter !== undefined && !filter(record.event)) {
+      // Not for this engine: it only moves event time.
+      const next = this.tracker.observeRecord(record.topic, record.partition, record.ts);
+      if (next > watermark) this.release(next);
+      return;
+    }
     if (record.ts < watermark) {
       this.handleLate(record, watermark);
       return;
@@ -210,6 +271,7 @@ export class CepEngine<E> {
         lastTs: ts,
         runs: this.compiled.map(() => []),
         windows: (this.options.aggregates ?? []).map((aggregate) => new RollingWindow(aggregate.windowNs)),
+        tables: (this.options.state ?? []).map(() => new Map<string, unknown>()),
         scheduled: Number.POSITIVE_INFINITY,
       };
       this.keys.set(key, state);
@@ -219,9 +281,14 @@ export class CepEngine<E> {
     const seq = ++state.seq;
     if (ts > state.lastTs) state.lastTs = ts;
     const windows = state.windows;
-    this.scope.key = key;
-    this.scope.windows = windows;
+    const scope = this.scope;
+    scope.key = key;
+    scope.ts = ts;
+    scope.windows = windows;
+    scope.tables = state.tables;
     for (let i = 0; i < windows.length; i++) windows[i].evict(ts);
+    const tables = this.options.state;
+    if (tables !== undefined) for (let i = 0; i < tables.length; i++) tables[i].update(record.event, state.tables[i], scope);
     let deadline = Number.POSITIVE_INFINITY;
     const matches = this.rawMatches;
     const steps = this.steps;
@@ -235,7 +302,8 @@ export class CepEngine<E> {
         truncate(matches, 0);
       }
     }
-    this.scope.windows = NO_WINDOWS;
+    scope.windows = NO_WINDOWS;
+    scope.tables = NO_TABLES;
     // Aggregates are updated after the conditions ran, so a condition compares the event with its past.
     const aggregates = this.options.aggregates;
     if (aggregates) {
@@ -253,6 +321,11 @@ export class CepEngine<E> {
 
   /** Times out partial matches whose window has closed at `now`. */
   private expire(state: KeyState<E>, now: number): void {
+    const scope = this.scope;
+    scope.key = state.key;
+    scope.ts = now;
+    scope.windows = state.windows;
+    scope.tables = state.tables;
     for (let p = 0; p < this.compiled.length; p++) {
       const { nfa } = this.compiled[p];
       const run = state.runs[p];
@@ -274,6 +347,8 @@ export class CepEngine<E> {
       }
       truncate(run, kept);
     }
+    scope.windows = NO_WINDOWS;
+    scope.tables = NO_TABLES;
   }
 
   private emitMatch(p: number, key: string, match: RawMatch<E>): void {
@@ -281,7 +356,8 @@ export class CepEngine<E> {
     const lastEventTs = match.tail.record.ts;
     const windowEnd = nfa.withinNs === Number.POSITIVE_INFINITY ? lastEventTs : match.startTs + nfa.withinNs;
     const events = eventsByStage(nfa, match.tail);
-    this.output.matches.push({ patternId: spec.id, version: spec.version, key, events, windowStart: match.startTs, windowEnd, lastEventTs });
+    const found: CepMatch<E> = { patternId: spec.id, version: spec.version, key, events, windowStart: match.startTs, windowEnd, lastEventTs };
+    this.output.matches.push(spec.capture === undefined ? found : { ...found, captured: spec.capture(found, this.scope) });
   }
 
   private emitTimeout(p: number, key: string, pm: PartialMatch<E>): void {
@@ -322,12 +398,16 @@ export class CepEngine<E> {
       this.expire(state, timer.at);
       const ttl = this.options.idleKeyTtlNs;
       if (ttl !== undefined && timer.at >= state.lastTs + ttl) {
-        if (state.runs.every((run) => run.length === 0)) {
+        const specs = this.options.state ?? [];
+        if (state.runs.every((run) => run.length === 0) && state.tables.every((table, i) => !specs[i].retain || table.size === 0)) {
           this.keys.delete(state.key);
           continue;
         }
-        // Idle, but holding partial matches: keep them (and the key), drop the windowed samples.
+        // Idle, but holding partial matches or retained state: keep them (and the key), drop the rest.
         for (const window of state.windows) window.evict(timer.at + window.windowNs);
+        state.tables.forEach((table, i) => {
+          if (!specs[i].retain) table.clear();
+        });
       }
       this.scheduleAt(state, this.nextDeadline(state, timer.at));
     }
@@ -374,6 +454,7 @@ export class CepEngine<E> {
           ]),
         ),
         windows: state.windows.map((window) => window.snapshot()),
+        ...(state.tables.length === 0 ? {} : { state: Object.fromEntries(state.tables.map((table, i) => [(this.options.state ?? [])[i].name, [...table]])) }),
       }));
     return {
       format: 1,
@@ -406,6 +487,7 @@ export class CepEngine<E> {
           ),
         ),
         windows: (options.aggregates ?? []).map((aggregate, i) => RollingWindow.restore(aggregate.windowNs, saved.windows[i] ?? [])),
+        tables: (options.state ?? []).map((table) => new Map<string, unknown>(saved.state?.[table.name] ?? [])),
         scheduled: Number.POSITIVE_INFINITY,
       };
       engine.keys.set(state.key, state);
@@ -416,15 +498,35 @@ export class CepEngine<E> {
 }
 
 const NO_WINDOWS: RollingWindow[] = [];
+const NO_TABLES: Map<string, unknown>[] = [];
 
-/** What conditions see of the key being processed: its name and its windowed aggregates. */
-class KeyScope {
+/** What conditions, state updates and captures see of the key being processed: its name, windows and tables. */
+class KeyScope implements StateUpdateScope {
   key = '';
+  ts = 0;
   windows: RollingWindow[] = NO_WINDOWS;
+  tables: Map<string, unknown>[] = NO_TABLES;
 
-  constructor(private readonly names: readonly string[]) {}
+  constructor(
+    private readonly names: readonly string[],
+    private readonly tableNames: readonly string[],
+  ) {}
 
   aggregate(name: string): AggregateView {
+    return this.window(name);
+  }
+
+  state(name: string): ReadonlyMap<string, unknown> {
+    const names = this.tableNames;
+    for (let i = 0; i < names.length; i++) if (names[i] === name && i < this.tables.length) return this.tables[i];
+    throw new Error(this.tables === NO_TABLES ? 'keyed state is read only while a condition runs' : `no state table named '${name}'`);
+  }
+
+  sample(aggregate: string, x: number, y = 0, w = 0): void {
+    this.window(aggregate).add(this.ts, x, y, w);
+  }
+
+  private window(name: string): RollingWindow {
     const names = this.names;
     for (let i = 0; i < names.length; i++) if (names[i] === name && i < this.windows.length) return this.windows[i];
     throw new Error(this.windows === NO_WINDOWS ? 'aggregates are read only while a condition runs' : `no aggregate named '${name}'`);
@@ -440,7 +542,15 @@ export interface CepSnapshot<E> {
   records: CepRecord<E>[];
   /** [record index, seq, stage, previous node index or -1]: shared prefixes are written once. */
   nodes: [number, number, number, number][];
-  keys: { key: string; seq: number; lastTs: number; runs: Record<string, SnapshotPartial[]>; windows: number[][][] }[];
+  keys: {
+    key: string;
+    seq: number;
+    lastTs: number;
+    runs: Record<string, SnapshotPartial[]>;
+    windows: number[][][];
+    /** Entries of each keyed state table by table name (absent without state tables). */
+    state?: Record<string, [string, unknown][]>;
+  }[];
 }
 
 function timerBefore(a: Timer, b: Timer): boolean {

@@ -136,6 +136,7 @@ const BARRED = 4;
 export interface StepScope {
   readonly key: string;
   aggregate(name: string): AggregateView;
+  state(name: string): ReadonlyMap<string, unknown>;
 }
 
 /**
@@ -321,6 +322,10 @@ export class NfaStep<E> implements MatchContext<E> {
     return this.scope.aggregate(name);
   }
 
+  state(name: string): ReadonlyMap<string, unknown> {
+    return this.scope.state(name);
+  }
+
   private stageIndex(name: string): number {
     const stages = this.pattern.stages;
     for (let i = 0; i < stages.length; i++) if (stages[i].name === name) return i;
@@ -339,6 +344,9 @@ const NO_SCOPE: StepScope = {
   key: '',
   aggregate: () => {
     throw new Error('aggregates are read only while a condition runs');
+  },
+  state: () => {
+    throw new Error('keyed state is read only while a condition runs');
   },
 };
 

@@ -20,6 +20,11 @@ export interface MatchContext<E> {
   count(stage: string): number;
   /** A windowed aggregate declared on the engine, over the events before this one. */
   aggregate(name: string): AggregateView;
+  /**
+   * A keyed state table declared on the engine (`CepEngineOptions.state`), as its update left it
+   * after this event (state updates run before the patterns see the event).
+   */
+  state(name: string): ReadonlyMap<string, unknown>;
 }
 
 export type Condition<E> = (event: E, ctx: MatchContext<E>) => boolean;

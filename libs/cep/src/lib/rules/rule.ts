@@ -51,6 +51,8 @@ export interface RuleAggregate {
 /** A rule ready to run: engine options for one `CepEngine` whose single pattern has the rule's id and version. */
 export interface CompiledRule {
   readonly spec: RuleSpec;
+  /** A built-in's parameters in force: the rule's params over the built-in's defaults (absent for documents). */
+  readonly params?: Readonly<Record<string, unknown>>;
   /** Topics the rule reads; the service feeds it only records of these. */
   readonly inputs: readonly string[];
   readonly options: CepEngineOptions<CepEvent>;
