@@ -57,9 +57,59 @@ export const historicalDataManagerEnv = mergeSpecs(
       min: 10,
       description: 'A dataset buffer is written to S3 at the latest this long after its first record arrived',
     }),
+    ARCHIVE_FLUSH_BLOCKED_MIN_ROWS: env.int({
+      default: 5000,
+      min: 1,
+      description:
+        'A buffer holding this many rows is written at once when every partition the consumer works on holds a batch (nothing more can arrive before a flush)',
+    }),
+    ARCHIVE_PARTITIONS_CONCURRENTLY: env.int({
+      default: 12,
+      min: 1,
+      max: 1000,
+      description: 'Partitions of the archived topics consumed at once (each holds one batch until its flush)',
+    }),
+    ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION: env.int({
+      default: 4 * 1024 * 1024,
+      min: 1024,
+      description: 'Most bytes one fetch brings per partition (larger fetches make fewer, larger flushes)',
+    }),
     ARCHIVE_CATALOG_SCHEMA: env.string({
       default: 'archive',
       description: 'PostgreSQL schema of the archive catalog (created and migrated at start-up)',
+    }),
+  },
+  {
+    HISTORY_CACHE_DIR: env.string({
+      default: '/tmp/tributary-history-cache',
+      description: 'Folder of the local cache of archive objects that queries read (created when missing)',
+    }),
+    HISTORY_CACHE_MAX_BYTES: env.int({
+      default: 1024 * 1024 * 1024,
+      min: 1024,
+      description: 'Bytes the local object cache keeps on disk; least recently used objects are evicted first',
+    }),
+    HISTORY_CACHE_FETCH_CONCURRENCY: env.int({
+      default: 8,
+      min: 1,
+      max: 256,
+      description: 'Archive objects fetched from S3 at once into the cache, over all queries',
+    }),
+    HISTORY_QUERY_MAX_RANGE_MS: env.durationMs({
+      default: '744h',
+      min: 1000,
+      description: 'Longest time range one query may span (default 31 days); a longer one is refused with 422',
+    }),
+    HISTORY_QUERY_MAX_ROWS: env.int({
+      default: 1_000_000,
+      min: 1,
+      description: 'Most rows one query may return; more is refused with 413 (or 422 for a larger limit)',
+    }),
+    HISTORY_QUERY_THREADS: env.int({
+      default: 2,
+      min: 1,
+      max: 64,
+      description: 'DuckDB threads the query API uses',
     }),
   },
 );

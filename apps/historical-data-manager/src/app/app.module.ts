@@ -2,18 +2,23 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceCoreModule } from '@tributary/service';
 import type { HistoricalDataManagerConfig } from '../config';
 import { ArchiveModule } from './archive/archive.module';
+import { ArchiveHealthIndicator } from './archive/archive.health';
 import { HealthController } from './health.controller';
+import { QueryModule } from './query/query.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: HistoricalDataManagerConfig): DynamicModule {
+    const archive = ArchiveModule.forRoot(config);
     return {
       module: AppModule,
       imports: [
         ServiceCoreModule.forRoot({ service: 'historical-data-manager', config, postgres: true, s3: true }),
-        ArchiveModule.forRoot(config),
+        archive,
+        QueryModule.forRoot(archive),
       ],
       controllers: [HealthController],
+      providers: [ArchiveHealthIndicator],
     };
   }
 }

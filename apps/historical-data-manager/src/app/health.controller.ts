@@ -2,8 +2,12 @@ import { Controller } from '@nestjs/common';
 import { HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { KafkaHealthIndicator } from '@tributary/kafka';
 import { PostgresHealthIndicator, ReadinessController, S3HealthIndicator } from '@tributary/observability';
+import { ArchiveHealthIndicator } from './archive/archive.health';
 
-/** `GET /health/live` and `GET /health/ready` (503 while a dependency below is down). */
+/**
+ * `GET /health/live` and `GET /health/ready` (503 while a dependency below is down; `archive` is
+ * down, naming the store, while the archive waits for S3 or PostgreSQL with consumption paused).
+ */
 @Controller('health')
 export class HealthController extends ReadinessController {
   constructor(
@@ -11,6 +15,7 @@ export class HealthController extends ReadinessController {
     private readonly kafka: KafkaHealthIndicator,
     private readonly postgres: PostgresHealthIndicator,
     private readonly s3: S3HealthIndicator,
+    private readonly archive: ArchiveHealthIndicator,
   ) {
     super(health);
   }
@@ -20,6 +25,7 @@ export class HealthController extends ReadinessController {
       () => this.kafka.isHealthy('kafka'),
       () => this.postgres.isHealthy('postgres'),
       () => this.s3.isHealthy('s3'),
+      () => this.archive.isHealthy('archive'),
     ];
   }
 }

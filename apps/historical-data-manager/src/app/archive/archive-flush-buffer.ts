@@ -32,6 +32,8 @@ interface HeldBatch {
  */
 export class DatasetArchiveBuffer {
   private held: HeldBatch[] = [];
+  /** Batches of flushes under way: out of `held`, not yet committed to the catalog. */
+  private readonly flushing = new Set<HeldBatch>();
   private rows = 0;
   private bytes = 0;
   private ageTimer?: NodeJS.Timeout;
@@ -44,9 +46,22 @@ export class DatasetArchiveBuffer {
     private readonly archivePartition: ArchivePartition,
   ) {}
 
+  /** Topic partitions with a batch held now (each one blocks its partition's next fetch). */
+  get heldPartitions(): number {
+    return new Set(this.held.map((b) => b.topicPartition)).size;
+  }
+
   /** Rows held now (not yet durable). */
   get heldRows(): number {
     return this.rows;
+  }
+
+  /**
+   * Every record received and not yet committed to the catalog (held, or in a flush under way),
+   * per topic partition: the rows a query must add to the archived files to be complete.
+   */
+  buffered(): { topicPartition: number; records: readonly ArchiveRecord[] }[] {
+    return [...this.held, ...this.flushing].map((b) => ({ topicPartition: b.topicPartition, records: b.records }));
   }
 
   /** Holds `records` of one topic partition until they are durable in S3 and the catalog. */
@@ -74,6 +89,7 @@ export class DatasetArchiveBuffer {
     this.rows = 0;
     this.bytes = 0;
     if (batches.length === 0) return Promise.resolve();
+    for (const batch of batches) this.flushing.add(batch);
     return this.schedule(() => this.write(batches));
   }
 
@@ -96,6 +112,8 @@ export class DatasetArchiveBuffer {
       } catch (error) {
         // the held batches fail: the consumer retries them, nothing of them is committed
         for (const batch of held) batch.reject(error);
+      } finally {
+        for (const batch of held) this.flushing.delete(batch);
       }
     }
   }

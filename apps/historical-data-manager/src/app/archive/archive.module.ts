@@ -17,7 +17,7 @@ export class ArchiveModule {
         { provide: ARCHIVED_TOPICS, useValue: topics },
         TopicArchiveService,
       ],
-      exports: [TopicArchiveService],
+      exports: [TopicArchiveService, ARCHIVE_CONFIG],
     };
   }
 }

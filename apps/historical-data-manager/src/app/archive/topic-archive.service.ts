@@ -8,15 +8,29 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { KafkaBatchContext } from '@tributary/kafka';
+import type { KafkaBatchContext, KafkaBatchServer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import type { DataSource } from 'typeorm';
 import type { HistoricalDataManagerConfig } from '../../config';
+import { type ArchiveDependency, DependencyUnavailableError } from './archive-dependencies';
 import { DatasetArchiveBuffer } from './archive-flush-buffer';
 import type { ArchivedTopic } from './archived-topics';
 import { catalogDataSource, migrateCatalog } from './catalog-database';
 import { type ArchiveRecord, ParquetPartitionWriter } from './parquet-partition-writer';
-import { TopicArchiver } from './topic-archiver';
+import { type ArchiveBatchResult, type ArchivedDataset, TopicArchiver } from './topic-archiver';
+
+/** What the archive needs of the consumer: stopping and restarting the fetches of its topics. */
+export type ArchiveConsumerControl = Pick<KafkaBatchServer, 'pause' | 'resume' | 'health'>;
+
+/** A store the archive is waiting for. */
+export interface ArchiveOutage {
+  dependency: ArchiveDependency;
+  /** ISO-8601 time of the first failure. */
+  since: string;
+  reason: string;
+  /** Flush attempts that failed since. */
+  attempts: number;
+}
 
 export const ARCHIVE_CONFIG = Symbol('ARCHIVE_CONFIG');
 export const ARCHIVED_TOPICS = Symbol('ARCHIVED_TOPICS');
@@ -26,6 +40,10 @@ export const ARCHIVED_TOPICS = Symbol('ARCHIVED_TOPICS');
  * migrated at start-up (in the background, retried while PostgreSQL is away), each Kafka batch is
  * held until the flush containing it is durable in S3 and the catalog, and what is held is
  * flushed before the consumer leaves on shutdown.
+ *
+ * While S3 or PostgreSQL is away, a flush is retried with backoff until it succeeds, its batches
+ * stay held (never failed, so never dead-lettered), and the consumer's fetches of the archived
+ * topics are paused, which bounds the buffers; fetching resumes once a flush went through.
  */
 @Injectable()
 export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -39,6 +57,11 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
   private catalog?: DataSource;
   private writer?: ParquetPartitionWriter;
   private stopped = false;
+  private stopping = false;
+  private readonly stopSignal = new AbortController();
+  private consumer?: ArchiveConsumerControl;
+  private outage: ArchiveOutage | null = null;
+  private paused = false;
 
   constructor(
     @Inject(ARCHIVE_CONFIG) private readonly config: HistoricalDataManagerConfig,
@@ -68,7 +91,64 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       bytes += record.message.value?.length ?? 0;
       records.push({ offset: BigInt(record.offset), key: record.key, eventTimeNs: BigInt(eventTime), value });
     }
-    await this.bufferOf(archived).add(batch.partition, records, bytes);
+    const durable = this.bufferOf(archived).add(batch.partition, records, bytes);
+    this.flushIfConsumerBlocked();
+    await durable;
+  }
+
+  /**
+   * The consumer hands a partition its next batch only after the previous one returned, and
+   * fetches again only once every batch of the last fetch returned. When every partition it may
+   * work on at once holds a batch here, nothing more can arrive before a flush: waiting for the
+   * age limit would only idle. With enough rows held (`ARCHIVE_FLUSH_BLOCKED_MIN_ROWS`, so a slow
+   * stream still makes files of a useful size), flush now.
+   */
+  private flushIfConsumerBlocked(): void {
+    if (this.consumer === undefined) return;
+    let heldPartitions = 0;
+    let heldRows = 0;
+    for (const buffer of this.buffers.values()) {
+      heldPartitions += buffer.heldPartitions;
+      heldRows += buffer.heldRows;
+    }
+    if (heldRows < this.config.ARCHIVE_FLUSH_BLOCKED_MIN_ROWS) return;
+    const assignment = this.consumer.health().assignment;
+    let assigned = 0;
+    for (const topic of this.byTopic.keys()) assigned += assignment[topic]?.length ?? 0;
+    if (heldPartitions >= Math.min(this.config.ARCHIVE_PARTITIONS_CONCURRENTLY, assigned)) void this.flushAll();
+  }
+
+  /** The consumer feeding the archive, so an outage can pause its fetches. */
+  useConsumer(consumer: ArchiveConsumerControl): void {
+    this.consumer = consumer;
+    if (this.outage) this.pauseConsumer();
+  }
+
+  /** The store the archive is waiting for, or null while flushes go through. */
+  currentOutage(): ArchiveOutage | null {
+    return this.outage === null ? null : { ...this.outage };
+  }
+
+  /** Whether the consumer's fetches are paused by an outage. */
+  get consumptionPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Datasets this instance archives (so it may hold rows not yet flushed). */
+  archivedDatasets(): ArchivedDataset[] {
+    return [...this.byTopic.values()].map((t) => t.dataset);
+  }
+
+  /** Records of `dataset` received and not yet committed to the catalog, per topic partition. */
+  bufferedRecords(dataset: string): { topicPartition: number; records: readonly ArchiveRecord[] }[] {
+    return this.buffers.get(dataset)?.buffered() ?? [];
+  }
+
+  /** Rows received and not yet committed to the catalog: held, or in a flush under way (or waiting for a store). */
+  bufferedRowCount(): number {
+    let rows = 0;
+    for (const buffer of this.buffers.values()) for (const part of buffer.buffered()) rows += part.records.length;
+    return rows;
   }
 
   /** Rows received from Kafka and held, not yet durable (so not committed). */
@@ -84,7 +164,10 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
   }
 
   async onModuleDestroy(): Promise<void> {
-    // held batches complete, so the consumer's close() commits them instead of waiting
+    // held batches complete, so the consumer's close() commits them instead of waiting; a flush
+    // waiting for a store that is away gives up (its records are redelivered after the restart)
+    this.stopping = true;
+    this.stopSignal.abort();
     await this.flushAll();
   }
 
@@ -108,12 +191,63 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
           maxAgeMs: this.config.ARCHIVE_FLUSH_AGE_MS,
         },
         (flush) => this.serialise(flush),
-        (dataset, topicPartition, records) =>
-          (this.archiver as TopicArchiver).archive(dataset, topicPartition, records),
+        (dataset, topicPartition, records) => this.archiveUntilDurable(dataset, topicPartition, records),
       );
       this.buffers.set(archived.dataset.name, buffer);
     }
     return buffer;
+  }
+
+  /**
+   * Archives one partition's records; while S3 or PostgreSQL is away, pauses the consumer and
+   * tries again with backoff (500 ms doubling to 10 s) until the store answers or the service stops.
+   */
+  private async archiveUntilDurable(
+    dataset: ArchivedDataset,
+    topicPartition: number,
+    records: ArchiveRecord[],
+  ): Promise<ArchiveBatchResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await (this.archiver as TopicArchiver).archive(dataset, topicPartition, records);
+        this.recovered();
+        return result;
+      } catch (error) {
+        if (!(error instanceof DependencyUnavailableError) || this.stopping) throw error;
+        this.noteOutage(error.dependency, error.message);
+        try {
+          await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)), undefined, { signal: this.stopSignal.signal });
+        } catch {
+          throw error; // stopping: the held batches fail and are redelivered after the restart
+        }
+      }
+    }
+  }
+
+  private noteOutage(dependency: ArchiveDependency, reason: string): void {
+    if (this.outage?.dependency === dependency) {
+      this.outage.attempts++;
+      this.outage.reason = reason;
+    } else {
+      this.outage = { dependency, since: new Date().toISOString(), reason, attempts: 1 };
+      this.log.warn(`archive waiting for ${dependency}: ${reason}; consumption paused, records held`);
+    }
+    this.pauseConsumer();
+  }
+
+  private recovered(): void {
+    if (this.outage === null) return;
+    this.log.log(`${this.outage.dependency} is back after ${this.outage.attempts} failed attempt(s); consumption resumes`);
+    this.outage = null;
+    if (!this.paused) return;
+    this.paused = false;
+    for (const topic of this.byTopic.keys()) this.consumer?.resume(topic);
+  }
+
+  private pauseConsumer(): void {
+    if (this.paused || this.consumer === undefined) return;
+    this.paused = true;
+    for (const topic of this.byTopic.keys()) this.consumer.pause(topic);
   }
 
   /** One DuckDB writer: flushes run one after another. */
@@ -133,6 +267,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
         break;
       } catch (error) {
         if (this.stopped) throw error;
+        this.noteOutage('postgres', (error as Error).message);
         this.log.warn(`archive catalog not ready (${(error as Error).message}); retrying`);
         await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)));
       }
@@ -140,6 +275,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
     this.s3 = createS3Client(this.config);
     this.writer = await ParquetPartitionWriter.open();
     this.archiver = new TopicArchiver(this.writer, this.s3, this.config.S3_BUCKET, this.catalog, schema);
+    this.recovered();
     this.log.log(`archiving ${[...this.byTopic.keys()].join(', ')} to s3://${this.config.S3_BUCKET}/`);
     return this.archiver;
   }

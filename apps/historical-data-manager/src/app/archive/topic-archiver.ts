@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { DataSource } from 'typeorm';
+import { asPostgresOutage, DependencyUnavailableError } from './archive-dependencies';
 import { archiveObjectKey } from './archive-layout';
 import { quoteIdentifier } from './catalog-migrations';
 import type { ArchiveColumn, ArchiveRecord, ParquetPartitionWriter, WrittenPartitionFile } from './parquet-partition-writer';
@@ -33,6 +34,9 @@ export class ArchiveFencedError extends Error {}
  * A crash before the catalog commit leaves at most objects that the catalog does not list (a retry
  * of the same offsets overwrites them); a crash after it, before the Kafka commit, redelivers records
  * whose offsets the catalog already holds, and they are skipped.
+ *
+ * A failure to reach S3 or PostgreSQL is thrown as a {@link DependencyUnavailableError}, so the
+ * caller waits for the store instead of failing the records.
  */
 export class TopicArchiver {
   constructor(
@@ -55,10 +59,17 @@ export class TopicArchiver {
         file,
         key: archiveObjectKey(dataset.name, file.partition, dataset.topic, topicPartition, file.firstOffset, file.lastOffset),
       }));
-      for (const { file, key } of keyed) await this.upload(key, file);
+      try {
+        for (const { file, key } of keyed) await this.upload(key, file);
+      } catch (error) {
+        // an upload fails because of the S3 server, never because of the records
+        throw new DependencyUnavailableError('s3', error);
+      }
       const batchFirst = pending[0]?.offset as bigint;
       const batchNext = (pending[pending.length - 1]?.offset as bigint) + 1n;
-      await this.commit(dataset, topicPartition, batchFirst, batchNext, keyed);
+      await this.commit(dataset, topicPartition, batchFirst, batchNext, keyed).catch((error: unknown) => {
+        throw asPostgresOutage(error);
+      });
       return { committed: keyed.map((k) => k.key), skipped };
     } finally {
       await this.writer.discard(files);
@@ -67,10 +78,14 @@ export class TopicArchiver {
 
   /** The next offset of `topic`/`partition` not yet archived, or null before the first commit. */
   async archivedOffset(topic: string, topicPartition: number): Promise<bigint | null> {
-    const rows: { next_offset: string }[] = await this.catalog.query(
-      `SELECT next_offset FROM ${this.table('archived_offsets')} WHERE source_topic = $1 AND source_partition = $2`,
-      [topic, topicPartition],
-    );
+    const rows: { next_offset: string }[] = await this.catalog
+      .query(
+        `SELECT next_offset FROM ${this.table('archived_offsets')} WHERE source_topic = $1 AND source_partition = $2`,
+        [topic, topicPartition],
+      )
+      .catch((error: unknown) => {
+        throw asPostgresOutage(error);
+      });
     return rows[0] ? BigInt(rows[0].next_offset) : null;
   }
 

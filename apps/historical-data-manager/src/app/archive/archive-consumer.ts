@@ -1,0 +1,30 @@
+import type { INestApplication } from '@nestjs/common';
+import { connectKafkaConsumer, type KafkaBatchServer, type KafkaBatchServerOptions } from '@tributary/kafka';
+import type { HistoricalDataManagerConfig } from '../../config';
+import { TopicArchiveService } from './topic-archive.service';
+
+/**
+ * Connects the Kafka consumer that feeds the archive (as `connectKafkaConsumer` does) and hands it
+ * to the archive, which pauses its fetches while S3 or PostgreSQL is away and flushes early when
+ * the consumer can fetch nothing more. Fetch sizes and partitions consumed at once come from the
+ * `ARCHIVE_*` configuration. Start it with
+ * `app.startAllMicroservices()`.
+ */
+export function connectArchiveConsumer(
+  app: INestApplication,
+  options: Omit<KafkaBatchServerOptions, 'config'> & { config: HistoricalDataManagerConfig },
+): KafkaBatchServer {
+  const { config } = options;
+  const { server } = connectKafkaConsumer(app, {
+    // every partition of a fetch held at once, so one flush releases them all
+    partitionsConsumedConcurrently: config.ARCHIVE_PARTITIONS_CONCURRENTLY,
+    ...options,
+    consumerConfig: {
+      maxBytesPerPartition: config.ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION,
+      maxBytes: Math.max(10 * 1024 * 1024, config.ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION * 4),
+      ...options.consumerConfig,
+    },
+  });
+  app.get(TopicArchiveService).useConsumer(server);
+  return server;
+}

@@ -1,0 +1,246 @@
+import type { Pool } from 'pg';
+import { topicSpec } from '@tributary/contracts';
+import { hourPartitionOf } from '../archive/archive-layout';
+import { quoteIdentifier } from '../archive/catalog-migrations';
+import { archiveColumnsOf, type ArchiveColumnType } from '../archive/parquet-partition-writer';
+import type { ArchivedDataset } from '../archive/topic-archiver';
+
+/** SQL type of a column as a query returns it (`unknown`: a column only older files hold, of a topic no longer known). */
+export type DatasetColumnType = ArchiveColumnType | 'INTEGER' | 'TIMESTAMPTZ' | 'unknown';
+
+export interface DatasetColumn {
+  name: string;
+  type: DatasetColumnType;
+}
+
+/** A dataset as the catalog (and this instance's configuration) knows it. */
+export interface DatasetDescription {
+  name: string;
+  sourceTopic: string;
+  schemaVersion: number;
+  partitioning: string;
+  retentionDays: number | null;
+  columns: DatasetColumn[];
+  /** The column a `symbols` filter applies to (`symbol`, else `underlying`); null when there is none. */
+  symbolColumn: string | null;
+  files: number;
+  rows: number;
+  bytes: number;
+  /** Smallest and largest event time over the committed files, epoch ns; null before the first file. */
+  minEventTimeNs: bigint | null;
+  maxEventTimeNs: bigint | null;
+  /** Whether this instance archives the dataset (so it may hold rows not yet flushed). */
+  archivedHere: boolean;
+}
+
+/** A committed file selected for a query. */
+export interface SelectedFile {
+  key: string;
+  bytes: number;
+  rows: number;
+  sourcePartition: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+  columns: string[];
+}
+
+const LEADING: DatasetColumn[] = [
+  { name: 'kafka_partition', type: 'INTEGER' },
+  { name: 'kafka_offset', type: 'BIGINT' },
+  { name: 'record_key', type: 'VARCHAR' },
+];
+const TRAILING: DatasetColumn[] = [
+  { name: 'ts', type: 'BIGINT' },
+  { name: 'event_time', type: 'TIMESTAMPTZ' },
+];
+
+/** PostgreSQL errors meaning the catalog was never created: no dataset exists yet. */
+const NO_CATALOG = new Set(['3F000', '42P01']);
+
+interface DatasetRow {
+  name: string;
+  source_topic: string;
+  schema_version: number;
+  partitioning: string;
+  retention_days: number | null;
+  files: string;
+  rows: string;
+  bytes: string;
+  min_ns: string | null;
+  max_ns: string | null;
+  stat_columns: string[] | null;
+}
+
+/**
+ * The read side of the archive catalog for the query API. The catalog is the truth for readers:
+ * only files with a committed `files` row are ever selected.
+ */
+export class DatasetCatalog {
+  private readonly configured = new Map<string, ArchivedDataset>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: string,
+    /** The datasets this instance archives. */
+    configured: readonly ArchivedDataset[],
+  ) {
+    for (const dataset of configured) this.configured.set(dataset.name, dataset);
+  }
+
+  /** Every dataset: committed in the catalog, or archived by this instance and not flushed yet. */
+  async list(): Promise<DatasetDescription[]> {
+    const rows = await this.datasetRows(null);
+    const byName = new Map(rows.map((row) => [row.name, this.describe(row)]));
+    for (const name of this.configured.keys()) {
+      if (!byName.has(name)) byName.set(name, this.describe(null, name));
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * One dataset, or null when neither the catalog nor this instance knows it. Without `figures`
+   * (what a rows query needs: its columns) the file counts and time range are left at zero, and
+   * the columns only older files hold come from a list refreshed at most every 30 s: a query then
+   * costs one indexed catalog lookup, not a pass over every file of the dataset.
+   */
+  async get(name: string, figures = true): Promise<DatasetDescription | null> {
+    if (figures) {
+      const [row] = await this.datasetRows(name);
+      if (row) return this.describe(row);
+    } else {
+      const [row] = (await this.query(
+        `SELECT name, source_topic, schema_version, partitioning, retention_days,
+                '0' AS files, '0' AS rows, '0' AS bytes, NULL AS min_ns, NULL AS max_ns, NULL AS stat_columns
+           FROM ${this.table('datasets')} WHERE name = $1`,
+        [name],
+      )) as DatasetRow[];
+      if (row) return this.describe({ ...row, stat_columns: await this.statColumns(name) });
+    }
+    return this.configured.has(name) ? this.describe(null, name) : null;
+  }
+
+  private readonly statColumnsCache = new Map<string, { at: number; columns: Promise<string[]> }>();
+
+  /** Every column name found in the dataset's files (cached 30 s). */
+  private statColumns(dataset: string): Promise<string[]> {
+    const cached = this.statColumnsCache.get(dataset);
+    if (cached && Date.now() - cached.at < 30_000) return cached.columns;
+    const columns = this.query(
+      `SELECT coalesce(array_agg(DISTINCT k), '{}') AS columns
+         FROM ${this.table('files')} f, jsonb_object_keys(f.column_stats) k WHERE f.dataset = $1`,
+      [dataset],
+    ).then((rows) => ((rows[0] as { columns?: string[] } | undefined)?.columns ?? []) as string[]);
+    columns.catch(() => this.statColumnsCache.delete(dataset));
+    this.statColumnsCache.set(dataset, { at: Date.now(), columns });
+    return columns;
+  }
+
+  /**
+   * The committed files that may hold rows of `[fromNs, toNs)` for `symbols`: pruned by Hive
+   * partition (date and hour of the range), then by each file's event-time range and symbols.
+   */
+  async files(dataset: string, fromNs: bigint, toNs: bigint, symbols: readonly string[]): Promise<SelectedFile[]> {
+    const first = hourPartitionOf(fromNs);
+    const last = hourPartitionOf(toNs - 1n);
+    const rows = (await this.query(
+      `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset,
+              ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
+         FROM ${this.table('files')}
+        WHERE dataset = $1
+          AND (partition_date, partition_hour) >= ($2::date, $3::smallint)
+          AND (partition_date, partition_hour) <= ($4::date, $5::smallint)
+          AND max_event_time_ns >= $6 AND min_event_time_ns < $7
+          AND ($8::text[] IS NULL OR symbols && $8::text[])
+        ORDER BY min_event_time_ns, source_partition, first_offset`,
+      [
+        dataset,
+        first.date,
+        first.hour,
+        last.date,
+        last.hour,
+        fromNs.toString(),
+        toNs.toString(),
+        symbols.length > 0 ? symbols : null,
+      ],
+    )) as {
+      object_key: string;
+      byte_size: string;
+      row_count: string;
+      source_partition: number;
+      first_offset: string;
+      last_offset: string;
+      columns: string[];
+    }[];
+    return rows.map((r) => ({
+      key: r.object_key,
+      bytes: Number(r.byte_size),
+      rows: Number(r.row_count),
+      sourcePartition: r.source_partition,
+      firstOffset: BigInt(r.first_offset),
+      lastOffset: BigInt(r.last_offset),
+      columns: r.columns,
+    }));
+  }
+
+  private async datasetRows(name: string | null): Promise<DatasetRow[]> {
+    return (await this.query(
+      `SELECT d.name, d.source_topic, d.schema_version, d.partitioning, d.retention_days,
+              count(f.id)::text AS files, coalesce(sum(f.row_count), 0)::text AS rows,
+              coalesce(sum(f.byte_size), 0)::text AS bytes,
+              min(f.min_event_time_ns)::text AS min_ns, max(f.max_event_time_ns)::text AS max_ns,
+              (SELECT array_agg(DISTINCT k) FROM ${this.table('files')} f2, jsonb_object_keys(f2.column_stats) k
+                WHERE f2.dataset = d.name) AS stat_columns
+         FROM ${this.table('datasets')} d LEFT JOIN ${this.table('files')} f ON f.dataset = d.name
+        WHERE $1::text IS NULL OR d.name = $1
+        GROUP BY d.name ORDER BY d.name`,
+      [name],
+    )) as DatasetRow[];
+  }
+
+  private describe(row: DatasetRow | null, name = row?.name as string): DatasetDescription {
+    const configured = this.configured.get(name);
+    const sourceTopic = row?.source_topic ?? configured?.topic ?? name;
+    const valueColumns: DatasetColumn[] = (
+      configured?.columns ?? archiveColumnsOfTopic(sourceTopic) ?? []
+    ).map((c) => ({ name: c.name, type: c.type }));
+    const known = new Set([...LEADING, ...valueColumns, ...TRAILING].map((c) => c.name));
+    // columns found in older files only (a schema that dropped a field, a topic no longer known)
+    for (const extra of (row?.stat_columns ?? []).filter((c) => !known.has(c)).sort()) {
+      valueColumns.push({ name: extra, type: 'unknown' });
+    }
+    const names = new Set(valueColumns.map((c) => c.name));
+    return {
+      name,
+      sourceTopic,
+      schemaVersion: row?.schema_version ?? configured?.schemaVersion ?? 1,
+      partitioning: row?.partitioning ?? 'date=YYYY-MM-DD/hour=HH',
+      retentionDays: row?.retention_days ?? configured?.retentionDays ?? null,
+      columns: [...LEADING, ...valueColumns, ...TRAILING],
+      symbolColumn: names.has('symbol') ? 'symbol' : names.has('underlying') ? 'underlying' : null,
+      files: Number(row?.files ?? 0),
+      rows: Number(row?.rows ?? 0),
+      bytes: Number(row?.bytes ?? 0),
+      minEventTimeNs: row?.min_ns == null ? null : BigInt(row.min_ns),
+      maxEventTimeNs: row?.max_ns == null ? null : BigInt(row.max_ns),
+      archivedHere: configured !== undefined,
+    };
+  }
+
+  private async query(sql: string, parameters: unknown[]): Promise<unknown[]> {
+    try {
+      return (await this.pool.query(sql, parameters)).rows;
+    } catch (error) {
+      if (NO_CATALOG.has((error as { code?: string }).code ?? '')) return [];
+      throw error;
+    }
+  }
+
+  private table(name: string): string {
+    return `${quoteIdentifier(this.schema)}.${name}`;
+  }
+}
+
+function archiveColumnsOfTopic(topic: string): ReturnType<typeof archiveColumnsOf> | undefined {
+  const spec = topicSpec(topic);
+  return spec ? archiveColumnsOf(spec.schema) : undefined;
+}
