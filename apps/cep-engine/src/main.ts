@@ -6,5 +6,4 @@ void runService({
   service: 'cep-engine',
   env: cepEngineEnv,
   module: (config) => AppModule.forRoot(config),
-  consumer: true,
 });

@@ -1,21 +1,29 @@
-import { Controller } from '@nestjs/common';
-import { HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
+import { Controller, Inject, Optional } from '@nestjs/common';
+import { HealthCheckService, type HealthIndicatorFunction, type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { KafkaHealthIndicator } from '@tributary/kafka';
 import { ReadinessController } from '@tributary/observability';
+import { CepRunner } from './kafka/cep-runner';
 
-/** `GET /health/live` and `GET /health/ready` (503 while a dependency below is down). */
+/** `GET /health/live` and `GET /health/ready` (503 while Kafka is down or the engine is not consuming yet). */
 @Controller('health')
 export class HealthController extends ReadinessController {
   constructor(
     health: HealthCheckService,
     private readonly kafka: KafkaHealthIndicator,
+    @Inject(CepRunner) private readonly runner: CepRunner,
+    @Optional() private readonly indicators: HealthIndicatorService = new HealthIndicatorService(),
   ) {
     super(health);
   }
 
   protected readinessChecks(): HealthIndicatorFunction[] {
-    return [
-      () => this.kafka.isHealthy('kafka'),
-    ];
+    return [() => this.kafka.isHealthy('kafka'), () => this.engine()];
+  }
+
+  private async engine(): Promise<HealthIndicatorResult> {
+    const { state, lastError } = this.runner;
+    const session = this.indicators.check('cep');
+    const data = { state, partitions: this.runner.ownedPartitions() };
+    return state === 'running' || state === 'idle' ? session.up(data) : session.down({ ...data, message: lastError ?? `engine is ${state}` });
   }
 }

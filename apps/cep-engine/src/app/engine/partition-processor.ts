@@ -1,0 +1,299 @@
+import type { IHeaders, Message } from 'kafkajs';
+import { CepEngine, EventTimeline } from '@tributary/cep';
+import { type Alert, type CepSideOutput, decodeEvent, dlqTopicOf, HEADERS, ValidationError } from '@tributary/contracts';
+import { deadLetterHeaders, headerValue } from '@tributary/kafka';
+import type { CepEvent, CompiledRule } from '../rules/rule-api';
+import { alertOf, lateOf, timeoutOf } from './alert-factory';
+import type { CepTopics } from './cep-topics';
+import type { PartitionCheckpoint } from './checkpoint';
+
+/** One consumed record, as kafkajs hands it over. */
+export interface InputRecord {
+  /** Cluster topic name. */
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: IHeaders;
+}
+
+export interface DeadLetter {
+  readonly topic: string;
+  readonly message: Message;
+}
+
+/** Everything one Kafka transaction of a partition writes, taken at one point of the input. */
+export interface CommitUnit {
+  readonly partition: number;
+  readonly alerts: Alert.Value[];
+  readonly sideOutputs: CepSideOutput.Value[];
+  readonly deadLetters: DeadLetter[];
+  /** Next offset per input topic: sent to the group with the transaction and kept in the checkpoint. */
+  readonly offsets: Readonly<Record<string, string>>;
+  readonly checkpoint: PartitionCheckpoint;
+  /** Input records applied since the previous unit. */
+  readonly records: number;
+}
+
+export interface PartitionProcessorOptions {
+  readonly group: string;
+  /** The partition number N: this processor owns partition N of every input topic. */
+  readonly partition: number;
+  readonly topics: CepTopics;
+  /** `service/instance`, written into checkpoints. */
+  readonly writer: string;
+  /** Processing-time silence after which an input partition no longer holds the watermark back. */
+  readonly idlePartitionMs: number;
+  /** Idle-key TTL for rules that set none (event-time nanoseconds). */
+  readonly idleKeyTtlNs?: number;
+  readonly now?: () => number;
+}
+
+interface RuleRunner {
+  readonly rule: CompiledRule;
+  readonly engine: CepEngine<CepEvent>;
+  /** Catalog topics the rule reads. */
+  readonly inputs: ReadonlySet<string>;
+}
+
+export type IngestResult = 'applied' | 'skipped' | 'dead-lettered';
+
+/** Is offset a before offset b (64-bit decimal strings without leading zeros)? */
+export function offsetBefore(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
+
+function describeFailure(error: unknown): { errorType: string; reason: string } {
+  if (error instanceof Error) return { errorType: error.name || 'Error', reason: error.message || String(error) };
+  return { errorType: 'Error', reason: String(error) };
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+function nanosNow(nowMs: number): string {
+  return (BigInt(Math.round(nowMs * 1000)) * 1000n).toString();
+}
+
+/**
+ * Runs every enabled rule on partition N of the input topics, one `CepEngine` per rule, so changing a
+ * rule replaces that engine alone. Pure and synchronous: the Kafka side feeds it records, takes a
+ * `CommitUnit` (alerts, side outputs, dead letters, offsets and the checkpoint, all of the same point
+ * of the input) and writes it in one transaction.
+ *
+ * A record below the next expected offset of its topic is skipped: it is already in the state (the
+ * group re-delivers from its committed offset after a rebalance, which may lag this processor).
+ */
+export class PartitionProcessor {
+  readonly partition: number;
+  private readonly runners = new Map<string, RuleRunner>();
+  private readonly positions = new Map<string, string>();
+  private readonly lastSeenMs = new Map<string, number>();
+  private readonly idle = new Set<string>();
+  private timeline: EventTimeline | undefined;
+  private alerts: Alert.Value[] = [];
+  private sideOutputs: CepSideOutput.Value[] = [];
+  private deadLetters: DeadLetter[] = [];
+  private records = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly options: PartitionProcessorOptions,
+    rules: readonly CompiledRule[],
+    checkpoint?: PartitionCheckpoint,
+  ) {
+    this.partition = options.partition;
+    this.now = options.now ?? Date.now;
+    if (checkpoint) {
+      for (const [topic, offset] of Object.entries(checkpoint.offsets)) this.positions.set(topic, offset);
+      if (checkpoint.timelineBase !== null) this.timeline = new EventTimeline(checkpoint.timelineBase);
+    }
+    for (const rule of rules) {
+      const saved = checkpoint?.rules[rule.spec.id];
+      const options = this.engineOptions(rule);
+      const engine = saved && saved.version === rule.spec.version ? CepEngine.restore(options, saved.snapshot) : new CepEngine(options);
+      this.runners.set(rule.spec.id, { rule, engine, inputs: new Set(rule.inputs) });
+    }
+  }
+
+  /** Next offset this processor expects per input topic. */
+  get offsets(): Readonly<Record<string, string>> {
+    return Object.fromEntries(this.positions);
+  }
+
+  /** True when outputs wait for a transaction (so it should commit now rather than at the next interval). */
+  get hasOutput(): boolean {
+    return this.alerts.length > 0 || this.sideOutputs.length > 0 || this.deadLetters.length > 0;
+  }
+
+  get pendingRecords(): number {
+    return this.records;
+  }
+
+  /** Per rule: version, inputs and state size. */
+  stats(): { rule: string; version: number; keys: number; partialMatches: number; bufferedRecords: number; watermark: string | null }[] {
+    return [...this.runners.values()].map(({ rule, engine }) => {
+      const stats = engine.stats();
+      return {
+        rule: rule.spec.id,
+        version: rule.spec.version,
+        keys: stats.keys,
+        partialMatches: stats.partialMatches,
+        bufferedRecords: stats.bufferedRecords,
+        watermark: this.timeline && Number.isFinite(stats.watermark) ? this.timeline.toEpochNanos(stats.watermark) : null,
+      };
+    });
+  }
+
+  /**
+   * Replaces the engines of rules whose version changed, adds new rules and drops removed or disabled
+   * ones; every other rule keeps its state.
+   */
+  setRules(rules: readonly CompiledRule[]): void {
+    const wanted = new Map(rules.map((rule) => [rule.spec.id, rule]));
+    for (const [id, runner] of this.runners) {
+      const next = wanted.get(id);
+      if (next === undefined || next.spec.version !== runner.rule.spec.version) {
+        this.collectRunner(runner, nanosNow(this.now()));
+        this.runners.delete(id);
+      }
+    }
+    for (const rule of rules) {
+      if (this.runners.has(rule.spec.id)) continue;
+      this.runners.set(rule.spec.id, { rule, engine: new CepEngine(this.engineOptions(rule)), inputs: new Set(rule.inputs) });
+    }
+  }
+
+  /** Applies one record of partition N of an input topic. */
+  ingest(record: InputRecord): IngestResult {
+    const position = this.positions.get(record.topic);
+    if (position !== undefined && offsetBefore(record.offset, position)) return 'skipped';
+    this.positions.set(record.topic, nextOffset(record.offset));
+    this.lastSeenMs.set(record.topic, this.now());
+    this.idle.delete(record.topic);
+    this.records++;
+
+    const spec = this.options.topics.specOf(record.topic);
+    const catalogTopic = this.options.topics.catalogName(record.topic);
+    if (spec === undefined || catalogTopic === undefined) {
+      this.deadLetter(record, 'UnknownTopicError', `${record.topic} is not a catalog topic`);
+      return 'dead-lettered';
+    }
+    let value: Record<string, unknown>;
+    try {
+      value = decodeEvent(spec, record.value, { schemaVersion: headerValue(record.headers, HEADERS.schemaVersion) }) as Record<string, unknown>;
+    } catch (error) {
+      const failure = error instanceof ValidationError ? { errorType: 'ValidationError', reason: error.message } : describeFailure(error);
+      this.deadLetter(record, failure.errorType, failure.reason);
+      return 'dead-lettered';
+    }
+    const eventTime = spec.eventTime(value as never);
+    this.timeline ??= new EventTimeline(eventTime);
+    const event: CepEvent = { topic: catalogTopic, value };
+    const cepRecord = { event, ts: this.timeline.toEngineTime(eventTime), topic: record.topic, partition: record.partition, offset: record.offset };
+    const failures: string[] = [];
+    for (const runner of this.runners.values()) {
+      if (!runner.inputs.has(catalogTopic)) continue;
+      try {
+        runner.engine.ingest(cepRecord);
+      } catch (error) {
+        failures.push(`rule ${runner.rule.spec.id}: ${describeFailure(error).reason}`);
+      }
+    }
+    if (failures.length > 0) {
+      this.deadLetter(record, 'RuleError', failures.join('; '));
+      return 'dead-lettered';
+    }
+    return 'applied';
+  }
+
+  /**
+   * Partitions silent for `idlePartitionMs` stop holding their engines' watermark back (the same as
+   * Flink's idleness: a processing-time decision, so output may then depend on arrival timing).
+   */
+  markIdlePartitions(): void {
+    const now = this.now();
+    for (const [topic, seen] of this.lastSeenMs) {
+      if (this.idle.has(topic) || now - seen < this.options.idlePartitionMs) continue;
+      this.idle.add(topic);
+      for (const runner of this.runners.values()) runner.engine.markIdle(topic, this.partition);
+    }
+  }
+
+  /** Turns what the engines emitted since the last call into output records (stamped with the detection time). */
+  collect(): void {
+    const detectedAt = nanosNow(this.now());
+    for (const runner of this.runners.values()) this.collectRunner(runner, detectedAt);
+  }
+
+  /** Takes the outputs and the checkpoint at this point of the input, for one transaction. */
+  takeCommit(): CommitUnit {
+    this.collect();
+    const rules: Record<string, PartitionCheckpoint['rules'][string]> = {};
+    for (const [id, runner] of this.runners) rules[id] = { version: runner.rule.spec.version, snapshot: runner.engine.snapshot() };
+    const offsets = this.offsets;
+    const unit: CommitUnit = {
+      partition: this.partition,
+      alerts: this.alerts,
+      sideOutputs: this.sideOutputs,
+      deadLetters: this.deadLetters,
+      offsets,
+      records: this.records,
+      checkpoint: {
+        format: 1,
+        kind: 'state',
+        group: this.options.group,
+        partition: this.partition,
+        offsets,
+        timelineBase: this.timeline?.base ?? null,
+        rules,
+        writer: this.options.writer,
+        writtenAtMs: this.now(),
+      },
+    };
+    this.alerts = [];
+    this.sideOutputs = [];
+    this.deadLetters = [];
+    this.records = 0;
+    return unit;
+  }
+
+  private engineOptions(rule: CompiledRule): CompiledRule['options'] {
+    const ttl = rule.options.idleKeyTtlNs ?? this.options.idleKeyTtlNs;
+    return ttl === undefined ? rule.options : { ...rule.options, idleKeyTtlNs: ttl };
+  }
+
+  private collectRunner(runner: RuleRunner, detectedAt: string): void {
+    const { matches, timeouts, late } = runner.engine.drain();
+    if (matches.length === 0 && timeouts.length === 0 && late.length === 0) return;
+    const timeline = this.timeline;
+    if (timeline === undefined) return;
+    const toEpochNanos = (engineTime: number) => timeline.toEpochNanos(engineTime);
+    for (const match of matches) this.alerts.push(alertOf(runner.rule, match, detectedAt, toEpochNanos));
+    const watermark = Number.isFinite(runner.engine.watermark) ? toEpochNanos(runner.engine.watermark) : null;
+    for (const timeout of timeouts) this.sideOutputs.push(timeoutOf(runner.rule, timeout, watermark, detectedAt, toEpochNanos));
+    for (const record of late) this.sideOutputs.push(lateOf(runner.rule, record, detectedAt, toEpochNanos));
+  }
+
+  private deadLetter(record: InputRecord, errorType: string, reason: string): void {
+    this.deadLetters.push({
+      topic: dlqTopicOf(record.topic),
+      message: {
+        key: record.key,
+        value: record.value,
+        headers: deadLetterHeaders(record.headers, {
+          reason,
+          errorType,
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          attempts: 0,
+          consumerGroup: this.options.group,
+          failedAt: new Date(this.now()),
+        }),
+      },
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { Body, Controller, Delete, Get, HttpException, Inject, NotFoundException, Param, Post, Put, Query } from '@nestjs/common';
+import type { Alert, CepRule } from '@tributary/contracts';
+import { CepRunner } from '../kafka/cep-runner';
+import { RecentAlerts } from '../observability/recent-alerts';
+import { RuleAdmin, RuleRequestError } from '../rules/rule-admin';
+import { RuleBook } from '../rules/rule-book';
+
+async function answer<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RuleRequestError) throw new HttpException({ statusCode: error.status, message: error.message }, error.status);
+    throw error;
+  }
+}
+
+/** Rules, patterns and recent alerts. Rule changes go through the rules topic, so every instance applies them. */
+@Controller()
+export class CepController {
+  constructor(
+    @Inject(RuleBook) private readonly rules: RuleBook,
+    @Inject(RuleAdmin) private readonly admin: RuleAdmin,
+    @Inject(CepRunner) private readonly runner: CepRunner,
+    @Inject(RecentAlerts) private readonly recent: RecentAlerts,
+  ) {}
+
+  /** Every rule with its version, whether it runs, its inputs and its state on this instance's partitions. */
+  @Get('patterns')
+  patterns() {
+    const stats = this.runner.processors().flatMap((processor) => processor.stats().map((entry) => ({ ...entry, partition: processor.partition })));
+    return {
+      state: this.runner.state,
+      partitions: this.runner.ownedPartitions(),
+      patterns: this.rules.list().map(({ spec, compiled, error }) => {
+        const mine = stats.filter((entry) => entry.rule === spec.id && entry.version === spec.version);
+        return {
+          id: spec.id,
+          version: spec.version,
+          enabled: spec.enabled,
+          running: compiled !== undefined && spec.enabled,
+          severity: spec.severity,
+          description: spec.description ?? null,
+          builtin: spec.builtin ?? null,
+          inputs: compiled?.inputs ?? spec.document?.inputs ?? [],
+          error: error ?? null,
+          state: {
+            keys: mine.reduce((sum, entry) => sum + entry.keys, 0),
+            partialMatches: mine.reduce((sum, entry) => sum + entry.partialMatches, 0),
+            bufferedRecords: mine.reduce((sum, entry) => sum + entry.bufferedRecords, 0),
+            watermarks: Object.fromEntries(mine.map((entry) => [String(entry.partition), entry.watermark])),
+          },
+        };
+      }),
+    };
+  }
+
+  @Get('alerts/recent')
+  recentAlerts(@Query('limit') limit?: string, @Query('rule') rule?: string): { alerts: Alert.Value[] } {
+    const n = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(n) || n < 1) throw new HttpException({ statusCode: 400, message: 'limit: need a positive whole number' }, 400);
+    return { alerts: this.recent.latest(n, rule) };
+  }
+
+  @Get('rules')
+  list(): { rules: CepRule.Value[] } {
+    return { rules: this.rules.list().map((entry) => entry.spec) };
+  }
+
+  @Get('rules/:id')
+  get(@Param('id') id: string): CepRule.Value {
+    const entry = this.rules.get(id);
+    if (!entry) throw new NotFoundException(`no rule ${id}`);
+    return entry.spec;
+  }
+
+  @Post('rules')
+  create(@Body() body: unknown): Promise<CepRule.Value> {
+    return answer(() => this.admin.create(body));
+  }
+
+  @Put('rules/:id')
+  replace(@Param('id') id: string, @Body() body: unknown): Promise<CepRule.Value> {
+    return answer(() => this.admin.replace(id, body));
+  }
+
+  @Delete('rules/:id')
+  disable(@Param('id') id: string): Promise<CepRule.Value> {
+    return answer(() => this.admin.disable(id));
+  }
+}

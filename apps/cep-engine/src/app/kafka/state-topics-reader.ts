@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { CATALOG, type CepRule, decodeEvent, HEADERS } from '@tributary/contracts';
+import { headerValue } from '@tributary/kafka';
+import type { CepTopics } from '../engine/cep-topics';
+import { checkpointKey, claimKey, parseCheckpointRecord, type PartitionCheckpoint } from '../engine/checkpoint';
+import type { RuleBook } from '../rules/rule-book';
+
+interface ClaimWaiter {
+  readonly nonce: string;
+  readonly resolve: () => void;
+}
+
+/**
+ * Follows the two compacted topics every instance reads in full: `cep.rules` (into the RuleBook) and
+ * `cep.checkpoints` (the latest checkpoint of each partition number of this group, kept as raw bytes
+ * and parsed only when this instance takes the partition). Read committed, so a checkpoint of an
+ * aborted transaction is never seen. It uses a consumer group of its own, never committing offsets.
+ */
+export class StateTopicsReader {
+  private consumer: Consumer | undefined;
+  private readonly checkpoints = new Map<number, Buffer>();
+  private readonly claims = new Map<number, string>();
+  private readonly waiters = new Map<number, ClaimWaiter[]>();
+  /** Highest offset seen per rules partition. */
+  private readonly rulesSeen = new Map<number, bigint>();
+  private readonly prefix: string;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: CepTopics,
+    private readonly group: string,
+    private readonly rules: RuleBook,
+    private readonly logger: Logger,
+  ) {
+    this.prefix = `${group}/`;
+  }
+
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: `${this.group}.state-reader.${randomBytes(6).toString('hex')}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topics.rules, this.topics.checkpoints], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        if (topic === this.topics.rules) this.onRule(partition, message.offset, message.key, message.value, message.headers);
+        else this.onCheckpoint(message.key, message.value);
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+  }
+
+  /** Resolves once every rule written before this call has been read. */
+  async rulesLoaded(timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: { partition: number; high: string; low: string }[];
+    try {
+      ends = await admin.fetchTopicOffsets(this.topics.rules);
+    } finally {
+      await admin.disconnect();
+    }
+    const deadline = Date.now() + timeoutMs;
+    const pending = () =>
+      ends.filter(({ partition, high, low }) => high !== low && (this.rulesSeen.get(partition) ?? -1n) < BigInt(high) - 1n);
+    while (pending().length > 0) {
+      if (Date.now() > deadline) throw new Error(`rules topic ${this.topics.rules} not read to its end within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Resolves once the claim with this nonce was read: every checkpoint committed before it has been seen. */
+  waitForClaim(partition: number, nonce: string, timeoutMs: number): Promise<void> {
+    if (this.claims.get(partition) === nonce) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(partition) ?? [];
+        this.waiters.set(partition, list.filter((waiter) => waiter !== entry));
+        reject(new Error(`claim of partition ${partition} not read back from ${this.topics.checkpoints} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const entry: ClaimWaiter = {
+        nonce,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const list = this.waiters.get(partition) ?? [];
+      list.push(entry);
+      this.waiters.set(partition, list);
+    });
+  }
+
+  /** The latest committed checkpoint of a partition number, or undefined when it never had one. */
+  checkpoint(partition: number): PartitionCheckpoint | undefined {
+    const raw = this.checkpoints.get(partition);
+    if (raw === undefined) return undefined;
+    const record = parseCheckpointRecord(raw);
+    return record.kind === 'state' ? record : undefined;
+  }
+
+  private onRule(partition: number, offset: string, key: Buffer | null, value: Buffer | null, headers: Parameters<typeof headerValue>[0]): void {
+    this.rulesSeen.set(partition, BigInt(offset));
+    const id = key?.toString('utf8');
+    if (!id) {
+      this.logger.warn({ offset }, 'rules topic record without a key ignored');
+      return;
+    }
+    if (value === null) {
+      if (this.rules.apply(id, null)) this.logger.info({ rule: id }, 'rule removed');
+      return;
+    }
+    let spec: CepRule.Value;
+    try {
+      const rulesSpec = { ...CATALOG['cep.rules'], topic: this.topics.rules };
+      spec = decodeEvent(rulesSpec, value, { schemaVersion: headerValue(headers, HEADERS.schemaVersion), maxFutureSkewMs: Number.MAX_SAFE_INTEGER }) as CepRule.Value;
+    } catch (error) {
+      this.logger.error({ err: error, rule: id, offset }, 'invalid rule record ignored');
+      return;
+    }
+    if (spec.id !== id) {
+      this.logger.error({ rule: spec.id, key: id, offset }, 'rule record whose key is not its id ignored');
+      return;
+    }
+    if (this.rules.apply(id, spec)) {
+      const entry = this.rules.get(id);
+      if (entry?.error) this.logger.error({ rule: id, version: spec.version, reason: entry.error }, 'rule does not compile; it is not run');
+      else this.logger.info({ rule: id, version: spec.version, enabled: spec.enabled }, 'rule loaded');
+    }
+  }
+
+  private onCheckpoint(key: Buffer | null, value: Buffer | null): void {
+    const name = key?.toString('utf8');
+    if (!name || !name.startsWith(this.prefix)) return;
+    const [, partitionText, kind] = name.slice(this.group.length).split('/');
+    const partition = Number(partitionText);
+    if (!Number.isInteger(partition)) return;
+    if (kind === undefined && name === checkpointKey(this.group, partition)) {
+      if (value === null) this.checkpoints.delete(partition);
+      else this.checkpoints.set(partition, value);
+      return;
+    }
+    if (kind === 'claim' && name === claimKey(this.group, partition) && value !== null) {
+      let nonce: string;
+      try {
+        const record = parseCheckpointRecord(value);
+        if (record.kind !== 'claim') return;
+        nonce = record.nonce;
+      } catch (error) {
+        this.logger.warn({ err: error, key: name }, 'unreadable claim record ignored');
+        return;
+      }
+      this.claims.set(partition, nonce);
+      const waiters = this.waiters.get(partition) ?? [];
+      const [matching, others] = [waiters.filter((w) => w.nonce === nonce), waiters.filter((w) => w.nonce !== nonce)];
+      this.waiters.set(partition, others);
+      for (const waiter of matching) waiter.resolve();
+    }
+  }
+}

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { type Alert, CATALOG, type CepSideOutput, HEADERS, type TopicName } from '@tributary/contracts';
+import { createKafka, parseKafkaEnv } from '@tributary/kafka';
+import { createLogger } from '@tributary/observability';
+import { eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { CepTopics } from '../app/engine/cep-topics';
+import { PartitionProcessor } from '../app/engine/partition-processor';
+import { compileRule } from '@tributary/cep';
+import type { RuleSpec } from '../app/rules/rule-api';
+
+export const brokers = (): string => process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+
+/** A run-unique name part, so concurrent test runs on this machine never share topics or groups. */
+export function runId(label: string): string {
+  return `${label}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const MS = 1_000_000;
+
+/**
+ * A document rule over `<prefix>market.trades`: a trade at or above `price`, then (relaxed) a trade of at
+ * least `size` shares, within `withinMs`, per symbol. Skip past the last event, so each match stands alone.
+ */
+export function surgeRule(id: string, options: { price?: number; size?: number; withinMs?: number; outOfOrdernessMs?: number } = {}) {
+  return {
+    id,
+    severity: 'warning',
+    description: `test surge ${id}`,
+    document: {
+      inputs: ['market.trades'],
+      keyBy: 'symbol',
+      outOfOrdernessNs: (options.outOfOrdernessMs ?? 5) * MS,
+      pattern: {
+        stages: [
+          { name: 'move', where: { field: 'price', op: '>=', to: { value: options.price ?? 100 } } },
+          { name: 'volume', contiguity: 'followedBy', where: { field: 'size', op: '>=', to: { value: options.size ?? 500 } } },
+        ],
+        within: (options.withinMs ?? 1000) * MS,
+        skip: { kind: 'skipPastLastEvent' },
+      },
+    },
+  };
+}
+
+/** Everything a test needs around one run of the built service: unique topics, producers, a read-committed reader. */
+export class CepTestEnvironment {
+  readonly prefix: string;
+  readonly group: string;
+  readonly kafka: Kafka;
+  private admin: Admin | undefined;
+  private producer: Producer | undefined;
+  private readonly consumers: Consumer[] = [];
+  readonly services: ServiceProcess[] = [];
+
+  constructor(label: string, readonly partitions = 4) {
+    const id = runId(label);
+    this.prefix = `${id}.`;
+    this.group = `${id}-cep`;
+    this.kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers() }), `cep-it-${label}`, createLogger('cep-it', 'silent'));
+  }
+
+  topic(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  /** Creates the prefixed input topics with `partitions` partitions (fewer than the catalog's, for speed). */
+  async createInputs(names: readonly TopicName[]): Promise<void> {
+    this.admin ??= this.kafka.admin();
+    await this.admin.connect();
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: names.map((name) => ({ topic: this.topic(name), numPartitions: this.partitions, configEntries: [{ name: 'compression.type', value: CATALOG[name].compression }] })),
+    });
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      KAFKA_BROKERS: brokers(),
+      KAFKA_GROUP_ID: this.group,
+      CEP_TOPIC_PREFIX: this.prefix,
+      CEP_START_FROM: 'earliest',
+      CEP_SEED_DEFAULT_RULES: 'false',
+      CEP_COMMIT_INTERVAL_MS: '100ms',
+      LOG_LEVEL: 'info',
+      ...extra,
+    };
+  }
+
+  async start(instance: string, extra: Record<string, string> = {}): Promise<ServiceProcess> {
+    const port = await freePort();
+    const service = startService('cep-engine', { port, env: this.env({ INSTANCE_ID: instance, ...extra }) });
+    this.services.push(service);
+    await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 90_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${service.output().slice(-4000)}`);
+    });
+    return service;
+  }
+
+  /** Produces trades as the collector would (key = symbol, catalog headers). */
+  async produceTrades(trades: readonly { symbol: string; price: number; size: number; ts: string }[]): Promise<void> {
+    this.producer ??= this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    await this.producer.send({
+      topic: this.topic('market.trades'),
+      acks: -1,
+      messages: trades.map((trade, index) => {
+        const value = { symbol: trade.symbol, price: trade.price, size: trade.size, exchange: 'D', tradeId: `${trade.ts}-${index}`, conditions: ['@'], ts: trade.ts, tape: 'C' };
+        return {
+          key: trade.symbol,
+          value: JSON.stringify(value),
+          headers: { [HEADERS.schemaName]: 'UnderlyingTrade', [HEADERS.schemaVersion]: '1', [HEADERS.eventTime]: trade.ts, [HEADERS.producer]: 'cep-it/0' },
+        };
+      }),
+    });
+  }
+
+  /** Reads a topic from the beginning with a read-committed consumer into `into`. */
+  async follow<T>(name: 'cep.alerts' | 'cep.side-outputs', into: T[]): Promise<void> {
+    const consumer = this.kafka.consumer({ groupId: `${this.group}-reader-${randomBytes(3).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+    this.consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic(name)], fromBeginning: true });
+    // A record re-delivered to this reader (its own group rebalancing) is the same record, not a second alert.
+    const seen = new Set<string>();
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const position = `${partition}@${message.offset}`;
+        if (seen.has(position)) return;
+        seen.add(position);
+        into.push({ ...(JSON.parse(message.value?.toString() ?? 'null') as T), position } as T);
+      },
+    });
+  }
+
+  followAlerts(into: Alert.Value[]): Promise<void> {
+    return this.follow('cep.alerts', into);
+  }
+
+  followSideOutputs(into: CepSideOutput.Value[]): Promise<void> {
+    return this.follow('cep.side-outputs', into);
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.services.map((service) => service.stop().catch(() => undefined)));
+    await Promise.all(this.consumers.map((consumer) => consumer.disconnect().catch(() => undefined)));
+    await this.producer?.disconnect().catch(() => undefined);
+    const admin = this.admin ?? this.kafka.admin();
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(this.prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+/** Epoch ns of now plus an offset in ms, as a decimal string. */
+export function nanosAt(ms: number): string {
+  return (BigInt(Math.round(ms * 1000)) * 1000n).toString();
+}
+
+export async function postJson(url: string, method: 'POST' | 'PUT' | 'DELETE', body?: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, body: parsed };
+}
+
+/**
+ * The alert ids an uninterrupted engine computes from exactly the records on `<prefix>market.trades`:
+ * every partition replayed in process through the same processor and rules (version 1).
+ */
+export async function replayAlertIds(env: CepTestEnvironment, rules: readonly object[]): Promise<string[]> {
+  const topics = new CepTopics(env.prefix);
+  const compiled = rules.map((rule) => compileRule({ ...(rule as RuleSpec), version: 1, enabled: true }));
+  const processors = new Map<number, PartitionProcessor>();
+  const topic = env.topic('market.trades');
+  const consumer = env.kafka.consumer({ groupId: `${env.group}-replay-${randomBytes(3).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const admin = env.kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const seen = new Map<number, bigint>();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      let processor = processors.get(partition);
+      if (!processor) {
+        processor = new PartitionProcessor({ group: env.group, partition, topics, writer: 'replay', idlePartitionMs: 1e12 }, compiled);
+        processors.set(partition, processor);
+      }
+      processor.ingest({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers });
+      seen.set(partition, BigInt(message.offset));
+    },
+  });
+  await eventually(() => ends.every(({ partition, high }) => (seen.get(partition) ?? -1n) >= BigInt(high) - 1n), 60_000, 'replay read to the end');
+  await consumer.disconnect();
+  return [...processors.values()].flatMap((processor) => processor.takeCommit().alerts.map((alert) => alert.alertId));
+}
+
+/** Alert ids seen more than once, expected but missing, and seen but not expected. */
+export function compareAlerts(alerts: readonly Alert.Value[], expected: readonly string[]) {
+  const counts = new Map<string, number>();
+  for (const alert of alerts) counts.set(alert.alertId, (counts.get(alert.alertId) ?? 0) + 1);
+  const wanted = new Set(expected);
+  const missing = expected.filter((id) => !counts.has(id));
+  const doubled = [...counts].filter(([, count]) => count > 1).map(([id]) => id);
+  if (doubled.length > 0) {
+    const positions = alerts.filter((alert) => doubled.includes(alert.alertId)).map((alert) => `${alert.alertId} ${(alert as { position?: string }).position} ${alert.detectedAt}`);
+    process.stderr.write(`doubled alerts:\n${positions.join('\n')}\nexpected twice: ${expected.length - wanted.size}\n`);
+  }
+  return {
+    doubled: doubled.length,
+    missing: missing.length,
+    extra: [...counts.keys()].filter((id) => !wanted.has(id)).length,
+    firstMissing: missing.slice(0, 3),
+  };
+}
