@@ -11,8 +11,10 @@ export const TRADING_TABLES = [
   'model_predictions',
   'features',
   'alerts',
-  'audit_log',
 ] as const;
+
+/** Filled by the listener itself from the change stream; captured only when listed in CDC_TABLES. */
+export const AUDIT_TABLE = 'audit_log';
 
 /** Environment variables of cdc-listener, validated at start-up (see README.md for each). */
 export const cdcListenerEnv = mergeSpecs(
@@ -37,7 +39,8 @@ export const cdcListenerEnv = mergeSpecs(
     CDC_TABLES: env.list({
       default: TRADING_TABLES.join(','),
       minItems: 1,
-      description: 'Tables of CDC_SCHEMA whose changes are captured (the publication lists exactly these)',
+      description:
+        'Tables of CDC_SCHEMA whose changes are captured (the publication lists these and the signal table cdc_signals); audit_log is left out by default as the listener writes it',
     }),
     CDC_REPLICA_IDENTITY_FULL: env.list({
       default: TRADING_TABLES.join(','),
@@ -74,6 +77,17 @@ export const cdcListenerEnv = mergeSpecs(
       min: 100,
       description:
         'Interval of the standby status updates (heartbeats) sent to PostgreSQL; an idle slot advances at this pace',
+    }),
+    CDC_AUDIT_LOG: env.bool({
+      default: true,
+      description:
+        'Write every captured change (but those of audit_log itself) to <schema>.audit_log once Kafka acknowledged it, before its position is confirmed',
+    }),
+    CDC_MAX_TX_EVENTS_IN_MEMORY: env.int({
+      default: 10_000,
+      min: 1,
+      description:
+        'Changes of one transaction held in memory before the listener produces them to Kafka ahead of its commit (bounds memory for large transactions)',
     }),
     CDC_MAX_SLOT_LAG_BYTES: env.int({
       default: 1_073_741_824,

@@ -3,7 +3,10 @@ import { ServiceCoreModule } from '@tributary/service';
 import type { CdcListenerConfig } from '../config';
 import { CDC_CONFIG, ChangeCaptureService } from './capture/change-capture.service';
 import { ReplicationSlotHealthIndicator } from './capture/replication-slot.health';
+import { AuditController } from './audit/audit.controller';
 import { HealthController } from './health.controller';
+import { SnapshotsController } from './snapshots/snapshots.controller';
+import { TradingPool } from './trading-schema/trading-pool';
 
 @Module({})
 export class AppModule {
@@ -11,8 +14,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ServiceCoreModule.forRoot({ service: 'cdc-listener', config, postgres: true })],
-      controllers: [HealthController],
-      providers: [{ provide: CDC_CONFIG, useValue: config }, ChangeCaptureService, ReplicationSlotHealthIndicator],
+      controllers: [HealthController, SnapshotsController, AuditController],
+      providers: [
+        { provide: CDC_CONFIG, useValue: config },
+        ChangeCaptureService,
+        ReplicationSlotHealthIndicator,
+        TradingPool,
+      ],
     };
   }
 }

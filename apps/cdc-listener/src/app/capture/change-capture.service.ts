@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { createLogger, METRICS_REGISTRY } from '@tributary/observability';
 import { ensureTopics, KAFKA_CLIENT, TypedProducer } from '@tributary/kafka';
 import type { CdcListenerConfig } from '../../config';
+import { AUDIT_TABLE } from '../../config';
+import { AuditTrailWriter } from '../audit/audit-trail-writer';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
 import { ChangeStream } from './change-stream';
@@ -32,6 +34,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
   private slotTimer?: NodeJS.Timeout;
   private admin?: Client;
   private readonly publisher: ChangePublisher;
+  private readonly audit: AuditTrailWriter | null;
   private readonly slotLag: Gauge;
   private readonly changes: Counter<'table'>;
   private readonly commitToKafka: Histogram;
@@ -50,6 +53,9 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       transactionTopic: config.CDC_TRANSACTION_TOPIC,
       tombstonesOnDelete: config.CDC_TOMBSTONES_ON_DELETE,
     });
+    this.audit = config.CDC_AUDIT_LOG
+      ? new AuditTrailWriter({ databaseUrl: config.DATABASE_URL, schema: config.CDC_SCHEMA, excludedTables: [AUDIT_TABLE] })
+      : null;
     this.slotLag = new Gauge({
       name: 'tributary_cdc_slot_lag_bytes',
       help: 'WAL bytes between the current position and the confirmed position of the replication slot',
@@ -84,6 +90,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
     clearInterval(this.slotTimer);
     await this.stream?.stop();
     await this.running;
+    await this.audit?.close();
     await this.admin?.end().catch(() => undefined);
   }
 
@@ -149,12 +156,24 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       statusIntervalMs: this.config.CDC_STATUS_INTERVAL_MS,
       logger: this.logger,
       initialSnapshot: this.config.CDC_SNAPSHOT_MODE === 'initial',
-      deliver: (transaction) => this.publisher.publish(transaction),
+      signals: true,
+      maxEventsInMemory: this.config.CDC_MAX_TX_EVENTS_IN_MEMORY,
+      // Kafka first, then the audit trail; the position is confirmed only after both.
+      deliver: async (transaction) => {
+        await this.publisher.publish(transaction);
+        await this.audit?.record(transaction, transaction.changes);
+      },
+      deliverChunk: async (chunk) => {
+        await this.publisher.publishChunk(chunk);
+        await this.audit?.record(chunk.transaction, chunk.changes);
+      },
       deliverSnapshot: (changes) => this.publisher.publishSnapshot(changes),
       onConfirmed: (_lsn, transaction) => {
         if (!transaction) return;
         this.commitToKafka.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);
-        for (const change of transaction.changes) this.changes.inc({ table: `${change.schema}.${change.table}` });
+        for (const { data_collection, event_count } of transaction.end.data_collections ?? []) {
+          this.changes.inc({ table: data_collection }, event_count);
+        }
       },
     });
   }

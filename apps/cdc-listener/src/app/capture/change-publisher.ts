@@ -1,6 +1,6 @@
-import { CATALOG, changeEventTopic, type TopicSpec } from '@tributary/contracts';
-import type { TypedProducer } from '@tributary/kafka';
-import type { CapturedChange, CapturedTransaction } from './transaction-assembler';
+import { CATALOG, type ChangeEvent, changeEventTopic, type TopicSpec, type TransactionBoundary } from '@tributary/contracts';
+import type { OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import type { CapturedChange, CapturedTransaction, TransactionChunk, TransactionHeader } from './transaction-assembler';
 
 export interface ChangePublisherOptions {
   readonly topicPrefix: string;
@@ -38,40 +38,89 @@ export class ChangePublisher {
 
   /** Snapshot reads (`op: r`) to their tables' topics; they belong to no transaction, so no BEGIN/END. */
   publishSnapshot(changes: readonly CapturedChange[]): Promise<void> {
-    const sends = changes.map((change) => {
+    const runs = new Map<ReturnType<typeof changeEventTopic>, OutgoingRecord<ChangeEvent.Value>[]>();
+    for (const change of changes) {
       const spec = this.topicOf(change.schema, change.table, change.primaryKey);
-      return this.producer.sendTo(spec, [
-        {
-          value: change.value,
-          key: spec.key(change.value),
-          correlationId: stringOr(change.value.after?.['correlation_id']),
-          idempotencyKey: change.idempotencyKey,
-        },
-      ]);
-    });
+      let run = runs.get(spec);
+      if (!run) {
+        run = [];
+        runs.set(spec, run);
+      }
+      run.push({
+        value: change.value,
+        key: spec.key(change.value),
+        correlationId: stringOr(change.value.after?.['correlation_id']),
+        idempotencyKey: change.idempotencyKey,
+      });
+    }
+    return Promise.all([...runs].map(([spec, run]) => this.producer.sendTo(spec, run))).then(() => undefined);
+  }
+
+  /** A chunk of a large transaction, ahead of its commit: BEGIN first when it is the first chunk. */
+  publishChunk(chunk: TransactionChunk): Promise<void> {
+    const sends: Promise<void>[] = [];
+    const headers = contextHeaders(chunk.transaction);
+    if (chunk.first) sends.push(this.boundary(chunk.transaction, chunk.transaction.begin, 'BEGIN', headers));
+    this.changes(chunk.transaction, chunk.changes, headers, sends);
     return Promise.all(sends).then(() => undefined);
   }
 
+  /**
+   * A committed transaction: BEGIN (unless a chunk carried it), the changes not yet sent, END.
+   * Resolves once the brokers acknowledged all of them.
+   */
   publish(transaction: CapturedTransaction): Promise<void> {
+    const sends: Promise<void>[] = [];
+    const headers = contextHeaders(transaction);
+    if (transaction.chunkedChanges === 0) sends.push(this.boundary(transaction, transaction.begin, 'BEGIN', headers));
+    this.changes(transaction, transaction.changes, headers, sends);
+    sends.push(this.boundary(transaction, transaction.end, 'END', headers));
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  private boundary(
+    transaction: TransactionHeader,
+    value: TransactionBoundary.Value,
+    status: 'BEGIN' | 'END',
+    headers: Record<string, string>,
+  ): Promise<void> {
+    return this.producer.sendTo(this.transactionSpec, [
+      {
+        value,
+        correlationId: transaction.context.correlationId,
+        idempotencyKey: `${transaction.commitLsn}:${status}`,
+        headers,
+      },
+    ]);
+  }
+
+  /**
+   * The changes, one produce call per run of records of a table (the producer keeps the order of
+   * calls per partition); a delete's tombstone follows it directly, so a re-insert of the same key
+   * later in the transaction stays after the tombstone.
+   */
+  private changes(
+    transaction: TransactionHeader,
+    changes: readonly CapturedChange[],
+    headers: Record<string, string>,
+    sends: Promise<void>[],
+  ): void {
     const correlationId = transaction.context.correlationId;
-    const headers: Record<string, string> = {};
-    if (transaction.context.changedBy) headers['changed.by'] = transaction.context.changedBy;
-    const sends: Promise<void>[] = [
-      this.producer.sendTo(this.transactionSpec, [
-        { value: transaction.begin, correlationId, idempotencyKey: `${transaction.commitLsn}:BEGIN`, headers },
-      ]),
-    ];
-    for (const change of transaction.changes) {
+    const runs = new Map<ReturnType<typeof changeEventTopic>, OutgoingRecord<ChangeEvent.Value>[]>();
+    for (const change of changes) {
       const spec = this.topicOf(change.schema, change.table, change.primaryKey);
       const key = spec.key(change.value);
       const rowCorrelation =
         correlationId ?? stringOr(change.value.after?.['correlation_id'] ?? change.value.before?.['correlation_id']);
-      sends.push(
-        this.producer.sendTo(spec, [
-          { value: change.value, key, correlationId: rowCorrelation, idempotencyKey: change.idempotencyKey, headers },
-        ]),
-      );
+      let run = runs.get(spec);
+      if (!run) {
+        run = [];
+        runs.set(spec, run);
+      }
+      run.push({ value: change.value, key, correlationId: rowCorrelation, idempotencyKey: change.idempotencyKey, headers });
       if (change.value.op === 'd' && this.options.tombstonesOnDelete) {
+        sends.push(this.producer.sendTo(spec, run));
+        runs.delete(spec);
         sends.push(
           this.producer.sendRaw(
             spec.topic,
@@ -81,13 +130,12 @@ export class ChangePublisher {
         );
       }
     }
-    sends.push(
-      this.producer.sendTo(this.transactionSpec, [
-        { value: transaction.end, correlationId, idempotencyKey: `${transaction.commitLsn}:END`, headers },
-      ]),
-    );
-    return Promise.all(sends).then(() => undefined);
+    for (const [spec, run] of runs) sends.push(this.producer.sendTo(spec, run));
   }
+}
+
+function contextHeaders(transaction: TransactionHeader): Record<string, string> {
+  return transaction.context.changedBy ? { 'changed.by': transaction.context.changedBy } : {};
 }
 
 function stringOr(value: unknown): string | undefined {

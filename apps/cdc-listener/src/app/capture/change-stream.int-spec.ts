@@ -18,6 +18,11 @@ const prefix = `cdctest${run.replace(/_/g, '')}`;
 const transactionTopic = `${prefix}.transactions`;
 const logger = createLogger('cdc-listener-test', 'silent');
 
+/** Waits until `find` finds something, and returns it. */
+async function found<T>(find: () => T | undefined | Promise<T | undefined>, what = 'record'): Promise<T> {
+  return (await eventually(find, 30_000, what)) as T;
+}
+
 interface Received {
   topic: string;
   key: string | null;
@@ -113,7 +118,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     await admin.query('COMMIT');
 
     const topic = `${prefix}.${schema}.orders`;
-    const rows = await eventually(() => {
+    const rows = await found(() => {
       const found = received.filter((record) => record.topic === topic);
       return found.length >= 4 ? found : undefined;
     });
@@ -133,7 +138,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     expect(new Set([c, u, d].map((event) => event.transaction?.id)).size).toBe(1);
     expect(created.idempotencyKey).toMatch(/^\d+:1$/);
 
-    const boundaries = await eventually(() => {
+    const boundaries = await found(() => {
       const found = received.filter((record) => record.topic === transactionTopic);
       return found.length >= 2 ? found.map((record) => record.value as TransactionBoundary.Value) : undefined;
     });
@@ -154,7 +159,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     await admin.query(
       `INSERT INTO "${schema}".features (symbol, feature_set, as_of, "values", tags) VALUES ('SPY', 'fs', '2025-03-21T14:30:00.000001Z', '{"x":1.5}', ARRAY['a b', NULL, 'c'])`,
     );
-    const prediction = await eventually(() =>
+    const prediction = await found(() =>
       received.find((record) => record.topic === `${prefix}.${schema}.model_predictions`),
     );
     const after = (prediction.value as ChangeEvent.Value).after;
@@ -164,7 +169,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       inputs: { a: [1, 2], b: { c: 'd' } },
       predicted_at: '2025-03-21T14:30:00.123456Z',
     });
-    const feature = await eventually(() => received.find((record) => record.topic === `${prefix}.${schema}.features`));
+    const feature = await found(() => received.find((record) => record.topic === `${prefix}.${schema}.features`));
     expect((feature.value as ChangeEvent.Value).after).toMatchObject({
       as_of: '2025-03-21T14:30:00.000001Z',
       values: { x: 1.5 },
@@ -181,7 +186,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       [big],
     );
     await admin.query(`UPDATE "${schema}".features SET tags = ARRAY['t'] WHERE symbol = 'QQQ'`);
-    const update = await eventually(() =>
+    const update = await found(() =>
       received.find(
         (record) => record.topic === `${prefix}.${schema}.features` && (record.value as ChangeEvent.Value | null)?.op === 'u',
       ),
@@ -209,7 +214,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     await running;
 
     startStream();
-    const redelivered = await eventually(() =>
+    const redelivered = await found(() =>
       received.find(
         (record) =>
           record.topic === `${prefix}.${schema}.orders` &&

@@ -266,5 +266,23 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
     }
     const outOfOrder = [...opsPerOrder].filter(([, ops]) => ops.join('') !== 'cu');
     expect(outOfOrder).toEqual([]);
+
+    // The audit trail, written before each confirm, has every change once despite the replays.
+    const expected = { created: created.size, filled: created.size, updated: created.size };
+    const audited = await eventually(
+      async () => {
+        const counts = await admin.query<{ created: number; filled: number; updated: number }>(
+          `SELECT count(*) FILTER (WHERE table_name = 'orders' AND op = 'c')::int AS created,
+                  count(*) FILTER (WHERE table_name = 'order_fills' AND op = 'c')::int AS filled,
+                  count(*) FILTER (WHERE table_name = 'orders' AND op = 'u')::int AS updated
+             FROM "${schema}".audit_log`,
+        );
+        const row = counts.rows[0];
+        return row && row.created === expected.created && row.updated === expected.updated ? row : undefined;
+      },
+      30_000,
+      'audit trail complete',
+    ).catch(() => undefined);
+    expect(audited).toEqual(expected);
   }, 300_000);
 });

@@ -2,7 +2,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { ChangeEvent } from '@tributary/contracts';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import { columnValue } from './column-values';
-import { formatLsn, parseLsn } from './pgoutput';
+import { formatLsn, lsnNumber, parseLsn } from './pgoutput';
 import type { CapturedChange } from './transaction-assembler';
 
 export interface InitialSnapshotOptions {
@@ -117,16 +117,64 @@ async function readTable(
   firstTable: boolean,
   lastTable: boolean,
 ): Promise<void> {
+  await readTableRows(reader, {
+    schema: options.schema,
+    table,
+    primaryKey: options.primaryKeys.get(table) ?? [],
+    serverName: options.serverName,
+    database: options.database,
+    version: options.version,
+    lsn: consistentPoint,
+    startedAt,
+    batchRows: options.batchRows,
+    marker: (rowNumber, lastRow) =>
+      firstTable && rowNumber === 1 ? 'first' : lastTable && lastRow ? 'last' : lastRow ? 'last_in_data_collection' : 'true',
+    // Dedup key of a snapshot read: the slot's consistent point, the table and the row's place.
+    idempotencyKey: (rowNumber) => `${consistentPoint}:snapshot:${table}:${rowNumber}`,
+    deliver: options.deliver,
+  });
+}
+
+export interface TableReadOptions {
+  readonly schema: string;
+  readonly table: string;
+  readonly primaryKey: readonly string[];
+  readonly serverName: string;
+  readonly database: string;
+  readonly version: string;
+  /** Position of the snapshot in the WAL: `source.lsn` and `source.sequence` of every read. */
+  readonly lsn: bigint;
+  /** `source.ts_ms` of every read: when the snapshot started. */
+  readonly startedAt: number;
+  readonly batchRows?: number;
+  /** `source.snapshot` of the read with this row number (from 1); `lastRow` for the table's last. */
+  readonly marker: (rowNumber: number, lastRow: boolean) => ChangeEvent.Value['source']['snapshot'];
+  readonly idempotencyKey: (rowNumber: number) => string;
+  /** Writes a batch of reads; resolves once Kafka acknowledged them. */
+  readonly deliver: (changes: CapturedChange[]) => Promise<void>;
+  /** Called after each delivered batch with the rows read so far. */
+  readonly onProgress?: (rowsRead: number) => Promise<void> | void;
+}
+
+/**
+ * Reads one table inside the reader's open `REPEATABLE READ` transaction with a cursor (a batch of
+ * rows per round trip, so a large table is never held whole) and delivers each batch as `op: r`
+ * events, values mapped exactly as streamed ones. Returns the number of rows read.
+ */
+export async function readTableRows(reader: Client, options: TableReadOptions): Promise<number> {
   const batchRows = options.batchRows ?? 1000;
+  const { table } = options;
   const cursor = `cdc_snapshot_${table.replace(/\W/g, '_')}`;
   const relation = `${quoteIdentifier(options.schema)}.${quoteIdentifier(table)}`;
   await reader.query(`DECLARE ${quoteIdentifier(cursor)} NO SCROLL CURSOR FOR SELECT * FROM ${relation}`);
-  const primaryKey = options.primaryKeys.get(table) ?? [];
+  const lsn = lsnNumber(options.lsn);
+  const sequence = JSON.stringify([null, options.lsn.toString()]);
   let rowNumber = 0;
-  let pending: CapturedChange[] = [];
   for (;;) {
     const batch = await reader.query<Record<string, string | null>>(`FETCH ${batchRows} FROM ${quoteIdentifier(cursor)}`);
     const exhausted = batch.rows.length < batchRows;
+    const primaryKey = options.primaryKey.length > 0 ? options.primaryKey : batch.fields.map((field) => field.name);
+    const pending: CapturedChange[] = [];
     for (const [index, raw] of batch.rows.entries()) {
       rowNumber++;
       const row: ChangeEvent.Row = {};
@@ -134,13 +182,11 @@ async function readTable(
         const text = raw[field.name];
         row[field.name] = text === null || text === undefined ? null : columnValue(field.dataTypeID, text);
       }
-      const lastRow = exhausted && index === batch.rows.length - 1;
-      const marker: ChangeEvent.Value['source']['snapshot'] =
-        firstTable && rowNumber === 1 ? 'first' : lastTable && lastRow ? 'last' : lastRow ? 'last_in_data_collection' : 'true';
+      const now = Date.now();
       pending.push({
         schema: options.schema,
         table,
-        primaryKey: primaryKey.length > 0 ? primaryKey : batch.fields.map((field) => field.name),
+        primaryKey,
         value: {
           before: null,
           after: row,
@@ -149,27 +195,29 @@ async function readTable(
             version: options.version,
             connector: 'postgresql',
             name: options.serverName,
-            ts_ms: startedAt,
-            ts_us: startedAt * 1000,
-            snapshot: marker,
+            ts_ms: options.startedAt,
+            ts_us: options.startedAt * 1000,
+            snapshot: options.marker(rowNumber, exhausted && index === batch.rows.length - 1),
             db: options.database,
-            sequence: JSON.stringify([null, consistentPoint.toString()]),
+            sequence,
             schema: options.schema,
             table,
             txId: null,
-            lsn: Number(consistentPoint),
+            lsn,
           },
-          ts_ms: Date.now(),
-          ts_us: Date.now() * 1000,
+          ts_ms: now,
+          ts_us: now * 1000,
           transaction: null,
         },
-        // Dedup key of a snapshot read: the slot's consistent point, the table and the row's place.
-        idempotencyKey: `${consistentPoint}:snapshot:${table}:${rowNumber}`,
+        idempotencyKey: options.idempotencyKey(rowNumber),
       });
     }
-    if (pending.length > 0) await options.deliver(pending);
-    pending = [];
+    if (pending.length > 0) {
+      await options.deliver(pending);
+      await options.onProgress?.(rowNumber);
+    }
     if (exhausted) break;
   }
   await reader.query(`CLOSE ${quoteIdentifier(cursor)}`);
+  return rowNumber;
 }

@@ -222,6 +222,19 @@ export function parseLsn(text: string): bigint {
   return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
 }
 
+const MAX_EXACT_LSN = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `source.lsn` as a JSON number, exact or null: an LSN is a 64-bit byte position in the WAL, and a
+ * JSON number read by JavaScript is exact only up to 2^53 - 1 (8 PiB of WAL, about 28 years at a
+ * sustained 10 MB/s). Above that the number would be rounded silently, so null is written instead;
+ * the exact position is always in `source.sequence` and in the `idempotency.key` header, as decimal
+ * strings.
+ */
+export function lsnNumber(lsn: bigint): number | null {
+  return lsn <= MAX_EXACT_LSN ? Number(lsn) : null;
+}
+
 export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }

@@ -309,6 +309,51 @@ export class AuditLogEntry extends Attributed {
   committedAt!: Date;
 }
 
+/** A signal row (Debezium's signal table): `type` 'execute-snapshot', `data` {"data-collections": [...]}. */
+@Entity({ name: 'cdc_signals' })
+export class CaptureSignal {
+  @PrimaryColumn({ type: 'text' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  type!: string;
+
+  @Column({ type: 'jsonb', nullable: true })
+  data!: Record<string, unknown> | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+}
+
+/** Progress of the re-snapshot of one table a signal asked for. */
+@Entity({ name: 'cdc_resnapshots' })
+@Check('cdc_resnapshots_status_check', `status IN ('running', 'completed', 'failed')`)
+export class Resnapshot {
+  @PrimaryColumn({ name: 'signal_id', type: 'text' })
+  signalId!: string;
+
+  @PrimaryColumn({ name: 'table_name', type: 'text' })
+  tableName!: string;
+
+  @Column({ type: 'text' })
+  status!: string;
+
+  @Column({ name: 'rows_read', type: 'bigint', default: 0 })
+  rowsRead!: string;
+
+  @Column({ name: 'snapshot_lsn', type: 'bigint', nullable: true })
+  snapshotLsn!: string | null;
+
+  @Column({ name: 'started_at', type: 'timestamptz', default: () => 'now()' })
+  startedAt!: Date;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+}
+
 export const TRADING_ENTITIES = [
   Order,
   OrderFill,
@@ -319,4 +364,6 @@ export const TRADING_ENTITIES = [
   Feature,
   TradingAlert,
   AuditLogEntry,
+  CaptureSignal,
+  Resnapshot,
 ];

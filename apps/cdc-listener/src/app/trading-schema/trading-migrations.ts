@@ -165,5 +165,45 @@ export function tradingSchemaMigrations(schema: string): (new () => MigrationInt
       for (const table of INITIAL_TABLES) await runner.query(`DROP TABLE ${quoteIdentifier(schema)}.${table}`);
     }
   }
-  return [TradingSchemaInitial1732406400000];
+  class CaptureSignals1742601600000 implements MigrationInterface {
+    readonly name = 'CaptureSignals1742601600000';
+
+    async up(runner: QueryRunner): Promise<void> {
+      for (const statement of captureSignalsSql(schema)) await runner.query(statement);
+    }
+
+    async down(runner: QueryRunner): Promise<void> {
+      await runner.query(`DROP TABLE ${quoteIdentifier(schema)}.cdc_resnapshots`);
+      await runner.query(`DROP TABLE ${quoteIdentifier(schema)}.cdc_signals`);
+    }
+  }
+  return [TradingSchemaInitial1732406400000, CaptureSignals1742601600000];
+}
+
+/**
+ * The signal table (Debezium's `signal.data.collection`: id, type, data) whose inserts reach the
+ * listener through the change stream, in commit order with the other changes, and the progress of
+ * each re-snapshot a signal asked for.
+ */
+function captureSignalsSql(schema: string): string[] {
+  const s = quoteIdentifier(schema);
+  return [
+    `CREATE TABLE ${s}.cdc_signals (
+      id text PRIMARY KEY,
+      type text NOT NULL,
+      data jsonb,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    `CREATE TABLE ${s}.cdc_resnapshots (
+      signal_id text NOT NULL,
+      table_name text NOT NULL,
+      status text NOT NULL CONSTRAINT cdc_resnapshots_status_check CHECK (status IN ('running', 'completed', 'failed')),
+      rows_read bigint NOT NULL DEFAULT 0,
+      snapshot_lsn bigint,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      completed_at timestamptz,
+      error text,
+      CONSTRAINT cdc_resnapshots_pkey PRIMARY KEY (signal_id, table_name)
+    )`,
+  ];
 }

@@ -16,8 +16,11 @@ describe('trading schema migrations (real PostgreSQL)', () => {
     await client.end();
   });
 
-  it('creates the nine trading tables in the configured schema on first start, then has nothing left to apply', async () => {
-    expect(await migrateTradingSchema(databaseUrl, schema)).toEqual(['TradingSchemaInitial1732406400000']);
+  it('creates the nine trading tables and the capture signal tables in the configured schema on first start, then has nothing left to apply', async () => {
+    expect(await migrateTradingSchema(databaseUrl, schema)).toEqual([
+      'TradingSchemaInitial1732406400000',
+      'CaptureSignals1742601600000',
+    ]);
     const tables = await client.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
       [schema],
@@ -25,6 +28,8 @@ describe('trading schema migrations (real PostgreSQL)', () => {
     expect(tables.rows.map((row) => row.table_name)).toEqual([
       'alerts',
       'audit_log',
+      'cdc_resnapshots',
+      'cdc_signals',
       'features',
       'migrations',
       'model_predictions',

@@ -1,0 +1,96 @@
+import type { CapturedChange, TransactionHeader } from '../capture/transaction-assembler';
+import { auditRowsOf } from './audit-trail-writer';
+import { auditSql, encodeCursor, parseAuditQuery } from './audit-query';
+
+const tables = ['orders', 'positions'];
+
+describe('GET /audit parameters', () => {
+  it('accepts table, key, time range, limit and cursor, and pages by commit position', () => {
+    const query = parseAuditQuery(
+      {
+        table: 'orders',
+        key: '{"id":"42"}',
+        from: '2025-03-21T14:30:00.123456Z',
+        to: '2025-03-22',
+        limit: '10',
+        cursor: encodeCursor('37312944', 3),
+      },
+      tables,
+    );
+    expect(query).toEqual({
+      table: 'orders',
+      key: { id: '42' },
+      from: '2025-03-21T14:30:00.123456Z',
+      to: '2025-03-22',
+      limit: 10,
+      after: { commitLsn: '37312944', order: 3 },
+    });
+    const sql = auditSql('"trading"."audit_log"', query, { id: '42' });
+    expect(sql.text).toMatch(/\(commit_lsn, event_order\) > \(\$5::int8, \$6::int4\)/);
+    expect(sql.text).toMatch(/ORDER BY commit_lsn, event_order LIMIT \$7/);
+    expect(sql.values).toEqual(['orders', '{"id":"42"}', '2025-03-21T14:30:00.123456Z', '2025-03-22', '37312944', 3, 11]);
+  });
+
+  it('takes a bare key value for a table with a one-column key, and 100 rows by default', () => {
+    expect(parseAuditQuery({ table: 'orders', key: '42' }, tables)).toEqual({
+      table: 'orders',
+      key: { bare: '42' },
+      limit: 100,
+      from: undefined,
+      to: undefined,
+      after: undefined,
+    });
+  });
+
+  it.each([
+    [{ tabel: 'orders' }, /unknown parameter tabel/],
+    [{ table: 'audit_log' }, /table must be one of orders, positions/],
+    [{ key: '42' }, /key needs table/],
+    [{ table: 'orders', key: '{"id":' }, /key is not valid JSON/],
+    [{ table: 'orders', key: '{}' }, /JSON object of the primary key/],
+    [{ from: 'yesterday' }, /from must be an ISO-8601 time/],
+    [{ from: '2025-03-22T00:00:00Z', to: '2025-03-21T00:00:00Z' }, /is after to/],
+    [{ limit: '0' }, /limit must be an integer from 1 to 1000/],
+    [{ limit: '5000' }, /limit must be an integer from 1 to 1000/],
+    [{ limit: ['1', '2'] }, /limit must be given once/],
+    [{ cursor: 'bm90IGEgY3Vyc29y' }, /cursor is not one this API returned/],
+  ])('refuses %j with a message naming the parameter', (raw, message) => {
+    expect(() => parseAuditQuery(raw, tables)).toThrow(message);
+  });
+});
+
+describe('audit rows from captured changes', () => {
+  const header: TransactionHeader = {
+    id: '731:5000',
+    xid: 731,
+    commitLsn: 5000n,
+    commitTimeMicros: 1_742_567_400_123_456,
+    context: { correlationId: 'req-9' },
+    begin: { status: 'BEGIN', id: '731:5000', ts_ms: 1_742_567_400_123, event_count: null, data_collections: null },
+  };
+  const change = (table: string, op: 'c' | 't', order: number): CapturedChange => ({
+    schema: 'trading',
+    table,
+    primaryKey: ['id'],
+    idempotencyKey: `5000:${order}`,
+    value: {
+      before: null,
+      after: op === 't' ? null : { id: '42', changed_by: 'alice' },
+      op,
+      ts_ms: 1,
+      transaction: { id: '731:5000', total_order: order, data_collection_order: order },
+      source: {
+        version: 'test', connector: 'postgresql', name: 'cdc', ts_ms: 1, snapshot: 'false', db: 'tributary',
+        sequence: null, schema: 'trading', table, txId: 731, lsn: 4900,
+      },
+    },
+  });
+
+  it('records each change with its key, dedup key, context and row attribution, but never the audit table\'s own changes', () => {
+    const rows = auditRowsOf(header, [change('orders', 'c', 1), change('audit_log', 'c', 2), change('orders', 't', 3)], ['audit_log']);
+    expect(rows).toEqual([
+      expect.objectContaining({ table: 'orders', key: '{"id":"42"}', op: 'c', commitLsn: '5000', order: 1, correlationId: 'req-9', changedBy: 'alice' }),
+      expect.objectContaining({ table: 'orders', key: '{}', op: 't', order: 3, before: null, after: null }),
+    ]);
+  });
+});
