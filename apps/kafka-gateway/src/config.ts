@@ -1,6 +1,8 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
 import { apiKeysEnv } from './app/auth/api-keys';
+import { candlesEnv } from './app/candles/candles-env';
+import { qualityEnv } from './app/quality/quality-env';
 
 /** Environment variables of kafka-gateway, validated at start-up (see README.md for each). */
 export const kafkaGatewayEnv = mergeSpecs(
@@ -78,6 +80,8 @@ export const kafkaGatewayEnv = mergeSpecs(
       description: 'Also accept the development key tributary-dev-key with every scope (for local runs; false on Kubernetes)',
     }),
   },
+  candlesEnv,
+  qualityEnv,
 );
 
 export type KafkaGatewayConfig = ConfigOf<typeof kafkaGatewayEnv>;

@@ -3,6 +3,7 @@ import { ServiceCoreModule } from '@tributary/service';
 import type { KafkaGatewayConfig } from '../config';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
+import { CandlesModule } from './candles/candles.module';
 import { DeadLetters } from './dlq/dead-letters';
 import { DlqController } from './dlq/dlq.controller';
 import { ENRICHMENT_OPTIONS, QuoteEnrichment } from './enrichment/quote-enrichment.service';
@@ -10,6 +11,7 @@ import { HealthController } from './health.controller';
 import { InFlightLimiter } from './ingestion/in-flight-limiter';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { INGESTION_OPTIONS, RequestBodyReader } from './ingestion/request-body-reader';
+import { QualityModule } from './quality/quality.module';
 import { STREAM_SOCKET_OPTIONS, StreamSockets } from './streaming/stream-sockets';
 import { CATALOG_TOPICS_OPTIONS, CatalogTopics } from './topics/catalog-topics';
 import { TopicsController } from './topics/topics.controller';
@@ -31,7 +33,11 @@ export class AppModule {
   static forRoot(config: KafkaGatewayConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true })],
+      imports: [
+        ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true }),
+        QualityModule.forRoot(config),
+        CandlesModule.forRoot(config),
+      ],
       controllers: [HealthController, TopicsController, IngestionController, DlqController],
       providers: [
         { provide: ApiKeyRegistry, useValue: apiKeyRegistryOf(config) },
