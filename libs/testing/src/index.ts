@@ -2,3 +2,4 @@ export * from './lib/infra-env';
 export * from './lib/service-process';
 export * from './lib/deploy-manifests';
 export * from './lib/change-capture-cleanup';
+export * from './lib/broker-pause';

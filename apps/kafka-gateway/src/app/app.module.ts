@@ -10,6 +10,7 @@ import { ENRICHMENT_OPTIONS, QuoteEnrichment } from './enrichment/quote-enrichme
 import { HealthController } from './health.controller';
 import { InFlightLimiter } from './ingestion/in-flight-limiter';
 import { IngestionController } from './ingestion/ingestion.controller';
+import { IngestionMetrics } from './ingestion/ingestion-metrics';
 import { INGESTION_OPTIONS, RequestBodyReader } from './ingestion/request-body-reader';
 import { QualityModule } from './quality/quality.module';
 import { STREAM_SOCKET_OPTIONS, StreamSockets } from './streaming/stream-sockets';
@@ -59,6 +60,7 @@ export class AppModule {
           useValue: { maxSubscriberBufferBytes: config.GATEWAY_LIVE_MAX_BUFFER_BYTES, maxFramesInFlight: config.GATEWAY_WS_MAX_FRAMES_IN_FLIGHT },
         },
         StreamSockets,
+        IngestionMetrics,
         {
           provide: ENRICHMENT_OPTIONS,
           useValue: {

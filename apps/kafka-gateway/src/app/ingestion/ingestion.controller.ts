@@ -18,6 +18,7 @@ import { type OutgoingRecord, TypedProducer } from '@tributary/kafka';
 import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
 import { readEventBatch, UnreadableBodyError } from './event-batch';
 import { InFlightLimiter } from './in-flight-limiter';
+import { IngestionMetrics } from './ingestion-metrics';
 import { INGESTION_OPTIONS, type IngestionOptions } from './request-body-reader';
 import { withTimeout } from './with-timeout';
 
@@ -61,6 +62,7 @@ export class IngestionController {
     /** Shared with WebSocket producers: one bound on what the gateway holds for Kafka. */
     private readonly inFlight: InFlightLimiter,
     @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions,
+    private readonly metrics: IngestionMetrics,
   ) {}
 
   @Post(':stream/events')
@@ -79,7 +81,10 @@ export class IngestionController {
     try {
       events = readEventBatch(body, contentType, idempotencyKey);
     } catch (error) {
-      if (error instanceof UnreadableBodyError) throw new BadRequestException(error.message);
+      if (error instanceof UnreadableBodyError) {
+        this.metrics.rejectedEvents(stream, 'http', 'unreadable', 1);
+        throw new BadRequestException(error.message);
+      }
       throw error;
     }
 
@@ -100,26 +105,35 @@ export class IngestionController {
     }
 
     const rejected = results.length - records.length;
+    const unreadable = events.filter((event) => event.unreadable !== undefined).length;
+    this.metrics.rejectedEvents(stream, 'http', 'unreadable', unreadable);
+    this.metrics.rejectedEvents(stream, 'http', 'schema', rejected - unreadable);
     if (records.length > 0) await this.land(stream, records, response);
+    this.metrics.accepted(stream, 'http', records.length);
     response.status(rejected > 0 ? HttpStatus.BAD_REQUEST : HttpStatus.ACCEPTED);
     return { stream, accepted: records.length, rejected, results };
   }
 
   private async land(stream: TopicName, records: OutgoingRecord<EventOf<TopicName>>[], response: StatusResponse): Promise<void> {
     if (records.length > this.inFlight.capacity) {
+      this.metrics.rejectedEvents(stream, 'http', 'too_large', records.length);
       throw new PayloadTooLargeException(`${records.length} events in one request; at most ${this.inFlight.capacity}`);
     }
     if (!this.inFlight.tryAcquire(records.length)) {
+      this.metrics.rejectedEvents(stream, 'http', 'busy', records.length);
       response.setHeader('Retry-After', String(RETRY_AFTER_BUSY_S));
       throw new RetryLater(HttpStatus.TOO_MANY_REQUESTS, 'too many events waiting for Kafka acknowledgements; retry later', RETRY_AFTER_BUSY_S);
     }
     // The room is given back when the send settles, not at the timeout: events still in the
     // producer count against the bound until Kafka answers.
+    const acknowledged = this.metrics.ackTimer(stream);
     const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
     try {
       await withTimeout(sent, this.options.ackTimeoutMs);
+      acknowledged();
     } catch (error) {
       sent.catch(() => undefined);
+      this.metrics.rejectedEvents(stream, 'http', 'unavailable', records.length);
       response.setHeader('Retry-After', String(RETRY_AFTER_UNAVAILABLE_S));
       throw new RetryLater(
         HttpStatus.SERVICE_UNAVAILABLE,

@@ -78,21 +78,27 @@ describe('HTTP ingestion bridge', () => {
     expect(JSON.parse(landed[0].value?.toString() ?? '')).toEqual(sampleEvent(STREAM));
   });
 
-  it('lands the valid events of a batch and answers 400 naming each rejected event by index with its field errors', async () => {
+  it('lands the valid events of a batch and answers 400 naming each rejected event (wrong type, negative price, missing field, future time) by index with its field errors', async () => {
     const prefix = `batch-${randomUUID()}`;
+    const { symbol: _symbol, ...withoutSymbol } = sampleEvent(STREAM);
     const body = [
       { value: sampleEvent(STREAM), idempotencyKey: `${prefix}-0` },
       { value: { ...sampleEvent(STREAM), bidPrice: -1 }, idempotencyKey: `${prefix}-1` },
       { value: { ...sampleEvent(STREAM), bidPrice: 'high' }, idempotencyKey: `${prefix}-2` },
       { value: sampleEvent(STREAM, { symbol: 'MSFT' }), idempotencyKey: `${prefix}-3` },
+      { value: withoutSymbol, idempotencyKey: `${prefix}-4` },
+      // An hour ahead of the clock: beyond the tolerated skew.
+      { value: sampleEvent(STREAM, { ts: String(BigInt(Date.now() + 3_600_000) * 1_000_000n) }), idempotencyKey: `${prefix}-5` },
     ];
     const response = await post(gateway, `/v1/streams/${STREAM}/events`, JSON.stringify(body));
     expect(response.status).toBe(400);
     const answer = (await response.json()) as { results: { status: string; errors?: unknown }[] };
-    expect(answer).toMatchObject({ accepted: 2, rejected: 2 });
-    expect(answer.results.map((result) => result.status)).toEqual(['accepted', 'rejected', 'rejected', 'accepted']);
+    expect(answer).toMatchObject({ accepted: 2, rejected: 4 });
+    expect(answer.results.map((result) => result.status)).toEqual(['accepted', 'rejected', 'rejected', 'accepted', 'rejected', 'rejected']);
     expect(answer.results[1].errors).toEqual([expect.objectContaining({ path: '/bidPrice' })]);
     expect(answer.results[2].errors).toEqual([expect.objectContaining({ path: '/bidPrice' })]);
+    expect(answer.results[4].errors).toEqual([{ path: '/symbol', message: 'required' }]);
+    expect(answer.results[5].errors).toEqual([expect.objectContaining({ path: '/ts', message: expect.stringMatching(/future/) })]);
 
     const landed = await recordsKeyed(kafka, prefix, 2);
     expect(landed.map((message) => message.headers?.[HEADERS.idempotencyKey]?.toString()).sort()).toEqual([`${prefix}-0`, `${prefix}-3`]);

@@ -14,6 +14,7 @@ import { presentedKey } from '../auth/api-key.guard';
 import { ApiKeyRegistry } from '../auth/api-keys';
 import { UnreadableBodyError } from '../ingestion/event-batch';
 import { InFlightLimiter } from '../ingestion/in-flight-limiter';
+import { IngestionMetrics } from '../ingestion/ingestion-metrics';
 import { INGESTION_OPTIONS, type IngestionOptions } from '../ingestion/request-body-reader';
 import { withTimeout } from '../ingestion/with-timeout';
 import { type EventOutcome, keyFilterOf, type LiveRecord, type ProducerReply, readProducerFrame } from './socket-frames';
@@ -29,6 +30,8 @@ export interface StreamSocketOptions {
 
 const ROUTE = /^\/v1\/streams\/([^/?#]+)\/(ws|live)(?:\?.*)?$/;
 const RETRY_AFTER_MS = 1000;
+/** Records dropped in a row for one subscriber before it is disconnected (close code 1013, try again later). */
+const SLOW_SUBSCRIBER_DROP_LIMIT = 10_000;
 
 interface Subscriber {
   readonly socket: WebSocket;
@@ -77,6 +80,11 @@ class LiveStream {
             if (subscriber.socket.bufferedAmount > this.maxBufferBytes) {
               subscriber.dropped += 1;
               this.onDropped(1);
+              if (subscriber.dropped >= SLOW_SUBSCRIBER_DROP_LIMIT) {
+                // Told on every record it did get; a subscriber this far behind is let go.
+                subscriber.socket.close(1013, `too slow: ${subscriber.dropped} records dropped; reconnect`);
+                this.subscribers.delete(subscriber);
+              }
               continue;
             }
             if (subscriber.dropped > 0) {
@@ -140,6 +148,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
     metrics: TributaryMetrics,
+    private readonly ingestionMetrics: IngestionMetrics,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: ingestion.maxBodyBytes });
     this.connections = new Gauge({
@@ -221,7 +230,10 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       frame = readProducerFrame(data, sequence);
     } catch (error) {
-      if (error instanceof UnreadableBodyError) return { type: 'error', id: sequence, message: error.message };
+      if (error instanceof UnreadableBodyError) {
+        this.ingestionMetrics.rejectedEvents(stream, 'ws', 'unreadable', 1);
+        return { type: 'error', id: sequence, message: error.message };
+      }
       throw error;
     }
     if (pending >= this.options.maxFramesInFlight) {
@@ -242,15 +254,22 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
       records.push({ value: checked.value, idempotencyKey: event.idempotencyKey });
       results.push({ index: event.index, status: 'accepted', idempotencyKey: event.idempotencyKey });
     }
+    const unreadable = frame.events.filter((event) => event.unreadable !== undefined).length;
+    this.ingestionMetrics.rejectedEvents(stream, 'ws', 'unreadable', unreadable);
+    this.ingestionMetrics.rejectedEvents(stream, 'ws', 'schema', results.length - records.length - unreadable);
     if (records.length > 0) {
       if (records.length > this.inFlight.capacity || !this.inFlight.tryAcquire(records.length)) {
+        this.ingestionMetrics.rejectedEvents(stream, 'ws', 'busy', records.length);
         return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: 'too many events wait for Kafka acknowledgements; nothing of the frame was sent' };
       }
+      const acknowledged = this.ingestionMetrics.ackTimer(stream);
       const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
       try {
         await withTimeout(sent, this.ingestion.ackTimeoutMs);
+        acknowledged();
       } catch (error) {
         sent.catch(() => undefined);
+        this.ingestionMetrics.rejectedEvents(stream, 'ws', 'unavailable', records.length);
         return {
           type: 'error',
           id: frame.id,
@@ -258,6 +277,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
         };
       }
     }
+    this.ingestionMetrics.accepted(stream, 'ws', records.length);
     return { type: 'ack', id: frame.id, accepted: records.length, rejected: results.length - records.length, results };
   }
 

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { HEADERS, sampleEvent } from '@tributary/contracts';
+import { registerCompressionCodecs } from '@tributary/kafka';
+import { eventually, freezeKafkaBroker, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+
+registerCompressionCodecs();
+const STREAM = 'market.quotes';
+const KEY = 'tributary-dev-key';
+
+function post(gateway: ServiceProcess, body: unknown, idempotencyKey: string): Promise<Response> {
+  return fetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+    body: JSON.stringify(body),
+  });
+}
+
+async function landed(kafka: Kafka, prefix: string, expected: number): Promise<KafkaMessage[]> {
+  const consumer = kafka.consumer({ groupId: `gateway-resilience-test-${randomUUID()}` });
+  const found: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: STREAM, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.headers?.[HEADERS.idempotencyKey]?.toString().startsWith(prefix)) found.push(message);
+      },
+    });
+    await eventually(() => found.length >= expected, 60_000, `${expected} records keyed ${prefix}*`);
+    // Whatever else comes within a moment (a send retried by the producer) is counted too.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    return found;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('ingestion when the broker hangs and comes back', () => {
+  let kafka: Kafka;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    gateway = startService('kafka-gateway', {
+      port: 23142,
+      env: {
+        GATEWAY_APPLY_CATALOG_ON_START: 'false',
+        GATEWAY_ENRICHMENT_ENABLED: 'false',
+        GATEWAY_CANDLES_ENABLED: 'false',
+        GATEWAY_QUALITY_ENABLED: 'false',
+        GATEWAY_ACK_TIMEOUT_MS: '2s',
+        KAFKA_GROUP_ID: `gateway-resilience-test-${randomUUID()}`,
+      },
+    });
+    await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  it('answers 503 while Kafka does not acknowledge, loses nothing it accepted, and takes the resent events once it is back', async () => {
+    const prefix = `outage-${randomUUID()}`;
+    const before = await post(gateway, sampleEvent(STREAM), `${prefix}-before`);
+    expect(before.status).toBe(202);
+
+    const thaw = freezeKafkaBroker();
+    let during: Response;
+    try {
+      during = await post(gateway, sampleEvent(STREAM), `${prefix}-during`);
+    } finally {
+      thaw();
+    }
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('5');
+
+    // The client does what the 503 says: resend with the same idempotency key once Kafka is back.
+    await eventually(
+      async () => (await post(gateway, sampleEvent(STREAM), `${prefix}-during`)).status === 202,
+      60_000,
+      'the resent event accepted',
+    );
+
+    const records = await landed(kafka, prefix, 2);
+    const keys = records.map((m) => m.headers?.[HEADERS.idempotencyKey]?.toString());
+    expect(keys.filter((k) => k === `${prefix}-before`)).toHaveLength(1);
+    // The event of the 503 may have landed from the producer's own retry as well as from the resend:
+    // every copy carries the same idempotency key, so consumers keep one.
+    expect(keys.filter((k) => k === `${prefix}-during`).length).toBeGreaterThanOrEqual(1);
+    expect(new Set(keys)).toEqual(new Set([`${prefix}-before`, `${prefix}-during`]));
+  });
+
+  it('counts accepted and rejected events per stream and reason in its metrics', async () => {
+    const invalid = await post(gateway, { ...sampleEvent(STREAM), bidPrice: -1 }, `metrics-${randomUUID()}`);
+    expect(invalid.status).toBe(400);
+    const metrics = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/tributary_gateway_events_total\{[^}]*stream="market\.quotes"[^}]*outcome="accepted"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/tributary_gateway_rejected_events_total\{[^}]*reason="schema"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/tributary_gateway_rejected_events_total\{[^}]*reason="unavailable"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/tributary_gateway_ack_seconds_count\{[^}]*stream="market\.quotes"[^}]*\} [1-9]/);
+  });
+});
+
+describe('ingestion through the SASL/SCRAM listener', () => {
+  let kafka: Kafka;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    const infra = readInfraEnv();
+    kafka = new Kafka({ brokers: infra['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    gateway = startService('kafka-gateway', {
+      port: 23152,
+      env: {
+        KAFKA_BROKERS: infra['KAFKA_SASL_BROKERS'],
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: infra['KAFKA_SASL_USERNAME'],
+        KAFKA_SASL_PASSWORD: infra['KAFKA_SASL_PASSWORD'],
+        GATEWAY_APPLY_CATALOG_ON_START: 'false',
+        KAFKA_GROUP_ID: `gateway-sasl-test-${randomUUID()}`,
+      },
+    });
+    await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  it('lands events with the catalog compression when the gateway authenticates with SCRAM-SHA-512', async () => {
+    const key = `sasl-${randomUUID()}`;
+    const response = await post(gateway, sampleEvent(STREAM, { symbol: 'SCRAM' }), key);
+    expect(response.status).toBe(202);
+    const [record] = await landed(kafka, key, 1);
+    expect(JSON.parse(record.value?.toString() ?? '')).toEqual(sampleEvent(STREAM, { symbol: 'SCRAM' }));
+  });
+});
