@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
-import { deadLetterHeaders } from '@tributary/kafka';
+import { HEADERS, sampleEvent } from '@tributary/contracts';
+import { deadLetterHeaders, registerCompressionCodecs } from '@tributary/kafka';
 import type { DlqPage, ReplayReport } from './dead-letters';
 import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
+registerCompressionCodecs();
 const ADMIN_KEY = 'tributary-dev-key';
 const READER_KEY = 'desk-reader-key-0123456789';
 
@@ -14,6 +16,7 @@ describe('dead-letter operations', () => {
   let kafka: Kafka;
   let admin: Admin;
   let gateway: ServiceProcess;
+  const groupId = `gateway-dlq-test-${randomUUID()}`;
 
   function call(method: string, path: string, body?: unknown, key = ADMIN_KEY): Promise<Response> {
     return fetch(`${gateway.baseUrl}${path}`, {
@@ -83,7 +86,9 @@ describe('dead-letter operations', () => {
       env: {
         GATEWAY_API_KEYS: `desk:${READER_KEY}:read:*`,
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
-        KAFKA_GROUP_ID: `gateway-dlq-test-${randomUUID()}`,
+        KAFKA_GROUP_ID: groupId,
+        GATEWAY_ENRICHMENT_ENABLED: 'false',
+        GATEWAY_CANDLES_ENABLED: 'false',
       },
     });
     await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
@@ -169,5 +174,67 @@ describe('dead-letter operations', () => {
     const page = await json<DlqPage>(call('GET', `/admin/dlq/${topic}`));
     expect(page.partitions[0]).toMatchObject({ low: '2', high: '5', records: '3' });
     expect(page.records.map((r) => r.dlqOffset)).toEqual(['2', '3', '4']);
+  });
+
+  it('replays a dead-lettered trade that then flows through the quality checks to market.trades.validated', async () => {
+    // The gateway's own trade quality processor reads market.trades from the end: wait until it has
+    // its partitions, so the replayed record is after its starting point.
+    await eventually(async () => {
+      const described = await admin.describeGroups([`${groupId}-quality`]);
+      const group = described.groups[0];
+      return group?.state === 'Stable' && group.members.length > 0;
+    }, 60_000, 'the quality processor in its group');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+    const symbol = `R${randomUUID().replace(/[^A-F0-9]/gi, '').slice(0, 6).toUpperCase()}`;
+    const trade = sampleEvent('market.trades', { symbol, ts: String(BigInt(Date.now()) * 1_000_000n) });
+    const producer = kafka.producer();
+    await producer.connect();
+    const [sent] = await producer.send({
+      topic: 'market.trades.dlq',
+      messages: [
+        {
+          key: symbol,
+          value: JSON.stringify(trade),
+          headers: deadLetterHeaders(
+            { [HEADERS.idempotencyKey]: `replay-${symbol}` },
+            {
+              reason: 'handler failed: downstream store unavailable',
+              errorType: 'HandlerError',
+              topic: 'market.trades',
+              partition: 0,
+              offset: '1',
+              attempts: 5,
+              consumerGroup: 'tributary-historical-data-manager',
+              failedAt: new Date(),
+            },
+          ),
+        },
+      ],
+    });
+    await producer.disconnect();
+
+    const replay = await call('POST', '/admin/dlq/market.trades/replay', { offsets: [sent.baseOffset] });
+    expect(replay.status).toBe(200);
+    expect((await json<ReplayReport>(replay)).replayed).toHaveLength(1);
+
+    const consumer = kafka.consumer({ groupId: `gateway-dlq-test-validated-${randomUUID()}` });
+    const validated: KafkaMessage[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'market.trades.validated', fromBeginning: false });
+      // Validated records are read from the partition of the symbol, from just before the replay.
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.key?.toString() === symbol) validated.push(message);
+        },
+      });
+      const offsets = await admin.fetchTopicOffsetsByTimestamp('market.trades.validated', Date.now() - 120_000);
+      for (const { partition, offset } of offsets) consumer.seek({ topic: 'market.trades.validated', partition, offset });
+      await eventually(() => validated.length >= 1, 60_000, `the replayed trade of ${symbol} on market.trades.validated`);
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(JSON.parse(validated[0].value?.toString() ?? '')).toEqual(trade);
   });
 });
