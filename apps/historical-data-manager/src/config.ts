@@ -9,6 +9,7 @@ import {
 } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
 import { resolveArchivedTopics } from './app/archive/archived-topics';
+import { batchEnv } from './app/batch/batch-env';
 
 /** `ARCHIVE_TOPICS`: a list whose every entry must name a topic with a known schema. */
 function archiveTopicsVariable(): EnvVar<string[]> {
@@ -112,6 +113,7 @@ export const historicalDataManagerEnv = mergeSpecs(
       description: 'DuckDB threads the query API uses',
     }),
   },
+  batchEnv,
 );
 
 export type HistoricalDataManagerConfig = ConfigOf<typeof historicalDataManagerEnv>;

@@ -3,6 +3,7 @@ import { ServiceCoreModule } from '@tributary/service';
 import type { HistoricalDataManagerConfig } from '../config';
 import { ArchiveModule } from './archive/archive.module';
 import { ArchiveHealthIndicator } from './archive/archive.health';
+import { BatchModule } from './batch/batch.module';
 import { HealthController } from './health.controller';
 import { QueryModule } from './query/query.module';
 
@@ -16,6 +17,7 @@ export class AppModule {
         ServiceCoreModule.forRoot({ service: 'historical-data-manager', config, postgres: true, s3: true }),
         archive,
         QueryModule.forRoot(archive),
+        BatchModule.forRoot(config),
       ],
       controllers: [HealthController],
       providers: [ArchiveHealthIndicator],
