@@ -2,13 +2,19 @@
 //
 //   SWC_NODE_PROJECT=tsconfig.base.json node -r @swc-node/register tools/bench/options-collector.ts
 //
-// Three runs on the same market (seed, default underlyings and chain selection, simulator as fast as
-// possible), each for RUN_SECONDS:
-//   1. baseline: the simulator generating events, nothing else;
-//   2. the collector in process with a producer that acknowledges at once (validation, chain book,
+// Runs on the same market (seed, default underlyings and chain selection, simulator as fast as
+// possible), each for RUN_SECONDS (BENCH_SECONDS, default 15):
+//   1. the collector in process with a producer that acknowledges at once (validation, chain book,
 //      selection, snapshots with IV and Greeks, flow detection: everything but Kafka);
-//   3. the collector publishing through the real local broker (tools/infra/up), acks=all.
-// Run 3 writes to its own topics (bench-<id>.<catalog topic>), deleted at the end.
+//   2. the collector publishing through the real local broker (tools/infra/up), acks=all, with one
+//      producer, built as the service builds it (no second validation in the producer);
+//   3. the same with a producer that validates every record again (how the service published before
+//      it built its own producer: the same-run "before" of that change);
+//   4. the same with BENCH_PRODUCERS (default 2) producers split by underlying;
+//   5. baseline: the simulator generating events, nothing else.
+// Besides events per wall second, each run reports records per CPU second of this process: on a
+// machine shared with other work the wall rate follows the load, the CPU cost per record much less.
+// The broker runs write to their own topics (bench-<id>.<catalog topic>), deleted at the end.
 // Results go to bench-results/options-collector.json.
 
 import { randomUUID } from 'node:crypto';
@@ -56,16 +62,20 @@ async function baseline(subscriptions: readonly string[]): Promise<number> {
 interface CollectorRun {
   eventsPerSecond: number;
   recordsPerSecond: number;
+  /** Records published per CPU second of this process (user + system). */
+  recordsPerCpuSecond: number;
+  /** Share of one core this process used. */
+  cpuShare: number;
   published: Record<string, number>;
   subscriptions: string[];
   latencyMs?: { mean: number; batches: number };
 }
 
-/** Publishes through `producer` for RUN_SECONDS and counts what was acknowledged. */
-async function runCollector(producer: TypedProducer): Promise<CollectorRun> {
+/** Publishes through `producers` for RUN_SECONDS and counts what was acknowledged. */
+async function runCollector(producers: TypedProducer | TypedProducer[]): Promise<CollectorRun> {
   const source = simulator();
   const latencies: number[] = [];
-  const collector = new OptionsCollector(source, producer, {
+  const collector = new OptionsCollector(source, producers, {
     ...options,
     metrics: {
       sourceToPublish: { observe: (seconds: number) => latencies.push(seconds * 1000) },
@@ -81,9 +91,12 @@ async function runCollector(producer: TypedProducer): Promise<CollectorRun> {
   await sleep(2_000); // warm-up: selection settles, JIT
   const before = collector.status().published;
   const start = performance.now();
+  const cpuBefore = process.cpuUsage();
   await sleep(RUN_SECONDS * 1000);
   const after = collector.status().published;
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const subscriptions = [...source.subscriptions()];
   await collector.stop();
   const published: Record<string, number> = {};
@@ -98,6 +111,8 @@ async function runCollector(producer: TypedProducer): Promise<CollectorRun> {
   return {
     eventsPerSecond: market / seconds,
     recordsPerSecond: records / seconds,
+    recordsPerCpuSecond: records / cpuSeconds,
+    cpuShare: cpuSeconds / seconds,
     published,
     subscriptions,
     latencyMs: { mean: Math.round(mean * 100) / 100, batches: latencies.length },
@@ -144,38 +159,56 @@ async function main(): Promise<void> {
     specs.push(spec, { ...dlqSpecOf(CATALOG[topic] as TopicSpec), topic: `${prefix}.${topic}.dlq` } as TopicSpec);
   }
   await ensureTopics(kafka, specs);
-  const producer = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'bench', logger, validate: true });
+  const producerCount = Math.max(2, Number(process.env['BENCH_PRODUCERS'] ?? 2));
+  // As the service builds them: the collector validates each record once, the producers do not.
+  const producers = Array.from(
+    { length: producerCount },
+    () => new TypedProducer(kafka, { service: 'options-collector', instanceId: 'bench', logger, validate: false }),
+  );
+  const show = (run: CollectorRun) =>
+    `${Math.round(run.eventsPerSecond).toLocaleString('en')} market events/s ` +
+    `(${Math.round(run.recordsPerSecond).toLocaleString('en')} records/s with snapshots and flows, ` +
+    `${Math.round(run.recordsPerCpuSecond).toLocaleString('en')} records per CPU second, ${Math.round(run.cpuShare * 100)}% of a core` +
+    (run.latencyMs && run.latencyMs.batches > 0 ? `; mean source-to-ack ${run.latencyMs.mean} ms over ${run.latencyMs.batches} batches)` : ')');
   try {
     console.log(`options-collector benchmark: ${RUN_SECONDS} s per run, seed "${SEED}", ${UNDERLYINGS.join(',')}`);
     const inProcess = await runCollector(instantProducer());
-    console.log(`collector, no broker:      ${Math.round(inProcess.eventsPerSecond).toLocaleString('en')} market events/s`);
-    const broker = await runCollector(prefixedProducer(producer, prefix));
-    console.log(
-      `collector, real broker:    ${Math.round(broker.eventsPerSecond).toLocaleString('en')} market events/s ` +
-        `(${Math.round(broker.recordsPerSecond).toLocaleString('en')} records/s with snapshots and flows; ` +
-        `mean source-to-ack ${broker.latencyMs?.mean} ms over ${broker.latencyMs?.batches} batches)`,
-    );
+    console.log(`collector, no broker:                ${show(inProcess)}`);
+    const broker = await runCollector(prefixedProducer(producers[0], prefix));
+    console.log(`collector, real broker, 1 producer:  ${show(broker)}`);
+    const validating = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'bench', logger, validate: true });
+    const twice = await runCollector(prefixedProducer(validating, prefix)).finally(() => validating.disconnect());
+    console.log(`  ... validating again in the producer: ${show(twice)}`);
+    const split = await runCollector(producers.map((producer) => prefixedProducer(producer, prefix)));
+    console.log(`collector, real broker, ${producerCount} producers: ${show(split)}`);
     const generated = await baseline(broker.subscriptions);
-    console.log(`baseline, simulator alone: ${Math.round(generated).toLocaleString('en')} events/s generated`);
-    console.log(`publish rate / generation rate: ${((broker.eventsPerSecond / generated) * 100).toFixed(1)}%`);
+    console.log(`baseline, simulator alone:           ${Math.round(generated).toLocaleString('en')} events/s generated`);
+    console.log(`publish rate / generation rate: ${((broker.eventsPerSecond / generated) * 100).toFixed(1)}% (1 producer), ${((split.eventsPerSecond / generated) * 100).toFixed(1)}% (${producerCount})`);
+    const round = (run: CollectorRun) => ({
+      eventsPerSecond: Math.round(run.eventsPerSecond),
+      recordsPerSecond: Math.round(run.recordsPerSecond),
+      recordsPerCpuSecond: Math.round(run.recordsPerCpuSecond),
+      cpuShare: Math.round(run.cpuShare * 100) / 100,
+      meanSourceToAckMs: run.latencyMs?.mean,
+      published: run.published,
+      ratioToBaseline: Math.round((run.eventsPerSecond / generated) * 1000) / 1000,
+    });
     const results = {
       runSeconds: RUN_SECONDS,
       subscriptions: broker.subscriptions.length,
       baselineSimulatorEventsPerSecond: Math.round(generated),
-      collectorNoBrokerEventsPerSecond: Math.round(inProcess.eventsPerSecond),
-      collectorBrokerEventsPerSecond: Math.round(broker.eventsPerSecond),
-      collectorBrokerRecordsPerSecond: Math.round(broker.recordsPerSecond),
-      publishedThroughBroker: broker.published,
-      meanSourceToAckMs: broker.latencyMs?.mean,
-      ratioToBaseline: Math.round((broker.eventsPerSecond / generated) * 1000) / 1000,
-      producerRequests: producer.stats.requests,
-      producerRecords: producer.stats.records,
+      collectorNoBroker: round(inProcess),
+      collectorBrokerOneProducer: round(broker),
+      collectorBrokerValidatingTwice: round(twice),
+      [`collectorBroker${producerCount}Producers`]: round(split),
+      producerRequests: producers.map((producer) => producer.stats.requests),
+      producerRecords: producers.map((producer) => producer.stats.records),
     };
     const directory = join(process.cwd(), 'bench-results');
     mkdirSync(directory, { recursive: true });
     writeFileSync(join(directory, 'options-collector.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
-    await producer.disconnect();
+    for (const producer of producers) await producer.disconnect();
     const admin = kafka.admin();
     await admin.connect();
     await admin.deleteTopics({ topics: specs.map((spec) => spec.topic) }).catch(() => undefined);

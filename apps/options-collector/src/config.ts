@@ -80,6 +80,16 @@ export const optionsCollectorEnv = mergeSpecs(
       description:
         'Fraction of simulated records corrupted on purpose (negative prices, crossed quotes, future times, missing fields, unknown symbols); they go to the DLQ topics',
     }),
+    SIMULATOR_SCENARIOS: env.bool({
+      default: true,
+      description:
+        'Script market episodes for the CEP patterns into the simulated market: a momentum surge with a volume burst, an implied-volatility jump, a liquidity drain, a burst of sweeps and blocks, in turn',
+    }),
+    SIMULATOR_SCENARIO_INTERVAL_MS: env.durationMs({
+      default: '90s',
+      min: 5_000,
+      description: 'Event time between the starts of two scripted episodes (with SIMULATOR_SCENARIOS)',
+    }),
     ...alpacaEnv,
     CHAIN_STRIKES_PER_EXPIRY: env.int({
       default: 10,

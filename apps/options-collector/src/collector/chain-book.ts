@@ -45,6 +45,11 @@ export class ChainBook {
     return this.contracts.size;
   }
 
+  /** Underlyings held. */
+  get underlyingCount(): number {
+    return this.underlyings.size;
+  }
+
   track(contract: SelectedContract): void {
     if (this.contracts.has(contract.symbol)) return;
     this.contracts.set(contract.symbol, {
@@ -94,19 +99,22 @@ export class ChainBook {
     return market.price > 0 ? market.price : undefined;
   }
 
-  onOptionQuote(quote: OptionQuote.Value): void {
+  /** Returns false (and keeps nothing) for a contract not tracked. */
+  onOptionQuote(quote: OptionQuote.Value): boolean {
     const market = this.contracts.get(quote.symbol);
-    if (!market) return;
+    if (!market) return false;
     market.bid = quote.bidPrice;
     market.ask = quote.askPrice;
     market.bidSize = quote.bidSize;
     market.askSize = quote.askSize;
     market.quoteTs = quote.ts;
+    return true;
   }
 
-  onOptionTrade(trade: OptionTrade.Value): void {
+  /** Returns false (and keeps nothing) for a contract not tracked. */
+  onOptionTrade(trade: OptionTrade.Value): boolean {
     const market = this.contracts.get(trade.symbol);
-    if (!market) return;
+    if (!market) return false;
     const day = dayOfNanos(trade.ts);
     if (day !== market.volumeDay) {
       market.volumeDay = day;
@@ -114,6 +122,7 @@ export class ChainBook {
     }
     market.volume += trade.size;
     market.last = trade.price;
+    return true;
   }
 
   /** Session volume of a contract as of event time `ts` (0 once a new day started). */

@@ -1,6 +1,7 @@
 import { nanosFromIso, validateEvent } from '@tributary/contracts';
 import { bsmPrice, yearsToExpiry } from '@tributary/market-math';
 import type { SelectedContract } from '../chain/chain-selector';
+import type { VendorAnalytics } from '../simulator/market-source';
 import type { ContractMarket } from './chain-book';
 import { buildChainSnapshot } from './chain-snapshot';
 
@@ -157,5 +158,37 @@ describe('chain snapshots with implied volatility and Greeks', () => {
     }
     expect(result.contracts[1]).not.toHaveProperty('bidSize');
     expect(validateEvent('options.chains', result, { nowMs: Date.parse('2025-03-04T00:00:00Z') }).ok).toBe(true);
+  });
+
+  it("carries the vendor's IV and Greeks next to ours when the source has them, leaving out values that are not numbers", () => {
+    const call = quoted('call', 575);
+    const put = quoted('put', 575);
+    const other = quoted('call', 580);
+    const vendor: Record<string, VendorAnalytics> = {
+      [call.contract.symbol]: { iv: 0.161, greeks: { delta: 0.52, gamma: 0.031, theta: -0.21, vega: 0.45, rho: 0.11 } },
+      [put.contract.symbol]: { iv: Number.NaN, greeks: { delta: -0.48, gamma: Number.POSITIVE_INFINITY } },
+      [other.contract.symbol]: { iv: -1 },
+    };
+    const result = buildChainSnapshot({
+      underlying: 'SPY',
+      underlyingPrice: SPOT,
+      ts: TS,
+      riskFreeRate: RATE,
+      dividendYield: DIVIDEND_YIELD,
+      contracts: [call, put, other],
+      volumeOf: () => 0,
+      openInterestOf: () => undefined,
+      vendorOf: (symbol) => vendor[symbol],
+      vendorSource: 'alpaca',
+    });
+    expect(result.contracts[0].vendor).toEqual({ source: 'alpaca', ...vendor[call.contract.symbol] });
+    expect(result.contracts[0].iv).toBeCloseTo(volOf(575), 2);
+    expect(result.contracts[1].vendor).toEqual({ source: 'alpaca', greeks: { delta: -0.48 } });
+    expect(result.contracts[2]).not.toHaveProperty('vendor');
+    expect(validateEvent('options.chains', result, { nowMs: Date.parse('2025-03-04T00:00:00Z') }).ok).toBe(true);
+  });
+
+  it('has no vendor block when the source computes none (the simulator)', () => {
+    expect(chain.contracts.some((item) => 'vendor' in item)).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import type { OptionChainSnapshot } from '@tributary/contracts';
 import { bsmGreeks, bsmImpliedVolatility, createOptionGreeks, yearsToExpiry } from '@tributary/market-math';
+import type { VendorAnalytics } from '../simulator/market-source';
 import type { ContractMarket } from './chain-book';
 
 export interface ChainSnapshotInput {
@@ -15,6 +16,30 @@ export interface ChainSnapshotInput {
   /** Session volume of a contract at `ts`. */
   readonly volumeOf: (market: ContractMarket) => number;
   readonly openInterestOf: (symbol: string) => number | undefined;
+  /** The source's own IV and Greeks of a contract, when it has them (Alpaca), and the source's name. */
+  readonly vendorOf?: (symbol: string) => VendorAnalytics | undefined;
+  readonly vendorSource?: string;
+}
+
+const VENDOR_GREEKS = ['delta', 'gamma', 'theta', 'vega', 'rho'] as const;
+
+/**
+ * The vendor block of a snapshot row: the vendor's figures as it sent them, only the finite ones (and an
+ * IV only when not negative), so one odd vendor value never costs the whole snapshot its topic.
+ */
+export function vendorBlock(source: string, analytics: VendorAnalytics | undefined): OptionChainSnapshot.VendorAnalytics | undefined {
+  if (!analytics) return undefined;
+  const block: { source: string; iv?: number; greeks?: Record<string, number> } = { source };
+  if (analytics.iv !== undefined && Number.isFinite(analytics.iv) && analytics.iv >= 0) block.iv = analytics.iv;
+  if (analytics.greeks) {
+    let greeks: Record<string, number> | undefined;
+    for (const name of VENDOR_GREEKS) {
+      const value = analytics.greeks[name];
+      if (value !== undefined && Number.isFinite(value)) (greeks ??= {})[name] = value;
+    }
+    if (greeks) block.greeks = greeks;
+  }
+  return block.iv === undefined && block.greeks === undefined ? undefined : block;
 }
 
 /** Significant digits kept for IV and Greeks: far below any quote's precision, and a smaller record. */
@@ -37,7 +62,8 @@ export function midOf(bid: number, ask: number): number | null {
  * session volume and open interest, with the implied volatility of its mid (Black-Scholes-Merton with a
  * continuous dividend yield, years to 16:00 New York on the expiration day from the snapshot's event
  * time) and the Greeks at that volatility. Theta is per calendar day, vega and rho per percentage point,
- * as the OptionChainSnapshot contract states.
+ * as the OptionChainSnapshot contract states. With a vendor source, its own IV and Greeks ride along in
+ * `vendor` (contract v2).
  */
 export function buildChainSnapshot(input: ChainSnapshotInput): OptionChainSnapshot.Value {
   const greeks = createOptionGreeks();
@@ -97,6 +123,10 @@ export function buildChainSnapshot(input: ChainSnapshotInput): OptionChainSnapsh
           };
         }
       }
+    }
+    if (input.vendorOf) {
+      const vendor = vendorBlock(input.vendorSource ?? 'vendor', input.vendorOf(contract.symbol));
+      if (vendor) row.vendor = vendor;
     }
     contracts.push(row);
   }

@@ -6,10 +6,11 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
-import { METRICS_REGISTRY } from '@tributary/observability';
+import { KAFKA_CLIENT, KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
+import { METRICS_REGISTRY, TributaryMetrics } from '@tributary/observability';
 import type { OptionsCollectorConfig } from '../config';
 import { MarketSimulator } from '../simulator/market-simulator';
 import { createAlpacaSource } from '../sources/alpaca/alpaca-config';
@@ -19,6 +20,31 @@ import { CollectorMetrics } from './collector-metrics';
 import { OptionsCollector } from './options-collector';
 
 export const MARKET_SOURCE = Symbol('tributary.marketSource');
+/** The collector's own producer (see {@link createCollectorProducer}). */
+export const COLLECTOR_PRODUCER = Symbol('tributary.collectorProducer');
+
+/**
+ * The producer the collector publishes with: the shared TypedProducer with the service's Kafka settings,
+ * but without a validation of its own. The collector checks every record against the same catalog
+ * contract (schema and invariants) before it produces it and sends the refused ones to the DLQ, so a
+ * second check of each record in the producer would only double the cost.
+ */
+export function createCollectorProducer(
+  kafka: Kafka,
+  config: OptionsCollectorConfig,
+  logger?: Logger,
+  metrics?: TributaryMetrics,
+): TypedProducer {
+  return new TypedProducer(kafka, {
+    service: 'options-collector',
+    instanceId: config.INSTANCE_ID,
+    lingerMs: config.KAFKA_PRODUCER_LINGER_MS,
+    maxBatchBytes: config.KAFKA_PRODUCER_MAX_BATCH_BYTES,
+    validate: false,
+    metrics,
+    logger,
+  });
+}
 
 /** The market source the configuration names. */
 export function createMarketSource(config: OptionsCollectorConfig, logger?: Logger, metrics?: CollectorMetrics): MarketSource {
@@ -36,6 +62,7 @@ export function createMarketSource(config: OptionsCollectorConfig, logger?: Logg
     pace: 'wall-clock',
     riskFreeRate: config.RISK_FREE_RATE,
     faults: { fraction: config.SIMULATOR_FAULT_FRACTION },
+    scenarios: config.SIMULATOR_SCENARIOS ? { intervalMs: config.SIMULATOR_SCENARIO_INTERVAL_MS } : undefined,
     onListenerError: (error) => logger?.error({ err: error }, 'processing a batch of market events failed'),
   });
 }
@@ -43,15 +70,19 @@ export function createMarketSource(config: OptionsCollectorConfig, logger?: Logg
 /** Starts the collector after the app is up (it waits for the broker by itself) and stops it first on shutdown. */
 @Injectable()
 class CollectorLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
-  constructor(@Inject(OptionsCollector) private readonly collector: OptionsCollector) {}
+  constructor(
+    @Inject(OptionsCollector) private readonly collector: OptionsCollector,
+    @Inject(COLLECTOR_PRODUCER) private readonly producer: TypedProducer,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.collector.start();
   }
 
-  /** Runs before the Kafka module flushes and disconnects the producer. */
-  onModuleDestroy(): Promise<void> {
-    return this.collector.stop();
+  /** Stops the source, finishes the batches in flight, then flushes and disconnects the collector's producer. */
+  async onModuleDestroy(): Promise<void> {
+    await this.collector.stop();
+    await this.producer.disconnect();
   }
 }
 
@@ -77,6 +108,12 @@ export class CollectorModule {
           inject: [METRICS_REGISTRY],
         },
         {
+          provide: COLLECTOR_PRODUCER,
+          useFactory: (kafka: Kafka, logger: Logger, metrics?: TributaryMetrics) =>
+            createCollectorProducer(kafka, config, logger, metrics),
+          inject: [KAFKA_CLIENT, KAFKA_LOGGER, { token: TributaryMetrics, optional: true }],
+        },
+        {
           provide: OptionsCollector,
           useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger) =>
             new OptionsCollector(source, producer, {
@@ -100,7 +137,7 @@ export class CollectorModule {
               metrics,
               logger: logger.child({ component: 'collector' }),
             }),
-          inject: [MARKET_SOURCE, TypedProducer, CollectorMetrics, KAFKA_LOGGER],
+          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER],
         },
         CollectorLifecycle,
       ],

@@ -8,6 +8,7 @@ import { ChainBook, type ContractMarket } from './chain-book';
 import { buildChainSnapshot, midOf } from './chain-snapshot';
 import type { CollectorMetrics } from './collector-metrics';
 import { type CollectorTopic, OutgoingBatch } from './outgoing-batch';
+import { ProducerLanes } from './producer-lanes';
 
 export interface OptionsCollectorOptions {
   readonly underlyings: readonly string[];
@@ -29,7 +30,7 @@ export interface OptionsCollectorOptions {
 }
 
 /** One contract of `GET /chains/:underlying`; `vendor`: the source's own IV and Greeks, when it has them. */
-export type ChainRow = OptionChainSnapshot.ChainContract & { mid: number | null; vendor?: VendorAnalytics };
+export type ChainRow = OptionChainSnapshot.ChainContract & { mid: number | null };
 
 export interface ChainView {
   readonly underlying: string;
@@ -69,6 +70,9 @@ export class OptionsCollector {
   private readonly book = new ChainBook();
   private readonly flow: FlowDetector;
   private readonly maxInFlight: number;
+  /** The producers, each underlying always through the same one. */
+  private readonly target: ProducerLanes;
+  private readonly vendorOf: ((symbol: string) => VendorAnalytics | undefined) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private lastPublish: Promise<void> = Promise.resolve();
   private nextSnapshotMs: number | undefined;
@@ -85,12 +89,15 @@ export class OptionsCollector {
 
   constructor(
     private readonly source: MarketSource,
-    private readonly producer: TypedProducer,
+    producers: TypedProducer | readonly TypedProducer[],
     private readonly options: OptionsCollectorOptions,
   ) {
+    this.target = new ProducerLanes(producers, options.underlyings);
     this.selector = new ChainSelector(source.listing, options.selection);
     this.flow = new FlowDetector(options.flow);
     this.maxInFlight = Math.max(1, options.maxBatchesInFlight ?? 2);
+    const vendorAnalytics = source.vendorAnalytics?.bind(source);
+    this.vendorOf = vendorAnalytics ? (symbol) => vendorAnalytics(symbol) : undefined;
     for (const underlying of options.underlyings) this.selector.addUnderlying(underlying);
   }
 
@@ -139,10 +146,7 @@ export class OptionsCollector {
       ts: snapshot.ts,
       riskFreeRate: snapshot.riskFreeRate,
       dividendYield,
-      contracts: snapshot.contracts.map((row) => {
-        const vendor = this.source.vendorAnalytics?.(row.symbol);
-        return vendor ? { ...row, mid: midOf(row.bid, row.ask), vendor } : { ...row, mid: midOf(row.bid, row.ask) };
-      }),
+      contracts: snapshot.contracts.map((row) => ({ ...row, mid: midOf(row.bid, row.ask) })),
     };
   }
 
@@ -169,15 +173,27 @@ export class OptionsCollector {
     };
   }
 
-  /** Contracts and book entries held, for bounded-state checks. */
-  get stateSize(): { bookContracts: number; selected: number; flow: FlowDetector['stateSize'] } {
-    return { bookContracts: this.book.size, selected: this.selector.size, flow: this.flow.stateSize };
+  /** Entries held in each piece of state, for bounded-state checks. */
+  get stateSize(): {
+    bookContracts: number;
+    bookUnderlyings: number;
+    selected: number;
+    pendingChanges: number;
+    flow: FlowDetector['stateSize'];
+  } {
+    return {
+      bookContracts: this.book.size,
+      bookUnderlyings: this.book.underlyingCount,
+      selected: this.selector.size,
+      pendingChanges: this.pendingChanges.length,
+      flow: this.flow.stateSize,
+    };
   }
 
   private async startWhenBrokerAnswers(): Promise<void> {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
-        await this.producer.connect();
+        await this.target.connect();
         break;
       } catch (error) {
         this.options.logger?.warn({ err: error, attempt }, 'the Kafka broker does not answer yet; the source waits');
@@ -196,7 +212,7 @@ export class OptionsCollector {
 
   private async onEvents(events: readonly MarketEvent[]): Promise<void> {
     const emittedAt = performance.now();
-    const batch = new OutgoingBatch(this.producer.producerId);
+    const batch = new OutgoingBatch(this.target);
     let lastTs: string | undefined;
     for (const event of events) {
       const value = batch.add(event.topic, event.value);
@@ -228,15 +244,17 @@ export class OptionsCollector {
         this.onUnderlyingPrice(trade.symbol, this.book.onUnderlyingTrade(trade), trade.ts);
         return;
       }
+      // A contract no longer selected (a vendor's message still on its way after the unsubscribe) is
+      // published but kept out of the book and the flow state, which follow the selection only.
       case 'options.quotes': {
         const quote = value as MarketEventValue<'options.quotes'>;
-        this.book.onOptionQuote(quote);
+        if (!this.book.onOptionQuote(quote)) return;
         this.flow.onQuote(quote);
         return;
       }
       case 'options.trades': {
         const trade = value as MarketEventValue<'options.trades'>;
-        this.book.onOptionTrade(trade);
+        if (!this.book.onOptionTrade(trade)) return;
         for (const flow of this.flow.onTrade(trade, this.source.openInterest(trade.symbol))) {
           batch.add('options.flow', flow);
         }
@@ -314,6 +332,8 @@ export class OptionsCollector {
       contracts: this.contractsOf(underlying),
       volumeOf: (market) => this.book.volumeAt(market, ts),
       openInterestOf: (symbol) => this.source.openInterest(symbol),
+      vendorOf: this.vendorOf,
+      vendorSource: this.source.name,
     });
   }
 
@@ -328,7 +348,7 @@ export class OptionsCollector {
   private async publishUntilAcknowledged(batch: OutgoingBatch, previous: Promise<void>, emittedAt: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await batch.send(this.producer);
+        await batch.send();
         break;
       } catch (error) {
         if (this.stopping) {

@@ -1,5 +1,6 @@
 import type { Message } from 'kafkajs';
 import {
+  CATALOG,
   DLQ_HEADERS,
   dlqTopicOf,
   type EventOf,
@@ -15,49 +16,70 @@ import type { TypedProducer } from '@tributary/kafka';
 export type CollectorTopic =
   'market.quotes' | 'market.trades' | 'options.quotes' | 'options.trades' | 'options.chains' | 'options.flow';
 
+/**
+ * Where a batch goes: one or more producers (each its own idempotent Kafka producer with its own
+ * connections and requests in flight), every key always on the same one so its records stay in order.
+ */
+export interface PublishTarget {
+  readonly producerId: string;
+  readonly producers: readonly TypedProducer[];
+  /** Index of the producer a record key (an underlying or stock ticker) goes through. */
+  laneOf(key: string): number;
+}
+
 interface Part {
   readonly topic: string;
-  readonly send: (producer: TypedProducer) => Promise<void>;
+  readonly send: () => Promise<void>;
   readonly count: number;
   readonly deadLetter: boolean;
   sent: boolean;
 }
 
 /**
- * What one source batch produces: the valid records per topic, in the order they came, and the invalid
- * ones bound for `<topic>.dlq`. Sending is all-or-retry per topic: a part the brokers acknowledged is
- * never sent again, so retrying after a failure doubles nothing.
+ * What one source batch produces: the valid records per topic (and per producer lane), in the order
+ * they came, and the invalid ones bound for `<topic>.dlq`. Sending is all-or-retry per part: a part the
+ * brokers acknowledged is never sent again, so retrying after a failure doubles nothing.
+ *
+ * Records are validated here, once, against their catalog contract (schema and invariants); the
+ * producers behind a {@link PublishTarget} are built without validation of their own.
  */
 export class OutgoingBatch {
-  private readonly valid = new Map<CollectorTopic, unknown[]>();
+  /** Valid records per topic, one list per producer lane. */
+  private readonly valid = new Map<CollectorTopic, unknown[][]>();
   private readonly invalid = new Map<string, Message[]>();
+  private readonly validateOptions: { readonly nowMs: number };
   private parts: Part[] | undefined;
   /** Valid records, per topic. */
   readonly counts = new Map<CollectorTopic, number>();
   invalidCount = 0;
 
   constructor(
-    private readonly producerId: string,
+    private readonly target: PublishTarget,
     /** Wall clock for the future-event-time check and the dlq.failed.at header. */
     private readonly nowMs: () => number = Date.now,
-  ) {}
+  ) {
+    // One wall-clock reading per batch: the batch is built within milliseconds.
+    this.validateOptions = { nowMs: nowMs() };
+  }
 
   /**
    * Validates a record against its topic's contract. Returns the valid value, or undefined when the
    * record was set aside for the DLQ.
    */
   add<T extends CollectorTopic>(topic: T, value: unknown): EventOf<T> | undefined {
-    const result = validateEvent(topic, value, { nowMs: this.nowMs() });
+    const result = validateEvent(topic, value, this.validateOptions);
     if (!result.ok) {
       this.deadLetter(topic, value, formatFieldErrors(result.errors));
       return undefined;
     }
+    const lanes = this.target.producers.length;
     let records = this.valid.get(topic);
     if (!records) {
-      records = [];
+      records = Array.from({ length: lanes }, () => []);
       this.valid.set(topic, records);
     }
-    records.push(result.value);
+    const lane = lanes === 1 ? 0 : this.target.laneOf(CATALOG[topic].key(result.value as never));
+    records[lane].push(result.value);
     this.counts.set(topic, (this.counts.get(topic) ?? 0) + 1);
     return result.value;
   }
@@ -67,12 +89,12 @@ export class OutgoingBatch {
   }
 
   /** Sends every part not yet acknowledged; rejects if any failed (the others stay acknowledged). */
-  async send(producer: TypedProducer): Promise<void> {
+  async send(): Promise<void> {
     this.parts ??= this.buildParts();
     const pending = this.parts.filter((part) => !part.sent);
     const results = await Promise.allSettled(
       pending.map(async (part) => {
-        await part.send(producer);
+        await part.send();
         part.sent = true;
       }),
     );
@@ -100,18 +122,22 @@ export class OutgoingBatch {
       messages = [];
       this.invalid.set(topic, messages);
     }
-    messages.push(deadLetterMessage(topic, value, reason, this.producerId, new Date(this.nowMs())));
+    messages.push(deadLetterMessage(topic, value, reason, this.target.producerId, new Date(this.nowMs())));
   }
 
   private buildParts(): Part[] {
     const parts: Part[] = [];
-    for (const [topic, records] of this.valid) {
-      parts.push({
-        topic,
-        count: records.length,
-        deadLetter: false,
-        sent: false,
-        send: (producer) => producer.send(topic as TopicName, records as never),
+    const producers = this.target.producers;
+    for (const [topic, lanes] of this.valid) {
+      lanes.forEach((records, lane) => {
+        if (records.length === 0) return;
+        parts.push({
+          topic,
+          count: records.length,
+          deadLetter: false,
+          sent: false,
+          send: () => producers[lane].send(topic as TopicName, records as never),
+        });
       });
     }
     for (const [topic, messages] of this.invalid) {
@@ -121,7 +147,7 @@ export class OutgoingBatch {
         count: messages.length,
         deadLetter: true,
         sent: false,
-        send: (producer) => producer.sendRaw(dlq, messages),
+        send: () => producers[0].sendRaw(dlq, messages),
       });
     }
     return parts;

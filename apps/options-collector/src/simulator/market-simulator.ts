@@ -18,6 +18,7 @@ import {
   STOCK_EXCHANGE_CODES,
 } from './opra';
 import { bsmPrice } from './pricing';
+import { EPISODE_SHAPE, type ScenarioConfig, type ScenarioKind, ScenarioSchedule, type ScriptedEpisode } from './scenario-script';
 import { hashText, SeededRandom } from './seeded-random';
 import { SimulatedClock, type TradingSessions } from './simulated-clock';
 import {
@@ -59,6 +60,12 @@ export interface MarketSimulatorConfig {
   readonly blockProbability?: number;
   /** Corrupt this fraction of records (0 by default) with these kinds of faults (all by default). */
   readonly faults?: { readonly fraction: number; readonly kinds?: readonly FaultKind[] };
+  /**
+   * Scripted episodes for the CEP engine's built-in patterns (momentum surge with a volume burst,
+   * implied-volatility jump, liquidity drain, burst of sweeps and blocks), one every `intervalMs` of
+   * event time, on underlyings drawn from the seed. Off when absent.
+   */
+  readonly scenarios?: ScenarioConfig;
   /** Events per listener call. */
   readonly batchSize?: number;
   /** Called when a listener throws or rejects; the simulator keeps running. */
@@ -82,6 +89,14 @@ interface UnderlyingState {
   /** Subscribed contracts, unordered (swap-remove keeps removal O(1)). */
   readonly options: OptionState[];
   tradeSequence: number;
+  /** Displayed size (bid + ask) and spread in cents of the last quote. */
+  lastDepth: number;
+  lastSpreadCents: number;
+  /** Scripted episodes in progress (scenario mode). */
+  surge: { readonly startMs: number; readonly untilMs: number; readonly logMove: number } | undefined;
+  volJumpUntilMs: number;
+  drain: { left: number; depth: number; spreadCents: number } | undefined;
+  flowBurst: { left: number; nextMs: number } | undefined;
 }
 
 interface OptionState {
@@ -131,6 +146,8 @@ export class MarketSimulator implements MarketSource {
   private readonly sweepProbability: number;
   private readonly blockProbability: number;
   private readonly seed: string;
+  private readonly schedule: ScenarioSchedule | undefined;
+  private readonly scenarioRandom: SeededRandom;
   /** Underlyings with anything subscribed, and their activity weights. */
   private active: UnderlyingState[] = [];
   private activeWeights: number[] = [];
@@ -172,9 +189,22 @@ export class MarketSimulator implements MarketSource {
         subscribed: false,
         options: [],
         tradeSequence: 0,
+        lastDepth: 0,
+        lastSpreadCents: 0,
+        surge: undefined,
+        volJumpUntilMs: Number.NEGATIVE_INFINITY,
+        drain: undefined,
+        flowBurst: undefined,
       });
     }
     this.listing = new RuleBasedListing(products);
+    this.scenarioRandom = new SeededRandom(`${this.seed}:scenarios`);
+    this.schedule = config.scenarios ? new ScenarioSchedule(config.scenarios, this.scenarioRandom, this.clock.nowMs) : undefined;
+  }
+
+  /** The scripted episodes played so far (the last 100), oldest first; empty without scenario mode. */
+  scriptedEpisodes(): readonly ScriptedEpisode[] {
+    return this.schedule?.history() ?? [];
   }
 
   /** Current event time, epoch ns. */
@@ -353,6 +383,7 @@ export class MarketSimulator implements MarketSource {
   /** Advances event time to the next arrival and draws what happens then. */
   private step(): void {
     this.clock.advanceSeconds(this.random.exponential(this.eventsPerSecond));
+    if (this.schedule) this.playScenarios(this.schedule);
     const state = this.active[this.random.weightedIndex(this.activeWeights, this.activeWeightTotal)];
     this.evolve(state);
     const hasOptions = state.options.length > 0;
@@ -378,11 +409,92 @@ export class MarketSimulator implements MarketSource {
     this.pending.push(this.faults ? this.faults.maybeCorrupt(event) : event);
   }
 
+  /** Starts the episode due now, and plays the parts of those in progress that are events of their own. */
+  private playScenarios(schedule: ScenarioSchedule): void {
+    const nowMs = this.clock.nowMs;
+    const episode = schedule.due(nowMs, (kind) => this.candidatesFor(kind));
+    if (episode) this.begin(episode, nowMs);
+    for (const state of this.active) {
+      if (state.surge && nowMs < state.surge.untilMs && this.scenarioRandom.chance(EPISODE_SHAPE.surgeTradeShare)) {
+        this.evolve(state);
+        const [fewest, most] = EPISODE_SHAPE.surgeTradeLots;
+        const trade = this.underlyingTrade(state);
+        this.emit({ topic: 'market.trades', value: { ...trade, size: 100 * this.scenarioRandom.integer(fewest, most), conditions: ['@'] } });
+      }
+      if (state.flowBurst && nowMs >= state.flowBurst.nextMs) this.flowPrint(state, state.flowBurst);
+    }
+  }
+
+  private candidatesFor(kind: ScenarioKind): string[] {
+    const needsOptions = kind === 'volatility-jump' || kind === 'flow-burst';
+    return this.active.filter((state) => (needsOptions ? state.options.length > 0 : state.subscribed)).map((state) => state.profile.symbol);
+  }
+
+  private begin(episode: ScriptedEpisode, nowMs: number): void {
+    const state = this.underlyings.get(episode.underlying);
+    if (!state) return;
+    switch (episode.kind) {
+      case 'momentum-surge': {
+        const move = this.scenarioRandom.chance(0.5) ? EPISODE_SHAPE.surgeMove : -EPISODE_SHAPE.surgeMove;
+        state.surge = { startMs: nowMs, untilMs: nowMs + EPISODE_SHAPE.surgeMs, logMove: Math.log(1 + move) };
+        return;
+      }
+      case 'volatility-jump':
+        state.volJumpUntilMs = nowMs + EPISODE_SHAPE.volJumpMs;
+        return;
+      case 'liquidity-drain':
+        state.drain = { left: EPISODE_SHAPE.drainQuotes, depth: Math.max(state.lastDepth, 200), spreadCents: Math.max(state.lastSpreadCents, 1) };
+        return;
+      case 'flow-burst':
+        state.flowBurst = { left: EPISODE_SHAPE.flowPrints, nextMs: nowMs };
+        return;
+    }
+  }
+
+  /** One print of a flow burst: a sweep across four exchanges at the ask, or a block at the mid. */
+  private flowPrint(state: UnderlyingState, burst: NonNullable<UnderlyingState['flowBurst']>): void {
+    const nowMs = this.clock.nowMs;
+    let option: OptionState | undefined;
+    let best = Number.POSITIVE_INFINITY;
+    for (const candidate of state.options) {
+      if (candidate.expiryMs <= nowMs + 86_400_000) continue;
+      const distance = Math.abs(Math.log(candidate.strike / state.price));
+      if (distance < best - 1e-12 || (Math.abs(distance - best) <= 1e-12 && option !== undefined && candidate.expiryMs > option.expiryMs)) {
+        option = candidate;
+        best = distance;
+      }
+    }
+    burst.left--;
+    burst.nextMs = nowMs + EPISODE_SHAPE.flowGapMs;
+    if (burst.left <= 0) state.flowBurst = undefined;
+    if (!option) return;
+    this.evolve(state);
+    const nbbo = this.nbbo(option);
+    this.emit({ topic: 'options.quotes', value: this.optionQuote(option, nbbo) });
+    if (burst.left % 2 === 0) {
+      const exchanges: string[] = [];
+      while (exchanges.length < 4) {
+        const exchange = this.scenarioRandom.pick(OPTION_EXCHANGE_CODES);
+        if (!exchanges.includes(exchange)) exchanges.push(exchange);
+      }
+      const size = Math.ceil(EPISODE_SHAPE.flowPremium / (nbbo.askPrice * 100 * exchanges.length));
+      for (const exchange of exchanges) {
+        this.clock.advanceSeconds(0.0001);
+        this.emit({ topic: 'options.trades', value: this.optionTrade(option, nbbo.askPrice, size, exchange, [OPTION_TRADE_CONDITIONS.intermarketSweep]) });
+      }
+      return;
+    }
+    const mid = Math.max(0.01, Math.round((nbbo.bidPrice + nbbo.askPrice) * 50) / 100);
+    const size = Math.max(500, Math.ceil(EPISODE_SHAPE.flowPremium / (mid * 100)));
+    this.emit({ topic: 'options.trades', value: this.optionTrade(option, mid, size, this.scenarioRandom.pick(OPTION_EXCHANGE_CODES), [OPTION_TRADE_CONDITIONS.autoExecuted]) });
+  }
+
   /** Moves the underlying's price and regime forward to the current event time. */
   private evolve(state: UnderlyingState): void {
     const nowMs = this.clock.nowMs;
     const dt = (nowMs - state.evolvedAtMs) / MS_PER_YEAR;
     if (dt <= 0) return;
+    const fromMs = state.evolvedAtMs;
     state.evolvedAtMs = nowMs;
     const regime = this.regimes[state.regime];
     const leaveRate = TRADING_DAYS_PER_YEAR / regime.meanDurationDays;
@@ -399,22 +511,45 @@ export class MarketSimulator implements MarketSource {
       (this.rate - profile.dividendYield - compensator - (vol * vol) / 2) * dt + vol * Math.sqrt(dt) * this.random.normal();
     const jumps = this.random.poisson(jumpRate * dt);
     for (let i = 0; i < jumps; i++) logReturn += profile.jumpMean + profile.jumpStdDev * this.random.normal();
+    const surge = state.surge;
+    if (surge) {
+      // A scripted surge: its move spread evenly over its span, on top of the diffusion.
+      const overlapMs = Math.min(nowMs, surge.untilMs) - Math.max(fromMs, surge.startMs);
+      if (overlapMs > 0) logReturn += (surge.logMove * overlapMs) / (surge.untilMs - surge.startMs);
+      if (nowMs >= surge.untilMs) state.surge = undefined;
+    }
     state.price = Math.max(0.05, state.price * Math.exp(logReturn));
   }
 
   private currentVol(state: UnderlyingState): number {
-    return state.profile.volatility * this.regimes[state.regime].volMultiplier;
+    const vol = state.profile.volatility * this.regimes[state.regime].volMultiplier;
+    if (this.clock.nowMs >= state.volJumpUntilMs) return vol;
+    return vol + Math.max(EPISODE_SHAPE.volJumpMin, EPISODE_SHAPE.volJumpShare * vol);
   }
 
   private underlyingQuote(state: UnderlyingState): UnderlyingQuote.Value {
-    const spreadCents = state.profile.product.strikes.stepAt(state.price) <= 1 ? 1 : this.random.integer(1, 3);
+    let spreadCents = state.profile.product.strikes.stepAt(state.price) <= 1 ? 1 : this.random.integer(1, 3);
+    let bidSize = 100 * this.random.integer(1, 30);
+    let askSize = 100 * this.random.integer(1, 30);
+    const drain = state.drain;
+    if (drain) {
+      // A scripted liquidity drain: each quote shows less size than the one before and a cent more spread.
+      drain.depth = Math.max(2, Math.min(drain.depth - 2, Math.floor(drain.depth * EPISODE_SHAPE.drainKeep)));
+      drain.spreadCents += 1;
+      spreadCents = drain.spreadCents;
+      bidSize = Math.floor(drain.depth / 2);
+      askSize = drain.depth - bidSize;
+      if (--drain.left <= 0) state.drain = undefined;
+    }
+    state.lastDepth = bidSize + askSize;
+    state.lastSpreadCents = spreadCents;
     const bidCents = Math.round(state.price * 100) - Math.floor(spreadCents / 2);
     return {
       symbol: state.profile.symbol,
       bidPrice: bidCents / 100,
-      bidSize: 100 * this.random.integer(1, 30),
+      bidSize,
       askPrice: (bidCents + spreadCents) / 100,
-      askSize: 100 * this.random.integer(1, 30),
+      askSize,
       bidExchange: this.random.pick(STOCK_EXCHANGE_CODES),
       askExchange: this.random.pick(STOCK_EXCHANGE_CODES),
       ts: this.clock.nowNanos(),

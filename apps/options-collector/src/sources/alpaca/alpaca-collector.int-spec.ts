@@ -137,10 +137,13 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
       'a chain snapshot with the IV of the quoted contract',
     );
     expect(validateEvent('options.chains', JSON.parse(snapshot.value), { nowMs: Date.now() }).ok).toBe(true);
-    const row = (JSON.parse(snapshot.value) as { contracts: { symbol: string; openInterest?: number }[] }).contracts.find(
-      (item) => item.symbol === atTheMoney,
-    );
+    expect(snapshot.headers[HEADERS.schemaVersion]).toBe('2');
+    const row = (
+      JSON.parse(snapshot.value) as { contracts: { symbol: string; openInterest?: number; vendor?: unknown }[] }
+    ).contracts.find((item) => item.symbol === atTheMoney);
     expect(row?.openInterest).toBe(250);
+    // The vendor's own IV and Greeks travel next to the ones computed here (OptionChainSnapshot v2).
+    expect(row?.vendor).toEqual({ source: 'alpaca', iv: 0.19, greeks: { delta: 0.51 } });
   });
 
   it('shows the Alpaca connection on GET /status and the vendor Greeks on GET /chains/SPY', async () => {
@@ -154,6 +157,6 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
     expect(JSON.stringify(status)).not.toContain(SECRET);
 
     const chain = (await (await fetch(`${baseUrl}/chains/SPY`)).json()) as { contracts: { symbol: string; vendor?: unknown }[] };
-    expect(chain.contracts.find((item) => item.symbol === atTheMoney)?.vendor).toEqual({ iv: 0.19, greeks: { delta: 0.51 } });
+    expect(chain.contracts.find((item) => item.symbol === atTheMoney)?.vendor).toEqual({ source: 'alpaca', iv: 0.19, greeks: { delta: 0.51 } });
   });
 });

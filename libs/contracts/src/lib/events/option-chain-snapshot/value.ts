@@ -5,7 +5,11 @@ import { optionTermsErrors } from '../../option-contract';
 import { eventTimeErrors } from '../../semantic-checks';
 
 export const name = 'OptionChainSnapshot';
-export const version = 1;
+/**
+ * v2 (compatible with v1): each contract may carry `vendor`, the implied volatility and Greeks as the
+ * market data vendor computed them. A v1 reader ignores it (read leniently by the schema.version header).
+ */
+export const version = 2;
 
 const greeks = Type.Object(
   {
@@ -26,6 +30,42 @@ const greeks = Type.Object(
     rho: Type.Number({ description: 'Change in option value per 1 percentage point of the risk-free rate.' }),
   },
   { description: 'Black-Scholes-Merton Greeks at the implied volatility.', additionalProperties: false },
+);
+
+const vendorGreeks = Type.Object(
+  {
+    delta: Type.Optional(Type.Number({ description: 'Delta as the vendor publishes it.' })),
+    gamma: Type.Optional(Type.Number({ description: 'Gamma as the vendor publishes it.' })),
+    theta: Type.Optional(Type.Number({ description: 'Theta as the vendor publishes it.' })),
+    vega: Type.Optional(Type.Number({ description: 'Vega as the vendor publishes it.' })),
+    rho: Type.Optional(Type.Number({ description: 'Rho as the vendor publishes it.' })),
+  },
+  {
+    description:
+      "Greeks computed by the vendor, in the vendor's own units (which may differ from the ones computed here); only those it sent.",
+    additionalProperties: false,
+  },
+);
+
+const vendor = Type.Object(
+  {
+    source: Type.String({
+      pattern: '^[a-z][a-z0-9_-]{0,31}$',
+      description: 'Who computed these figures, e.g. "alpaca".',
+    }),
+    iv: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: "The vendor's implied volatility, annualised, as a decimal (0.25 = 25%).",
+      }),
+    ),
+    greeks: Type.Optional(vendorGreeks),
+  },
+  {
+    description:
+      'Implied volatility and Greeks as the market data vendor computed them (its own model, rate and timing), next to the ones computed here; absent when the source has none (the simulator).',
+    additionalProperties: false,
+  },
 );
 
 const contract = Type.Object(
@@ -49,6 +89,7 @@ const contract = Type.Object(
       }),
     ),
     greeks: Type.Optional(greeks),
+    vendor: Type.Optional(vendor),
   },
   { description: 'One contract of the chain.', additionalProperties: false },
 );
@@ -89,6 +130,7 @@ export const schema = Type.Object(
 export type Value = Static<typeof schema>;
 export type ChainContract = Static<typeof contract>;
 export type Greeks = Static<typeof greeks>;
+export type VendorAnalytics = Static<typeof vendor>;
 
 export function invariants(value: Value, context: ValidationContext): FieldError[] {
   const errors: FieldError[] = [];

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { type Consumer, type IHeaders, Kafka } from 'kafkajs';
+import { CATALOG, HEADERS } from '@tributary/contracts';
+import { createKafka, ensureTopics, KAFKA_CLIENT, kafkaClientConfig } from '@tributary/kafka';
+import { createLogger } from '@tributary/observability';
+import { parseEnv } from '@tributary/config';
+import { eventually } from '@tributary/testing';
+import { AppModule } from '../app/app.module';
+import { optionsCollectorEnv } from '../config';
+import type { MarketSource } from '../simulator/market-source';
+import { MARKET_SOURCE } from './collector.module';
+import { OptionsCollector } from './options-collector';
+
+const TOPICS = ['market.quotes', 'market.trades', 'options.quotes', 'options.trades', 'options.chains', 'options.flow'] as const;
+const BROKER = { host: '127.0.0.1', port: Number((process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',')[0].split(':')[1] ?? 9092) };
+/** Events per source batch (the simulator's default) and batches the collector keeps unacknowledged (its default). */
+const SOURCE_BATCH = 1_000;
+const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * A TCP hop between the service and the real broker. `cut()` closes the listening socket and resets
+ * every connection through it (the service sees connection refused and reset, as when a broker host
+ * goes away); `restore()` listens on the same port again.
+ */
+class BrokerLink {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(BROKER.port, BROKER.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as { port: number }).port;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    await closed;
+  }
+
+  restore(): Promise<void> {
+    return this.open();
+  }
+}
+
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const raw = headers?.[name];
+  const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  return last === undefined || last === null ? undefined : last.toString();
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The service as `npm start` runs it (simulator), whose every connection to the real broker passes
+ * through a TCP hop the test cuts for a while: a real network failure in front of the real broker.
+ * Kafka advertises its own address in the metadata, so the service's client dials every broker through
+ * the hop (a socket factory), not only the bootstrap one.
+ */
+describe('options-collector through a broker outage', () => {
+  const instance = `outage-${randomUUID().slice(0, 8)}`;
+  const producerId = `options-collector/${instance}`;
+  const link = new BrokerLink();
+  /** Distinct records of this run per topic, as a consumer connected straight to the broker reads them. */
+  const received = new Map<string, Set<string>>(TOPICS.map((topic) => [topic, new Set<string>()]));
+  const receivedOn = (topic: string): Set<string> => received.get(topic) ?? new Set<string>();
+  let kafka: Kafka;
+  let consumer: Consumer;
+  let app: INestApplication;
+  let baseUrl: string;
+  let collector: OptionsCollector;
+  let delivered = 0;
+
+  const ready = async () => (await fetch(`${baseUrl}/health/ready`)).status;
+  const status = () => collector.status();
+  const publishedTotal = () => Object.values(status().published).reduce((sum, count) => sum + count, 0);
+
+  beforeAll(async () => {
+    const config = parseEnv(optionsCollectorEnv, {
+      KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`,
+      INSTANCE_ID: instance,
+      LOG_LEVEL: 'fatal',
+      SIMULATOR_SEED: instance,
+      SIMULATOR_EVENTS_PER_SECOND: '3000',
+      CHAIN_SNAPSHOT_INTERVAL_MS: '500ms',
+      KAFKA_CONNECTION_TIMEOUT_MS: '2s',
+      KAFKA_REQUEST_TIMEOUT_MS: '5s',
+    });
+    const logger = createLogger('collector-outage-it', 'fatal');
+    kafka = createKafka(config, `outage-it-${instance}`, logger);
+    const specs = TOPICS.map((topic) => CATALOG[topic]);
+    await ensureTopics(kafka, specs);
+
+    // Read this run's records from the end offsets of now on (the catalog topics are shared).
+    const admin = kafka.admin();
+    await admin.connect();
+    const groupId = `outage-it-${instance}`;
+    for (const topic of TOPICS) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId, topic, partitions: offsets.map(({ partition, high }) => ({ partition, offset: high })) });
+    }
+    await admin.disconnect();
+    consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...TOPICS] });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const seen = receivedOn(batch.topic);
+        for (const message of batch.messages) {
+          if (headerText(message.headers, HEADERS.producer) === producerId) seen.add(message.value?.toString() ?? '');
+        }
+      },
+    });
+
+    await link.open();
+    const throughLink = new Kafka({
+      ...kafkaClientConfig(config, 'options-collector', logger),
+      socketFactory: ({ onConnect }) => {
+        const socket = connect({ host: '127.0.0.1', port: link.port }, onConnect);
+        socket.setNoDelay(true);
+        return socket;
+      },
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+      .overrideProvider(KAFKA_CLIENT)
+      .useValue(throughLink)
+      .compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = await app.getUrl();
+    collector = app.get(OptionsCollector);
+    // Counts what the source hands over; it is called after the collector's own listener returns.
+    app.get<MarketSource>(MARKET_SOURCE, { strict: false }).onEvents((events) => {
+      delivered += events.length;
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await consumer?.disconnect();
+    await link.cut().catch(() => undefined);
+  });
+
+  it('goes unready while the broker is unreachable, holds the source with bounded memory, and resumes publishing by itself; nothing acknowledged is lost', async () => {
+    await eventually(async () => (await ready()) === 200 && publishedTotal() > 5_000, 90_000, 'publishing through the link');
+
+    await link.cut();
+    const cutAt = performance.now();
+    await eventually(async () => (await ready()) === 503, 30_000, '/health/ready 503 while the broker is unreachable');
+    const body = (await (await fetch(`${baseUrl}/health/ready`)).json()) as { details?: { kafka?: { status: string } } };
+    expect(body.details?.kafka?.status).toBe('down');
+
+    // The source is held: what it hands over stops growing within a few batches, however long the outage.
+    const publishedWhileDown = publishedTotal();
+    await sleep(3_000);
+    const heldAt = delivered;
+    let largestInFlight = 0;
+    while (performance.now() - cutAt < 15_000) {
+      largestInFlight = Math.max(largestInFlight, status().batchesInFlight);
+      await sleep(250);
+    }
+    expect(delivered - heldAt).toBeLessThanOrEqual((BATCHES_IN_FLIGHT + 1) * SOURCE_BATCH);
+    expect(largestInFlight).toBeLessThanOrEqual(BATCHES_IN_FLIGHT);
+    expect(publishedTotal()).toBe(publishedWhileDown);
+    expect(['publishing', 'retrying']).toContain(status().state);
+
+    await link.restore();
+    await eventually(async () => (await ready()) === 200, 60_000, '/health/ready 200 once the broker is back');
+    await eventually(() => publishedTotal() > publishedWhileDown + 10_000, 90_000, 'publishing resumed');
+    expect(status().state).toBe('publishing');
+    expect(delivered).toBeGreaterThan(heldAt + SOURCE_BATCH);
+
+    // Every record the broker acknowledged is in the topics (a retried, unacknowledged part may be there twice).
+    await app.close();
+    const acknowledged = status().published;
+    await eventually(
+      () => TOPICS.every((topic) => receivedOn(topic).size >= (acknowledged[topic] ?? 0)),
+      60_000,
+      'every acknowledged record read back',
+    ).catch((error: unknown) => {
+      const counts = TOPICS.map((topic) => `${topic}: ${receivedOn(topic).size} read, ${acknowledged[topic] ?? 0} acknowledged`);
+      throw new Error(`${(error as Error).message}\n${counts.join('\n')}`);
+    });
+    for (const topic of TOPICS) expect(acknowledged[topic]).toBeGreaterThan(0);
+  });
+});
