@@ -8,6 +8,7 @@ import { DeadLetters } from './dlq/dead-letters';
 import { DlqController } from './dlq/dlq.controller';
 import { ENRICHMENT_OPTIONS, QuoteEnrichment } from './enrichment/quote-enrichment.service';
 import { HealthController } from './health.controller';
+import { EventLanding } from './ingestion/event-landing';
 import { InFlightLimiter } from './ingestion/in-flight-limiter';
 import { IngestionController } from './ingestion/ingestion.controller';
 import { IngestionMetrics } from './ingestion/ingestion-metrics';
@@ -61,6 +62,7 @@ export class AppModule {
         },
         StreamSockets,
         IngestionMetrics,
+        EventLanding,
         {
           provide: ENRICHMENT_OPTIONS,
           useValue: {

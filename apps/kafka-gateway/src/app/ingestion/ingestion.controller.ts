@@ -4,7 +4,6 @@ import {
   Headers,
   HttpException,
   HttpStatus,
-  Inject,
   NotFoundException,
   Param,
   PayloadTooLargeException,
@@ -13,19 +12,13 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
-import { type EventOf, type FieldError, isTopicName, type TopicName, validateEvent } from '@tributary/contracts';
-import { type OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import { isTopicName } from '@tributary/contracts';
 import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
 import { readEventBatch, UnreadableBodyError } from './event-batch';
-import { InFlightLimiter } from './in-flight-limiter';
+import { EventLanding, type EventResult } from './event-landing';
 import { IngestionMetrics } from './ingestion-metrics';
-import { INGESTION_OPTIONS, type IngestionOptions } from './request-body-reader';
-import { withTimeout } from './with-timeout';
 
-/** Outcome of one event of a request, by its position. */
-export type EventResult =
-  | { readonly index: number; readonly status: 'accepted'; readonly idempotencyKey?: string }
-  | { readonly index: number; readonly status: 'rejected'; readonly errors: readonly FieldError[] };
+export type { EventResult } from './event-landing';
 
 export interface IngestionAnswer {
   readonly stream: string;
@@ -58,10 +51,7 @@ class RetryLater extends HttpException {
 @UseGuards(ApiKeyGuard)
 export class IngestionController {
   constructor(
-    private readonly producer: TypedProducer,
-    /** Shared with WebSocket producers: one bound on what the gateway holds for Kafka. */
-    private readonly inFlight: InFlightLimiter,
-    @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions,
+    private readonly landing: EventLanding,
     private readonly metrics: IngestionMetrics,
   ) {}
 
@@ -88,58 +78,17 @@ export class IngestionController {
       throw error;
     }
 
-    const results: EventResult[] = [];
-    const records: OutgoingRecord<EventOf<TopicName>>[] = [];
-    for (const event of events) {
-      if (event.unreadable !== undefined) {
-        results.push({ index: event.index, status: 'rejected', errors: [{ path: '', message: event.unreadable }] });
-        continue;
-      }
-      const checked = validateEvent(stream, event.value);
-      if (!checked.ok) {
-        results.push({ index: event.index, status: 'rejected', errors: checked.errors });
-        continue;
-      }
-      records.push({ value: checked.value, idempotencyKey: event.idempotencyKey });
-      results.push({ index: event.index, status: 'accepted', idempotencyKey: event.idempotencyKey });
-    }
-
+    const { results, records } = this.landing.check(stream, events, 'http');
     const rejected = results.length - records.length;
-    const unreadable = events.filter((event) => event.unreadable !== undefined).length;
-    this.metrics.rejectedEvents(stream, 'http', 'unreadable', unreadable);
-    this.metrics.rejectedEvents(stream, 'http', 'schema', rejected - unreadable);
-    if (records.length > 0) await this.land(stream, records, response);
-    this.metrics.accepted(stream, 'http', records.length);
+    const refusal = await this.landing.land(stream, records, 'http');
+    if (refusal?.refused === 'too_large') throw new PayloadTooLargeException(refusal.message);
+    if (refusal !== undefined) {
+      const busy = refusal.refused === 'busy';
+      const retryAfterS = busy ? RETRY_AFTER_BUSY_S : RETRY_AFTER_UNAVAILABLE_S;
+      response.setHeader('Retry-After', String(retryAfterS));
+      throw new RetryLater(busy ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.SERVICE_UNAVAILABLE, refusal.message, retryAfterS);
+    }
     response.status(rejected > 0 ? HttpStatus.BAD_REQUEST : HttpStatus.ACCEPTED);
     return { stream, accepted: records.length, rejected, results };
-  }
-
-  private async land(stream: TopicName, records: OutgoingRecord<EventOf<TopicName>>[], response: StatusResponse): Promise<void> {
-    if (records.length > this.inFlight.capacity) {
-      this.metrics.rejectedEvents(stream, 'http', 'too_large', records.length);
-      throw new PayloadTooLargeException(`${records.length} events in one request; at most ${this.inFlight.capacity}`);
-    }
-    if (!this.inFlight.tryAcquire(records.length)) {
-      this.metrics.rejectedEvents(stream, 'http', 'busy', records.length);
-      response.setHeader('Retry-After', String(RETRY_AFTER_BUSY_S));
-      throw new RetryLater(HttpStatus.TOO_MANY_REQUESTS, 'too many events waiting for Kafka acknowledgements; retry later', RETRY_AFTER_BUSY_S);
-    }
-    // The room is given back when the send settles, not at the timeout: events still in the
-    // producer count against the bound until Kafka answers.
-    const acknowledged = this.metrics.ackTimer(stream);
-    const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
-    try {
-      await withTimeout(sent, this.options.ackTimeoutMs);
-      acknowledged();
-    } catch (error) {
-      sent.catch(() => undefined);
-      this.metrics.rejectedEvents(stream, 'http', 'unavailable', records.length);
-      response.setHeader('Retry-After', String(RETRY_AFTER_UNAVAILABLE_S));
-      throw new RetryLater(
-        HttpStatus.SERVICE_UNAVAILABLE,
-        `Kafka did not acknowledge the events (${(error as Error).message}); none is confirmed: resend them with the same idempotency keys`,
-        RETRY_AFTER_UNAVAILABLE_S,
-      );
-    }
   }
 }

@@ -1,5 +1,5 @@
-import type { FieldError } from '@tributary/contracts';
 import { type IncomingEvent, readEventBatch, UnreadableBodyError } from '../ingestion/event-batch';
+import type { EventResult } from '../ingestion/event-landing';
 
 /** One producer frame: the events it carries and the id its acknowledgement will name. */
 export interface ProducerFrame {
@@ -38,14 +38,11 @@ export function readProducerFrame(data: Buffer, sequence: number): ProducerFrame
   return { id: id ?? sequence, events: readEventBatch(Buffer.from(JSON.stringify(parsed.events)), 'application/json') };
 }
 
-export type EventOutcome =
-  | { readonly index: number; readonly status: 'accepted'; readonly idempotencyKey?: string }
-  | { readonly index: number; readonly status: 'rejected'; readonly errors: readonly FieldError[] };
 
 /** Server → producer messages; every frame gets exactly one `ack`, `retry` or `error`, in frame order. */
 export type ProducerReply =
   /** Every valid event of the frame is acknowledged by the brokers; invalid ones are listed as rejected. */
-  | { readonly type: 'ack'; readonly id: string | number; readonly accepted: number; readonly rejected: number; readonly results: readonly EventOutcome[] }
+  | { readonly type: 'ack'; readonly id: string | number; readonly accepted: number; readonly rejected: number; readonly results: readonly EventResult[] }
   /** Nothing of the frame was sent: too much is waiting for Kafka; resend after `retryAfterMs`. */
   | { readonly type: 'retry'; readonly id: string | number; readonly retryAfterMs: number; readonly message: string }
   /** The frame was unreadable (nothing sent), or Kafka did not confirm it (resend with the same idempotency keys). */

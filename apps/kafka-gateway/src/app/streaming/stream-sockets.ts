@@ -7,17 +7,16 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { type EventOf, isTopicName, type TopicName, validateEvent } from '@tributary/contracts';
-import { KAFKA_CLIENT, KAFKA_LOGGER, type OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import { isTopicName, type TopicName } from '@tributary/contracts';
+import { KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 import { presentedKey } from '../auth/api-key.guard';
 import { ApiKeyRegistry } from '../auth/api-keys';
 import { UnreadableBodyError } from '../ingestion/event-batch';
-import { InFlightLimiter } from '../ingestion/in-flight-limiter';
+import { EventLanding } from '../ingestion/event-landing';
 import { IngestionMetrics } from '../ingestion/ingestion-metrics';
 import { INGESTION_OPTIONS, type IngestionOptions } from '../ingestion/request-body-reader';
-import { withTimeout } from '../ingestion/with-timeout';
-import { type EventOutcome, keyFilterOf, type LiveRecord, type ProducerReply, readProducerFrame } from './socket-frames';
+import { keyFilterOf, type LiveRecord, type ProducerReply, readProducerFrame } from './socket-frames';
 
 export const STREAM_SOCKET_OPTIONS = Symbol('STREAM_SOCKET_OPTIONS');
 
@@ -141,9 +140,8 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly keys: ApiKeyRegistry,
-    private readonly producer: TypedProducer,
-    private readonly inFlight: InFlightLimiter,
-    @Inject(INGESTION_OPTIONS) private readonly ingestion: IngestionOptions,
+    private readonly landing: EventLanding,
+    @Inject(INGESTION_OPTIONS) ingestion: IngestionOptions,
     @Inject(STREAM_SOCKET_OPTIONS) private readonly options: StreamSocketOptions,
     @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
@@ -239,45 +237,10 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     if (pending >= this.options.maxFramesInFlight) {
       return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: `${pending} frames of this connection wait for Kafka; resend later` };
     }
-    const results: EventOutcome[] = [];
-    const records: OutgoingRecord<EventOf<TopicName>>[] = [];
-    for (const event of frame.events) {
-      if (event.unreadable !== undefined) {
-        results.push({ index: event.index, status: 'rejected', errors: [{ path: '', message: event.unreadable }] });
-        continue;
-      }
-      const checked = validateEvent(stream, event.value);
-      if (!checked.ok) {
-        results.push({ index: event.index, status: 'rejected', errors: checked.errors });
-        continue;
-      }
-      records.push({ value: checked.value, idempotencyKey: event.idempotencyKey });
-      results.push({ index: event.index, status: 'accepted', idempotencyKey: event.idempotencyKey });
-    }
-    const unreadable = frame.events.filter((event) => event.unreadable !== undefined).length;
-    this.ingestionMetrics.rejectedEvents(stream, 'ws', 'unreadable', unreadable);
-    this.ingestionMetrics.rejectedEvents(stream, 'ws', 'schema', results.length - records.length - unreadable);
-    if (records.length > 0) {
-      if (records.length > this.inFlight.capacity || !this.inFlight.tryAcquire(records.length)) {
-        this.ingestionMetrics.rejectedEvents(stream, 'ws', 'busy', records.length);
-        return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: 'too many events wait for Kafka acknowledgements; nothing of the frame was sent' };
-      }
-      const acknowledged = this.ingestionMetrics.ackTimer(stream);
-      const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
-      try {
-        await withTimeout(sent, this.ingestion.ackTimeoutMs);
-        acknowledged();
-      } catch (error) {
-        sent.catch(() => undefined);
-        this.ingestionMetrics.rejectedEvents(stream, 'ws', 'unavailable', records.length);
-        return {
-          type: 'error',
-          id: frame.id,
-          message: `Kafka did not acknowledge the events (${(error as Error).message}); none is confirmed: resend them with the same idempotency keys`,
-        };
-      }
-    }
-    this.ingestionMetrics.accepted(stream, 'ws', records.length);
+    const { results, records } = this.landing.check(stream, frame.events, 'ws');
+    const refusal = await this.landing.land(stream, records, 'ws');
+    if (refusal?.refused === 'unavailable') return { type: 'error', id: frame.id, message: refusal.message };
+    if (refusal !== undefined) return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: refusal.message };
     return { type: 'ack', id: frame.id, accepted: records.length, rejected: results.length - records.length, results };
   }
 
