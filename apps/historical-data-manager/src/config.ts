@@ -9,6 +9,7 @@ import {
 } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
 import { resolveArchivedTopics } from './app/archive/archived-topics';
+import { parseRetentionPolicy } from './app/lifecycle/retention-policy';
 import { batchEnv } from './app/batch/batch-env';
 
 /** `ARCHIVE_TOPICS`: a list whose every entry must name a topic with a known schema. */
@@ -24,6 +25,23 @@ function archiveTopicsVariable(): EnvVar<string[]> {
       const topics = list.parse(raw);
       resolveArchivedTopics(topics);
       return topics;
+    },
+  };
+}
+
+/** `ARCHIVE_RETENTION`: `<dataset>=<days>d|forever` entries, checked at start-up. */
+function archiveRetentionVariable(): EnvVar<string[]> {
+  const list = env.list({
+    default: '',
+    description:
+      'Files kept per dataset, comma-separated `<dataset>=<days>d` or `<dataset>=forever`, `default=<days>d` for the others, e.g. `market_trades=30d,default=90d` (default: keep everything)',
+  });
+  return {
+    ...list,
+    parse: (raw) => {
+      const entries = list.parse(raw);
+      parseRetentionPolicy(entries);
+      return entries;
     },
   };
 }
@@ -78,6 +96,42 @@ export const historicalDataManagerEnv = mergeSpecs(
     ARCHIVE_CATALOG_SCHEMA: env.string({
       default: 'archive',
       description: 'PostgreSQL schema of the archive catalog (created and migrated at start-up)',
+    }),
+  },
+  {
+    ARCHIVE_COMPACTION_INTERVAL_MS: env.durationMs({
+      default: '15m',
+      min: 0,
+      description:
+        'How often compaction merges the small files of settled hour partitions (0: only on demand, `POST /v1/datasets/:dataset/compact`)',
+    }),
+    ARCHIVE_COMPACTION_DELAY_MS: env.durationMs({
+      default: '10m',
+      min: 0,
+      description: 'Scheduled compaction leaves an hour partition alone until this long after the hour ended (late records settle first)',
+    }),
+    ARCHIVE_COMPACTION_TARGET_BYTES: env.int({
+      default: 128 * 1024 * 1024,
+      min: 1024,
+      description: 'Files below this size are merged, into files of at most this size (input bytes)',
+    }),
+    ARCHIVE_COMPACTION_MIN_FILES: env.int({
+      default: 2,
+      min: 2,
+      max: 100_000,
+      description: 'A merge needs at least this many small files of one hour partition and source partition',
+    }),
+    ARCHIVE_OBSOLETE_GRACE_MS: env.durationMs({
+      default: '10m',
+      min: 0,
+      description:
+        'Objects that compaction replaced or retention removed are deleted from S3 this long later (queries that selected them finish first)',
+    }),
+    ARCHIVE_RETENTION: archiveRetentionVariable(),
+    ARCHIVE_RETENTION_INTERVAL_MS: env.durationMs({
+      default: '1h',
+      min: 0,
+      description: 'How often retention removes the files that are due (0: never)',
     }),
   },
   {

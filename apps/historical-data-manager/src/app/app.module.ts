@@ -5,6 +5,7 @@ import { ArchiveModule } from './archive/archive.module';
 import { ArchiveHealthIndicator } from './archive/archive.health';
 import { BatchModule } from './batch/batch.module';
 import { HealthController } from './health.controller';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { QueryModule } from './query/query.module';
 
 @Module({})
@@ -17,6 +18,7 @@ export class AppModule {
         ServiceCoreModule.forRoot({ service: 'historical-data-manager', config, postgres: true, s3: true }),
         archive,
         QueryModule.forRoot(archive),
+        LifecycleModule.forRoot(archive),
         BatchModule.forRoot(config),
       ],
       controllers: [HealthController],

@@ -106,4 +106,161 @@ export class ArchivedOffset {
   nextOffset!: string;
 }
 
-export const CATALOG_ENTITIES = [Dataset, ArchiveFile, ArchivedOffset];
+/** One compaction of small files of a dataset hour partition (one source partition, one schema version) into one. */
+@Entity({ name: 'compactions' })
+export class Compaction {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  dataset!: string;
+
+  @Column({ name: 'partition_date', type: 'date' })
+  partitionDate!: string;
+
+  @Column({ name: 'partition_hour', type: 'smallint' })
+  partitionHour!: number;
+
+  @Column({ name: 'source_topic', type: 'text' })
+  sourceTopic!: string;
+
+  @Column({ name: 'source_partition', type: 'integer' })
+  sourcePartition!: number;
+
+  @Column({ name: 'schema_version', type: 'integer' })
+  schemaVersion!: number;
+
+  /** `api` or `schedule`. */
+  @Column({ type: 'text' })
+  trigger!: string;
+
+  /** `running`, `committed`, `conflict` (another compaction took the files first), `failed`, `abandoned`. */
+  @Column({ type: 'text' })
+  status!: string;
+
+  @Column({ name: 'input_files', type: 'integer' })
+  inputFiles!: number;
+
+  @Column({ name: 'input_rows', type: 'bigint' })
+  inputRows!: string;
+
+  @Column({ name: 'input_bytes', type: 'bigint' })
+  inputBytes!: string;
+
+  @Column({ name: 'output_key', type: 'text', nullable: true })
+  outputKey!: string | null;
+
+  @Column({ name: 'output_bytes', type: 'bigint', nullable: true })
+  outputBytes!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  @Column({ type: 'text' })
+  instance!: string;
+
+  @Column({ name: 'started_at', type: 'timestamptz' })
+  startedAt!: Date;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt!: Date | null;
+}
+
+/**
+ * A file taken out of the catalog by compaction or retention. Its object is deleted once
+ * `delete_after` has passed (queries that selected it before finish first) and no snapshot pins it.
+ */
+@Entity({ name: 'retired_files' })
+export class RetiredFile {
+  @PrimaryColumn({ name: 'object_key', type: 'text' })
+  objectKey!: string;
+
+  @Column({ type: 'text' })
+  dataset!: string;
+
+  /** `compaction` or `retention`. */
+  @Column({ type: 'text' })
+  reason!: string;
+
+  @Column({ name: 'compaction_id', type: 'bigint', nullable: true })
+  compactionId!: string | null;
+
+  @Column({ name: 'byte_size', type: 'bigint' })
+  byteSize!: string;
+
+  @Column({ name: 'retired_at', type: 'timestamptz' })
+  retiredAt!: Date;
+
+  @Column({ name: 'delete_after', type: 'timestamptz' })
+  deleteAfter!: Date;
+}
+
+/** A named, frozen set of committed files of some datasets: queries "as of" it read exactly those. */
+@Entity({ name: 'snapshots' })
+export class Snapshot {
+  @PrimaryColumn({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'text', array: true })
+  datasets!: string[];
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}
+
+/** A file as a snapshot recorded it (a copy of its `files` row, which compaction or retention may remove later). */
+@Entity({ name: 'snapshot_files' })
+export class SnapshotFile {
+  @PrimaryColumn({ type: 'text' })
+  snapshot!: string;
+
+  @PrimaryColumn({ name: 'object_key', type: 'text' })
+  objectKey!: string;
+
+  @Column({ type: 'text' })
+  dataset!: string;
+
+  @Column({ name: 'partition_date', type: 'date' })
+  partitionDate!: string;
+
+  @Column({ name: 'partition_hour', type: 'smallint' })
+  partitionHour!: number;
+
+  @Column({ name: 'source_topic', type: 'text' })
+  sourceTopic!: string;
+
+  @Column({ name: 'source_partition', type: 'integer' })
+  sourcePartition!: number;
+
+  @Column({ name: 'first_offset', type: 'bigint' })
+  firstOffset!: string;
+
+  @Column({ name: 'last_offset', type: 'bigint' })
+  lastOffset!: string;
+
+  @Column({ name: 'row_count', type: 'bigint' })
+  rowCount!: string;
+
+  @Column({ name: 'byte_size', type: 'bigint' })
+  byteSize!: string;
+
+  @Column({ name: 'min_event_time_ns', type: 'bigint' })
+  minEventTimeNs!: string;
+
+  @Column({ name: 'max_event_time_ns', type: 'bigint' })
+  maxEventTimeNs!: string;
+
+  @Column({ type: 'text', array: true })
+  symbols!: string[];
+
+  @Column({ name: 'column_stats', type: 'jsonb' })
+  columnStats!: Record<string, { min: string | null; max: string | null; nulls: number }>;
+
+  @Column({ name: 'schema_version', type: 'integer' })
+  schemaVersion!: number;
+
+  @Column({ name: 'committed_at', type: 'timestamptz' })
+  committedAt!: Date;
+}
+
+export const CATALOG_ENTITIES = [Dataset, ArchiveFile, ArchivedOffset, Compaction, RetiredFile, Snapshot, SnapshotFile];

@@ -46,6 +46,76 @@ function initialCatalogSql(schema: string): string[] {
   ];
 }
 
+/**
+ * The lifecycle tables: compaction history, files taken out of the catalog (by compaction or
+ * retention) whose objects wait for their grace period, and snapshots pinning sets of files.
+ * `files` keeps holding only the current committed files, so every reader of it stays correct.
+ */
+function lifecycleSql(schema: string): string[] {
+  const s = quoteIdentifier(schema);
+  return [
+    `CREATE TABLE ${s}.compactions (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      dataset text NOT NULL,
+      partition_date date NOT NULL,
+      partition_hour smallint NOT NULL,
+      source_topic text NOT NULL,
+      source_partition integer NOT NULL,
+      schema_version integer NOT NULL,
+      trigger text NOT NULL CONSTRAINT compactions_trigger_check CHECK (trigger IN ('api', 'schedule')),
+      status text NOT NULL CONSTRAINT compactions_status_check
+        CHECK (status IN ('running', 'committed', 'conflict', 'failed', 'abandoned')),
+      input_files integer NOT NULL,
+      input_rows bigint NOT NULL,
+      input_bytes bigint NOT NULL,
+      output_key text,
+      output_bytes bigint,
+      error text,
+      instance text NOT NULL,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      finished_at timestamptz
+    )`,
+    `CREATE INDEX compactions_dataset_idx ON ${s}.compactions (dataset, started_at DESC)`,
+    `CREATE TABLE ${s}.retired_files (
+      object_key text PRIMARY KEY,
+      dataset text NOT NULL,
+      reason text NOT NULL CONSTRAINT retired_files_reason_check CHECK (reason IN ('compaction', 'retention')),
+      compaction_id bigint,
+      byte_size bigint NOT NULL,
+      retired_at timestamptz NOT NULL DEFAULT now(),
+      delete_after timestamptz NOT NULL
+    )`,
+    `CREATE INDEX retired_files_due_idx ON ${s}.retired_files (delete_after)`,
+    `CREATE TABLE ${s}.snapshots (
+      name text PRIMARY KEY,
+      datasets text[] NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    `CREATE TABLE ${s}.snapshot_files (
+      snapshot text NOT NULL CONSTRAINT snapshot_files_snapshot_fkey REFERENCES ${s}.snapshots (name) ON DELETE CASCADE,
+      dataset text NOT NULL,
+      object_key text NOT NULL,
+      partition_date date NOT NULL,
+      partition_hour smallint NOT NULL,
+      source_topic text NOT NULL,
+      source_partition integer NOT NULL,
+      first_offset bigint NOT NULL,
+      last_offset bigint NOT NULL,
+      row_count bigint NOT NULL,
+      byte_size bigint NOT NULL,
+      min_event_time_ns bigint NOT NULL,
+      max_event_time_ns bigint NOT NULL,
+      symbols text[] NOT NULL,
+      column_stats jsonb NOT NULL,
+      schema_version integer NOT NULL,
+      committed_at timestamptz NOT NULL,
+      PRIMARY KEY (snapshot, object_key)
+    )`,
+    `CREATE INDEX snapshot_files_partition_idx ON ${s}.snapshot_files (snapshot, dataset, partition_date, partition_hour)`,
+    `CREATE INDEX snapshot_files_object_key_idx ON ${s}.snapshot_files (object_key)`,
+  ];
+}
+
 /** The catalog migrations, bound to a schema (default `archive`). */
 export function catalogMigrations(schema: string): (new () => MigrationInterface)[] {
   class CreateArchiveCatalog1767225600000 implements MigrationInterface {
@@ -62,5 +132,19 @@ export function catalogMigrations(schema: string): (new () => MigrationInterface
       await runner.query(`DROP TABLE ${s}.datasets`);
     }
   }
-  return [CreateArchiveCatalog1767225600000];
+  class AddArchiveLifecycle1767484800000 implements MigrationInterface {
+    name = 'AddArchiveLifecycle1767484800000';
+
+    async up(runner: QueryRunner): Promise<void> {
+      for (const sql of lifecycleSql(schema)) await runner.query(sql);
+    }
+
+    async down(runner: QueryRunner): Promise<void> {
+      const s = quoteIdentifier(schema);
+      for (const table of ['snapshot_files', 'snapshots', 'retired_files', 'compactions']) {
+        await runner.query(`DROP TABLE ${s}.${table}`);
+      }
+    }
+  }
+  return [CreateArchiveCatalog1767225600000, AddArchiveLifecycle1767484800000];
 }

@@ -112,6 +112,12 @@ export class TopicArchiver {
          VALUES ($1, $2, $3, 'date=YYYY-MM-DD/hour=HH', $4) ON CONFLICT (name) DO NOTHING`,
         [dataset.name, dataset.topic, dataset.schemaVersion, dataset.retentionDays],
       );
+      // the dataset's version is the newest its files were written with; an UPDATE that matches no
+      // row locks nothing, so concurrent commits of other partitions are not serialised on it
+      await tx.query(`UPDATE ${this.table('datasets')} SET schema_version = $2 WHERE name = $1 AND schema_version < $2`, [
+        dataset.name,
+        dataset.schemaVersion,
+      ]);
       await tx.query(
         `INSERT INTO ${this.table('archived_offsets')} (source_topic, source_partition, next_offset)
          VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,

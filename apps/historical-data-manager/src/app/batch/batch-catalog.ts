@@ -238,8 +238,11 @@ export class BatchCatalog {
   /** Replaced objects whose grace period is over (oldest first). */
   async dueObsoleteObjects(limit: number): Promise<string[]> {
     const { rows } = await this.pool.query(
-      `SELECT object_key FROM ${this.table('batch_obsolete_objects')} WHERE delete_after <= now()
-        ORDER BY delete_after LIMIT $1`,
+      // An object a snapshot pins stays until the snapshot is released (lifecycle: snapshots).
+      `SELECT o.object_key FROM ${this.table('batch_obsolete_objects')} o
+        WHERE o.delete_after <= now()
+          AND NOT EXISTS (SELECT 1 FROM ${this.table('snapshot_files')} s WHERE s.object_key = o.object_key)
+        ORDER BY o.delete_after LIMIT $1`,
       [limit],
     );
     return rows.map((r: { object_key: string }) => r.object_key);

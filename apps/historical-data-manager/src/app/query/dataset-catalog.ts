@@ -138,15 +138,23 @@ export class DatasetCatalog {
   /**
    * The committed files that may hold rows of `[fromNs, toNs)` for `symbols`: pruned by Hive
    * partition (date and hour of the range), then by each file's event-time range and symbols.
+   * With `snapshot`, the files that snapshot recorded instead of the current ones.
    */
-  async files(dataset: string, fromNs: bigint, toNs: bigint, symbols: readonly string[]): Promise<SelectedFile[]> {
+  async files(
+    dataset: string,
+    fromNs: bigint,
+    toNs: bigint,
+    symbols: readonly string[],
+    snapshot: string | null = null,
+  ): Promise<SelectedFile[]> {
     const first = hourPartitionOf(fromNs);
     const last = hourPartitionOf(toNs - 1n);
+    // one statement: a compaction swapping files meanwhile is seen entirely or not at all
     const rows = (await this.query(
       `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset,
               ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
-         FROM ${this.table('files')}
-        WHERE dataset = $1
+         FROM ${snapshot === null ? this.table('files') : this.table('snapshot_files')}
+        WHERE dataset = $1 AND ${snapshot === null ? '$9::text IS NULL' : 'snapshot = $9'}
           AND (partition_date, partition_hour) >= ($2::date, $3::smallint)
           AND (partition_date, partition_hour) <= ($4::date, $5::smallint)
           AND max_event_time_ns >= $6 AND min_event_time_ns < $7
@@ -161,6 +169,7 @@ export class DatasetCatalog {
         fromNs.toString(),
         toNs.toString(),
         symbols.length > 0 ? symbols : null,
+        snapshot,
       ],
     )) as {
       object_key: string;
@@ -180,6 +189,16 @@ export class DatasetCatalog {
       lastOffset: BigInt(r.last_offset),
       columns: r.columns,
     }));
+  }
+
+  /** Whether `snapshot` exists and holds `dataset`. */
+  async snapshotHolds(snapshot: string, dataset: string): Promise<'yes' | 'unknown snapshot' | 'not in snapshot'> {
+    const [row] = (await this.query(`SELECT $2 = ANY(datasets) AS holds FROM ${this.table('snapshots')} WHERE name = $1`, [
+      snapshot,
+      dataset,
+    ])) as { holds: boolean }[];
+    if (row === undefined) return 'unknown snapshot';
+    return row.holds ? 'yes' : 'not in snapshot';
   }
 
   private async datasetRows(name: string | null): Promise<DatasetRow[]> {

@@ -210,11 +210,20 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       throw new QueryRejection(400, 'symbols', `dataset ${dataset.name} has no symbol column to filter on`);
     }
 
+    if (query.snapshot !== null) {
+      const snapshot = query.snapshot;
+      const holds = await this.unlessCatalogDown(() => this.catalog.snapshotHolds(snapshot, dataset.name));
+      if (holds === 'unknown snapshot') throw new QueryRejection(404, 'snapshot', `unknown snapshot "${snapshot}"`);
+      if (holds === 'not in snapshot') {
+        throw new QueryRejection(404, 'snapshot', `snapshot "${snapshot}" does not hold dataset ${dataset.name}`);
+      }
+    }
+
     // The buffers first, the catalog second: a record flushed in between is then in both (and
-    // read once, from its file), never in neither.
-    const buffered = this.bufferedRows(dataset, query);
+    // read once, from its file), never in neither. A snapshot is its recorded files alone.
+    const buffered = query.snapshot === null ? this.bufferedRows(dataset, query) : [];
     const files = await this.unlessCatalogDown(() =>
-      this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols),
+      this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols, query.snapshot),
     );
     const extra = withoutCommitted(buffered, files);
     const lease = await this.fetchFiles(files);

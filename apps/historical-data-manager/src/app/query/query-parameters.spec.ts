@@ -54,7 +54,16 @@ describe('rows query parameters', () => {
       columns: ['symbol', 'ts'],
       format: 'csv',
       limit: 10,
+      snapshot: null,
     });
+  });
+
+  it('a snapshot name reads that snapshot; a name that cannot be one is a 400', () => {
+    expect(parseRowsQuery({ from: '2026-01-01', snapshot: 'backtest-2026.01_a' }, columns, limits, now).snapshot).toBe(
+      'backtest-2026.01_a',
+    );
+    expect(rejection({ from: '2026-01-01', snapshot: '../etc' })).toMatchObject({ status: 400, parameter: 'snapshot' });
+    expect(rejection({ from: '2026-01-01', snapshot: 'x'.repeat(129) })).toMatchObject({ status: 400, parameter: 'snapshot' });
   });
 
   it('without to, the range runs up to now; without columns, every column in dataset order; JSON by default', () => {

@@ -14,7 +14,12 @@ export interface RowsQuery {
   format: RowFormat;
   /** Rows returned at most; null: every matching row (up to the configured maximum). */
   limit: number | null;
+  /** Read the files this snapshot recorded instead of the current ones (and no buffered rows); null: current. */
+  snapshot: string | null;
 }
+
+/** What a snapshot may be called: letters, digits, `.`, `_`, `-`, starting with a letter or digit, 1 to 128 characters. */
+export const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface QueryLimits {
   /** Longest time range one request may span, in milliseconds. */
@@ -28,7 +33,7 @@ export interface QueryLimits {
 /** A request the API refuses: the HTTP status, the parameter at fault and why. */
 export class QueryRejection extends Error {
   constructor(
-    readonly status: 400 | 404 | 413 | 422,
+    readonly status: 400 | 404 | 409 | 413 | 422,
     readonly parameter: string | null,
     message: string,
   ) {
@@ -36,7 +41,7 @@ export class QueryRejection extends Error {
   }
 }
 
-const KNOWN_PARAMETERS = new Set(['from', 'to', 'symbols', 'columns', 'format', 'limit']);
+const KNOWN_PARAMETERS = new Set(['from', 'to', 'symbols', 'columns', 'format', 'limit', 'snapshot']);
 const NS_PER_MS = 1_000_000n;
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -180,6 +185,15 @@ export function parseRowsQuery(
     }
   }
 
+  const snapshotText = single(query, 'snapshot');
+  if (snapshotText !== undefined && !SNAPSHOT_NAME.test(snapshotText)) {
+    throw new QueryRejection(
+      400,
+      'snapshot',
+      `snapshot "${snapshotText.slice(0, 140)}" is not a snapshot name (letters, digits, ".", "_", "-", at most 128)`,
+    );
+  }
+
   // limits last: a request that is wrong is told so before it is told it is too big
   const maxRangeNs = BigInt(limits.maxRangeMs) * NS_PER_MS;
   if (toNs - fromNs > maxRangeNs) {
@@ -190,5 +204,5 @@ export function parseRowsQuery(
     );
   }
 
-  return { fromNs, toNs, symbols, columns, format: formatText as RowFormat, limit };
+  return { fromNs, toNs, symbols, columns, format: formatText as RowFormat, limit, snapshot: snapshotText ?? null };
 }
