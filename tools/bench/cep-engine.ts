@@ -41,24 +41,13 @@ import {
   type CompiledRule,
   type PatternSpec,
 } from '@tributary/cep';
+import { seededRandom as prng } from '@tributary/testing';
 
 const MS = 1_000_000;
 const events = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 3);
 /** Run only this scenario (realistic, match-heavy or builtins), e.g. under a profiler. */
 const only = process.argv[4];
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------- realistic market replay
 

@@ -2,6 +2,7 @@ import { RollingWindow } from './aggregates';
 import { CepEngine, type CepEngineOptions, type CepOutput } from './engine';
 import { Pattern } from './pattern';
 import { compareRecords, ReorderBuffer, type CepRecord } from './watermark';
+import { seededRandom as prng } from '@tributary/testing';
 
 interface Trade {
   symbol: string;
@@ -10,18 +11,6 @@ interface Trade {
 }
 
 const MS = 1_000_000;
-
-/** Deterministic PRNG (mulberry32) so every run shuffles the same way. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function options(extra: Partial<CepEngineOptions<Trade>> = {}): CepEngineOptions<Trade> {
   const surge = Pattern.begin<Trade>('up')

@@ -7,6 +7,7 @@ import {
   type TradeSource,
 } from './candle-aggregator';
 import { decimalOf, NotionalSum } from './exact-price';
+import { seededRandom as random } from '@tributary/testing';
 
 const BASE_S = 1_742_567_400; // a whole minute, epoch seconds
 const SOURCE = 'market.trades';
@@ -23,18 +24,6 @@ function trade(symbol: string, ms: number, price: number, size: number, tradeId 
 
 function aggregator(outOfOrdernessMs = 1000, allowedLatenessMs = 5000): CandleAggregator {
   return new CandleAggregator({ sourceTopic: SOURCE, outOfOrdernessMs, allowedLatenessMs });
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Feeds records, flushing every `flushEvery` records and at the end; the candles in emission order. */

@@ -5,6 +5,7 @@ import { eventually } from '@tributary/testing';
 import { CandleAggregator, decodeCheckpoint } from './candle-aggregator';
 import { CandleStream, type CandleStreamOptions } from './candle-stream';
 import { OwnTopics, quietLogger, readUntil, type ReadRecord, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
+import { seededRandom as random } from '@tributary/testing';
 
 // Event times a few hours back (all valid, none in the future), on a whole minute.
 const BASE_S = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3 * 3600;
@@ -12,18 +13,6 @@ const ns = (ms: number): string => (BigInt(BASE_S) * 1_000_000_000n + BigInt(Mat
 
 function trade(symbol: string, ms: number, price: number, size: number, id: string): UnderlyingTrade.Value {
   return { symbol, price, size, exchange: 'Q', tradeId: id, conditions: [], ts: ns(ms) };
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function latestByKey(records: readonly ReadRecord[]): Map<string, Candle.Value> {

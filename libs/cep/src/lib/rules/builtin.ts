@@ -7,7 +7,7 @@ import type { AggregateSpec, CapturedValue, CaptureScope, CepMatch, KeyedStateSp
 import type { MatchedEvent } from '../nfa';
 import type { Condition, Pattern } from '../pattern';
 import type { ParamSpecs, ResolvedParams } from './params';
-import type { AlertDescription, CepEvent, RuleSeverity } from './rule';
+import type { AlertDescription, CepEvent, RulePlacement, RuleSeverity } from './rule';
 
 export const NS_PER_MS = 1_000_000;
 
@@ -35,6 +35,8 @@ export interface BuiltinPattern {
   check?(params: ResolvedParams): string | undefined;
   /** Topics the rule reads with these parameters. */
   inputs(params: ResolvedParams): readonly string[];
+  /** Where the service runs the rule (default: `defaultPlacement` of its inputs). */
+  placement?(params: ResolvedParams): RulePlacement;
   plan(params: ResolvedParams): BuiltinPlan;
   /** Message and measured attributes of a match (from its events and `captured` values). */
   describe(match: CepMatch<CepEvent>, params: ResolvedParams): AlertDescription;

@@ -46,6 +46,29 @@ describe('compileRule', () => {
     expect(rules.find((r) => r.id === 'risk_breach')?.severity).toBe('critical');
   });
 
+  it('places rules whose inputs are not partitioned by their key on one global engine, the others per partition', () => {
+    const placements = Object.fromEntries(defaultRules().map((spec) => [spec.id, compileRule(spec).placement]));
+    expect(placements).toEqual({
+      momentum_surge: 'partitioned',
+      volatility_spike: 'partitioned',
+      liquidity_drain: 'partitioned',
+      price_divergence: 'partitioned',
+      volume_anomaly: 'partitioned',
+      option_flow: 'partitioned',
+      arbitrage_opportunity: 'partitioned',
+      risk_breach: 'global',
+      correlation_break: 'global',
+      sentiment_price: 'partitioned',
+    });
+    expect(compileRule({ ...base, params: { source: 'candles' } }).placement).toBe('global');
+    const document: RuleDocument = { inputs: ['market.trades'], keyBy: 'symbol', pattern: { stages: [{ name: 'a', where: { field: 'price', op: '>', to: { value: 1 } } }], within: 1e9 } };
+    const spec: RuleSpec = { id: 'doc', version: 1, enabled: true, severity: 'info', document };
+    expect(compileRule(spec).placement).toBe('partitioned');
+    expect(compileRule({ ...spec, document: { ...document, keyBy: 'exchange', placement: 'global' } }).placement).toBe('global');
+    expect(compileRule({ ...spec, document: { ...document, inputs: ['cdc.trading.positions'], keyBy: 'after.account' } }).placement).toBe('global');
+    expect(error({ ...spec, document: { ...document, placement: 'everywhere' } })).toBe(`document.placement: need 'partitioned' or 'global', got "everywhere"`);
+  });
+
   it('documents every parameter with its default and bounds', () => {
     for (const builtin of Object.values(BUILTIN_PATTERNS)) {
       const table = paramTable(builtin.params);

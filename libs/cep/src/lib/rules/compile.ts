@@ -9,7 +9,7 @@ import { PatternError } from '../pattern';
 import { matchedEvents, NS_PER_MS, seconds } from './builtin';
 import { BUILTIN_PATTERNS } from './builtins';
 import { describeValue, resolveParams } from './params';
-import { RuleError, type AlertDescription, type CepEvent, type CompiledRule, type RuleDocument, type RuleSpec } from './rule';
+import { defaultPlacement, RuleError, type AlertDescription, type CepEvent, type CompiledRule, type RuleDocument, type RuleSpec } from './rule';
 
 const RULE_ID = /^[a-z][a-z0-9_]*$/;
 const SEVERITIES = ['info', 'warning', 'critical'];
@@ -65,7 +65,8 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     allowedLatenessNs: (params['allowedLatenessMs'] as number) * NS_PER_MS,
     idleKeyTtlNs: (params['idleKeyTtlMs'] as number) * NS_PER_MS,
   };
-  return { spec, params, inputs, options, describe: (match) => builtin.describe(match, params) };
+  const placement = builtin.placement?.(params) ?? defaultPlacement(inputs);
+  return { spec, params, inputs, placement, options, describe: (match) => builtin.describe(match, params) };
 }
 
 function compileDocument(spec: RuleSpec, doc: RuleDocument): CompiledRule {
@@ -76,6 +77,10 @@ function compileDocument(spec: RuleSpec, doc: RuleDocument): CompiledRule {
     if (doc.inputs.indexOf(topic) !== i) throw new RuleError(`document.inputs[${i}]: '${topic}' is listed twice`);
   });
   if (typeof doc.keyBy !== 'string' || doc.keyBy === '') throw new RuleError(`document.keyBy: need the name of a field of the events, got ${describeValue(doc.keyBy)}`);
+  if (doc.placement !== undefined && doc.placement !== 'partitioned' && doc.placement !== 'global') {
+    throw new RuleError(`document.placement: need 'partitioned' or 'global', got ${describeValue(doc.placement)}`);
+  }
+  const placement = doc.placement ?? defaultPlacement(doc.inputs);
   const outOfOrdernessNs = nonNegative(doc.outOfOrdernessNs, 'document.outOfOrdernessNs', DOCUMENT_OUT_OF_ORDERNESS_NS);
   const allowedLatenessNs = nonNegative(doc.allowedLatenessNs, 'document.allowedLatenessNs', 0);
   const aggregates = documentAggregates(doc.aggregates);
@@ -105,7 +110,7 @@ function compileDocument(spec: RuleSpec, doc: RuleDocument): CompiledRule {
     allowedLatenessNs,
     idleKeyTtlNs: Math.max(DOCUMENT_IDLE_KEY_TTL_NS, 2 * doc.pattern.within),
   };
-  return { spec, inputs: [...doc.inputs], options, describe: (match) => describeDocumentMatch(spec, match) };
+  return { spec, inputs: [...doc.inputs], placement, options, describe: (match) => describeDocumentMatch(spec, match) };
 }
 
 function nonNegative(value: unknown, at: string, fallback: number): number {

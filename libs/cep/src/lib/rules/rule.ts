@@ -30,10 +30,30 @@ export interface RuleSpec {
   readonly document?: RuleDocument;
 }
 
+/**
+ * Where a rule's state lives when the service splits its inputs. `partitioned`: one engine per partition
+ * number, which needs every input partitioned by the rule's key (symbol-keyed topics for a rule keyed by
+ * symbol). `global`: one engine reading every partition of the inputs, for rules keyed by something the
+ * inputs are not partitioned by (an account over CDC tables keyed by primary key, a pair of symbols,
+ * candles keyed by symbol and window); meant for low-rate inputs or selective rules.
+ */
+export type RulePlacement = 'partitioned' | 'global';
+
+/**
+ * The placement a rule over these inputs needs by default: `global` when an input is not keyed by a
+ * plain field of its events (CDC change topics are keyed by primary key, candle topics by symbol and
+ * window start), `partitioned` otherwise.
+ */
+export function defaultPlacement(inputs: readonly string[]): RulePlacement {
+  return inputs.some((topic) => topic.startsWith('cdc.') || topic.startsWith('candles.')) ? 'global' : 'partitioned';
+}
+
 export interface RuleDocument {
   readonly inputs: readonly string[];
   /** Field of the event value the rule is keyed by, e.g. `symbol`. */
   readonly keyBy: string;
+  /** Default: `defaultPlacement(inputs)`; `global` when the inputs are not partitioned by `keyBy`. */
+  readonly placement?: RulePlacement;
   readonly pattern: PatternDocument;
   readonly outOfOrdernessNs?: number;
   readonly allowedLatenessNs?: number;
@@ -55,6 +75,8 @@ export interface CompiledRule {
   readonly params?: Readonly<Record<string, unknown>>;
   /** Topics the rule reads; the service feeds it only records of these. */
   readonly inputs: readonly string[];
+  /** Where the service runs it: per partition number, or once over every partition of its inputs. */
+  readonly placement: RulePlacement;
   readonly options: CepEngineOptions<CepEvent>;
   /** Message and measured attributes of an alert raised by a match. */
   describe(match: CepMatch<CepEvent>): AlertDescription;

@@ -3,6 +3,7 @@ import { archiveColumnsOf, type ArchiveRecord, ParquetPartitionWriter } from '..
 import { CANDLE_INTERVAL_NS, type CandleIntervalName, parseJobParams, type BatchJobRequest } from '../batch-request';
 import { ns, openTestDuck, tableRows, testContext, type TestDuck } from '../testing/batch-test-kit';
 import { runCandlesJob } from './candles-job';
+import { seededRandom as seeded } from '@tributary/testing';
 
 interface Trade {
   symbol: string;
@@ -83,17 +84,6 @@ function referenceCandles(trades: readonly Trade[], interval: CandleIntervalName
     });
   }
   return result;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('candles job: OHLCV and VWAP per symbol for 1s, 10s and 1m from the archived trades', () => {

@@ -1,6 +1,7 @@
 import { compileRule } from '../compile';
 import { replayRule } from '../harness';
 import { ScenarioBuilder } from '../scenario';
+import { seededRandom as prng } from '@tributary/testing';
 
 const rule = (params: Record<string, unknown> = {}) =>
   compileRule({
@@ -11,18 +12,6 @@ const rule = (params: Record<string, unknown> = {}) =>
     builtin: 'CORRELATION_BREAK',
     params: { sampleMs: 1_000, windowMs: 60_000, minSamples: 30, coupledAbove: 0.7, breakBelow: 0.3, ...params },
   });
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * SPY and QQQ (and IWM, which the rule ignores) trading twice a second. QQQ's per-second return is

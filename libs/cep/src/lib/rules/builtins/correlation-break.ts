@@ -62,6 +62,8 @@ export const CORRELATION_BREAK: BuiltinPattern = {
     return undefined;
   },
   inputs: (params) => [(params as unknown as Params).source === 'trades' ? 'market.trades' : 'candles.1s'],
+  // The two legs are two symbols: on different partitions of the input, so one engine sees both.
+  placement: () => 'global',
   plan(params) {
     const p = params as unknown as Params;
     const pair = `${p.symbolA}/${p.symbolB}`;

@@ -4,18 +4,7 @@ import { recordsOf, replayRecords, type ReplayInput } from '../harness';
 import type { CepEvent, RuleSpec } from '../rule';
 import { ScenarioBuilder, type ChainContractInput } from '../scenario';
 import { BUILTIN_PATTERNS } from '.';
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '@tributary/testing';
 
 const EXPIRY = '2025-04-17';
 const YEARS = (Date.UTC(2025, 3, 17, 20) - 1742567400123) / (365 * 86_400_000);
