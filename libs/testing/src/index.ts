@@ -4,3 +4,4 @@ export * from './lib/deploy-manifests';
 export * from './lib/change-capture-cleanup';
 export * from './lib/broker-pause';
 export * from './lib/seeded-random';
+export * from './lib/tcp-proxy';

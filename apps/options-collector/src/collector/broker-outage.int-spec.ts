@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { type Consumer, type IHeaders, Kafka } from 'kafkajs';
@@ -7,7 +7,7 @@ import { CATALOG, HEADERS } from '@tributary/contracts';
 import { createKafka, ensureTopics, KAFKA_CLIENT, kafkaClientConfig } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { eventually } from '@tributary/testing';
+import { eventually, TcpProxy } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 import type { MarketSource } from '../simulator/market-source';
@@ -19,49 +19,6 @@ const BROKER = { host: '127.0.0.1', port: Number((process.env['KAFKA_BROKERS'] ?
 /** Events per source batch (the simulator's default) and batches the collector keeps unacknowledged (its default). */
 const SOURCE_BATCH = 1_000;
 const BATCHES_IN_FLIGHT = 2;
-
-/**
- * A TCP hop between the service and the real broker. `cut()` closes the listening socket and resets
- * every connection through it (the service sees connection refused and reset, as when a broker host
- * goes away); `restore()` listens on the same port again.
- */
-class BrokerLink {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(BROKER.port, BROKER.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as { port: number }).port;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    for (const socket of this.sockets) socket.resetAndDestroy();
-    await closed;
-  }
-
-  restore(): Promise<void> {
-    return this.open();
-  }
-}
 
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
   const raw = headers?.[name];
@@ -80,7 +37,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('options-collector through a broker outage', () => {
   const instance = `outage-${randomUUID().slice(0, 8)}`;
   const producerId = `options-collector/${instance}`;
-  const link = new BrokerLink();
+  // A TCP hop between the service and the real broker, cut and restored by the test.
+  const link = new TcpProxy(BROKER.host, BROKER.port);
   /** Distinct records of this run per topic, as a consumer connected straight to the broker reads them. */
   const received = new Map<string, Set<string>>(TOPICS.map((topic) => [topic, new Set<string>()]));
   const receivedOn = (topic: string): Set<string> => received.get(topic) ?? new Set<string>();
@@ -184,7 +142,7 @@ describe('options-collector through a broker outage', () => {
     expect(publishedTotal()).toBe(publishedWhileDown);
     expect(['publishing', 'retrying']).toContain(status().state);
 
-    await link.restore();
+    await link.open();
     await eventually(async () => (await ready()) === 200, 60_000, '/health/ready 200 once the broker is back');
     await eventually(() => publishedTotal() > publishedWhileDown + 10_000, 90_000, 'publishing resumed');
     expect(status().state).toBe('publishing');

@@ -1,13 +1,12 @@
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv } from '@tributary/testing';
+import { eventually, readInfraEnv, TcpProxy } from '@tributary/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
-import { TcpOutageProxy } from '../../testing/tcp-outage-proxy';
 import { datasetOfTopic } from './archive-layout';
 import { TopicArchiveService } from './topic-archive.service';
 
@@ -117,7 +116,7 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
   }
 
   it('S3 away: consumption pauses, nothing goes to the DLQ, readiness names s3; when it is back every record is archived once', async () => {
-    const proxy = new TcpOutageProxy('127.0.0.1', Number(new URL(infraEnv['S3_ENDPOINT'] as string).port));
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(infraEnv['S3_ENDPOINT'] as string).port));
     const port = await proxy.open();
     const { schema, service, produce, archivedRows, deadLettered } = await scenario('s3', () => ({
       S3_ENDPOINT: `http://127.0.0.1:${port}`,
@@ -155,7 +154,7 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
   });
 
   it('PostgreSQL away: the same, and readiness names postgres', async () => {
-    const proxy = new TcpOutageProxy('127.0.0.1', Number(new URL(infraEnv['DATABASE_URL'] as string).port || 5432));
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(infraEnv['DATABASE_URL'] as string).port || 5432));
     const port = await proxy.open();
     const url = new URL(infraEnv['DATABASE_URL'] as string);
     url.port = String(port);

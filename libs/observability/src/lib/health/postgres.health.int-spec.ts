@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Client } from 'pg';
-import { TcpProxy, unusedPort } from '../../testing/tcp-proxy';
+import { TcpProxy, unusedPort } from '@tributary/testing';
 import { PostgresHealthIndicator } from './postgres.health';
 
 const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
@@ -120,20 +120,20 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
   it('readiness goes down when PostgreSQL becomes unreachable and comes back up by itself', async () => {
     const server = new URL(databaseUrl);
     const proxy = new TcpProxy(server.hostname, Number(server.port || 5432));
-    await proxy.start();
+    await proxy.open();
     try {
       const probe = indicator(withPort(databaseUrl, proxy.port));
       expect((await probe.isHealthy()).postgres.status).toBe('up');
 
-      await proxy.stop();
+      await proxy.cut();
       const down = await probe.isHealthy();
       expect(down.postgres.status).toBe('down');
       expect(String(down.postgres['message'])).toContain(`PostgreSQL 127.0.0.1:${proxy.port}/tributary`);
 
-      await proxy.start();
+      await proxy.open();
       expect((await probe.isHealthy()).postgres.status).toBe('up');
     } finally {
-      await proxy.stop();
+      await proxy.cut();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseEnv, s3Env } from '@tributary/config';
-import { unusedPort } from '../../testing/tcp-proxy';
+import { unusedPort } from '@tributary/testing';
 import { createS3Client } from './s3-client';
 import { S3HealthIndicator } from './s3.health';
 
