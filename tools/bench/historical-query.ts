@@ -19,6 +19,11 @@
 //    Twice: with the settings before early flushes (3 partitions at once, 1 MiB fetches, flush on
 //    the 2 s age), the baseline, then with the current defaults. BENCH_ARCHIVE_ROWS=0 skips it.
 // Results go to bench-results/historical-query.json.
+//
+// BENCH_ONLY=archive runs part 3 alone, BENCH_ARCHIVE_RUNS (2) times with the current defaults,
+// and writes the runs and their median to bench-results/historical-archive.json:
+//
+//   BENCH_ONLY=archive SWC_NODE_PROJECT=tsconfig.base.json node -r @swc-node/register tools/bench/historical-query.ts
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +49,8 @@ const ROWS_PER_FILE = Number(process.env['BENCH_ROWS_PER_FILE'] ?? 2000);
 const QUERY_DAYS = Number(process.env['BENCH_QUERY_DAYS'] ?? 5);
 const WARM_REPEATS = Number(process.env['BENCH_WARM_REPEATS'] ?? 5);
 const ARCHIVE_ROWS = Number(process.env['BENCH_ARCHIVE_ROWS'] ?? 200_000);
+const ONLY = process.env['BENCH_ONLY'];
+const ARCHIVE_RUNS = Number(process.env['BENCH_ARCHIVE_RUNS'] ?? 2);
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `hdm_bench_${run}`;
 const bucket = 'tributary-test';
@@ -254,7 +261,36 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
   return { topic, ...archiveResult };
 }
 
+/** Part 3 alone: the archive's rows/s through the broker, ARCHIVE_RUNS times, and the median. */
+async function archiveOnly(): Promise<void> {
+  const config = testConfig({});
+  const s3 = createS3Client(config);
+  const runs: Record<string, number | string>[] = [];
+  try {
+    for (let i = 0; i < ARCHIVE_RUNS; i++) {
+      const result = await archiveThroughBroker(config.KAFKA_BROKERS.join(','), `run${i}`, {});
+      await emptyPrefix(s3, `${datasetOfTopic(result.topic)}/`);
+      runs.push(result);
+      console.log(`archive through the broker (run ${i + 1}): ${result['rows']} rows in ${result['seconds']} s = ${result['rowsPerSecond']} rows/s (${result['files']} files)`);
+    }
+  } finally {
+    s3.destroy();
+  }
+  const medianRowsPerSecond = Math.round(median(runs.map((r) => Number(r['rowsPerSecond']))));
+  console.log(`archive through the broker: median ${medianRowsPerSecond} rows/s over ${runs.length} runs`);
+  mkdirSync('bench-results', { recursive: true });
+  const results = {
+    benchmark: 'historical-archive',
+    at: new Date().toISOString(),
+    archiveThroughBroker: { partitions: 6, topicRowsProduced: ARCHIVE_ROWS, medianRowsPerSecond, runs },
+  };
+  writeFileSync(join('bench-results', 'historical-archive.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('written to bench-results/historical-archive.json');
+}
+
 async function main(): Promise<void> {
+  if (ONLY === 'archive') return archiveOnly();
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: only "archive" is known`);
   const config = testConfig({});
   const s3 = createS3Client(config);
   const cacheDir = mkdtempSync(join(tmpdir(), 'hdm-bench-cache-'));

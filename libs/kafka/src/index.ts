@@ -42,9 +42,15 @@ export {
   type KafkaBatchServerOptions,
   type KafkaConsumerHealth,
   type KafkaConsumerStatus,
+  type RevokedPartitions,
 } from './lib/consumer/kafka-batch-server';
 export { KafkaBatchContext, KafkaRecordContext } from './lib/consumer/kafka-record-context';
-export { BatchEventPattern, KAFKA_BATCH_HANDLER } from './lib/consumer/batch-event-pattern';
+export {
+  BatchEventPattern,
+  KAFKA_BATCH_HANDLER,
+  KAFKA_DEFERRED_COMMIT,
+  type BatchEventPatternOptions,
+} from './lib/consumer/batch-event-pattern';
 export { KafkaHandlerErrorFilter } from './lib/consumer/handler-error-filter';
 export { connectKafkaConsumer } from './lib/consumer/connect-kafka-consumer';
 export { CO_PARTITION_ASSIGNER, CoPartitionAssigner, coPartitionedAssignment } from './lib/consumer/co-partition-assigner';

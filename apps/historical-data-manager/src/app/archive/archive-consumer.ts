@@ -5,8 +5,8 @@ import { TopicArchiveService } from './topic-archive.service';
 
 /**
  * Connects the Kafka consumer that feeds the archive (as `connectKafkaConsumer` does) and hands it
- * to the archive, which pauses its fetches while S3 or PostgreSQL is away and flushes early when
- * the consumer can fetch nothing more. Fetch sizes and partitions consumed at once come from the
+ * to the archive, which pauses its fetches while S3 or PostgreSQL is away or its buffers are full,
+ * and drops the buffered records of partitions the consumer reports revoked. Fetch sizes and partitions consumed at once come from the
  * `ARCHIVE_*` configuration. Start it with
  * `app.startAllMicroservices()`.
  */
@@ -16,7 +16,6 @@ export function connectArchiveConsumer(
 ): KafkaBatchServer {
   const { config } = options;
   const { server } = connectKafkaConsumer(app, {
-    // every partition of a fetch held at once, so one flush releases them all
     partitionsConsumedConcurrently: config.ARCHIVE_PARTITIONS_CONCURRENTLY,
     ...options,
     consumerConfig: {
@@ -25,6 +24,9 @@ export function connectArchiveConsumer(
       ...options.consumerConfig,
     },
   });
-  app.get(TopicArchiveService).useConsumer(server);
+  const archive = app.get(TopicArchiveService);
+  archive.useConsumer(server);
+  // the archive's handlers commit when durable: records of revoked partitions come again
+  server.on('partitions-revoked', (revoked) => archive.dropRevoked(revoked));
   return server;
 }

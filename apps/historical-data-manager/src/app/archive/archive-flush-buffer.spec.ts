@@ -1,4 +1,4 @@
-import { DatasetArchiveBuffer, type FlushPolicy } from './archive-flush-buffer';
+import { DatasetArchiveBuffer, type FlushPolicy, PartitionRevokedError } from './archive-flush-buffer';
 import type { ArchiveRecord } from './parquet-partition-writer';
 import type { ArchivedDataset } from './topic-archiver';
 
@@ -86,5 +86,19 @@ describe('DatasetArchiveBuffer', () => {
     await buffer.flush();
     await Promise.all([a, b]);
     expect(archived).toEqual([{ partition: 0, offsets: [3n, 4n, 5n, 6n, 7n, 8n, 9n] }]);
+  });
+
+  it('records of a revoked partition are dropped from the buffer (they come again) while the other partitions are still written', async () => {
+    const { buffer, archived } = bufferWith({});
+    const revoked = buffer.add(1, records(0, 4), 40);
+    const kept = buffer.add(2, records(0, 3), 30);
+    expect(buffer.bufferedRows).toBe(7);
+    expect(buffer.drop([1])).toBe(4);
+    await expect(revoked).rejects.toBeInstanceOf(PartitionRevokedError);
+    expect(buffer.bufferedRows).toBe(3);
+    expect(buffer.bufferedBytes).toBe(30);
+    await buffer.flush();
+    await kept;
+    expect(archived).toEqual([{ partition: 2, offsets: [0n, 1n, 2n] }]);
   });
 });

@@ -15,6 +15,13 @@ export type ArchivePartition = (
   records: ArchiveRecord[],
 ) => Promise<ArchiveBatchResult>;
 
+/** Held records dropped because their partition was revoked: they are delivered again. */
+export class PartitionRevokedError extends Error {
+  constructor(topic: string, topicPartition: number) {
+    super(`${topic}[${topicPartition}] was revoked; its buffered records are delivered again`);
+  }
+}
+
 interface HeldBatch {
   topicPartition: number;
   records: ArchiveRecord[];
@@ -26,7 +33,8 @@ interface HeldBatch {
 /**
  * The buffer of one dataset. A Kafka batch handed to {@link add} is held: the returned promise
  * settles only when the flush that contains its records has uploaded them and committed them to
- * the catalog, so the consumer commits the batch's offsets only for durable records. Batches of
+ * the catalog, so the consumer commits the batch's offsets only for durable records (the promise
+ * goes to `KafkaBatchContext.commitWhenDurable`; the consumer fetches on meanwhile). Batches of
  * every partition of the topic gather here until the rows, bytes or age limit is reached; a flush
  * writes one Parquet file per topic partition and event hour.
  */
@@ -45,11 +53,6 @@ export class DatasetArchiveBuffer {
     private readonly schedule: (flush: () => Promise<void>) => Promise<void>,
     private readonly archivePartition: ArchivePartition,
   ) {}
-
-  /** Topic partitions with a batch held now (each one blocks its partition's next fetch). */
-  get heldPartitions(): number {
-    return new Set(this.held.map((b) => b.topicPartition)).size;
-  }
 
   /** Rows held now (not yet durable). */
   get heldRows(): number {
@@ -74,6 +77,43 @@ export class DatasetArchiveBuffer {
       if (this.rows >= this.policy.maxRows || this.bytes >= this.policy.maxBytes) this.flushNow();
       else this.ageTimer ??= setTimeout(() => this.flushNow(), this.policy.maxAgeMs);
     });
+  }
+
+  /** Bytes of the record values received and not yet committed to the catalog (held or in a flush under way). */
+  get bufferedBytes(): number {
+    let bytes = this.bytes;
+    for (const batch of this.flushing) bytes += batch.bytes;
+    return bytes;
+  }
+
+  /** Rows received and not yet committed to the catalog (held or in a flush under way). */
+  get bufferedRows(): number {
+    let rows = this.rows;
+    for (const batch of this.flushing) rows += batch.records.length;
+    return rows;
+  }
+
+  /**
+   * Forgets the held records of `topicPartitions` (revoked in a rebalance: they are delivered
+   * again, here or to the partition's new owner); their promises reject. Records in a flush under
+   * way are left to it: the catalog's archived offset makes a second copy skip them.
+   */
+  drop(topicPartitions: readonly number[]): number {
+    const dropped = this.held.filter((batch) => topicPartitions.includes(batch.topicPartition));
+    if (dropped.length === 0) return 0;
+    this.held = this.held.filter((batch) => !topicPartitions.includes(batch.topicPartition));
+    let rows = 0;
+    for (const batch of dropped) {
+      rows += batch.records.length;
+      this.rows -= batch.records.length;
+      this.bytes -= batch.bytes;
+      batch.reject(new PartitionRevokedError(this.dataset.topic, batch.topicPartition));
+    }
+    if (this.held.length === 0) {
+      clearTimeout(this.ageTimer);
+      this.ageTimer = undefined;
+    }
+    return rows;
   }
 
   /** Writes what is held now (shutdown, tests). */

@@ -26,7 +26,8 @@ export function topicArchiveListener(topics: readonly string[]): Type<unknown> {
     const descriptor = Object.getOwnPropertyDescriptor(prototype, method) as PropertyDescriptor;
     Payload()(prototype, method, 0);
     Ctx()(prototype, method, 1);
-    BatchEventPattern(topic)(prototype, method, descriptor);
+    // the handler returns once the batch is buffered; its offsets are committed when the flush is durable
+    BatchEventPattern(topic, { deferCommit: true })(prototype, method, descriptor);
   }
   return TopicArchiveListener;
 }

@@ -8,7 +8,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { KafkaBatchContext, KafkaBatchServer } from '@tributary/kafka';
+import type { KafkaBatchContext, KafkaBatchServer, RevokedPartitions } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import type { DataSource } from 'typeorm';
 import type { HistoricalDataManagerConfig } from '../../config';
@@ -35,14 +35,23 @@ export interface ArchiveOutage {
 export const ARCHIVE_CONFIG = Symbol('ARCHIVE_CONFIG');
 export const ARCHIVED_TOPICS = Symbol('ARCHIVED_TOPICS');
 
+/** Why the archive paused the consumer's fetches. */
+type PauseReason = 'outage' | 'backpressure';
+
 /**
  * Feeds the configured topics into their dataset buffers and archives them: the catalog is
  * migrated at start-up (in the background, retried while PostgreSQL is away), each Kafka batch is
- * held until the flush containing it is durable in S3 and the catalog, and what is held is
- * flushed before the consumer leaves on shutdown.
+ * buffered and its offsets are committed by the consumer once the flush containing it is durable
+ * in S3 and the catalog (deferred commit: the handler returns at once, so the consumer fetches on),
+ * and what is buffered is flushed before the consumer leaves on shutdown.
  *
- * While S3 or PostgreSQL is away, a flush is retried with backoff until it succeeds, its batches
- * stay held (never failed, so never dead-lettered), and the consumer's fetches of the archived
+ * The buffers are bounded: at twice `ARCHIVE_FLUSH_ROWS` rows or twice `ARCHIVE_FLUSH_BYTES`
+ * bytes not yet durable, the archived topics are paused and everything held is flushed; fetching
+ * resumes below half of that. Records of partitions revoked in a rebalance are dropped from the
+ * buffers (they are delivered again).
+ *
+ * While S3 or PostgreSQL is away, a flush is retried with backoff until it succeeds, its records
+ * stay buffered (never failed, so never dead-lettered), and the consumer's fetches of the archived
  * topics are paused, which bounds the buffers; fetching resumes once a flush went through.
  */
 @Injectable()
@@ -61,13 +70,19 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
   private readonly stopSignal = new AbortController();
   private consumer?: ArchiveConsumerControl;
   private outage: ArchiveOutage | null = null;
-  private paused = false;
+  private readonly pausedFor = new Set<PauseReason>();
+  /** Per `topic|partition`: whether its last batch reached the partition's end (nothing more waiting). */
+  private readonly caughtUp = new Map<string, boolean>();
+  private readonly maxBufferedRows: number;
+  private readonly maxBufferedBytes: number;
 
   constructor(
     @Inject(ARCHIVE_CONFIG) private readonly config: HistoricalDataManagerConfig,
     @Inject(ARCHIVED_TOPICS) topics: ArchivedTopic[],
   ) {
     for (const topic of topics) this.byTopic.set(topic.dataset.topic, topic);
+    this.maxBufferedRows = 2 * config.ARCHIVE_FLUSH_ROWS;
+    this.maxBufferedBytes = 2 * config.ARCHIVE_FLUSH_BYTES;
   }
 
   onModuleInit(): void {
@@ -76,7 +91,10 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
     this.started.catch(() => undefined);
   }
 
-  /** Archives one Kafka batch of `topic`; resolves when its records are durable in S3 and the catalog. */
+  /**
+   * Buffers one Kafka batch of `topic` and returns; the consumer commits its offsets once the
+   * flush containing it is durable in S3 and the catalog (`commitWhenDurable`).
+   */
   async archiveBatch(topic: string, values: unknown[], batch: KafkaBatchContext): Promise<void> {
     const archived = this.byTopic.get(topic);
     if (archived === undefined || this.started === undefined)
@@ -91,37 +109,68 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       bytes += record.message.value?.length ?? 0;
       records.push({ offset: BigInt(record.offset), key: record.key, eventTimeNs: BigInt(eventTime), value });
     }
-    const durable = this.bufferOf(archived).add(batch.partition, records, bytes);
-    this.flushIfConsumerBlocked();
-    await durable;
+    batch.commitWhenDurable(this.bufferOf(archived).add(batch.partition, records, bytes));
+    const watermark = batch.highWatermark === '' ? null : BigInt(batch.highWatermark);
+    this.caughtUp.set(`${topic}|${batch.partition}`, watermark === null || BigInt(batch.lastOffset) + 1n >= watermark);
+    if (this.stopping) {
+      void this.flushAll(); // the consumer commits what is durable before it leaves
+      return;
+    }
+    this.applyBackpressure();
+    this.flushIfNothingMoreComing();
   }
 
   /**
-   * The consumer hands a partition its next batch only after the previous one returned, and
-   * fetches again only once every batch of the last fetch returned. When every partition it may
-   * work on at once holds a batch here, nothing more can arrive before a flush: waiting for the
-   * age limit would only idle. With enough rows held (`ARCHIVE_FLUSH_BLOCKED_MIN_ROWS`, so a slow
-   * stream still makes files of a useful size), flush now.
+   * Every partition that delivered records has been read to its end: nothing more arrives soon,
+   * and waiting for the age limit would only delay the commit. With enough rows held
+   * (`ARCHIVE_FLUSH_BLOCKED_MIN_ROWS`, so a slow stream still makes files of a useful size), flush now.
    */
-  private flushIfConsumerBlocked(): void {
-    if (this.consumer === undefined) return;
-    let heldPartitions = 0;
+  private flushIfNothingMoreComing(): void {
     let heldRows = 0;
-    for (const buffer of this.buffers.values()) {
-      heldPartitions += buffer.heldPartitions;
-      heldRows += buffer.heldRows;
-    }
+    for (const buffer of this.buffers.values()) heldRows += buffer.heldRows;
     if (heldRows < this.config.ARCHIVE_FLUSH_BLOCKED_MIN_ROWS) return;
-    const assignment = this.consumer.health().assignment;
-    let assigned = 0;
-    for (const topic of this.byTopic.keys()) assigned += assignment[topic]?.length ?? 0;
-    if (heldPartitions >= Math.min(this.config.ARCHIVE_PARTITIONS_CONCURRENTLY, assigned)) void this.flushAll();
+    for (const caughtUp of this.caughtUp.values()) if (!caughtUp) return;
+    void this.flushAll();
   }
 
-  /** The consumer feeding the archive, so an outage can pause its fetches. */
+  /** Pauses the archived topics while the buffers hold too much not yet durable; resumes below half. */
+  private applyBackpressure(): void {
+    let rows = 0;
+    let bytes = 0;
+    for (const buffer of this.buffers.values()) {
+      rows += buffer.bufferedRows;
+      bytes += buffer.bufferedBytes;
+    }
+    if (rows >= this.maxBufferedRows || bytes >= this.maxBufferedBytes) {
+      this.pauseConsumer('backpressure');
+      void this.flushAll();
+    } else if (rows < this.maxBufferedRows / 2 && bytes < this.maxBufferedBytes / 2) {
+      this.resumeConsumer('backpressure');
+    }
+  }
+
+  /** The consumer feeding the archive, so an outage or full buffers can pause its fetches. */
   useConsumer(consumer: ArchiveConsumerControl): void {
     this.consumer = consumer;
-    if (this.outage) this.pauseConsumer();
+    for (const reason of this.pausedFor) {
+      this.pausedFor.delete(reason);
+      this.pauseConsumer(reason);
+    }
+  }
+
+  /**
+   * Partitions the consumer no longer commits for (a rebalance): their held records are dropped,
+   * since they are delivered again, here or to the partition's new owner.
+   */
+  dropRevoked(revoked: readonly RevokedPartitions[]): void {
+    for (const { topic, partitions } of revoked) {
+      const archived = this.byTopic.get(topic);
+      if (archived === undefined) continue;
+      for (const partition of partitions) this.caughtUp.delete(`${topic}|${partition}`);
+      const dropped = this.buffers.get(archived.dataset.name)?.drop(partitions) ?? 0;
+      if (dropped > 0) this.log.log(`${topic} partitions ${partitions.join(', ')} revoked: ${dropped} buffered rows dropped (delivered again)`);
+    }
+    this.applyBackpressure();
   }
 
   /** The store the archive is waiting for, or null while flushes go through. */
@@ -129,9 +178,9 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
     return this.outage === null ? null : { ...this.outage };
   }
 
-  /** Whether the consumer's fetches are paused by an outage. */
+  /** Whether the consumer's fetches are paused (a store is away, or the buffers are full). */
   get consumptionPaused(): boolean {
-    return this.paused;
+    return this.pausedFor.size > 0;
   }
 
   /** Datasets this instance archives (so it may hold rows not yet flushed). */
@@ -151,7 +200,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
     return rows;
   }
 
-  /** Rows received from Kafka and held, not yet durable (so not committed). */
+  /** Rows received from Kafka and held, not yet in a flush (so not committed). */
   heldRows(): number {
     let rows = 0;
     for (const buffer of this.buffers.values()) rows += buffer.heldRows;
@@ -232,28 +281,33 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       this.outage = { dependency, since: new Date().toISOString(), reason, attempts: 1 };
       this.log.warn(`archive waiting for ${dependency}: ${reason}; consumption paused, records held`);
     }
-    this.pauseConsumer();
+    this.pauseConsumer('outage');
   }
 
   private recovered(): void {
     if (this.outage === null) return;
     this.log.log(`${this.outage.dependency} is back after ${this.outage.attempts} failed attempt(s); consumption resumes`);
     this.outage = null;
-    if (!this.paused) return;
-    this.paused = false;
-    for (const topic of this.byTopic.keys()) this.consumer?.resume(topic);
+    this.resumeConsumer('outage');
   }
 
-  private pauseConsumer(): void {
-    if (this.paused || this.consumer === undefined) return;
-    this.paused = true;
+  private pauseConsumer(reason: PauseReason): void {
+    if (this.pausedFor.has(reason)) return;
+    const wasPaused = this.pausedFor.size > 0;
+    this.pausedFor.add(reason);
+    if (wasPaused || this.consumer === undefined) return;
     for (const topic of this.byTopic.keys()) this.consumer.pause(topic);
   }
 
-  /** One DuckDB writer: flushes run one after another. */
+  private resumeConsumer(reason: PauseReason): void {
+    if (!this.pausedFor.delete(reason) || this.pausedFor.size > 0) return;
+    for (const topic of this.byTopic.keys()) this.consumer?.resume(topic);
+  }
+
+  /** One DuckDB writer: flushes run one after another; after each, the buffers may have room again. */
   private serialise(flush: () => Promise<void>): Promise<void> {
     const next = this.flushes.then(flush);
-    this.flushes = next.catch(() => undefined);
+    this.flushes = next.catch(() => undefined).then(() => this.applyBackpressure());
     return next;
   }
 

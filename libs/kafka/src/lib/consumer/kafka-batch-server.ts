@@ -34,7 +34,7 @@ import { compressionTypeOf } from '../producer/typed-producer';
 import { type DeadLetterFailure, deadLetterHeaders, describeHandlerFailure, headerValue } from '../record-headers';
 import { assertRetryPolicy, DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from '../retry-policy';
 import { deadLetterTopicConfig, TopicAdmin } from '../topics';
-import { KAFKA_BATCH_HANDLER } from './batch-event-pattern';
+import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
 import { BatchInterruptedError, DeadLetterUnavailableError, UnprocessableRecordError } from './consumer-errors';
 import { isNestGenericRpcError } from './handler-error-filter';
 import { KafkaBatchContext, KafkaRecordContext } from './kafka-record-context';
@@ -118,15 +118,41 @@ export interface CommittedBatch {
   readonly records: number;
 }
 
+/** Partitions of some topic, as `server.on('partitions-revoked', ...)` lists them. */
+export interface RevokedPartitions {
+  readonly topic: string;
+  readonly partitions: number[];
+}
+
 interface Route {
   readonly topic: string;
   readonly handler: MessageHandler;
   readonly batchMode: boolean;
+  /** Offsets committed when the handler's `commitWhenDurable` promises resolve, not on return. */
+  readonly deferCommit: boolean;
   readonly spec: TopicSpec | undefined;
   readonly validate: boolean;
   /** False for catalog topics without a DLQ: unprocessable records are logged and skipped. */
   readonly deadLetter: boolean;
   readonly deadLetterTopic: string;
+}
+
+/** Records of one batch of a deferred-commit handler, waiting to be durable and committed. */
+interface DeferredRange {
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  /** The offset to commit once this range and every earlier one of the partition is durable. */
+  readonly next: string;
+  readonly records: number;
+  durable: boolean;
+  readonly settled: Promise<unknown>;
+}
+
+/** The uncommitted ranges of one topic partition of a deferred-commit handler, oldest first. */
+interface DeferredPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly ranges: DeferredRange[];
 }
 
 /** A record decoded and validated, ready for its handler. */
@@ -147,9 +173,17 @@ export type KafkaBatchServerEvents = {
   status: (status: KafkaConsumerStatus) => void;
   /** After a record was written to its dead-letter topic. */
   'dead-letter': (failure: DeadLetterFailure) => void;
+  /**
+   * Partitions of deferred-commit handlers whose uncommitted records are no longer this
+   * consumer's to commit: the group rebalanced (kafkajs fetches every partition again from its
+   * committed offset, so also those it kept), the consumer was replaced, or a durability promise
+   * of the partition rejected. The app drops what it buffered of them and not yet made durable;
+   * those records are delivered again.
+   */
+  'partitions-revoked': (revoked: RevokedPartitions[]) => void;
 };
 
-const EVENTS: readonly string[] = ['batch', 'status', 'dead-letter'] satisfies (keyof KafkaBatchServerEvents)[];
+const EVENTS: readonly string[] = ['batch', 'status', 'dead-letter', 'partitions-revoked'] satisfies (keyof KafkaBatchServerEvents)[];
 
 function exhaustedKeyOf(topic: string, partition: number, offset: string): string {
   return `${topic}|${partition}|${offset}`;
@@ -189,6 +223,13 @@ export class KafkaBatchServer
   private readonly lagByPartition = new Map<string, number>();
   /** Paused topics (all partitions, or some), re-applied to every new consumer and after each rebalance. */
   private readonly paused = new Map<string, Set<number> | 'all'>();
+  /** Uncommitted records of deferred-commit handlers, by `topic|partition`. */
+  private readonly deferred = new Map<string, DeferredPartition>();
+  /** Rewinds in a row per deferred partition (reset once a range becomes durable): the backoff's attempt. */
+  private readonly rewinds = new Map<string, number>();
+  private deferredCommits: Promise<void> = Promise.resolve();
+  private deferredCommitScheduled = false;
+  private deferredCommitRetry?: NodeJS.Timeout;
 
   private consumer?: Consumer;
   private deadLetterProducer?: Producer;
@@ -357,6 +398,7 @@ export class KafkaBatchServer
         topic: pattern,
         handler,
         batchMode: handler.extras?.[KAFKA_BATCH_HANDLER] === true,
+        deferCommit: handler.extras?.[KAFKA_BATCH_HANDLER] === true && handler.extras?.[KAFKA_DEFERRED_COMMIT] === true,
         spec,
         validate: this.validate && spec !== undefined,
         deadLetter: spec?.dlq ?? true,
@@ -446,6 +488,8 @@ export class KafkaBatchServer
       this.restartAttempt = 0;
       this.assignment = event.payload.memberAssignment;
       this.lagByPartition.clear();
+      // A new generation fetches every partition from its committed offset again.
+      this.revokeDeferred([...this.deferred.keys()], 'the group rebalanced');
       this.applyPause(consumer);
       this.setStatus('group-joined');
       this.log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
@@ -548,6 +592,12 @@ export class KafkaBatchServer
     }, Math.max(100, timeoutMs * 0.8));
     drainDeadline.unref();
     try {
+      // Deferred commits first: what the app made durable is committed while still in the group.
+      if (this.consumer && this.deferredTopics().length > 0) {
+        await raceTimeout(this.settleDeferred(this.consumer), Math.max(100, timeoutMs * 0.8), 'deferred commits').catch(
+          (error: unknown) => this.log.warn({ err: error }, 'shutdown: records not yet durable are left for redelivery'),
+        );
+      }
       // kafkajs stops fetching, waits for the batch in flight (which commits what it handled) and
       // leaves the group. Bounded: on dead connections it could wait forever, and the uncommitted
       // records are redelivered anyway.
@@ -558,6 +608,8 @@ export class KafkaBatchServer
       clearTimeout(drainDeadline);
     }
     if (this.deadLetterProducerConnected) await this.deadLetterProducer?.disconnect().catch(() => undefined);
+    clearTimeout(this.deferredCommitRetry);
+    this.deferred.clear();
     this.consumer = undefined;
     this.connected = false;
     this.groupJoined = false;
@@ -581,9 +633,10 @@ export class KafkaBatchServer
     };
 
     let failure: unknown;
+    const durables: Promise<unknown>[] | undefined = route.deferCommit ? [] : undefined;
     this.batchesInFlight++;
     try {
-      if (route.batchMode) await this.handleWholeBatch(route, payload, done);
+      if (route.batchMode) await this.handleWholeBatch(route, payload, done, durables);
       else await this.handleRecords(route, payload, done);
     } catch (error) {
       failure = error;
@@ -593,13 +646,17 @@ export class KafkaBatchServer
     }
 
     if (lastDone !== undefined) payload.resolveOffset(lastDone);
-    try {
-      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
-    } catch (commitError) {
-      if (failure === undefined) throw commitError;
-      this.log.warn({ err: commitError }, 'could not commit the records handled before the failure');
+    if (durables !== undefined) {
+      // resolved (so the fetch moves on) but committed only once the app says the records are durable
+      if (lastDone !== undefined) this.deferRange(batch.topic, batch.partition, batch.messages[0].offset, lastDone, handled, durables);
+      if (handled > 0) {
+        this.lastBatchAt = Date.now();
+        this.options.metrics?.kafkaConsumed(batch.topic, handled);
+      }
+    } else {
+      await this.commitHandled(payload, failure);
     }
-    if (handled > 0) {
+    if (handled > 0 && durables === undefined) {
       this.lastBatchAt = Date.now();
       this.options.metrics?.kafkaConsumed(batch.topic, handled);
       if (this.events.listenerCount('batch') > 0) {
@@ -623,6 +680,192 @@ export class KafkaBatchServer
       );
       throw failure;
     }
+  }
+
+  /** Commits what the batch handled (and nothing of deferred-commit topics, which commit themselves). */
+  private async commitHandled(payload: EachBatchPayload, failure: unknown): Promise<void> {
+    let offsets = payload.uncommittedOffsets();
+    const deferredTopics = this.deferredTopics();
+    if (deferredTopics.length > 0) offsets = { topics: offsets.topics.filter((t) => !deferredTopics.includes(t.topic)) };
+    try {
+      await payload.commitOffsetsIfNecessary(offsets);
+    } catch (commitError) {
+      if (failure === undefined) throw commitError;
+      this.log.warn({ err: commitError }, 'could not commit the records handled before the failure');
+    }
+  }
+
+  // ---- deferred commits ----------------------------------------------------------------------
+
+  private deferredTopics(): string[] {
+    return [...this.routes.values()].filter((route) => route.deferCommit).map((route) => route.topic);
+  }
+
+  /** Records `[firstOffset, lastOffset]` of a deferred-commit batch: committed once `durables` resolve. */
+  private deferRange(
+    topic: string,
+    partition: number,
+    firstOffset: string,
+    lastOffset: string,
+    records: number,
+    durables: Promise<unknown>[],
+  ): void {
+    const key = `${topic}|${partition}`;
+    let state = this.deferred.get(key);
+    if (state === undefined) {
+      state = { topic, partition, ranges: [] };
+      this.deferred.set(key, state);
+    }
+    const owner = state;
+    const settled = Promise.all(durables);
+    const range: DeferredRange = {
+      firstOffset,
+      lastOffset,
+      next: (BigInt(lastOffset) + 1n).toString(),
+      records,
+      durable: false,
+      settled: settled.catch(() => undefined),
+    };
+    owner.ranges.push(range);
+    settled.then(
+      () => {
+        if (this.deferred.get(key) !== owner) return; // revoked meanwhile: the records come again
+        this.rewinds.delete(key);
+        range.durable = true;
+        this.scheduleDeferredCommit();
+      },
+      (error: unknown) => {
+        if (this.deferred.get(key) !== owner) return;
+        this.log.error(
+          { err: error, topic, partition, firstOffset: owner.ranges[0]?.firstOffset },
+          'records were not made durable; fetching the partition again from its first uncommitted record',
+        );
+        this.rewind(owner);
+      },
+    );
+  }
+
+  /** Forgets the partition's uncommitted records, tells the app, and fetches them again. */
+  private rewind(state: DeferredPartition): void {
+    const from = state.ranges[0]?.firstOffset;
+    const key = `${state.topic}|${state.partition}`;
+    this.revokeDeferred([key], 'records were not made durable');
+    if (from === undefined || this.stopping) return;
+    // The partition waits with the retry policy's backoff before it is read again, so records that
+    // keep failing to be made durable are retried at a bounded pace rather than in a tight loop.
+    const attempt = (this.rewinds.get(key) ?? 0) + 1;
+    this.rewinds.set(key, attempt);
+    const partitions = [{ topic: state.topic, partitions: [state.partition] }];
+    try {
+      this.consumer?.pause(partitions);
+    } catch (error) {
+      this.log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not pause the partition before reading it again');
+    }
+    const timer = setTimeout(() => {
+      if (this.stopping) return;
+      try {
+        this.consumer?.seek({ topic: state.topic, partition: state.partition, offset: from });
+        // A partition the app paused meanwhile (a store down) stays paused until the app resumes it.
+        const paused = this.paused.get(state.topic);
+        if (paused !== 'all' && !paused?.has(state.partition)) this.consumer?.resume(partitions);
+      } catch (error) {
+        this.log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not seek back; a restart redelivers');
+      }
+    }, retryDelayMs(this.retryPolicy, attempt));
+    timer.unref();
+  }
+
+  /** Drops the uncommitted ranges of `keys` and emits `partitions-revoked` for them. */
+  private revokeDeferred(keys: string[], why: string): void {
+    const byTopic = new Map<string, number[]>();
+    for (const key of keys) {
+      const state = this.deferred.get(key);
+      if (state === undefined) continue;
+      this.deferred.delete(key);
+      if (state.ranges.length === 0) continue;
+      const partitions = byTopic.get(state.topic);
+      if (partitions) partitions.push(state.partition);
+      else byTopic.set(state.topic, [state.partition]);
+    }
+    if (byTopic.size === 0) return;
+    const revoked = [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
+    this.log.info({ revoked, why }, 'uncommitted records of deferred-commit partitions will be delivered again');
+    this.events.emit('partitions-revoked', revoked);
+  }
+
+  private scheduleDeferredCommit(): void {
+    if (this.deferredCommitScheduled) return;
+    this.deferredCommitScheduled = true;
+    // one commit request for everything that became durable in the same turn
+    setImmediate(() => {
+      this.deferredCommitScheduled = false;
+      this.deferredCommits = this.deferredCommits.then(() => this.commitDurable());
+    });
+  }
+
+  /**
+   * Commits, per partition, up to the end of the longest run of durable ranges from the oldest:
+   * never past a record the app has not declared durable.
+   */
+  private async commitDurable(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    const commits: { state: DeferredPartition; count: number }[] = [];
+    for (const state of this.deferred.values()) {
+      let count = 0;
+      while (count < state.ranges.length && state.ranges[count]?.durable) count++;
+      if (count > 0) commits.push({ state, count });
+    }
+    if (commits.length === 0) return;
+    const offsets = commits.map(({ state, count }) => ({
+      topic: state.topic,
+      partition: state.partition,
+      offset: (state.ranges[count - 1] as DeferredRange).next,
+    }));
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (error) {
+      const rebalancing = REBALANCE_ERRORS.has((error as { type?: string }).type ?? '');
+      this.log[rebalancing ? 'info' : 'warn']({ err: error, offsets }, 'could not commit durable offsets; trying again');
+      clearTimeout(this.deferredCommitRetry);
+      this.deferredCommitRetry = setTimeout(() => this.scheduleDeferredCommit(), 1_000);
+      this.deferredCommitRetry.unref();
+      return;
+    }
+    for (const { state, count } of commits) {
+      // revoked while committing: its ranges are gone with it (committing them was still right: they are durable)
+      if (this.deferred.get(`${state.topic}|${state.partition}`) !== state) continue;
+      for (const range of state.ranges.splice(0, count)) {
+        if (this.events.listenerCount('batch') > 0) {
+          const committed: CommittedBatch = {
+            topic: state.topic,
+            partition: state.partition,
+            firstOffset: range.firstOffset,
+            lastOffset: range.lastOffset,
+            records: range.records,
+          };
+          this.events.emit('batch', committed);
+        }
+      }
+    }
+  }
+
+  /**
+   * On close: stops fetching the deferred-commit topics, waits for the batches in flight and for
+   * the app to settle what it holds, then commits what is durable.
+   */
+  private async settleDeferred(consumer: Consumer): Promise<void> {
+    try {
+      consumer.pause(this.deferredTopics().map((topic) => ({ topic })));
+    } catch {
+      // not running: nothing is fetched anyway
+    }
+    while (this.batchesInFlight > 0 && !this.drainExpired) await sleep(20);
+    const pending = [...this.deferred.values()].flatMap((state) => state.ranges.map((range) => range.settled));
+    await Promise.all(pending);
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.deferredCommits;
+    await this.commitDurable();
   }
 
   private async handleRecords(
@@ -730,6 +973,7 @@ export class KafkaBatchServer
     route: Route,
     { batch, heartbeat }: EachBatchPayload,
     done: (offset: string, count?: number) => void,
+    durables: Promise<unknown>[] | undefined,
   ): Promise<void> {
     const { partition, messages } = batch;
     // Records that cannot be decoded are settled first; the handler sees the rest, in order.
@@ -751,8 +995,9 @@ export class KafkaBatchServer
       done(messages[messages.length - 1].offset, refused);
       return;
     }
+    const where = { highWatermark: batch.highWatermark, durables };
     await this.handleSegment(route, partition, values, kept, 0, kept.length, true, heartbeat, (offset, count) =>
-      done(offset, count),
+      done(offset, count), where,
     );
     // Every record is settled: the batch's own last offset covers trailing refused records too.
     done(messages[messages.length - 1].offset, refused);
@@ -773,20 +1018,26 @@ export class KafkaBatchServer
     fullRetries: boolean,
     heartbeat: () => Promise<void>,
     done: (offset: string, count: number) => void,
+    where: { highWatermark: string; durables: Promise<unknown>[] | undefined },
   ): Promise<void> {
     const size = end - start;
     const attempts = fullRetries || size === 1 ? this.retryPolicy.maxAttempts : 1;
     const segmentMessages = start === 0 && end === messages.length ? messages : messages.slice(start, end);
     const segmentValues = start === 0 && end === values.length ? values : values.slice(start, end);
-    const context = new KafkaBatchContext(route.topic, partition, segmentMessages, this.options.groupId);
+    const context = new KafkaBatchContext(route.topic, partition, segmentMessages, this.options.groupId, where.highWatermark);
+    // promises of an attempt that threw are dropped: its records are handed over again
+    const attemptDurables: Promise<unknown>[] = [];
+    if (where.durables !== undefined) context.collectDurable(attemptDurables);
     const timer = this.options.metrics?.handlerSeconds(route.topic);
     for (let attempt = 1; ; attempt++) {
       if (this.drainExpired) throw new BatchInterruptedError('shutdown timeout reached');
       context.attempt = attempt;
+      attemptDurables.length = 0;
       const started = timer ? performance.now() : 0;
       try {
         await runWithCorrelationId(undefined, () => this.invoke(route.handler, segmentValues, context));
         timer?.observe((performance.now() - started) / 1000);
+        where.durables?.push(...attemptDurables);
         done(messages[end - 1].offset, size);
         return;
       } catch (error) {
@@ -804,9 +1055,9 @@ export class KafkaBatchServer
             { topic: route.topic, partition, firstOffset: messages[start].offset, records: size, err: error },
             'batch handler failed; splitting the batch to find the failing records',
           );
-          await this.handleSegment(route, partition, values, messages, start, middle, false, heartbeat, done);
+          await this.handleSegment(route, partition, values, messages, start, middle, false, heartbeat, done, where);
           await heartbeat();
-          await this.handleSegment(route, partition, values, messages, middle, end, false, heartbeat, done);
+          await this.handleSegment(route, partition, values, messages, middle, end, false, heartbeat, done, where);
           return;
         }
         const delay = retryDelayMs(this.retryPolicy, attempt);

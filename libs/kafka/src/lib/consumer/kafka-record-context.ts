@@ -79,6 +79,7 @@ export class KafkaRecordContext extends BaseRpcContext<[]> {
  */
 export class KafkaBatchContext extends BaseRpcContext<[]> {
   private contexts?: (KafkaRecordContext | undefined)[];
+  private durable?: Promise<unknown>[];
   /** Which attempt of this batch the handler is running. */
   attempt = 1;
 
@@ -88,12 +89,37 @@ export class KafkaBatchContext extends BaseRpcContext<[]> {
     /** The records, in offset order, one per value handed to the handler. */
     readonly messages: readonly KafkaMessage[],
     readonly groupId: string,
+    private readonly watermark = '',
   ) {
     super([]);
   }
 
   get size(): number {
     return this.messages.length;
+  }
+
+  /**
+   * For a handler declared with `BatchEventPattern(topic, { deferCommit: true })`: the batch's
+   * offsets are committed once `durable` resolves (after those of the partition's earlier
+   * batches), not when the handler returns. If it rejects, the partition is fetched again from its
+   * first uncommitted record. May be called more than once; the batch waits for every promise.
+   */
+  commitWhenDurable(durable: Promise<unknown>): void {
+    if (this.durable === undefined) {
+      throw new Error(`commitWhenDurable: the handler of ${this.topic} was not declared with { deferCommit: true }`);
+    }
+    durable.catch(() => undefined); // settled by the server; never an unhandled rejection
+    this.durable.push(durable);
+  }
+
+  /** Set by the server for a deferred-commit handler: where the durability promises are collected. */
+  collectDurable(into: Promise<unknown>[]): void {
+    this.durable = into;
+  }
+
+  /** Offset of the partition's next record not yet written (the high watermark at fetch time). */
+  get highWatermark(): string {
+    return this.watermark;
   }
 
   get firstOffset(): string {
