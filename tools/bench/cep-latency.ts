@@ -9,7 +9,8 @@
 //
 // Defaults: 10,000 trades/s for 15 s over 50 symbols on 12 partitions; about 1 trade in 40 completes a
 // match. Everything created (topics, groups' topics) is deleted at the end.
-// Results go to bench-results/cep-latency.json.
+// Results go to bench-results/cep-latency.json. CEP_BENCH_PROFILE_DIR=<dir> samples the service's CPU
+// (tools/bench/cpu-profile-preload.cjs) and leaves its .cpuprofile there (open it in Chrome DevTools).
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { startService, waitForHttpStatus, workspaceRoot } from '@tributary/testi
 const RATE = Number(process.argv[2] ?? 10_000);
 const SECONDS = Number(process.argv[3] ?? 15);
 const SYMBOLS = Array.from({ length: 50 }, (_, i) => `S${String(i).padStart(3, '0')}`);
+const PROFILE_DIR = process.env['CEP_BENCH_PROFILE_DIR'];
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `cepbench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const prefix = `${id}.`;
@@ -53,11 +55,22 @@ async function main(): Promise<void> {
   const port = await freePort();
   const service = startService('cep-engine', {
     port,
-    env: { KAFKA_BROKERS: brokers, KAFKA_GROUP_ID: `${id}-cep`, CEP_TOPIC_PREFIX: prefix, CEP_START_FROM: 'earliest', CEP_SEED_DEFAULT_RULES: 'false', LOG_LEVEL: 'warn', INSTANCE_ID: 'bench-0' },
+    env: {
+      KAFKA_BROKERS: brokers,
+      KAFKA_GROUP_ID: `${id}-cep`,
+      CEP_TOPIC_PREFIX: prefix,
+      CEP_START_FROM: 'earliest',
+      CEP_SEED_DEFAULT_RULES: 'false',
+      LOG_LEVEL: 'warn',
+      INSTANCE_ID: 'bench-0',
+      ...(PROFILE_DIR ? { NODE_OPTIONS: `--require ${join(workspaceRoot, 'tools/bench/cpu-profile-preload.cjs')}`, CPU_PROFILE_DIR: PROFILE_DIR } : {}),
+    },
   });
   const results: Record<string, unknown> = { rate: RATE, seconds: SECONDS, symbols: SYMBOLS.length, partitions: 12 };
   try {
-    await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 90_000);
+    await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 90_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${service.output().slice(-3000)}`);
+    });
     const rule = {
       id: 'bench_surge',
       severity: 'info',
@@ -144,7 +157,14 @@ async function main(): Promise<void> {
       eventToDetectionMs: quantiles(detectionLatencies),
       baselineProduceToConsumeMs: quantiles(rawLatencies),
       benchProcessCpuSeconds: (cpu.user + cpu.system) / 1e6,
-      transactions: /tributary_cep_transaction_duration_seconds_count\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? null,
+      transactions: Number(/tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN),
+      meanTransactionMs: Number(
+        (
+          (1000 * Number(/tributary_cep_transaction_duration_seconds_sum(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ?? NaN)) /
+          Number(/tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN)
+        ).toFixed(2),
+      ),
+      serviceCpuSeconds: Number(/process_cpu_seconds_total(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ?? NaN),
     });
   } finally {
     await service.stop();

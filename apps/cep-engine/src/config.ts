@@ -35,7 +35,7 @@ export const cepEngineEnv = mergeSpecs(
       default: '200ms',
       min: 10,
       description:
-        'Progress (offsets and engine state) of a partition is committed at least this often; a partition with alerts waiting commits at once',
+        'Progress of a slot (engine state, offsets, side outputs, dead letters) is committed at least this often, the group offsets at most this often; a slot with alerts waiting commits at once',
     }),
     CEP_IDLE_PARTITION_MS: env.durationMs({
       default: '5s',

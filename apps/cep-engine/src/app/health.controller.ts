@@ -23,7 +23,7 @@ export class HealthController extends ReadinessController {
   private async engine(): Promise<HealthIndicatorResult> {
     const { state, lastError } = this.runner;
     const session = this.indicators.check('cep');
-    const data = { state, partitions: this.runner.ownedPartitions() };
+    const data = { state, partitions: this.runner.ownedPartitions(), global: this.runner.ownsGlobal() };
     return state === 'running' || state === 'idle' ? session.up(data) : session.down({ ...data, message: lastError ?? `engine is ${state}` });
   }
 }

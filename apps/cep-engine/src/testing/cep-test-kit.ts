@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { type Alert, CATALOG, type CepSideOutput, HEADERS, type TopicName } from '@tributary/contracts';
+import { type Alert, type CepSideOutput, HEADERS, type TopicName, topicSpec } from '@tributary/contracts';
 import { createKafka, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
@@ -68,6 +68,26 @@ export function surgeRule(id: string, options: { price?: number; size?: number; 
   };
 }
 
+/**
+ * What a test reader keeps of a topic: each record once per (partition, offset). A record delivered to
+ * the reader again (its own consumer group rebalancing, a fetch retried) is the same record, not a
+ * second alert; the same alert at two offsets is two records, and `compareAlerts` counts it doubled.
+ */
+export class RecordLog<T> {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly into: T[]) {}
+
+  /** Adds a record unless this (partition, offset) was added before; returns whether it was new. */
+  add(partition: number, offset: string, value: Buffer | null): boolean {
+    const position = `${partition}@${offset}`;
+    if (this.seen.has(position)) return false;
+    this.seen.add(position);
+    this.into.push({ ...(JSON.parse(value?.toString() ?? 'null') as T), position } as T);
+    return true;
+  }
+}
+
 /** Everything a test needs around one run of the built service: unique topics, producers, a read-committed reader. */
 export class CepTestEnvironment {
   readonly prefix: string;
@@ -90,12 +110,30 @@ export class CepTestEnvironment {
   }
 
   /** Creates the prefixed input topics with `partitions` partitions (fewer than the catalog's, for speed). */
-  async createInputs(names: readonly TopicName[]): Promise<void> {
+  async createInputs(names: readonly (TopicName | `cdc.${string}.${string}`)[]): Promise<void> {
     this.admin ??= this.kafka.admin();
     await this.admin.connect();
     await this.admin.createTopics({
       waitForLeaders: true,
-      topics: names.map((name) => ({ topic: this.topic(name), numPartitions: this.partitions, configEntries: [{ name: 'compression.type', value: CATALOG[name].compression }] })),
+      topics: names.map((name) => ({ topic: this.topic(name), numPartitions: this.partitions, configEntries: [{ name: 'compression.type', value: topicSpec(name)?.compression ?? 'zstd' }] })),
+    });
+  }
+
+  /** Produces contract values to explicit partitions of a prefixed catalog topic, with the catalog headers. */
+  async produce(name: string, records: readonly { value: Readonly<Record<string, unknown>>; partition: number }[]): Promise<void> {
+    const spec = topicSpec(name);
+    if (!spec) throw new Error(`${name} is not a catalog topic`);
+    this.producer ??= this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    await this.producer.send({
+      topic: this.topic(name),
+      acks: -1,
+      messages: records.map(({ value, partition }) => ({
+        key: spec.key(value as never),
+        value: JSON.stringify(value),
+        partition,
+        headers: { [HEADERS.schemaName]: spec.event, [HEADERS.schemaVersion]: String(spec.version), [HEADERS.eventTime]: spec.eventTime(value as never), [HEADERS.producer]: 'cep-it/0' },
+      })),
     });
   }
 
@@ -146,14 +184,10 @@ export class CepTestEnvironment {
     this.consumers.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topic(name)], fromBeginning: true });
-    // A record re-delivered to this reader (its own group rebalancing) is the same record, not a second alert.
-    const seen = new Set<string>();
+    const log = new RecordLog<T>(into);
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        const position = `${partition}@${message.offset}`;
-        if (seen.has(position)) return;
-        seen.add(position);
-        into.push({ ...(JSON.parse(message.value?.toString() ?? 'null') as T), position } as T);
+        log.add(partition, message.offset, message.value);
       },
     });
   }
@@ -220,7 +254,7 @@ export async function replayAlertIds(env: CepTestEnvironment, rules: readonly ob
     eachMessage: async ({ partition, message }) => {
       let processor = processors.get(partition);
       if (!processor) {
-        processor = new PartitionProcessor({ group: env.group, partition, topics, writer: 'replay', idlePartitionMs: 1e12 }, compiled);
+        processor = new PartitionProcessor({ group: env.group, slot: partition, topics, writer: 'replay', idlePartitionMs: 1e12 }, compiled);
         processors.set(partition, processor);
       }
       processor.ingest({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers });

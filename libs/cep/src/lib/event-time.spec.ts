@@ -133,6 +133,23 @@ describe('event time', () => {
     expect(engine.watermark).toBe(95 * MS);
     expect(engine.stats().bufferedRecords).toBe(1);
   });
+
+  it('partitions found idle together release the watermark to the newest of them, whatever the order they are marked in', () => {
+    const base = replay(1, 1)[0];
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 0, 2],
+    ]) {
+      const engine = new CepEngine(options());
+      engine.ingest({ ...base, partition: 0, ts: 100 * MS });
+      engine.ingest({ ...base, partition: 1, ts: 50 * MS });
+      engine.ingest({ ...base, partition: 2, ts: 70 * MS });
+      for (const partition of order) engine.markIdle('market.trades', partition);
+      expect(engine.watermark).toBe(95 * MS);
+      expect(engine.stats().bufferedRecords).toBe(1);
+    }
+  });
 });
 
 describe('snapshots', () => {

@@ -142,13 +142,23 @@ export class WatermarkTracker {
     return heldMinimum ? this.recompute() : this.current;
   }
 
+  /**
+   * The minimum over partitions that are not idle. When every partition is idle, the maximum over all:
+   * what marking them idle one by one, lowest first, gives, so the result does not depend on the order
+   * in which partitions were found idle.
+   */
   private recompute(): number {
     let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
     const states = this.states;
-    for (let i = 0; i < states.length; i++) if (!states[i].idle && states[i].maxTs < min) min = states[i].maxTs;
+    for (let i = 0; i < states.length; i++) {
+      if (!states[i].idle && states[i].maxTs < min) min = states[i].maxTs;
+      if (states[i].maxTs > max) max = states[i].maxTs;
+    }
     this.lowest = min;
-    if (min !== Number.POSITIVE_INFINITY) {
-      const candidate = min - this.outOfOrdernessNs;
+    const basis = min !== Number.POSITIVE_INFINITY ? min : max;
+    if (basis !== Number.NEGATIVE_INFINITY) {
+      const candidate = basis - this.outOfOrdernessNs;
       if (candidate > this.current) this.current = candidate;
     }
     return this.current;

@@ -38,7 +38,7 @@ function trade(symbol: string, price: number, size: number, ms: number): InputRe
 }
 
 function processor(rules: RuleSpec[], checkpoint?: ReturnType<PartitionProcessor['takeCommit']>['checkpoint']): PartitionProcessor {
-  return new PartitionProcessor({ group: 'g', partition: 3, topics, writer: 'test/0', idlePartitionMs: 5000, now: () => BASE_MS + 3_600_000 }, rules.map(compileRule), checkpoint);
+  return new PartitionProcessor({ group: 'g', slot: 3, topics, writer: 'test/0', idlePartitionMs: 5000, now: () => BASE_MS + 3_600_000 }, rules.map(compileRule), checkpoint);
 }
 
 describe('a partition processor', () => {
@@ -58,7 +58,7 @@ describe('a partition processor', () => {
     expect(alert?.events.map((event) => event.offset)).toEqual(['0', '1']);
     expect(validateEvent('cep.alerts', alert, { nowMs: BASE_MS + 3_600_000 }).ok).toBe(true);
     expect(run().alerts[0]?.alertId).toBe(alert?.alertId);
-    expect(unit.offsets).toEqual({ 't.market.trades': '3' });
+    expect(unit.offsets).toEqual({ 't.market.trades': { '3': '3' } });
   });
 
   it('resumes from its checkpoint exactly: skips records already applied and completes partial matches begun before', () => {

@@ -5,7 +5,7 @@ import { deadLetterHeaders, headerValue } from '@tributary/kafka';
 import type { CepEvent, CompiledRule } from '../rules/rule-api';
 import { alertOf, lateOf, timeoutOf } from './alert-factory';
 import type { CepTopics } from './cep-topics';
-import type { PartitionCheckpoint } from './checkpoint';
+import { GLOBAL_SLOT, type InputOffsets, type PartitionCheckpoint, type RuleCheckpoint, type Slot } from './checkpoint';
 
 /** One consumed record, as kafkajs hands it over. */
 export interface InputRecord {
@@ -25,21 +25,26 @@ export interface DeadLetter {
 
 /** Everything one Kafka transaction of a partition writes, taken at one point of the input. */
 export interface CommitUnit {
-  readonly partition: number;
+  readonly slot: Slot;
   readonly alerts: Alert.Value[];
   readonly sideOutputs: CepSideOutput.Value[];
   readonly deadLetters: DeadLetter[];
-  /** Next offset per input topic: sent to the group with the transaction and kept in the checkpoint. */
-  readonly offsets: Readonly<Record<string, string>>;
+  /** Next offset per input topic and partition: sent to the group with the transaction and kept in the checkpoint. */
+  readonly offsets: InputOffsets;
   readonly checkpoint: PartitionCheckpoint;
+  /** `checkpoint` as JSON, what the checkpoint topic gets (unchanged rules' parts reused from the previous commit). */
+  readonly checkpointJson: string;
   /** Input records applied since the previous unit. */
   readonly records: number;
 }
 
 export interface PartitionProcessorOptions {
   readonly group: string;
-  /** The partition number N: this processor owns partition N of every input topic. */
-  readonly partition: number;
+  /**
+   * The partition number N (this processor owns partition N of every input topic of its rules), or
+   * `global` (it owns every partition of its rules' inputs).
+   */
+  readonly slot: Slot;
   readonly topics: CepTopics;
   /** `service/instance`, written into checkpoints. */
   readonly writer: string;
@@ -55,6 +60,11 @@ interface RuleRunner {
   readonly engine: CepEngine<CepEvent>;
   /** Catalog topics the rule reads. */
   readonly inputs: ReadonlySet<string>;
+  /**
+   * The engine's last snapshot and its JSON, while the engine has not changed since: a commit
+   * serialises only the rules that received records (or had a partition go idle) since the previous one.
+   */
+  saved?: { readonly checkpoint: RuleCheckpoint; readonly json: string };
 }
 
 export type IngestResult = 'applied' | 'skipped' | 'dead-lettered';
@@ -78,7 +88,8 @@ function nanosNow(nowMs: number): string {
 }
 
 /**
- * Runs every enabled rule on partition N of the input topics, one `CepEngine` per rule, so changing a
+ * Runs the rules of one slot (partition N of their input topics, or all partitions for the global rules),
+ * one `CepEngine` per rule, so changing a
  * rule replaces that engine alone. Pure and synchronous: the Kafka side feeds it records, takes a
  * `CommitUnit` (alerts, side outputs, dead letters, offsets and the checkpoint, all of the same point
  * of the input) and writes it in one transaction.
@@ -87,10 +98,12 @@ function nanosNow(nowMs: number): string {
  * group re-delivers from its committed offset after a rebalance, which may lag this processor).
  */
 export class PartitionProcessor {
-  readonly partition: number;
+  readonly slot: Slot;
   private readonly runners = new Map<string, RuleRunner>();
-  private readonly positions = new Map<string, string>();
-  private readonly lastSeenMs = new Map<string, number>();
+  /** Next expected offset per input topic, indexed by partition. */
+  private readonly positions = new Map<string, (string | undefined)[]>();
+  /** Processing time of the last record per input topic and partition, and whether it went idle. */
+  private readonly lastSeenMs = new Map<string, (number | undefined)[]>();
   private readonly idle = new Set<string>();
   private timeline: EventTimeline | undefined;
   private alerts: Alert.Value[] = [];
@@ -104,10 +117,14 @@ export class PartitionProcessor {
     rules: readonly CompiledRule[],
     checkpoint?: PartitionCheckpoint,
   ) {
-    this.partition = options.partition;
+    this.slot = options.slot;
     this.now = options.now ?? Date.now;
     if (checkpoint) {
-      for (const [topic, offset] of Object.entries(checkpoint.offsets)) this.positions.set(topic, offset);
+      for (const [topic, byPartition] of Object.entries(checkpoint.offsets)) {
+        const list: (string | undefined)[] = [];
+        for (const [partition, offset] of Object.entries(byPartition)) list[Number(partition)] = offset;
+        this.positions.set(topic, list);
+      }
       if (checkpoint.timelineBase !== null) this.timeline = new EventTimeline(checkpoint.timelineBase);
     }
     for (const rule of rules) {
@@ -118,12 +135,35 @@ export class PartitionProcessor {
     }
   }
 
-  /** Next offset this processor expects per input topic. */
-  get offsets(): Readonly<Record<string, string>> {
-    return Object.fromEntries(this.positions);
+  /** Next offset this processor expects per input topic and partition. */
+  get offsets(): InputOffsets {
+    const out: Record<string, Record<string, string>> = {};
+    for (const [topic, list] of this.positions) {
+      const byPartition: Record<string, string> = {};
+      list.forEach((offset, partition) => {
+        if (offset !== undefined) byPartition[String(partition)] = offset;
+      });
+      out[topic] = byPartition;
+    }
+    return out;
   }
 
-  /** True when outputs wait for a transaction (so it should commit now rather than at the next interval). */
+  /** Next offset expected on a partition of an input topic (undefined before its first record or checkpoint). */
+  position(topic: string, partition: number): string | undefined {
+    return this.positions.get(topic)?.[partition];
+  }
+
+  /** Is this the processor of every partition of its inputs (the global rules)? */
+  get isGlobal(): boolean {
+    return this.slot === GLOBAL_SLOT;
+  }
+
+  /** True when alerts wait for a transaction (so it should commit now rather than at the next interval). */
+  get hasAlerts(): boolean {
+    return this.alerts.length > 0;
+  }
+
+  /** True when any output (alerts, side outputs, dead letters) waits for a transaction. */
   get hasOutput(): boolean {
     return this.alerts.length > 0 || this.sideOutputs.length > 0 || this.deadLetters.length > 0;
   }
@@ -166,13 +206,17 @@ export class PartitionProcessor {
     }
   }
 
-  /** Applies one record of partition N of an input topic. */
+  /** Applies one record of an input topic (partition N, or any partition for the global slot). */
   ingest(record: InputRecord): IngestResult {
-    const position = this.positions.get(record.topic);
+    let positions = this.positions.get(record.topic);
+    if (positions === undefined) this.positions.set(record.topic, (positions = []));
+    const position = positions[record.partition];
     if (position !== undefined && offsetBefore(record.offset, position)) return 'skipped';
-    this.positions.set(record.topic, nextOffset(record.offset));
-    this.lastSeenMs.set(record.topic, this.now());
-    this.idle.delete(record.topic);
+    positions[record.partition] = nextOffset(record.offset);
+    let seen = this.lastSeenMs.get(record.topic);
+    if (seen === undefined) this.lastSeenMs.set(record.topic, (seen = []));
+    seen[record.partition] = this.now();
+    if (this.idle.size > 0) this.idle.delete(`${record.topic}/${record.partition}`);
     this.records++;
 
     const spec = this.options.topics.specOf(record.topic);
@@ -197,6 +241,7 @@ export class PartitionProcessor {
     for (const runner of this.runners.values()) {
       if (!runner.inputs.has(catalogTopic)) continue;
       try {
+        runner.saved = undefined;
         runner.engine.ingest(cepRecord);
       } catch (error) {
         failures.push(`rule ${runner.rule.spec.id}: ${describeFailure(error).reason}`);
@@ -215,10 +260,16 @@ export class PartitionProcessor {
    */
   markIdlePartitions(): void {
     const now = this.now();
-    for (const [topic, seen] of this.lastSeenMs) {
-      if (this.idle.has(topic) || now - seen < this.options.idlePartitionMs) continue;
-      this.idle.add(topic);
-      for (const runner of this.runners.values()) runner.engine.markIdle(topic, this.partition);
+    for (const [topic, list] of this.lastSeenMs) {
+      list.forEach((seen, partition) => {
+        const name = `${topic}/${partition}`;
+        if (seen === undefined || this.idle.has(name) || now - seen < this.options.idlePartitionMs) return;
+        this.idle.add(name);
+        for (const runner of this.runners.values()) {
+          runner.saved = undefined;
+          runner.engine.markIdle(topic, partition);
+        }
+      });
     }
   }
 
@@ -231,27 +282,40 @@ export class PartitionProcessor {
   /** Takes the outputs and the checkpoint at this point of the input, for one transaction. */
   takeCommit(): CommitUnit {
     this.collect();
-    const rules: Record<string, PartitionCheckpoint['rules'][string]> = {};
-    for (const [id, runner] of this.runners) rules[id] = { version: runner.rule.spec.version, snapshot: runner.engine.snapshot() };
+    const rules: Record<string, RuleCheckpoint> = {};
+    const ruleJson: string[] = [];
+    for (const [id, runner] of this.runners) {
+      if (runner.saved === undefined) {
+        const checkpoint: RuleCheckpoint = { version: runner.rule.spec.version, snapshot: runner.engine.snapshot() };
+        runner.saved = { checkpoint, json: JSON.stringify(checkpoint) };
+      }
+      rules[id] = runner.saved.checkpoint;
+      ruleJson.push(`${JSON.stringify(id)}:${runner.saved.json}`);
+    }
     const offsets = this.offsets;
+    const checkpoint: PartitionCheckpoint = {
+      format: 2,
+      kind: 'state',
+      group: this.options.group,
+      partition: this.slot,
+      offsets,
+      timelineBase: this.timeline?.base ?? null,
+      rules,
+      writer: this.options.writer,
+      writtenAtMs: this.now(),
+    };
+    // The same JSON as JSON.stringify(checkpoint), with the rules' parts spliced in.
+    const head = JSON.stringify({ ...checkpoint, rules: {} });
+    const checkpointJson = `${head.slice(0, head.lastIndexOf('"rules":{}'))}"rules":{${ruleJson.join(',')}}${head.slice(head.lastIndexOf('"rules":{}') + '"rules":{}'.length)}`;
     const unit: CommitUnit = {
-      partition: this.partition,
+      slot: this.slot,
       alerts: this.alerts,
       sideOutputs: this.sideOutputs,
       deadLetters: this.deadLetters,
       offsets,
       records: this.records,
-      checkpoint: {
-        format: 1,
-        kind: 'state',
-        group: this.options.group,
-        partition: this.partition,
-        offsets,
-        timelineBase: this.timeline?.base ?? null,
-        rules,
-        writer: this.options.writer,
-        writtenAtMs: this.now(),
-      },
+      checkpoint,
+      checkpointJson,
     };
     this.alerts = [];
     this.sideOutputs = [];

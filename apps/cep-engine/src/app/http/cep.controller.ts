@@ -27,10 +27,11 @@ export class CepController {
   /** Every rule with its version, whether it runs, its inputs and its state on this instance's partitions. */
   @Get('patterns')
   patterns() {
-    const stats = this.runner.processors().flatMap((processor) => processor.stats().map((entry) => ({ ...entry, partition: processor.partition })));
+    const stats = this.runner.processors().flatMap((processor) => processor.stats().map((entry) => ({ ...entry, slot: processor.slot })));
     return {
       state: this.runner.state,
       partitions: this.runner.ownedPartitions(),
+      global: this.runner.ownsGlobal(),
       patterns: this.rules.list().map(({ spec, compiled, error }) => {
         const mine = stats.filter((entry) => entry.rule === spec.id && entry.version === spec.version);
         return {
@@ -42,12 +43,13 @@ export class CepController {
           description: spec.description ?? null,
           builtin: spec.builtin ?? null,
           inputs: compiled?.inputs ?? spec.document?.inputs ?? [],
+          placement: compiled?.placement ?? null,
           error: error ?? null,
           state: {
             keys: mine.reduce((sum, entry) => sum + entry.keys, 0),
             partialMatches: mine.reduce((sum, entry) => sum + entry.partialMatches, 0),
             bufferedRecords: mine.reduce((sum, entry) => sum + entry.bufferedRecords, 0),
-            watermarks: Object.fromEntries(mine.map((entry) => [String(entry.partition), entry.watermark])),
+            watermarks: Object.fromEntries(mine.map((entry) => [String(entry.slot), entry.watermark])),
           },
         };
       }),

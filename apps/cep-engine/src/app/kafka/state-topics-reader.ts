@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { CATALOG, type CepRule, decodeEvent, HEADERS } from '@tributary/contracts';
 import { headerValue } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
-import { checkpointKey, claimKey, parseCheckpointRecord, type PartitionCheckpoint } from '../engine/checkpoint';
+import { checkpointKey, claimKey, parseCheckpointRecord, parseSlot, type PartitionCheckpoint, type Slot } from '../engine/checkpoint';
 import type { RuleBook } from '../rules/rule-book';
 
 interface ClaimWaiter {
@@ -14,15 +14,15 @@ interface ClaimWaiter {
 
 /**
  * Follows the two compacted topics every instance reads in full: `cep.rules` (into the RuleBook) and
- * `cep.checkpoints` (the latest checkpoint of each partition number of this group, kept as raw bytes
+ * `cep.checkpoints` (the latest checkpoint of each slot of this group, kept as raw bytes
  * and parsed only when this instance takes the partition). Read committed, so a checkpoint of an
  * aborted transaction is never seen. It uses a consumer group of its own, never committing offsets.
  */
 export class StateTopicsReader {
   private consumer: Consumer | undefined;
-  private readonly checkpoints = new Map<number, Buffer>();
-  private readonly claims = new Map<number, string>();
-  private readonly waiters = new Map<number, ClaimWaiter[]>();
+  private readonly checkpoints = new Map<Slot, Buffer>();
+  private readonly claims = new Map<Slot, string>();
+  private readonly waiters = new Map<Slot, ClaimWaiter[]>();
   /** Highest offset seen per rules partition. */
   private readonly rulesSeen = new Map<number, bigint>();
   private readonly prefix: string;
@@ -83,7 +83,7 @@ export class StateTopicsReader {
   }
 
   /** Resolves once the claim with this nonce was read: every checkpoint committed before it has been seen. */
-  waitForClaim(partition: number, nonce: string, timeoutMs: number): Promise<void> {
+  waitForClaim(partition: Slot, nonce: string, timeoutMs: number): Promise<void> {
     if (this.claims.get(partition) === nonce) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -104,8 +104,8 @@ export class StateTopicsReader {
     });
   }
 
-  /** The latest committed checkpoint of a partition number, or undefined when it never had one. */
-  checkpoint(partition: number): PartitionCheckpoint | undefined {
+  /** The latest committed checkpoint of a slot, or undefined when it never had one. */
+  checkpoint(partition: Slot): PartitionCheckpoint | undefined {
     const raw = this.checkpoints.get(partition);
     if (raw === undefined) return undefined;
     const record = parseCheckpointRecord(raw);
@@ -146,8 +146,8 @@ export class StateTopicsReader {
     const name = key?.toString('utf8');
     if (!name || !name.startsWith(this.prefix)) return;
     const [, partitionText, kind] = name.slice(this.group.length).split('/');
-    const partition = Number(partitionText);
-    if (!Number.isInteger(partition)) return;
+    const partition = parseSlot(partitionText);
+    if (partition === undefined) return;
     if (kind === undefined && name === checkpointKey(this.group, partition)) {
       if (value === null) this.checkpoints.delete(partition);
       else this.checkpoints.set(partition, value);

@@ -2,10 +2,10 @@ import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafka
 import { type Alert, type CepSideOutput, HEADERS, SYMBOL_PARTITIONS, validateEvent } from '@tributary/contracts';
 import { KAFKA_CLIENT_RETRY } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
-import { checkpointKey, claimKey, type PartitionClaim } from '../engine/checkpoint';
+import { checkpointKey, claimKey, GLOBAL_SLOT, type PartitionClaim, type Slot, slotName } from '../engine/checkpoint';
 import type { CommitUnit } from '../engine/partition-processor';
 
-/** Partitions of the checkpoint topic: partition N's checkpoint goes to N mod this. */
+/** Partitions of the checkpoint topic: partition N's checkpoint goes to N mod this, the global slot's to 0. */
 export const CHECKPOINT_PARTITIONS = SYMBOL_PARTITIONS;
 
 /** kafkajs errors meaning another producer with our transactional id took over: this one is a zombie. */
@@ -21,7 +21,7 @@ export function isFenced(error: unknown): boolean {
 
 export interface TransactionalWriterOptions {
   readonly group: string;
-  readonly partition: number;
+  readonly slot: Slot;
   readonly topics: CepTopics;
   /** `service/instance`: the `producer` header. */
   readonly writer: string;
@@ -29,11 +29,11 @@ export interface TransactionalWriterOptions {
 }
 
 /**
- * The transactional producer of one partition number. Its transactional id is `<group>.p<N>`: stable for
- * the partition, not for the instance, so whichever instance takes partition N next fences this one
- * (`InitProducerId` bumps the epoch and ends its open transaction) and a zombie can no longer commit
- * alerts, side outputs, a checkpoint or offsets for N. kafkajs sends no consumer-group generation with
- * the offsets (KIP-447), so fencing per partition is what keeps a paused old owner out.
+ * The transactional producer of one slot. Its transactional id is `<group>.p<N>` (`<group>.global` for
+ * the global slot): stable for the slot, not for the instance, so whichever instance takes the slot next
+ * fences this one (`InitProducerId` bumps the epoch and ends its open transaction) and a zombie can no
+ * longer commit alerts, side outputs, a checkpoint or offsets for it. kafkajs sends no consumer-group
+ * generation with the offsets (KIP-447), so fencing per slot is what keeps a paused old owner out.
  */
 export class TransactionalWriter {
   private readonly producer: Producer;
@@ -44,7 +44,7 @@ export class TransactionalWriter {
     private readonly options: TransactionalWriterOptions,
   ) {
     this.producer = kafka.producer({
-      transactionalId: `${options.group}.p${options.partition}`,
+      transactionalId: `${options.group}.${slotName(options.slot)}`,
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: options.transactionTimeoutMs,
@@ -54,7 +54,7 @@ export class TransactionalWriter {
   }
 
   get transactionalId(): string {
-    return `${this.options.group}.p${this.options.partition}`;
+    return `${this.options.group}.${slotName(this.options.slot)}`;
   }
 
   /**
@@ -63,13 +63,13 @@ export class TransactionalWriter {
    */
   async claim(nonce: string): Promise<void> {
     await this.connect();
-    const claim: PartitionClaim = { format: 1, kind: 'claim', group: this.options.group, partition: this.options.partition, writer: this.options.writer, nonce };
+    const claim: PartitionClaim = { format: 2, kind: 'claim', group: this.options.group, partition: this.options.slot, writer: this.options.writer, nonce };
     const transaction = await this.producer.transaction();
     try {
       await transaction.send({
         topic: this.options.topics.checkpoints,
         acks: -1,
-        messages: [{ key: claimKey(this.options.group, this.options.partition), value: JSON.stringify(claim), partition: this.checkpointPartition }],
+        messages: [{ key: claimKey(this.options.group, this.options.slot), value: JSON.stringify(claim), partition: this.checkpointPartition }],
       });
       await transaction.commit();
     } catch (error) {
@@ -78,8 +78,11 @@ export class TransactionalWriter {
     }
   }
 
-  /** Writes a commit unit in one transaction: alerts, side outputs, dead letters, checkpoint and group offsets. */
-  async write(unit: CommitUnit, consumerGroupId: string): Promise<void> {
+  /**
+   * Writes a commit unit in one transaction: alerts, side outputs, dead letters, the checkpoint and, with
+   * a consumer group id, the group offsets (two more round trips: the caller decides how often).
+   */
+  async write(unit: CommitUnit, consumerGroupId: string | null): Promise<void> {
     await this.connect();
     const topics = this.options.topics;
     const topicMessages: { topic: string; messages: Message[] }[] = [];
@@ -90,14 +93,17 @@ export class TransactionalWriter {
     for (const [topic, messages] of dlq) topicMessages.push({ topic, messages });
     topicMessages.push({
       topic: topics.checkpoints,
-      messages: [{ key: checkpointKey(this.options.group, this.options.partition), value: JSON.stringify(unit.checkpoint), partition: this.checkpointPartition }],
+      messages: [{ key: checkpointKey(this.options.group, this.options.slot), value: unit.checkpointJson, partition: this.checkpointPartition }],
     });
-    const offsets = Object.entries(unit.offsets).map(([topic, offset]) => ({ topic, partitions: [{ partition: this.options.partition, offset }] }));
+    const offsets = Object.entries(unit.offsets).map(([topic, byPartition]) => ({
+      topic,
+      partitions: Object.entries(byPartition).map(([partition, offset]) => ({ partition: Number(partition), offset })),
+    }));
 
     const transaction = await this.producer.transaction();
     try {
       await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.ZSTD });
-      if (offsets.length > 0) await transaction.sendOffsets({ consumerGroupId, topics: offsets });
+      if (consumerGroupId !== null && offsets.length > 0) await transaction.sendOffsets({ consumerGroupId, topics: offsets });
       await transaction.commit();
     } catch (error) {
       if (!isFenced(error)) await transaction.abort().catch(() => undefined);
@@ -112,7 +118,7 @@ export class TransactionalWriter {
   }
 
   private get checkpointPartition(): number {
-    return this.options.partition % CHECKPOINT_PARTITIONS;
+    return this.options.slot === GLOBAL_SLOT ? 0 : this.options.slot % CHECKPOINT_PARTITIONS;
   }
 
   private async connect(): Promise<void> {
