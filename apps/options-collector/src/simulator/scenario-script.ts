@@ -28,7 +28,7 @@ export interface ScriptedEpisode {
  * - liquidity drain: `drainQuotes` consecutive quotes of the underlying, each with `drainKeep` of the
  *   displayed size before it and the spread a cent wider (LIQUIDITY_DRAIN: 4 quotes, -50% size, 2x spread);
  * - flow burst: `flowPrints` sweeps and blocks on a near-the-money contract, each of at least
- *   `flowPremium` USD, `flowGapMs` apart (OPTION_FLOW: 3 of at least 100 000 USD within 60 s).
+ *   `flowPremium` USD, `flowGapMs` apart (OPTION_FLOW: 5 of at least 200 000 USD within 60 s).
  */
 export const EPISODE_SHAPE = {
   surgeMove: 0.02,

@@ -31,8 +31,8 @@ export const OPTION_FLOW: BuiltinPattern = {
   keyDescription: 'underlying symbol',
   params: {
     kinds: { type: 'strings', values: ['sweep', 'block', 'split', 'unusual_volume'], minItems: 1, default: ['sweep', 'block'], description: 'Kinds of options.flow records that count' },
-    minPremium: { type: 'number', default: 100_000, min: 0, max: 1e10, unit: 'USD', description: 'Smallest premium of a flow that counts' },
-    minCount: { type: 'integer', default: 3, min: 1, max: 1_000, description: 'Flows needed within the window' },
+    minPremium: { type: 'number', default: 200_000, min: 0, max: 1e10, unit: 'USD', description: 'Smallest premium of a flow that counts' },
+    minCount: { type: 'integer', default: 5, min: 1, max: 1_000, description: 'Flows needed within the window' },
     windowMs: { type: 'integer', default: 60_000, min: 1_000, max: 86_400_000, unit: 'ms', description: 'Span the flows must fall in' },
     ...eventTimeParams({ outOfOrdernessMs: 1_000, idleKeyTtlMs: 3_600_000 }),
   },

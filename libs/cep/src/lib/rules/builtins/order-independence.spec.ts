@@ -46,10 +46,10 @@ function market(): ReplayInput[] {
   // QQQ book thinning at 100 s (LIQUIDITY_DRAIN).
   for (let i = 0; i < 10; i++) s.at(100_000 + i * 100).quote('QQQ', 490, 490.02, 1_000 + (i % 2) * 100, 1_000, 7);
   [900, 700, 600, 400, 300].forEach((size, i) => s.at(101_000 + i * 100).quote('QQQ', 490, 490.02 + i * 0.01, size, size, 7));
-  // TSLA: negative news, then a 3% fall (SENTIMENT_PRICE); three sweeps (OPTION_FLOW).
+  // TSLA: negative news, then a 3% fall (SENTIMENT_PRICE); five sweeps (OPTION_FLOW).
   s.at(10_000).trade('TSLA', 260, 100, 8).at(20_000).news(['TSLA'], -0.8, {}, 9);
   [258, 255, 252].forEach((price, i) => s.at(30_000 + i * 10_000).trade('TSLA', price, 100, 8));
-  [0, 5_000, 9_000].forEach((at) => s.at(at).flow('TSLA', { premium: 200_000 }, 10));
+  [0, 3_000, 5_000, 7_000, 9_000].forEach((at) => s.at(at).flow('TSLA', { premium: 200_000 }, 10));
   // ACC-1 goes over its AAPL quantity limit (RISK_BREACH).
   s.at(0).limit('ACC-1', 'max_position_quantity', 1_000, { symbol: 'AAPL', op: 'c' }, 0).at(5_000).position('ACC-1', 'AAPL', 1_500, 210, 'c', 'cdc.trading.positions', 1);
   return s.events;
