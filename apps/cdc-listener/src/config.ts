@@ -81,7 +81,7 @@ export const cdcListenerEnv = mergeSpecs(
     CDC_AUDIT_LOG: env.bool({
       default: true,
       description:
-        'Write every captured change (but those of audit_log itself) to <schema>.audit_log once Kafka acknowledged it, before its position is confirmed',
+        'Write every captured change (but those of audit_log itself) to <schema>.audit_log while Kafka writes it; its position is confirmed only after both',
     }),
     CDC_MAX_TX_EVENTS_IN_MEMORY: env.int({
       default: 10_000,

@@ -1,5 +1,5 @@
 import type { CapturedChange, TransactionHeader } from '../capture/transaction-assembler';
-import { auditRowsOf } from './audit-trail-writer';
+import { auditDocument, auditRowsOf } from './audit-trail-writer';
 import { auditSql, encodeCursor, parseAuditQuery } from './audit-query';
 
 const tables = ['orders', 'positions'];
@@ -91,6 +91,38 @@ describe('audit rows from captured changes', () => {
     expect(rows).toEqual([
       expect.objectContaining({ table: 'orders', key: '{"id":"42"}', op: 'c', commitLsn: '5000', order: 1, correlationId: 'req-9', changedBy: 'alice' }),
       expect.objectContaining({ table: 'orders', key: '{}', op: 't', order: 3, before: null, after: null }),
+    ]);
+  });
+
+  it('reuses the JSON written for Kafka for the row images and key of a streamed change', () => {
+    const after = '{"id":"42","note":"x \\"y\\"","correlation_id":"req-row"}';
+    const streamed: CapturedChange = {
+      ...change('orders', 'c', 4),
+      encoded: {
+        json: '{}',
+        op: 'u',
+        order: 4,
+        before: '{"id":"42"}',
+        after,
+        key: '{"id":"42"}',
+        rowCorrelationId: 'req-row',
+        auditCorrelationId: 'req-row',
+        auditChangedBy: 'dave',
+      },
+    };
+    const [row] = auditRowsOf({ ...header, context: {} }, [streamed], []);
+    expect(row).toEqual({
+      table: 'orders', key: '{"id":"42"}', op: 'u', before: '{"id":"42"}', after, txId: 731, commitLsn: '5000', order: 4,
+      commitMicros: 1_742_567_400_123_456, correlationId: 'req-row', changedBy: 'dave',
+    });
+    expect(row?.after).toBe(after);
+  });
+
+  it('sends a batch as one JSON document whose records carry every column of the rows', () => {
+    const rows = auditRowsOf(header, [change('orders', 'c', 1), change('orders', 't', 2)], []);
+    expect(JSON.parse(auditDocument(rows))).toEqual([
+      { t: 'orders', k: { id: '42' }, o: 'c', b: null, a: { id: '42', changed_by: 'alice' }, x: 731, l: '5000', e: 1, m: 1_742_567_400_123_456, c: 'req-9', w: 'alice' },
+      { t: 'orders', k: {}, o: 't', b: null, a: null, x: 731, l: '5000', e: 2, m: 1_742_567_400_123_456, c: 'req-9', w: null },
     ]);
   });
 });

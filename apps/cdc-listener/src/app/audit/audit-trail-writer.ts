@@ -11,6 +11,12 @@ export interface AuditTrailWriterOptions {
   readonly maxRowsPerInsert?: number;
   /** INSERTs running at once, each on its own connection; default 2. */
   readonly parallelInserts?: number;
+  /**
+   * How long the first waiting row waits for company before its INSERT starts; default 5 ms. The
+   * rows are written while Kafka writes the same changes (which lingers as long), so this makes
+   * fewer, larger INSERTs without delaying the confirmation.
+   */
+  readonly lingerMs?: number;
 }
 
 /** One audit row as sent to PostgreSQL: the columns of `<schema>.audit_log` in insert order. */
@@ -34,15 +40,37 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-/** The audit rows of changes of one transaction (not those of excluded tables). */
+/**
+ * The audit rows of changes of one transaction (not those of excluded tables). A streamed change's
+ * row images and key are the JSON already written for Kafka, not serialised again.
+ */
 export function auditRowsOf(
   transaction: TransactionHeader,
   changes: readonly CapturedChange[],
   excludedTables: readonly string[],
 ): AuditRow[] {
   const rows: AuditRow[] = [];
+  const commitLsn = transaction.commitLsn.toString();
+  const { correlationId, changedBy } = transaction.context;
   for (const change of changes) {
     if (excludedTables.includes(change.table)) continue;
+    const encoded = change.encoded;
+    if (encoded) {
+      rows.push({
+        table: change.table,
+        key: encoded.op === 't' ? '{}' : encoded.key,
+        op: encoded.op,
+        before: encoded.before,
+        after: encoded.after,
+        txId: transaction.xid,
+        commitLsn,
+        order: encoded.order,
+        commitMicros: transaction.commitTimeMicros,
+        correlationId: correlationId ?? encoded.auditCorrelationId,
+        changedBy: changedBy ?? encoded.auditChangedBy,
+      });
+      continue;
+    }
     const { value } = change;
     const row = value.after ?? value.before;
     const key: Record<string, unknown> = {};
@@ -54,23 +82,41 @@ export function auditRowsOf(
       before: value.before === null ? null : JSON.stringify(value.before),
       after: value.after === null ? null : JSON.stringify(value.after),
       txId: transaction.xid,
-      commitLsn: transaction.commitLsn.toString(),
+      commitLsn,
       order: value.transaction?.total_order ?? 0,
       commitMicros: transaction.commitTimeMicros,
-      correlationId: transaction.context.correlationId ?? stringOr(row?.['correlation_id']),
-      changedBy: transaction.context.changedBy ?? stringOr(row?.['changed_by']),
+      correlationId: correlationId ?? stringOr(row?.['correlation_id']),
+      changedBy: changedBy ?? stringOr(row?.['changed_by']),
     });
   }
   return rows;
 }
 
 /**
- * Fills `<schema>.audit_log` from the change stream. The listener calls `record` once Kafka has
- * acknowledged a transaction's changes and before their position is confirmed, so the audit trail
- * is as complete as the topics. Rows of concurrent calls are gathered into multi-row INSERTs
- * (`unnest` of arrays; two at a time on their own connections, as order does not matter here),
- * `ON CONFLICT (commit_lsn, event_order) DO NOTHING`: a transaction sent again after a crash is
- * not written twice.
+ * The rows of one INSERT as a single JSON array (read by `jsonb_to_recordset`): the row images and
+ * keys are spliced in as they are, so nothing is escaped again for an array literal.
+ */
+export function auditDocument(rows: readonly AuditRow[]): string {
+  let document = '[';
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index] as AuditRow;
+    if (index > 0) document += ',';
+    document +=
+      `{"t":${JSON.stringify(row.table)},"k":${row.key},"o":${JSON.stringify(row.op)},"b":${row.before ?? 'null'},` +
+      `"a":${row.after ?? 'null'},"x":${row.txId ?? 'null'},"l":"${row.commitLsn}","e":${row.order},"m":${row.commitMicros},` +
+      `"c":${row.correlationId === null ? 'null' : JSON.stringify(row.correlationId)},` +
+      `"w":${row.changedBy === null ? 'null' : JSON.stringify(row.changedBy)}}`;
+  }
+  return `${document}]`;
+}
+
+/**
+ * Fills `<schema>.audit_log` from the change stream. The listener calls `record` while Kafka is
+ * writing a transaction's changes, and confirms their position only once both are done, so the
+ * audit trail is as complete as the topics. Rows of concurrent calls are gathered into multi-row
+ * INSERTs (one JSON document per statement read by `jsonb_to_recordset`; two at a time on their
+ * own connections, as order does not matter here), `ON CONFLICT (commit_lsn, event_order) DO
+ * NOTHING`: a transaction sent again after a crash is not written twice.
  */
 export class AuditTrailWriter {
   /** Idle connections; at most `parallelInserts` are open. */
@@ -79,13 +125,15 @@ export class AuditTrailWriter {
   private readonly waiting: Waiting[] = [];
   private readonly sql: string;
   private closed = false;
+  private waitingRows = 0;
+  private lingering?: NodeJS.Timeout;
 
   constructor(private readonly options: AuditTrailWriterOptions) {
     this.sql = `INSERT INTO ${quoteIdentifier(options.schema)}.audit_log
         (table_name, row_key, op, before, after, tx_id, commit_lsn, event_order, committed_at, correlation_id, changed_by)
       SELECT t, k, o, b, a, x, l, e, timestamptz 'epoch' + m * interval '1 microsecond', c, w
-        FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int8[], $7::int8[], $8::int4[],
-                    $9::int8[], $10::text[], $11::text[]) AS u(t, k, o, b, a, x, l, e, m, c, w)
+        FROM jsonb_to_recordset($1::jsonb)
+          AS r(t text, k jsonb, o text, b jsonb, a jsonb, x int8, l int8, e int4, m int8, c text, w text)
       ON CONFLICT (commit_lsn, event_order) DO NOTHING`;
   }
 
@@ -95,18 +143,25 @@ export class AuditTrailWriter {
     if (rows.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ rows, resolve, reject });
-      this.drain();
+      this.waitingRows += rows.length;
+      const linger = this.options.lingerMs ?? 5;
+      if (linger <= 0 || this.waitingRows >= (this.options.maxRowsPerInsert ?? 2000)) this.drain();
+      else this.lingering ??= setTimeout(() => this.drain(), linger);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     const idle = this.idle.splice(0);
     await Promise.all(idle.map((client) => client.end().catch(() => undefined)));
   }
 
   /** Starts INSERTs of the waiting rows on free connections (each INSERT takes whole calls up to the row limit). */
   private drain(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     const limit = this.options.maxRowsPerInsert ?? 2000;
     const parallel = this.options.parallelInserts ?? 2;
     while (this.waiting.length > 0 && (this.idle.length > 0 || this.open < parallel)) {
@@ -116,6 +171,7 @@ export class AuditTrailWriter {
         const next = this.waiting.shift() as Waiting;
         batch.push(next);
         count += next.rows.length;
+        this.waitingRows -= next.rows.length;
       }
       void this.write(batch, limit);
     }
@@ -143,19 +199,7 @@ export class AuditTrailWriter {
   }
 
   private async insert(client: Client, rows: readonly AuditRow[]): Promise<void> {
-    await client.query(this.sql, [
-      rows.map((row) => row.table),
-      rows.map((row) => row.key),
-      rows.map((row) => row.op),
-      rows.map((row) => row.before),
-      rows.map((row) => row.after),
-      rows.map((row) => row.txId),
-      rows.map((row) => row.commitLsn),
-      rows.map((row) => row.order),
-      rows.map((row) => row.commitMicros),
-      rows.map((row) => row.correlationId),
-      rows.map((row) => row.changedBy),
-    ]);
+    await client.query(this.sql, [auditDocument(rows)]);
   }
 
   /** An idle connection, or a new one while fewer than `parallelInserts` are open. */

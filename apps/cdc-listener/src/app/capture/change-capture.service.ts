@@ -11,6 +11,7 @@ import { AuditTrailWriter } from '../audit/audit-trail-writer';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
 import { ChangeStream } from './change-stream';
+import { deliveryOf } from './delivery';
 
 export const CDC_CONFIG = Symbol('CDC_CONFIG');
 export const CAPTURE_VERSION = '1.0.0';
@@ -38,6 +39,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
   private readonly slotLag: Gauge;
   private readonly changes: Counter<'table'>;
   private readonly commitToKafka: Histogram;
+  private readonly commitToConfirm: Histogram;
   /** Last slot state read from PostgreSQL (null until the first read). */
   slot: SlotState | null = null;
 
@@ -52,6 +54,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       topicPrefix: config.CDC_TOPIC_PREFIX,
       transactionTopic: config.CDC_TRANSACTION_TOPIC,
       tombstonesOnDelete: config.CDC_TOMBSTONES_ON_DELETE,
+      validate: config.KAFKA_VALIDATE_EVENTS,
     });
     this.audit = config.CDC_AUDIT_LOG
       ? new AuditTrailWriter({ databaseUrl: config.DATABASE_URL, schema: config.CDC_SCHEMA, excludedTables: [AUDIT_TABLE] })
@@ -70,6 +73,12 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
     this.commitToKafka = new Histogram({
       name: 'tributary_cdc_commit_to_kafka_seconds',
       help: 'From the commit in PostgreSQL to Kafka acknowledging the transaction',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.commitToConfirm = new Histogram({
+      name: 'tributary_cdc_commit_to_confirm_seconds',
+      help: 'From the commit in PostgreSQL to its position confirmed to the slot (Kafka and the audit trail written)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
@@ -158,19 +167,14 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       initialSnapshot: this.config.CDC_SNAPSHOT_MODE === 'initial',
       signals: true,
       maxEventsInMemory: this.config.CDC_MAX_TX_EVENTS_IN_MEMORY,
-      // Kafka first, then the audit trail; the position is confirmed only after both.
-      deliver: async (transaction) => {
-        await this.publisher.publish(transaction);
-        await this.audit?.record(transaction, transaction.changes);
-      },
-      deliverChunk: async (chunk) => {
-        await this.publisher.publishChunk(chunk);
-        await this.audit?.record(chunk.transaction, chunk.changes);
-      },
+      // Kafka and the audit trail together; the position is confirmed only after both.
+      ...deliveryOf(this.publisher, this.audit, (transaction) => {
+        this.commitToKafka.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);
+      }),
       deliverSnapshot: (changes) => this.publisher.publishSnapshot(changes),
       onConfirmed: (_lsn, transaction) => {
         if (!transaction) return;
-        this.commitToKafka.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);
+        this.commitToConfirm.observe(Math.max(0, Date.now() - transaction.commitTimeMicros / 1000) / 1000);
         for (const { data_collection, event_count } of transaction.end.data_collections ?? []) {
           this.changes.inc({ table: data_collection }, event_count);
         }

@@ -1,11 +1,36 @@
-import { CATALOG, type ChangeEvent, changeEventTopic, type TopicSpec, type TransactionBoundary } from '@tributary/contracts';
-import type { OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import type { IHeaders, Message } from 'kafkajs';
+import {
+  CATALOG,
+  changeEventTopic,
+  HEADERS,
+  nanosFromMicros,
+  type TopicSpec,
+  type TransactionBoundary,
+  validateEvent,
+  ValidationError,
+} from '@tributary/contracts';
+import type { TypedProducer } from '@tributary/kafka';
+import { currentCorrelationId, newCorrelationId } from '@tributary/observability';
 import type { CapturedChange, CapturedTransaction, TransactionChunk, TransactionHeader } from './transaction-assembler';
 
 export interface ChangePublisherOptions {
   readonly topicPrefix: string;
   readonly transactionTopic: string;
   readonly tombstonesOnDelete: boolean;
+  /** Check every change event against its topic's schema before sending (KAFKA_VALIDATE_EVENTS); default off. */
+  readonly validate?: boolean;
+}
+
+type ChangeTopic = ReturnType<typeof changeEventTopic>;
+
+/** What the records of one produce call share. */
+interface RecordContext {
+  /** `correlation.id` of a record whose transaction and row name none. */
+  readonly fallbackCorrelationId: string;
+  readonly correlationId: string | undefined;
+  readonly changedBy: string | undefined;
+  /** `event.time`: the commit time (null for snapshot reads, which take it from each value). */
+  readonly eventTime: string | null;
 }
 
 /**
@@ -14,19 +39,30 @@ export interface ChangePublisherOptions {
  * a tombstone after each delete when configured), then END. Resolves once the brokers acknowledged
  * every record (acks=all, idempotent producer); records of later calls never overtake these in a
  * partition.
+ *
+ * Change records go out as the assembler wrote them: the envelope's JSON is the record value as
+ * is (serialised once, shared with the audit trail), with the headers the typed producer writes
+ * (`schema.*`, `event.time`, `producer`, `correlation.id`, `idempotency.key`, plus `changed.by`).
  */
 export class ChangePublisher {
-  private readonly tableTopics = new Map<string, ReturnType<typeof changeEventTopic>>();
+  private readonly tableTopics = new Map<string, ChangeTopic>();
   readonly transactionSpec: TopicSpec<(typeof CATALOG)['cdc.transactions']['schema']>;
+  private readonly producerId: Buffer;
+  private readonly schemaName: Buffer;
+  private readonly schemaVersion: Buffer;
 
   constructor(
     private readonly producer: TypedProducer,
     private readonly options: ChangePublisherOptions,
   ) {
     this.transactionSpec = Object.freeze({ ...CATALOG['cdc.transactions'], topic: options.transactionTopic });
+    const template = changeEventTopic(options.topicPrefix, 'schema', 'table');
+    this.producerId = Buffer.from(producer.producerId);
+    this.schemaName = Buffer.from(template.event);
+    this.schemaVersion = Buffer.from(String(template.version));
   }
 
-  topicOf(schema: string, table: string, primaryKey: readonly string[]): ReturnType<typeof changeEventTopic> {
+  topicOf(schema: string, table: string, primaryKey: readonly string[]): ChangeTopic {
     const name = `${schema}.${table}:${primaryKey.join(',')}`;
     let spec = this.tableTopics.get(name);
     if (!spec) {
@@ -38,22 +74,27 @@ export class ChangePublisher {
 
   /** Snapshot reads (`op: r`) to their tables' topics; they belong to no transaction, so no BEGIN/END. */
   publishSnapshot(changes: readonly CapturedChange[]): Promise<void> {
-    const runs = new Map<ReturnType<typeof changeEventTopic>, OutgoingRecord<ChangeEvent.Value>[]>();
-    for (const change of changes) {
-      const spec = this.topicOf(change.schema, change.table, change.primaryKey);
-      let run = runs.get(spec);
-      if (!run) {
-        run = [];
-        runs.set(spec, run);
+    const context: RecordContext = {
+      fallbackCorrelationId: currentCorrelationId() ?? newCorrelationId(),
+      correlationId: undefined,
+      changedBy: undefined,
+      eventTime: null,
+    };
+    const runs = new Map<ChangeTopic, Message[]>();
+    try {
+      for (const change of changes) {
+        const spec = this.topicOf(change.schema, change.table, change.primaryKey);
+        let run = runs.get(spec);
+        if (!run) {
+          run = [];
+          runs.set(spec, run);
+        }
+        run.push(this.record(spec, change, context));
       }
-      run.push({
-        value: change.value,
-        key: spec.key(change.value),
-        correlationId: stringOr(change.value.after?.['correlation_id']),
-        idempotencyKey: change.idempotencyKey,
-      });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return Promise.all([...runs].map(([spec, run]) => this.producer.sendTo(spec, run))).then(() => undefined);
+    return Promise.all([...runs].map(([spec, run]) => this.send(spec, run))).then(() => undefined);
   }
 
   /** A chunk of a large transaction, ahead of its commit: BEGIN first when it is the first chunk. */
@@ -61,7 +102,11 @@ export class ChangePublisher {
     const sends: Promise<void>[] = [];
     const headers = contextHeaders(chunk.transaction);
     if (chunk.first) sends.push(this.boundary(chunk.transaction, chunk.transaction.begin, 'BEGIN', headers));
-    this.changes(chunk.transaction, chunk.changes, headers, sends);
+    try {
+      this.changes(chunk.transaction, chunk.changes, sends);
+    } catch (error) {
+      sends.push(Promise.reject(error));
+    }
     return Promise.all(sends).then(() => undefined);
   }
 
@@ -73,7 +118,11 @@ export class ChangePublisher {
     const sends: Promise<void>[] = [];
     const headers = contextHeaders(transaction);
     if (transaction.chunkedChanges === 0) sends.push(this.boundary(transaction, transaction.begin, 'BEGIN', headers));
-    this.changes(transaction, transaction.changes, headers, sends);
+    try {
+      this.changes(transaction, transaction.changes, sends);
+    } catch (error) {
+      sends.push(Promise.reject(error));
+    }
     sends.push(this.boundary(transaction, transaction.end, 'END', headers));
     return Promise.all(sends).then(() => undefined);
   }
@@ -99,38 +148,65 @@ export class ChangePublisher {
    * calls per partition); a delete's tombstone follows it directly, so a re-insert of the same key
    * later in the transaction stays after the tombstone.
    */
-  private changes(
-    transaction: TransactionHeader,
-    changes: readonly CapturedChange[],
-    headers: Record<string, string>,
-    sends: Promise<void>[],
-  ): void {
-    const correlationId = transaction.context.correlationId;
-    const runs = new Map<ReturnType<typeof changeEventTopic>, OutgoingRecord<ChangeEvent.Value>[]>();
+  private changes(transaction: TransactionHeader, changes: readonly CapturedChange[], sends: Promise<void>[]): void {
+    const context: RecordContext = {
+      fallbackCorrelationId: currentCorrelationId() ?? newCorrelationId(),
+      correlationId: transaction.context.correlationId,
+      changedBy: transaction.context.changedBy,
+      eventTime: nanosFromMicros(transaction.commitTimeMicros),
+    };
+    const runs = new Map<ChangeTopic, Message[]>();
     for (const change of changes) {
       const spec = this.topicOf(change.schema, change.table, change.primaryKey);
-      const key = spec.key(change.value);
-      const rowCorrelation =
-        correlationId ?? stringOr(change.value.after?.['correlation_id'] ?? change.value.before?.['correlation_id']);
       let run = runs.get(spec);
       if (!run) {
         run = [];
         runs.set(spec, run);
       }
-      run.push({ value: change.value, key, correlationId: rowCorrelation, idempotencyKey: change.idempotencyKey, headers });
-      if (change.value.op === 'd' && this.options.tombstonesOnDelete) {
-        sends.push(this.producer.sendTo(spec, run));
+      const record = this.record(spec, change, context);
+      run.push(record);
+      if ((change.encoded?.op ?? change.value.op) === 'd' && this.options.tombstonesOnDelete) {
+        sends.push(this.send(spec, run));
         runs.delete(spec);
         sends.push(
-          this.producer.sendRaw(
-            spec.topic,
-            [{ key, value: null, headers: { 'idempotency.key': `${change.idempotencyKey}:tombstone` } }],
-            spec.compression,
-          ),
+          this.send(spec, [{ key: record.key, value: null, headers: { [HEADERS.idempotencyKey]: `${change.idempotencyKey}:tombstone` } }]),
         );
       }
     }
-    for (const [spec, run] of runs) sends.push(this.producer.sendTo(spec, run));
+    for (const [spec, run] of runs) sends.push(this.send(spec, run));
+  }
+
+  /** One change record: the encoded JSON of a streamed change, else the value serialised here. */
+  private record(spec: ChangeTopic, change: CapturedChange, context: RecordContext): Message {
+    const encoded = change.encoded;
+    if (this.options.validate) {
+      const result = validateEvent(spec, change.value);
+      if (!result.ok) throw new ValidationError(result.errors, spec.topic);
+    }
+    let correlationId = context.correlationId;
+    if (correlationId === undefined) {
+      if (encoded) correlationId = encoded.rowCorrelationId;
+      else {
+        const { after, before } = change.value;
+        correlationId = stringOr(after?.['correlation_id'] ?? before?.['correlation_id']);
+      }
+    }
+    const headers: IHeaders = {
+      [HEADERS.schemaVersion]: this.schemaVersion,
+      [HEADERS.schemaName]: this.schemaName,
+      [HEADERS.eventTime]: context.eventTime ?? spec.eventTime(change.value),
+      [HEADERS.producer]: this.producerId,
+      [HEADERS.correlationId]: correlationId ?? context.fallbackCorrelationId,
+      [HEADERS.idempotencyKey]: change.idempotencyKey,
+    };
+    if (context.changedBy !== undefined) headers['changed.by'] = context.changedBy;
+    return encoded
+      ? { key: encoded.key, value: encoded.json, headers }
+      : { key: spec.key(change.value), value: JSON.stringify(change.value), headers };
+  }
+
+  private send(spec: ChangeTopic, messages: Message[]): Promise<void> {
+    return this.producer.sendRaw(spec.topic, messages, spec.compression);
   }
 }
 

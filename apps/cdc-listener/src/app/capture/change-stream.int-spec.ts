@@ -28,6 +28,7 @@ interface Received {
   key: string | null;
   value: unknown;
   idempotencyKey: string | undefined;
+  headers: Record<string, string>;
 }
 
 describe('change capture from PostgreSQL to Kafka (real servers)', () => {
@@ -40,7 +41,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   let running: Promise<void> | undefined;
 
   function startStream(deliver?: ChangePublisher['publish']): void {
-    const publisher = new ChangePublisher(producer, { topicPrefix: prefix, transactionTopic, tombstonesOnDelete: true });
+    const publisher = new ChangePublisher(producer, { topicPrefix: prefix, transactionTopic, tombstonesOnDelete: true, validate: true });
     stream = new ChangeStream({
       databaseUrl,
       schema,
@@ -83,6 +84,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
           key: message.key?.toString() ?? null,
           value: message.value === null ? null : JSON.parse(message.value.toString()),
           idempotencyKey: message.headers?.['idempotency.key']?.toString(),
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])),
         });
       },
     });
@@ -137,6 +139,17 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     expect([c, u, d].map((event) => event.transaction?.total_order)).toEqual([1, 2, 3]);
     expect(new Set([c, u, d].map((event) => event.transaction?.id)).size).toBe(1);
     expect(created.idempotencyKey).toMatch(/^\d+:1$/);
+    // The headers every Tributary record carries, and the transaction's context.
+    expect(created.headers).toEqual({
+      'schema.name': 'ChangeEvent',
+      'schema.version': '1',
+      'event.time': String(BigInt(c.source.ts_us ?? 0) * 1000n),
+      producer: producer.producerId,
+      'correlation.id': 'req-42',
+      'idempotency.key': created.idempotencyKey,
+      'changed.by': 'alice',
+    });
+    expect(tombstone.headers).toEqual({ 'idempotency.key': `${deleted.idempotencyKey}:tombstone` });
 
     const boundaries = await found(() => {
       const found = received.filter((record) => record.topic === transactionTopic);

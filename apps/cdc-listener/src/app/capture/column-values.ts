@@ -89,6 +89,46 @@ export function columnValue(typeOid: number, text: string): unknown {
   }
 }
 
+/**
+ * The same value as {@link columnValue}, written straight as JSON text: `JSON.parse` of the result
+ * equals `columnValue`, without building the value first. Integers and decimals are copied as
+ * PostgreSQL wrote them; json and jsonb are spliced in as they are (valid JSON, with every digit of
+ * their numbers kept).
+ */
+export function jsonFragment(typeOid: number, text: string): string {
+  switch (typeOid) {
+    case BOOL:
+      return text === 't' ? 'true' : 'false';
+    case INT2:
+    case INT4:
+    case OID:
+      return text;
+    case FLOAT4:
+    case FLOAT8: {
+      const value = Number(text);
+      return Number.isFinite(value) ? String(value) : JSON.stringify(text);
+    }
+    case INT8:
+    case NUMERIC:
+      // Digits, sign, point, NaN or Infinity: nothing to escape.
+      return `"${text}"`;
+    case JSON_OID:
+    case JSONB:
+      return text;
+    case TIMESTAMPTZ:
+      return JSON.stringify(timestamp(text, true));
+    case TIMESTAMP:
+      return JSON.stringify(timestamp(text, false));
+    default:
+      return JSON.stringify(ARRAY_ELEMENTS.has(typeOid) ? columnValue(typeOid, text) : text);
+  }
+}
+
+/** json and jsonb: their fragment is PostgreSQL's text, not `JSON.stringify` of the value. */
+export function isJsonType(typeOid: number): boolean {
+  return typeOid === JSON_OID || typeOid === JSONB;
+}
+
 /** Parses PostgreSQL's array text form (`{1,2,NULL,"a,b",{3,4}}`), converting each element. */
 export function parseArrayLiteral(text: string, element: (text: string) => unknown): unknown[] {
   let position = 0;

@@ -1,5 +1,7 @@
-import type { PgOutputMessage, Relation } from './pgoutput';
-import { lsnNumber } from './pgoutput';
+import { ChangeEvent } from '@tributary/contracts';
+import { columnValue, UNAVAILABLE_VALUE } from './column-values';
+import type { PgOutputMessage, Relation, TupleValue } from './pgoutput';
+import { lsnNumber, UNCHANGED_TOAST } from './pgoutput';
 import { type AssembledOutput, TransactionAssembler } from './transaction-assembler';
 
 const orders: Relation = {
@@ -27,7 +29,7 @@ const signals: Relation = {
 };
 
 function insert(relation: Relation, ...values: string[]): PgOutputMessage {
-  return { tag: 'insert', relationOid: relation.relationOid, newTuple: values.map((text) => ({ kind: 'text', text })) };
+  return { tag: 'insert', relationOid: relation.relationOid, newTuple: values };
 }
 
 /** Feeds one transaction of `rows` inserts into orders; returns every output in order. */
@@ -112,5 +114,104 @@ describe('transactions assembled from pgoutput', () => {
     expect(lsnNumber(24_023_128n)).toBe(24_023_128);
     expect(lsnNumber(9_007_199_254_740_991n)).toBe(9_007_199_254_740_991);
     expect(lsnNumber(9_007_199_254_740_993n)).toBeNull();
+  });
+
+  describe('envelopes written as JSON once, as the changes arrive', () => {
+    const trades: Relation = {
+      tag: 'relation',
+      relationOid: 1003,
+      schema: 'trading',
+      table: 'trades',
+      replicaIdentity: 'f',
+      columns: [
+        { name: 'id', typeOid: 20, typeModifier: -1, isKey: true },
+        { name: 'price', typeOid: 1700, typeModifier: -1, isKey: true },
+        { name: 'executed_at', typeOid: 1184, typeModifier: -1, isKey: true },
+        { name: 'note', typeOid: 25, typeModifier: -1, isKey: true },
+        { name: 'details', typeOid: 3802, typeModifier: -1, isKey: true },
+        { name: 'filled', typeOid: 16, typeModifier: -1, isKey: true },
+        { name: 'ratio', typeOid: 701, typeModifier: -1, isKey: true },
+        { name: 'tags', typeOid: 1009, typeModifier: -1, isKey: true },
+        { name: 'correlation_id', typeOid: 25, typeModifier: -1, isKey: true },
+        { name: 'changed_by', typeOid: 25, typeModifier: -1, isKey: true },
+      ],
+    };
+    const row: TupleValue[] = [
+      '42',
+      '0.123456789012345678',
+      '2025-03-21 14:30:00.123456+00',
+      'say "hi" \\ é',
+      '{"venue": "XNAS", "lots": [1, 2]}',
+      't',
+      '0.1',
+      '{a,NULL,"b c"}',
+      'req-row',
+      null,
+    ];
+    const objectOf = (tuple: readonly TupleValue[]): ChangeEvent.Row =>
+      Object.fromEntries(
+        trades.columns.map((column, index) => {
+          const value = tuple[index];
+          return [column.name, typeof value === 'string' ? columnValue(column.typeOid, value) : value === null ? null : UNAVAILABLE_VALUE];
+        }),
+      );
+
+    function changesOf(...messages: PgOutputMessage[]) {
+      const instance = assembler();
+      instance.handle(trades, 0n);
+      instance.handle({ tag: 'begin', finalLsn: 9000n, commitTimeMicros: 795_882_600_123_456n, xid: 77 }, 8000n);
+      messages.forEach((message, index) => instance.handle(message, 8001n + BigInt(index)));
+      const output = instance.handle({ tag: 'commit', commitLsn: 9000n, endLsn: 9048n, commitTimeMicros: 795_882_600_123_456n }, 9000n);
+      if (output?.kind !== 'commit') throw new Error('expected the commit');
+      return output.transaction.changes;
+    }
+
+    it('writes each column as the event object holds it, the key as the topic key function does, and the row context', () => {
+      const [change] = changesOf({ tag: 'insert', relationOid: 1003, newTuple: row });
+      const encoded = change?.encoded;
+      if (!change || !encoded) throw new Error('expected an encoded change');
+      const value = JSON.parse(encoded.json) as ChangeEvent.Value;
+      expect(value.after).toEqual(objectOf(row));
+      expect(value).toMatchObject({
+        before: null,
+        op: 'c',
+        ts_ms: 1_742_567_400_131,
+        source: { version: 'test', connector: 'postgresql', name: 'cdc', db: 'tributary', schema: 'trading', table: 'trades' },
+        transaction: { id: '77:9000', total_order: 1, data_collection_order: 1 },
+      });
+      expect(change.value).toEqual(value);
+      expect(JSON.parse(encoded.after ?? 'null')).toEqual(value.after);
+      // REPLICA IDENTITY FULL and no declared primary key: every column is in the key, json normalised.
+      expect(change.primaryKey).toHaveLength(trades.columns.length);
+      expect(encoded.key).toBe(ChangeEvent.keyFor(change.primaryKey)(value));
+      expect(encoded).toMatchObject({ op: 'c', order: 1, rowCorrelationId: 'req-row', auditCorrelationId: 'req-row', auditChangedBy: null });
+      expect(change.idempotencyKey).toBe('9000:1');
+    });
+
+    it('fills an unchanged TOASTed column from the old image, and marks it when the old image lacks it', () => {
+      const newTuple: TupleValue[] = [...row];
+      newTuple[4] = UNCHANGED_TOAST;
+      const [full, keyOnly] = changesOf(
+        { tag: 'update', relationOid: 1003, oldTuple: row, oldIsKeyOnly: false, newTuple },
+        { tag: 'update', relationOid: 1003, oldTuple: null, oldIsKeyOnly: false, newTuple },
+      );
+      expect(full?.value.after?.['details']).toEqual({ venue: 'XNAS', lots: [1, 2] });
+      expect(full?.value.before).toEqual(objectOf(row));
+      expect(keyOnly?.value.after?.['details']).toBe(UNAVAILABLE_VALUE);
+      expect(keyOnly?.value.before).toBeNull();
+    });
+
+    it('writes a delete keyed by its old row and a truncate keyed by its table', () => {
+      const [deleted, truncated] = changesOf(
+        { tag: 'delete', relationOid: 1003, oldTuple: row, oldIsKeyOnly: false },
+        { tag: 'truncate', relationOids: [1003], cascade: false, restartIdentity: false },
+      );
+      if (!deleted) throw new Error('expected the delete');
+      expect(deleted.encoded).toMatchObject({ op: 'd', after: null, auditCorrelationId: 'req-row' });
+      expect(deleted.encoded?.key).toBe(ChangeEvent.keyFor(deleted.primaryKey)(deleted.value));
+      expect(deleted.value.before).toEqual(objectOf(row));
+      expect(truncated?.encoded).toMatchObject({ op: 't', key: 'trading.trades', before: null, after: null });
+      expect(truncated?.value).toMatchObject({ op: 't', before: null, after: null, transaction: { total_order: 2 } });
+    });
   });
 });
