@@ -80,6 +80,23 @@ export const optionsCollectorEnv = mergeSpecs(
       description:
         'Fraction of simulated records corrupted on purpose (negative prices, crossed quotes, future times, missing fields, unknown symbols); they go to the DLQ topics',
     }),
+    SIMULATOR_RESUME: env.bool({
+      default: true,
+      description:
+        'At start, move the simulated clock past the latest event time on market.quotes, so a restart goes on in event time (consumers with a persisted watermark would find earlier events late)',
+    }),
+    SIMULATOR_SWEEP_PROBABILITY: decimal({
+      default: 0.003,
+      min: 0,
+      max: 0.5,
+      description: 'Share of simulated option trades that are multi-exchange sweeps (unusual flow in the background, between scripted episodes)',
+    }),
+    SIMULATOR_BLOCK_PROBABILITY: decimal({
+      default: 0.0005,
+      min: 0,
+      max: 0.5,
+      description: 'Share of simulated option trades that are blocks of 500 to 5000 contracts',
+    }),
     SIMULATOR_SCENARIOS: env.bool({
       default: true,
       description:

@@ -17,6 +17,7 @@ import { createAlpacaSource } from '../sources/alpaca/alpaca-config';
 import type { MarketSource } from '../simulator/market-source';
 import { CollectorController } from './collector.controller';
 import { CollectorMetrics } from './collector-metrics';
+import { lastEventTimeMs } from './last-event-time';
 import { OptionsCollector } from './options-collector';
 
 export const MARKET_SOURCE = Symbol('tributary.marketSource');
@@ -62,6 +63,8 @@ export function createMarketSource(config: OptionsCollectorConfig, logger?: Logg
     pace: 'wall-clock',
     riskFreeRate: config.RISK_FREE_RATE,
     faults: { fraction: config.SIMULATOR_FAULT_FRACTION },
+    sweepProbability: config.SIMULATOR_SWEEP_PROBABILITY,
+    blockProbability: config.SIMULATOR_BLOCK_PROBABILITY,
     scenarios: config.SIMULATOR_SCENARIOS ? { intervalMs: config.SIMULATOR_SCENARIO_INTERVAL_MS } : undefined,
     onListenerError: (error) => logger?.error({ err: error }, 'processing a batch of market events failed'),
   });
@@ -115,7 +118,7 @@ export class CollectorModule {
         },
         {
           provide: OptionsCollector,
-          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger) =>
+          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger, kafka: Kafka) =>
             new OptionsCollector(source, producer, {
               underlyings: config.UNDERLYINGS,
               selection: {
@@ -136,8 +139,10 @@ export class CollectorModule {
               },
               metrics,
               logger: logger.child({ component: 'collector' }),
+              // A restarted simulator continues after what it published (market.quotes carries every underlying).
+              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, 'market.quotes') : undefined,
             }),
-          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER],
+          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CLIENT],
         },
         CollectorLifecycle,
       ],

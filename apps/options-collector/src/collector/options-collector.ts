@@ -27,6 +27,11 @@ export interface OptionsCollectorOptions {
   readonly retryMaxMs?: number;
   readonly metrics?: CollectorMetrics;
   readonly logger?: Logger;
+  /**
+   * The latest event time already published (epoch ms), read once the broker answers; the source
+   * resumes after it (a simulator restarted on the same topics does not go back in event time).
+   */
+  readonly lastPublishedEventTimeMs?: () => Promise<number | undefined>;
 }
 
 /** One contract of `GET /chains/:underlying`; `vendor`: the source's own IV and Greeks, when it has them. */
@@ -201,6 +206,17 @@ export class OptionsCollector {
       }
     }
     if (this.stopping) return;
+    if (this.source.resumeAfter !== undefined && this.options.lastPublishedEventTimeMs !== undefined) {
+      try {
+        const last = await this.options.lastPublishedEventTimeMs();
+        if (last !== undefined) {
+          this.source.resumeAfter(last);
+          this.options.logger?.info({ after: new Date(last).toISOString() }, 'the source resumes after the latest event time already published');
+        }
+      } catch (error) {
+        this.options.logger?.warn({ err: error }, 'could not read the latest published event time; the source starts at its configured time');
+      }
+    }
     await this.source.subscribe(this.options.underlyings);
     await this.source.start();
     this.state = 'publishing';

@@ -106,6 +106,23 @@ describe('MarketSimulator', () => {
     expect(times.filter((ms) => ms > Date.UTC(2025, 2, 7, 21, 0) && ms < Date.UTC(2025, 2, 10, 13, 30))).toEqual([]);
   });
 
+  it('resumes after a given event time, in the next session when that time is outside one, never going back', async () => {
+    // Published up to Friday 2025-03-07 15:59:59.5 New York: a restart goes on from there.
+    const simulator = new MarketSimulator({ seed: 3, eventsPerSecond: 50 });
+    simulator.resumeAfter(Date.UTC(2025, 2, 7, 20, 59, 59, 500));
+    await simulator.subscribe(['SPY']);
+    const first = simulator.generate(50).map((event) => Number(event.value.ts.slice(0, -6)));
+    expect(Math.min(...first)).toBeGreaterThan(Date.UTC(2025, 2, 7, 20, 59, 59, 500));
+
+    // After the close (Friday 18:00 New York) the clock moves to Monday's open; an earlier time changes nothing.
+    const later = new MarketSimulator({ seed: 3, eventsPerSecond: 50 });
+    later.resumeAfter(Date.UTC(2025, 2, 7, 23, 0));
+    later.resumeAfter(Date.UTC(2025, 2, 3, 15, 0));
+    await later.subscribe(['SPY']);
+    const monday = later.generate(50).map((event) => Number(event.value.ts.slice(0, -6)));
+    expect(Math.min(...monday)).toBeGreaterThanOrEqual(Date.UTC(2025, 2, 10, 13, 30));
+  });
+
   it('changes volatility regime and jumps, yet stays deterministic', async () => {
     const simulator = new MarketSimulator({ seed: 'regimes', eventsPerSecond: 0.005, sessions: 'continuous' });
     await simulator.subscribe(['TSLA']);

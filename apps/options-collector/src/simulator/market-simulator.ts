@@ -313,6 +313,17 @@ export class MarketSimulator implements MarketSource {
     return this.pending.splice(0, count);
   }
 
+  /**
+   * Before `start`: moves the simulated clock past `eventTimeMs` (the latest event time already
+   * published), so a restarted simulator goes on in event time instead of replaying its first day.
+   * Prices continue from where the model starts; only the clock moves.
+   */
+  resumeAfter(eventTimeMs: number): void {
+    if (this.running) return;
+    this.clock.jumpTo(eventTimeMs + 1);
+    for (const state of this.underlyings.values()) state.evolvedAtMs = this.clock.nowMs;
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     this.stopping = false;

@@ -53,6 +53,11 @@ export interface MarketSource {
   dividendYield?(underlying: string): number | undefined;
   /** Implied volatility and Greeks as the vendor computed them for a contract, when the source has them. */
   vendorAnalytics?(symbol: string): VendorAnalytics | undefined;
+  /**
+   * Continue after this event time (epoch ms): a simulated source moves its clock past it before it
+   * starts, so a restart never goes back in event time. Vendors have real time and ignore it.
+   */
+  resumeAfter?(eventTimeMs: number): void;
   /** The state of a vendor connection (streams, subscriptions, limits, last error), for `GET /status`. */
   connectionStatus?(): unknown;
 }

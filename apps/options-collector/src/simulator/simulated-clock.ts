@@ -55,6 +55,18 @@ export class SimulatedClock {
     }
   }
 
+  /**
+   * Moves the clock forward to `ms` (never back), into the session it falls in or the next one: a
+   * restarted simulator continues after the event time it had published, so event-time consumers
+   * with a persisted watermark do not see its events as late.
+   */
+  jumpTo(ms: number): void {
+    if (!(ms > this.ms)) return;
+    this.ms = Math.floor(ms);
+    this.subMsNanos = 0;
+    this.enterSession();
+  }
+
   /** Puts the clock at the open of the session it is in, or of the next one. */
   private enterSession(): void {
     if (this.sessions === 'continuous') {
