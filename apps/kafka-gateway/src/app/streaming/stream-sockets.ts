@@ -184,7 +184,12 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const route = ROUTE.exec(request.url ?? '');
     if (route === null) return refuse(socket, 404, 'Not Found', 'WebSockets are served at /v1/streams/:stream/ws and /v1/streams/:stream/live');
-    const stream = decodeURIComponent(route[1]);
+    let stream: string;
+    try {
+      stream = decodeURIComponent(route[1]);
+    } catch {
+      return refuse(socket, 400, 'Bad Request', 'the stream name in the path is not valid percent-encoding');
+    }
     const kind = route[2] === 'ws' ? 'producer' : 'live';
     if (!isTopicName(stream)) return refuse(socket, 404, 'Not Found', `unknown stream ${stream}: not in the topic catalog`);
     const presented = presentedKey({ headers: request.headers });
