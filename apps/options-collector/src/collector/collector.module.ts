@@ -139,8 +139,8 @@ export class CollectorModule {
               },
               metrics,
               logger: logger.child({ component: 'collector' }),
-              // A restarted simulator continues after what it published (market.quotes carries every underlying).
-              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, 'market.quotes') : undefined,
+              // A restarted simulator continues after what the collector published (market.quotes carries every underlying).
+              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, 'market.quotes', 'options-collector/') : undefined,
             }),
           inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CLIENT],
         },

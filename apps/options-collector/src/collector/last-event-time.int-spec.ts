@@ -20,25 +20,24 @@ describe('the latest event time already published', () => {
   });
 
   it('is undefined for an empty topic', async () => {
-    expect(await lastEventTimeMs(kafka, topic)).toBeUndefined();
+    expect(await lastEventTimeMs(kafka, topic, 'options-collector/')).toBeUndefined();
   });
 
-  it('is the highest event.time among the last record of every partition, in milliseconds', async () => {
+  it('is the highest event.time the collector wrote at the end of each partition, in milliseconds; other writers do not count', async () => {
     const producer = kafka.producer();
     await producer.connect();
-    const at = (ms: number) => ({ [HEADERS.eventTime]: `${ms}123456` });
+    const by = (writer: string, ms: number) => ({ [HEADERS.eventTime]: `${ms}123456`, [HEADERS.producer]: writer });
     await producer.send({
       topic,
       messages: [
-        { partition: 0, value: '{}', headers: at(1_741_012_200_000) },
-        { partition: 0, value: '{}', headers: at(1_741_012_260_000) },
-        { partition: 1, value: '{}', headers: at(1_741_012_290_500) },
-        // Older records further back in a partition do not count; only its last one.
-        { partition: 2, value: '{}', headers: at(1_741_012_999_000) },
-        { partition: 2, value: '{}', headers: at(1_741_012_100_000) },
+        { partition: 0, value: '{}', headers: by('options-collector/pod-a', 1_741_012_200_000) },
+        { partition: 0, value: '{}', headers: by('options-collector/pod-a', 1_741_012_260_000) },
+        { partition: 1, value: '{}', headers: by('options-collector/pod-b', 1_741_012_290_500) },
+        // Posted through the gateway with a current time: not the simulator's clock.
+        { partition: 2, value: '{}', headers: by('kafka-gateway/pod-c', 1_795_513_371_000) },
       ],
     });
     await producer.disconnect();
-    expect(await lastEventTimeMs(kafka, topic)).toBe(1_741_012_290_500);
+    expect(await lastEventTimeMs(kafka, topic, 'options-collector/')).toBe(1_741_012_290_500);
   });
 });

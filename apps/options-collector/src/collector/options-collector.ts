@@ -210,8 +210,11 @@ export class OptionsCollector {
       try {
         const last = await this.options.lastPublishedEventTimeMs();
         if (last !== undefined) {
-          this.source.resumeAfter(last);
-          this.options.logger?.info({ after: new Date(last).toISOString() }, 'the source resumes after the latest event time already published');
+          const moved = this.source.resumeAfter(last);
+          this.options.logger?.info(
+            { after: new Date(last).toISOString(), moved },
+            moved ? 'the source resumes after the latest event time already published' : 'the latest published event time is too recent to resume after (the next session would open in the future)',
+          );
         }
       } catch (error) {
         this.options.logger?.warn({ err: error }, 'could not read the latest published event time; the source starts at its configured time');

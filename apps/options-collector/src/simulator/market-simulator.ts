@@ -316,12 +316,17 @@ export class MarketSimulator implements MarketSource {
   /**
    * Before `start`: moves the simulated clock past `eventTimeMs` (the latest event time already
    * published), so a restarted simulator goes on in event time instead of replaying its first day.
-   * Prices continue from where the model starts; only the clock moves.
+   * Prices continue from where the model starts; only the clock moves. Returns whether it moved.
    */
-  resumeAfter(eventTimeMs: number): void {
-    if (this.running) return;
+  resumeAfter(eventTimeMs: number, nowMs = Date.now()): boolean {
+    if (this.running) return false;
+    // Never into the future: events later than the wall clock fail validation. A time whose next
+    // session opens after now (e.g. published at today's close) leaves the clock where it is.
+    const probe = new SimulatedClock(eventTimeMs + 1, this.config.sessions ?? 'regular');
+    if (probe.nowMs > nowMs) return false;
     this.clock.jumpTo(eventTimeMs + 1);
     for (const state of this.underlyings.values()) state.evolvedAtMs = this.clock.nowMs;
+    return true;
   }
 
   async start(): Promise<void> {

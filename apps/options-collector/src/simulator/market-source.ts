@@ -57,7 +57,7 @@ export interface MarketSource {
    * Continue after this event time (epoch ms): a simulated source moves its clock past it before it
    * starts, so a restart never goes back in event time. Vendors have real time and ignore it.
    */
-  resumeAfter?(eventTimeMs: number): void;
+  resumeAfter?(eventTimeMs: number): boolean;
   /** The state of a vendor connection (streams, subscriptions, limits, last error), for `GET /status`. */
   connectionStatus?(): unknown;
 }

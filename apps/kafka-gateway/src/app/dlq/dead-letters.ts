@@ -76,7 +76,14 @@ export class DeadLetters implements OnModuleDestroy {
     const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
     const result = [];
     for (const dlqTopic of topics) {
-      const partitions = await this.partitions(dlqTopic);
+      let partitions: DlqPartition[];
+      try {
+        partitions = await this.partitions(dlqTopic);
+      } catch (error) {
+        // Deleted between the listing and the offsets: it is not part of the overview.
+        this.logger.debug({ err: error, dlqTopic }, 'a dead-letter topic went away while it was listed');
+        continue;
+      }
       result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
     }
     return result;
