@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { type Consumer, type IHeaders, Kafka } from 'kafkajs';
+import { type Consumer, Kafka } from 'kafkajs';
 import { CATALOG, HEADERS } from '@tributary/contracts';
-import { createKafka, ensureTopics, KAFKA_CLIENT, kafkaClientConfig } from '@tributary/kafka';
+import { createKafka, ensureTopics, headerValue, KAFKA_CLIENT, kafkaClientConfig } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { eventually, TcpProxy } from '@tributary/testing';
@@ -19,12 +19,6 @@ const BROKER = { host: '127.0.0.1', port: Number((process.env['KAFKA_BROKERS'] ?
 /** Events per source batch (the simulator's default) and batches the collector keeps unacknowledged (its default). */
 const SOURCE_BATCH = 1_000;
 const BATCHES_IN_FLIGHT = 2;
-
-function headerText(headers: IHeaders | undefined, name: string): string | undefined {
-  const raw = headers?.[name];
-  const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  return last === undefined || last === null ? undefined : last.toString();
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -85,7 +79,7 @@ describe('options-collector through a broker outage', () => {
       eachBatch: async ({ batch }) => {
         const seen = receivedOn(batch.topic);
         for (const message of batch.messages) {
-          if (headerText(message.headers, HEADERS.producer) === producerId) seen.add(message.value?.toString() ?? '');
+          if (headerValue(message.headers, HEADERS.producer) === producerId) seen.add(message.value?.toString() ?? '');
         }
       },
     });

@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { type Admin, type IHeaders, type ISocketFactory, Kafka, type KafkaMessage } from 'kafkajs';
+import { type Admin, type ISocketFactory, Kafka, type KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { parseEnv } from '@tributary/config';
 import { workspaceRoot } from '@tributary/testing';
+import { decodeHeaders } from '../lib/record-headers';
 import {
   createKafka,
   KAFKA_BATCH_HANDLER,
@@ -78,15 +79,6 @@ export interface ReadRecord {
   readonly offset: string;
 }
 
-function textHeaders(headers: IHeaders | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(headers ?? {})) {
-    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (value !== undefined) result[name] = value.toString();
-  }
-  return result;
-}
-
 /** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
 export async function readRecords(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
@@ -104,7 +96,7 @@ export async function readRecords(kafka: Kafka, topic: string, count: number, ti
           records.push({
             key: message.key === null ? null : message.key.toString(),
             value: message.value,
-            headers: textHeaders(message.headers as IHeaders | undefined),
+            headers: decodeHeaders(message.headers),
             partition,
             offset: message.offset,
           });

@@ -30,20 +30,12 @@ export class Dataset {
   createdAt!: Date;
 }
 
-/** One committed Parquet object. */
-@Entity({ name: 'files' })
-@Index('files_dataset_partition_idx', ['dataset', 'partitionDate', 'partitionHour'])
-export class ArchiveFile {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
-  id!: string;
-
-  @Column({ type: 'text' })
-  dataset!: string;
-
-  /** Object key in the archive bucket; derived from (topic, partition, first offset, last offset). */
-  @Column({ name: 'object_key', type: 'text', unique: true })
-  objectKey!: string;
-
+/**
+ * What the catalog knows of one Parquet object: where it sits in the layout, which offsets of which
+ * source partition it holds, its size, event-time range, symbols and column statistics. `files`
+ * holds these for current objects and `snapshot_files` a copy for each file a snapshot pinned.
+ */
+abstract class ParquetFileColumns {
   @Column({ name: 'partition_date', type: 'date' })
   partitionDate!: string;
 
@@ -84,6 +76,21 @@ export class ArchiveFile {
 
   @Column({ name: 'schema_version', type: 'integer' })
   schemaVersion!: number;
+}
+
+/** One committed Parquet object. */
+@Entity({ name: 'files' })
+@Index('files_dataset_partition_idx', ['dataset', 'partitionDate', 'partitionHour'])
+export class ArchiveFile extends ParquetFileColumns {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  dataset!: string;
+
+  /** Object key in the archive bucket; derived from (topic, partition, first offset, last offset). */
+  @Column({ name: 'object_key', type: 'text', unique: true })
+  objectKey!: string;
 
   @CreateDateColumn({ name: 'committed_at', type: 'timestamptz' })
   committedAt!: Date;
@@ -210,7 +217,7 @@ export class Snapshot {
 
 /** A file as a snapshot recorded it (a copy of its `files` row, which compaction or retention may remove later). */
 @Entity({ name: 'snapshot_files' })
-export class SnapshotFile {
+export class SnapshotFile extends ParquetFileColumns {
   @PrimaryColumn({ type: 'text' })
   snapshot!: string;
 
@@ -219,45 +226,6 @@ export class SnapshotFile {
 
   @Column({ type: 'text' })
   dataset!: string;
-
-  @Column({ name: 'partition_date', type: 'date' })
-  partitionDate!: string;
-
-  @Column({ name: 'partition_hour', type: 'smallint' })
-  partitionHour!: number;
-
-  @Column({ name: 'source_topic', type: 'text' })
-  sourceTopic!: string;
-
-  @Column({ name: 'source_partition', type: 'integer' })
-  sourcePartition!: number;
-
-  @Column({ name: 'first_offset', type: 'bigint' })
-  firstOffset!: string;
-
-  @Column({ name: 'last_offset', type: 'bigint' })
-  lastOffset!: string;
-
-  @Column({ name: 'row_count', type: 'bigint' })
-  rowCount!: string;
-
-  @Column({ name: 'byte_size', type: 'bigint' })
-  byteSize!: string;
-
-  @Column({ name: 'min_event_time_ns', type: 'bigint' })
-  minEventTimeNs!: string;
-
-  @Column({ name: 'max_event_time_ns', type: 'bigint' })
-  maxEventTimeNs!: string;
-
-  @Column({ type: 'text', array: true })
-  symbols!: string[];
-
-  @Column({ name: 'column_stats', type: 'jsonb' })
-  columnStats!: Record<string, { min: string | null; max: string | null; nulls: number }>;
-
-  @Column({ name: 'schema_version', type: 'integer' })
-  schemaVersion!: number;
 
   @Column({ name: 'committed_at', type: 'timestamptz' })
   committedAt!: Date;

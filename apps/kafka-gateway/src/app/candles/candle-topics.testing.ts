@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { registerCompressionCodecs } from '@tributary/kafka';
+import { decodeHeaders, registerCompressionCodecs } from '@tributary/kafka';
 import { eventually, readInfraEnv } from '@tributary/testing';
 
 // Candles and findings are zstd, trades lz4: the test's own clients read them too.
@@ -27,15 +27,6 @@ export interface ReadRecord {
   readonly headers: Record<string, string>;
   readonly partition: number;
   readonly offset: string;
-}
-
-function textHeaders(headers: IHeaders | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(headers ?? {})) {
-    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (value !== undefined && value !== null) result[name] = value.toString();
-  }
-  return result;
 }
 
 /** Topics created for one test file and deleted afterwards. */
@@ -90,7 +81,7 @@ export async function readUntil(
         records.push({
           key: message.key === null ? null : message.key.toString(),
           value: message.value === null ? null : message.value.toString(),
-          headers: textHeaders(message.headers as IHeaders | undefined),
+          headers: decodeHeaders(message.headers),
           partition,
           offset: message.offset,
         });
