@@ -26,4 +26,6 @@ module.exports = {
     '^@tributary/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
   },
   clearMocks: true,
+  // Per-file durations for the slowest-files list at the end of `npm test` (tools/dev/test).
+  reporters: ['default', path.join(__dirname, 'tools/dev/jest-file-timings.cjs')],
 };

@@ -14,6 +14,13 @@ const listing = new RuleBasedListing(
 const MONDAY_10AM = Date.UTC(2025, 2, 3, 15, 0);
 const at = (ms: number) => nanosFromMillis(ms);
 
+/** The parsed OCC symbol of a contract the selector named; a symbol it cannot parse fails the test. */
+function occ(symbol: string): NonNullable<ReturnType<typeof parseOccSymbol>> {
+  const parsed = parseOccSymbol(symbol);
+  if (!parsed) throw new Error(`not an OCC option symbol: ${symbol}`);
+  return parsed;
+}
+
 function selector(config: Partial<ChainSelectionConfig> = {}, underlyings = ['SPY']): ChainSelector {
   const chains = new ChainSelector(listing, { strikesPerExpiration: 4, maxDaysToExpiry: 7, maxContracts: 1_000, ...config });
   for (const underlying of underlyings) chains.addUnderlying(underlying);
@@ -50,7 +57,7 @@ describe('ChainSelector', () => {
     const change = chains.onUnderlyingPrice('SPY', 577.2, at(MONDAY_10AM + 2_000));
     // Nearest four to 577.2 are 576-579: 578 and 579 come in, 574 and 575 go, in every expiry and right.
     expect(new Set(change.subscribe.map((contract) => contract.strike))).toEqual(new Set([578, 579]));
-    expect(new Set(change.unsubscribe.map((symbol) => parseOccSymbol(symbol)!.strike))).toEqual(new Set([574, 575]));
+    expect(new Set(change.unsubscribe.map((symbol) => occ(symbol).strike))).toEqual(new Set([574, 575]));
     expect(change.subscribe).toHaveLength(24);
     expect(change.unsubscribe).toHaveLength(24);
     for (const symbol of change.unsubscribe) expect(before.has(symbol)).toBe(true);
@@ -74,7 +81,7 @@ describe('ChainSelector', () => {
       new Set(['2025-03-03', '2025-03-04', '2025-03-05']),
     );
     const close = chains.onTime(at(Date.UTC(2025, 2, 3, 21, 0, 0, 1)));
-    expect(new Set(close.unsubscribe.map((symbol) => parseOccSymbol(symbol)!.expiration))).toEqual(new Set(['2025-03-03']));
+    expect(new Set(close.unsubscribe.map((symbol) => occ(symbol).expiration))).toEqual(new Set(['2025-03-03']));
     expect(close.subscribe).toEqual([]);
     // Next New York day: the horizon moves one day further.
     const roll = chains.onUnderlyingPrice('SPY', 575.3, at(Date.UTC(2025, 2, 4, 14, 30)));

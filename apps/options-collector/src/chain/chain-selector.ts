@@ -181,22 +181,23 @@ export class ChainSelector {
 
   /** Shares the limit between underlyings (water-filling) and reselects every chain whose quota moved. */
   private rebalance(): SelectionChange {
-    const chains = [...this.chains.values()];
-    const wanted = new Map<UnderlyingChain, SelectedContract[]>();
-    for (const chain of chains) wanted.set(chain, chain.price === undefined ? [] : this.candidates(chain));
-    const byNeed = [...chains].sort(
-      (a, b) => wanted.get(a)!.length - wanted.get(b)!.length || (a.underlying < b.underlying ? -1 : 1),
+    const demands = [...this.chains.values()].map((chain) => ({
+      chain,
+      wanted: chain.price === undefined ? [] : this.candidates(chain),
+    }));
+    const byNeed = [...demands].sort(
+      (a, b) => a.wanted.length - b.wanted.length || (a.chain.underlying < b.chain.underlying ? -1 : 1),
     );
     let remaining = this.config.maxContracts;
-    byNeed.forEach((chain, index) => {
+    byNeed.forEach(({ chain, wanted }, index) => {
       const share = Math.floor(remaining / (byNeed.length - index));
-      chain.quota = Math.min(wanted.get(chain)!.length, share);
+      chain.quota = Math.min(wanted.length, share);
       remaining -= chain.quota;
     });
     const subscribe: SelectedContract[] = [];
     const unsubscribe: string[] = [];
-    for (const chain of chains) {
-      const change = this.reselect(chain, wanted.get(chain)!);
+    for (const { chain, wanted } of demands) {
+      const change = this.reselect(chain, wanted);
       subscribe.push(...change.subscribe);
       unsubscribe.push(...change.unsubscribe);
     }

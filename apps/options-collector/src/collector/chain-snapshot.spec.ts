@@ -10,6 +10,7 @@ const RATE = 0.045;
 const DIVIDEND_YIELD = 0.013;
 const TS = nanosFromIso('2025-03-03T15:00:00Z');
 const EXPIRATION = '2025-03-21';
+const YEARS = known(yearsToExpiry(EXPIRATION, TS), 'the time to expiry');
 
 /** A vol smile with put skew, as the simulator quotes. */
 function volOf(strike: number): number {
@@ -19,8 +20,8 @@ function volOf(strike: number): number {
 
 /** A market maker's two-sided quote around the model price: tick 0.01, spread of 1% (at least a tick). */
 function quoted(right: 'call' | 'put', strike: number): ContractMarket {
-  const years = yearsToExpiry(EXPIRATION, TS)!;
-  const value = bsmPrice(right, SPOT, strike, years, RATE, DIVIDEND_YIELD, volOf(strike))!;
+  const years = YEARS;
+  const value = known(bsmPrice(right, SPOT, strike, years, RATE, DIVIDEND_YIELD, volOf(strike)), `a model price for the ${strike} ${right}`);
   const half = Math.max(0.01, Math.round(value * 0.005 * 100) / 100);
   const bid = Math.max(0, Math.round((value - half) * 100) / 100);
   const ask = Math.round((value + half) * 100) / 100;
@@ -28,6 +29,16 @@ function quoted(right: 'call' | 'put', strike: number): ContractMarket {
   const contract: SelectedContract = { symbol, underlying: 'SPY', expiration: EXPIRATION, strike, right };
   return { contract, bid, ask, bidSize: 10, askSize: 12, quoteTs: TS, last: ask, volume: 25, volumeDay: 0 };
 }
+
+/** A value the code under test must have produced; its absence fails the test, naming what was missing. */
+function known<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`expected ${what}`);
+  return value;
+}
+
+type ChainRow = ReturnType<typeof buildChainSnapshot>['contracts'][number];
+const ivOf = (item: ChainRow) => known(item.iv, `an implied volatility for ${item.symbol}`);
+const greeksOf = (item: ChainRow) => known(item.greeks, `Greeks for ${item.symbol}`);
 
 const STRIKES = [540, 550, 560, 570, 575, 580, 590, 600, 610];
 
@@ -48,7 +59,7 @@ function snapshot() {
 describe('chain snapshots with implied volatility and Greeks', () => {
   const chain = snapshot();
   const row = (right: 'call' | 'put', strike: number) =>
-    chain.contracts.find((item) => item.right === right && item.strike === strike)!;
+    known(chain.contracts.find((item) => item.right === right && item.strike === strike), `the ${strike} ${right} in the chain`);
 
   it('is a valid OptionChainSnapshot record, keyed data and event time from the input', () => {
     const result = validateEvent('options.chains', chain, { nowMs: Date.parse('2025-03-04T00:00:00Z') });
@@ -68,27 +79,27 @@ describe('chain snapshots with implied volatility and Greeks', () => {
   });
 
   it('recovers the volatility the quotes were priced from, within what the spread allows', () => {
-    const years = yearsToExpiry(EXPIRATION, TS)!;
+    const years = YEARS;
     for (const item of chain.contracts) {
       // The mid is within half a tick of the model price: the IV error is at most that over vega.
-      const vega = (item.greeks!.vega * 100);
+      const vega = greeksOf(item).vega * 100;
       const tolerance = 0.005 / vega + 1e-9;
-      expect(Math.abs(item.iv! - volOf(item.strike))).toBeLessThanOrEqual(tolerance);
+      expect(Math.abs(ivOf(item) - volOf(item.strike))).toBeLessThanOrEqual(tolerance);
       expect(years).toBeGreaterThan(0);
     }
   });
 
   it('repricing each contract at its IV gives back its mid (IV round trip)', () => {
-    const years = yearsToExpiry(EXPIRATION, TS)!;
+    const years = YEARS;
     for (const item of chain.contracts) {
-      const price = bsmPrice(item.right, SPOT, item.strike, years, RATE, DIVIDEND_YIELD, item.iv!)!;
+      const price = known(bsmPrice(item.right, SPOT, item.strike, years, RATE, DIVIDEND_YIELD, ivOf(item)), 'a model price at the implied volatility');
       // The IV is rounded to 10 significant digits in the record.
       expect(Math.abs(price - (item.bid + item.ask) / 2)).toBeLessThan(1e-6);
     }
   });
 
   it('satisfies put-call parity on the mids within the spreads', () => {
-    const years = yearsToExpiry(EXPIRATION, TS)!;
+    const years = YEARS;
     for (const strike of STRIKES) {
       const call = row('call', strike);
       const put = row('put', strike);
@@ -105,17 +116,17 @@ describe('chain snapshots with implied volatility and Greeks', () => {
     for (const strike of STRIKES) {
       const call = row('call', strike);
       const put = row('put', strike);
-      const relativeIvGap = Math.abs(call.iv! - put.iv!) / call.iv!;
+      const relativeIvGap = Math.abs(ivOf(call) - ivOf(put)) / ivOf(call);
       // The mids differ from the model by at most half a tick: the two IVs agree closely ...
       expect(relativeIvGap).toBeLessThan(0.02);
       // ... and so do gamma and vega, which depend on the volatility only.
-      expect(Math.abs(call.greeks!.gamma - put.greeks!.gamma) / call.greeks!.gamma).toBeLessThan(0.03);
-      expect(Math.abs(call.greeks!.vega - put.greeks!.vega) / call.greeks!.vega).toBeLessThan(0.03);
+      expect(Math.abs(greeksOf(call).gamma - greeksOf(put).gamma) / greeksOf(call).gamma).toBeLessThan(0.03);
+      expect(Math.abs(greeksOf(call).vega - greeksOf(put).vega) / greeksOf(call).vega).toBeLessThan(0.03);
     }
   });
 
   it('has call delta minus put delta equal to the dividend discount factor at one volatility', () => {
-    const years = yearsToExpiry(EXPIRATION, TS)!;
+    const years = YEARS;
     const atm = buildChainSnapshot({
       underlying: 'SPY',
       underlyingPrice: SPOT,
@@ -127,8 +138,8 @@ describe('chain snapshots with implied volatility and Greeks', () => {
       openInterestOf: () => undefined,
     });
     const [call, put] = atm.contracts;
-    expect(call.greeks!.delta - put.greeks!.delta).toBeCloseTo(Math.exp(-DIVIDEND_YIELD * years), 2);
-    expect(call.greeks!.theta).toBeLessThan(0);
+    expect(greeksOf(call).delta - greeksOf(put).delta).toBeCloseTo(Math.exp(-DIVIDEND_YIELD * years), 2);
+    expect(greeksOf(call).theta).toBeLessThan(0);
     expect(call.volume).toBe(0);
     expect(call.last).toBeUndefined();
     expect(call.openInterest).toBeUndefined();
