@@ -38,9 +38,11 @@ export interface MarketSimulatorConfig {
   readonly eventsPerSecond?: number;
   /**
    * 'wall-clock': event time advances as fast as the wall clock (times `speed`); 'as-fast-as-possible':
-   * events are produced as fast as listeners take them, event time running ahead.
+   * events are produced as fast as listeners take them, event time running ahead; 'stepped': no loop of
+   * its own, events are delivered only when `advanceTo` is called (tests and replays that drive the
+   * market by hand, whatever the speed of the machine).
    */
-  readonly pace?: 'wall-clock' | 'as-fast-as-possible';
+  readonly pace?: 'wall-clock' | 'as-fast-as-possible' | 'stepped';
   /** Event seconds per wall second in 'wall-clock' pace (default 1). */
   readonly speed?: number;
   /** 'regular': 09:30-16:00 New York on trading days only; 'continuous': around the clock. */
@@ -154,6 +156,7 @@ export class MarketSimulator implements MarketSource {
   private activeWeightTotal = 0;
   private pending: MarketEvent[] = [];
   private running: Promise<void> | undefined;
+  private advancing: Promise<number> | undefined;
   private stopping = false;
 
   constructor(private readonly config: MarketSimulatorConfig) {
@@ -266,9 +269,10 @@ export class MarketSimulator implements MarketSource {
       }
       const option = this.optionsBySymbol.get(symbol);
       if (!option) continue;
+      // Swap-remove: the last sibling takes the leaving option's slot (the list holds `option`, so it is not empty).
       const siblings = option.underlying.options;
-      const last = siblings.pop()!;
-      if (last !== option) {
+      const last = siblings.pop();
+      if (last && last !== option) {
         siblings[option.index] = last;
         last.index = option.index;
       }
@@ -329,16 +333,55 @@ export class MarketSimulator implements MarketSource {
     return true;
   }
 
+  /**
+   * Delivers the events up to event time `eventTimeMs` to the listeners, batch by batch, waiting for each
+   * listener call as the running loop does, so a listener's subscription changes apply from the next
+   * batch on and the stream is the one the as-fast-as-possible pace produces. The clock ends at
+   * `eventTimeMs` or just past it (the arrival that reached it). Only while no loop runs (pace 'stepped');
+   * after `stop` it delivers nothing until `start`. Returns the number of events delivered.
+   */
+  async advanceTo(eventTimeMs: number): Promise<number> {
+    if (this.running) throw new Error("the simulator runs at its own pace; advanceTo needs pace 'stepped'");
+    if (this.advancing) throw new Error('the simulator is already advancing; await the previous advanceTo');
+    const advance = this.deliverUntil(eventTimeMs);
+    this.advancing = advance;
+    try {
+      return await advance;
+    } finally {
+      if (this.advancing === advance) this.advancing = undefined;
+    }
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     this.stopping = false;
+    if (this.config.pace === 'stepped') return;
     this.running = this.config.pace === 'as-fast-as-possible' ? this.runFast() : this.runPaced();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.running;
+    await Promise.all([this.running, this.advancing?.catch(() => undefined)]);
     this.running = undefined;
+  }
+
+  private async deliverUntil(eventTimeMs: number): Promise<number> {
+    const batchSize = this.config.batchSize ?? 1_000;
+    let delivered = 0;
+    while (!this.stopping) {
+      const batch = this.generateUntil(eventTimeMs, batchSize);
+      if (batch.length === 0) break;
+      await this.deliver(batch);
+      delivered += batch.length;
+    }
+    return delivered;
+  }
+
+  /** Up to `max` events, generated while event time is before `eventTimeMs` (leftovers of a sweep first). */
+  private generateUntil(eventTimeMs: number, max: number): MarketEvent[] {
+    if (this.active.length === 0) return [];
+    while (this.pending.length < max && this.clock.nowMs < eventTimeMs) this.step();
+    return this.pending.splice(0, max);
   }
 
   private async runFast(): Promise<void> {

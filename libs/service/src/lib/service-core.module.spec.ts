@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { mergeSpecs, parseEnv, serviceEnv } from '@tributary/config';
 import { KafkaHealthIndicator, kafkaEnv } from '@tributary/kafka';
-import { ReadinessController } from '@tributary/observability';
+import { DEFAULT_PROBE_TIMEOUT_MS, ReadinessController } from '@tributary/observability';
 import { ServiceCoreModule } from './service-core.module';
 
 @Controller('health')
@@ -19,6 +19,9 @@ class HealthController extends ReadinessController {
     return [() => this.kafka.isHealthy('kafka')];
   }
 }
+
+/** With the broker unreachable, readiness answers once the Kafka probe gave up; room for a busy machine on top. */
+const READINESS_TIMEOUT_MS = DEFAULT_PROBE_TIMEOUT_MS + 30_000;
 
 describe('a service built on the shared core', () => {
   let app: INestApplication;
@@ -54,7 +57,7 @@ describe('a service built on the shared core', () => {
     const ready = await fetch(`${baseUrl}/health/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ status: 'error', error: { kafka: { status: 'down' } } });
-  });
+  }, READINESS_TIMEOUT_MS);
 
   it('serves Prometheus metrics labelled with the service name', async () => {
     const metrics = await fetch(`${baseUrl}/metrics`);

@@ -122,7 +122,7 @@ describe('checkpoints', () => {
 });
 
 describe('state under key churn', () => {
-  it('stays bounded with every built-in rule while 200k symbols each trade and quote for a moment and never come back', () => {
+  it('stays bounded with every built-in rule while 20k symbols each trade and quote for a moment and never come back', () => {
     const rules = defaultRules().map(compileRule);
     const p = processor(0, rules);
     const startNs = BigInt(NOW_MS - 3 * 86_400_000) * 1_000_000n;
@@ -135,16 +135,18 @@ describe('state under key churn', () => {
       const result = p.ingest({ topic: `t.${topic}`, partition: 0, offset: String(offset++), key: null, value: Buffer.from(json), headers: { [HEADERS.schemaVersion]: '1' } });
       if (result !== 'applied') throw new Error(`record ${offset - 1} was ${result}`);
     };
-    const KEYS = 200_000;
-    // A new symbol every 100 ms of event time, each trading twice and quoting once within 50 ms.
+    const KEYS = 20_000;
+    // A new symbol every second of event time (five and a half hours in all), each trading twice and
+    // quoting once within 50 ms.
+    const NEW_SYMBOL_EVERY_MS = 1_000;
     const sizes: { keys: number; partialMatches: number; bufferedRecords: number }[] = [];
     for (let k = 0; k < KEYS; k++) {
       const symbol = `Z${k.toString(36).toUpperCase()}`;
-      const at = (ms: number) => (startNs + BigInt(k * 100 + ms) * 1_000_000n).toString();
+      const at = (ms: number) => (startNs + BigInt(k * NEW_SYMBOL_EVERY_MS + ms) * 1_000_000n).toString();
       feed('market.trades', trade(symbol, at(0), 50 + (k % 50), 100));
       feed('market.quotes', quote(symbol, at(20), 50 + (k % 50)));
       feed('market.trades', trade(symbol, at(50), 50.5 + (k % 50), 5_000));
-      if (k % 5_000 === 4_999) {
+      if (k % 500 === 499) {
         p.collect();
         const stats = p.stats();
         sizes.push({
@@ -154,10 +156,10 @@ describe('state under key churn', () => {
         });
       }
     }
-    // Each rule forgets a key after its idle-key TTL (at most 1 h of event time here: 36,000 symbols):
+    // Each rule forgets a key after its idle-key TTL (at most 1 h of event time here: 3,600 symbols):
     // the state reaches that plateau within the first hour and never grows past it.
     const longestTtlMs = Math.max(...rules.filter((rule) => rule.inputs.some((topic) => topic === 'market.trades' || topic === 'market.quotes')).map((rule) => (rule.options.idleKeyTtlNs ?? 0) / 1e6));
-    const alive = (longestTtlMs / 100) * rules.length;
+    const alive = (longestTtlMs / NEW_SYMBOL_EVERY_MS) * rules.length;
     const plateau = sizes.slice(sizes.length / 2);
     expect(Math.max(...sizes.map((size) => size.keys))).toBeLessThanOrEqual(alive);
     expect(Math.max(...plateau.map((size) => size.keys))).toBeLessThanOrEqual(Math.min(...plateau.map((size) => size.keys)) * 1.05);

@@ -65,24 +65,33 @@ describe('Alpaca REST APIs', () => {
     expect(peer.requests.filter((request) => request.path === '/v1beta1/options/snapshots/SPY')).toHaveLength(3);
   });
 
+  /** Records each wait between attempts instead of sleeping through it. */
+  const recordedWaits = (): { waits: number[]; wait: (ms: number) => Promise<void> } => {
+    const waits: number[] = [];
+    return { waits, wait: async (ms) => void waits.push(ms) };
+  };
+
   it('backs off on 429 for as long as Retry-After says, then gets the answer', async () => {
     peer.failNext('/v2/options/contracts', 2, 429, { retryAfter: '0.15' });
-    const { http, rest } = api();
-    const started = Date.now();
+    const { waits, wait } = recordedWaits();
+    const { http, rest } = api({ wait });
     const listed = await rest.optionContracts({ underlyings: ['SPY'], expirationFrom: '2025-03-03', expirationTo: '2025-04-02' });
     expect(listed).toHaveLength(25);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(waits).toEqual([150, 150]);
     expect(http.rateLimited).toBe(2);
     expect(peer.requests.map((request) => request.status).slice(0, 3)).toEqual([429, 429, 200]);
   });
 
   it('backs off exponentially on 429 without Retry-After, and gives up with a clear error after the last attempt', async () => {
     peer.failNext('/v2/options/contracts', 10, 429);
-    const { rest } = api({ maxAttempts: 3 });
+    const { waits, wait } = recordedWaits();
+    const { rest } = api({ maxAttempts: 3, wait });
     await expect(
       rest.optionContracts({ underlyings: ['SPY'], expirationFrom: '2025-03-03', expirationTo: '2025-04-02' }),
     ).rejects.toThrow(/GET \/v2\/options\/contracts\?.* answered 429 3 times; last: too many requests/);
     expect(peer.requests).toHaveLength(3);
+    // Ceilings of 10 and 20 ms (doubling from retryBaseMs), three quarters of each with the fixed jitter draw.
+    expect(waits).toEqual([8, 15]);
   });
 
   it('retries a 5xx answer and then succeeds', async () => {

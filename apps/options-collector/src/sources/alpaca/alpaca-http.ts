@@ -18,6 +18,8 @@ export interface AlpacaHttpOptions {
   readonly logger?: Logger;
   /** Draws in [0, 1) for the jitter; tests pass a fixed one. */
   readonly random?: () => number;
+  /** Waits between attempts (a timer by default); tests pass one that records the waits. */
+  readonly wait?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 type Query = Record<string, string | number | undefined>;
@@ -34,6 +36,7 @@ export class AlpacaHttpClient {
   private readonly retryMaxMs: number;
   private readonly timeoutMs: number;
   private readonly random: () => number;
+  private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Requests retried after a 429, for /status and tests. */
   rateLimited = 0;
 
@@ -43,6 +46,7 @@ export class AlpacaHttpClient {
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.random = options.random ?? Math.random;
+    this.wait = options.wait ?? sleep;
   }
 
   async getJson<T>(baseUrl: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
@@ -69,7 +73,7 @@ export class AlpacaHttpClient {
         }
         const waitMs = this.backoffMs(attempt);
         this.options.logger?.warn({ request: shown, attempt, waitMs, reason: describe(error) }, 'Alpaca did not answer; retrying');
-        await sleep(waitMs, signal);
+        await this.wait(waitMs, signal);
         continue;
       }
       if (response.ok) return (await response.json()) as T;
@@ -84,7 +88,7 @@ export class AlpacaHttpClient {
           { request: shown, status: response.status, attempt, waitMs },
           response.status === 429 ? 'Alpaca rate limit reached; backing off' : 'Alpaca server error; retrying',
         );
-        await sleep(Math.min(waitMs, this.retryMaxMs), signal);
+        await this.wait(Math.min(waitMs, this.retryMaxMs), signal);
         continue;
       }
       if (response.status === 401 || response.status === 403) {

@@ -23,6 +23,10 @@ const OPTIONS_FEED = 'v1beta1/indicative';
 const STOCKS_FEED = 'v2/iex';
 /** 2025-03-03 15:00 UTC, a Monday in market hours. */
 const NOW_MS = Date.parse('2025-03-03T15:00:00Z');
+/** How long a condition on the local peer may take to hold: generous, since a busy machine only delays it. */
+const SETTLES_WITHIN_MS = 20_000;
+
+jest.setTimeout(2 * SETTLES_WITHIN_MS);
 
 /** SPY calls and puts 490..510 by 5 on two expirations, listed with space-padded OSI symbols. */
 function spyContracts(): AlpacaOptionContract[] {
@@ -50,6 +54,7 @@ const VENDOR: Record<string, AlpacaOptionSnapshot> = {
     impliedVolatility: 0.1834,
   },
   SPY250321P00500000: { latestQuote: { bp: 8.0, bs: 5, bx: 'C', ap: 8.2, as: 7, ax: 'C', c: 'A', t: '2025-03-03T14:59:59.5Z' } },
+  SPY250307C00500000: { latestQuote: { bp: 7.1, bs: 9, bx: 'X', ap: 7.3, as: 4, ax: 'X', c: 'A', t: '2025-03-03T14:59:59.25Z' } },
 };
 
 describe('Alpaca market source against a local Alpaca peer', () => {
@@ -133,8 +138,8 @@ describe('Alpaca market source against a local Alpaca peer', () => {
     await source.subscribe(['SPY', 'SPY   250321C00500000']);
     await source.start();
     await source.whenStreaming();
-    await eventually(() => peer.live(OPTIONS_FEED)[0]?.subscriptions.has('SPY250321C00500000'), 5000, 'option subscribed');
-    await eventually(() => peer.live(STOCKS_FEED)[0]?.subscriptions.has('SPY'), 5000, 'stock subscribed');
+    await eventually(() => peer.live(OPTIONS_FEED)[0]?.subscriptions.has('SPY250321C00500000'), SETTLES_WITHIN_MS, 'option subscribed');
+    await eventually(() => peer.live(STOCKS_FEED)[0]?.subscriptions.has('SPY'), SETTLES_WITHIN_MS, 'stock subscribed');
 
     peer.publish(STOCKS_FEED, [
       stockQuoteMessage('SPY', '1741014000000000001', { bp: 500.1, ap: 500.12, bs: 4, as: 6 }),
@@ -148,7 +153,7 @@ describe('Alpaca market source against a local Alpaca peer', () => {
     peer.publish(OPTIONS_FEED, [optionQuoteMessage('SPY250321C00510000', '1741014000123456791', { bp: 2, bs: 1, ap: 2.1, as: 1 })], {
       unfiltered: true,
     });
-    await eventually(() => events.length >= 6, 5000, 'six events');
+    await eventually(() => events.length >= 6, SETTLES_WITHIN_MS, 'six events');
 
     // First the snapshot quotes the source starts from, in time order, then the live events.
     expect(events.map((event) => [event.topic, event.value.ts])).toEqual([
@@ -192,7 +197,7 @@ describe('Alpaca market source against a local Alpaca peer', () => {
       },
     ]);
     expect(events.every(valid)).toBe(true);
-    await eventually(() => source.connectionStatus().eventsForUnsubscribedSymbols === 1, 5000, 'stray quote counted');
+    await eventually(() => source.connectionStatus().eventsForUnsubscribedSymbols === 1, SETTLES_WITHIN_MS, 'stray quote counted');
   });
 
   it('starts each newly selected contract from its snapshot quote and offers the vendor Greeks and IV', async () => {
@@ -204,7 +209,7 @@ describe('Alpaca market source against a local Alpaca peer', () => {
       expect.objectContaining({ symbol: 'SPY', bidPrice: 500.01, askPrice: 500.03, ts: '1741013999999999999' }),
     ]);
     await source.subscribe(['SPY250321C00500000', 'SPY250321P00500000', 'SPY250321C00505000']);
-    await eventually(() => events.filter((event) => event.topic === 'options.quotes').length === 2, 5000, 'two seeded quotes');
+    await eventually(() => events.filter((event) => event.topic === 'options.quotes').length === 2, SETTLES_WITHIN_MS, 'two seeded quotes');
     const quotes = events.filter((event) => event.topic === 'options.quotes').map((event) => event.value);
     expect(quotes.map((quote) => [quote.symbol, quote.ts])).toEqual([
       ['SPY250321P00500000', '1741013999500000000'],
@@ -216,10 +221,16 @@ describe('Alpaca market source against a local Alpaca peer', () => {
       greeks: { delta: 0.52, gamma: 0.031, theta: -0.21, vega: 0.45, rho: 0.11 },
     });
     expect(source.vendorAnalytics('SPY250321P00500000')).toBeUndefined();
-    // Subscribing again seeds nothing twice.
+    // Subscribing again seeds nothing twice: seeds are delivered in the order of the subscriptions, so a
+    // second seed of the contract would come before the one of a contract subscribed after it.
     await source.subscribe(['SPY250321C00500000']);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(events.filter((event) => event.topic === 'options.quotes')).toHaveLength(2);
+    await source.subscribe(['SPY250307C00500000']);
+    await eventually(() => events.filter((event) => event.topic === 'options.quotes').length >= 3, SETTLES_WITHIN_MS, 'seeded quote of the later subscription');
+    expect(events.filter((event) => event.topic === 'options.quotes').map((event) => event.value.symbol)).toEqual([
+      'SPY250321P00500000',
+      'SPY250321C00500000',
+      'SPY250307C00500000',
+    ]);
   });
 
   it('subscribes and unsubscribes on the stream only the difference the chain selection computes', async () => {
@@ -235,7 +246,7 @@ describe('Alpaca market source against a local Alpaca peer', () => {
     await source.whenStreaming();
     const first = [...selector.selected('SPY')].map((contract) => contract.symbol).sort();
     expect(first).toHaveLength(8);
-    await eventually(() => peer.live(OPTIONS_FEED)[0]?.subscriptions.size === 8, 5000, 'first selection held');
+    await eventually(() => peer.live(OPTIONS_FEED)[0]?.subscriptions.size === 8, SETTLES_WITHIN_MS, 'first selection held');
 
     const move = selector.onUnderlyingPrice('SPY', 506, '1741014001000000000');
     expect(move.unsubscribe.length).toBeGreaterThan(0);
@@ -243,7 +254,7 @@ describe('Alpaca market source against a local Alpaca peer', () => {
     const second = [...selector.selected('SPY')].map((contract) => contract.symbol).sort();
     await eventually(
       () => JSON.stringify([...peer.live(OPTIONS_FEED)[0].subscriptions].sort()) === JSON.stringify(second),
-      5000,
+      SETTLES_WITHIN_MS,
       'selection after the move held by the server',
     );
     const sorted = (symbols: readonly string[]): string[] => [...symbols].sort();
@@ -288,10 +299,10 @@ describe('Alpaca market source against a local Alpaca peer', () => {
     await source.start();
     await source.whenStreaming();
     peer.dropConnections();
-    await eventually(() => source.connectionStatus().streams['options'].reconnects === 1, 5000, 'options stream back');
-    await eventually(() => source.connectionStatus().streams['stocks'].reconnects === 1, 5000, 'stocks stream back');
+    await eventually(() => source.connectionStatus().streams['options'].reconnects === 1, SETTLES_WITHIN_MS, 'options stream back');
+    await eventually(() => source.connectionStatus().streams['stocks'].reconnects === 1, SETTLES_WITHIN_MS, 'stocks stream back');
     peer.sendError(OPTIONS_FEED, 500, 'internal error');
-    await eventually(() => source.connectionStatus().streams['options'].reconnects === 2, 5000, 'options stream back again');
+    await eventually(() => source.connectionStatus().streams['options'].reconnects === 2, SETTLES_WITHIN_MS, 'options stream back again');
     await source.unsubscribe(['SPY250321C00500000']);
     await source.subscribe(['not a symbol', 'SPY250321C00999000']);
     expect(source.connectionStatus().rateLimitedRequests).toBe(1);

@@ -9,6 +9,11 @@ const FEED = 'v1beta1/indicative';
 const CALL = 'SPY250321C00500000';
 const PUT = 'SPY250321P00500000';
 const OTHER = 'SPY250321C00505000';
+const RECONNECT_MAX_MS = 100;
+/** How long a condition on the local peer may take to hold: generous, since a busy machine only delays it. */
+const SETTLES_WITHIN_MS = 20_000;
+
+jest.setTimeout(2 * SETTLES_WITHIN_MS);
 
 describe('Alpaca market data stream', () => {
   let peer: AlpacaPeer;
@@ -32,10 +37,16 @@ describe('Alpaca market data stream', () => {
         received.push(...messages);
       },
       reconnectBaseMs: 20,
-      reconnectMaxMs: 100,
+      reconnectMaxMs: RECONNECT_MAX_MS,
       random: () => 0.5,
       ...options,
     });
+
+  /**
+   * Resolves once every reconnect the stream could have scheduled so far is due: its timers wait at most
+   * the longest backoff and fire in order, so a reconnect would have started (state 'connecting').
+   */
+  const pastLongestBackoff = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, RECONNECT_MAX_MS + 1));
 
   const subscribeMessages = (connection: PeerConnection): Record<string, unknown>[] =>
     connection.received.filter((message) => message['action'] === 'subscribe' || message['action'] === 'unsubscribe');
@@ -57,7 +68,7 @@ describe('Alpaca market data stream', () => {
     alpaca.subscribe([CALL, PUT]);
     alpaca.start();
     await alpaca.whenStreaming();
-    await eventually(() => alpaca.confirmedSymbols().size === 2, 5000, 'subscription confirmed');
+    await eventually(() => alpaca.confirmedSymbols().size === 2, SETTLES_WITHIN_MS, 'subscription confirmed');
     const [connection] = peer.connections;
     expect(connection.headers['content-type']).toBe('application/msgpack');
     expect(connection.received[0]).toEqual({ action: 'auth', key: KEY, secret: SECRET });
@@ -66,7 +77,7 @@ describe('Alpaca market data stream', () => {
     expect(alpaca.status()).toMatchObject({ state: 'streaming', wanted: 2, confirmed: 2, reconnects: 0 });
 
     peer.publish(FEED, [optionQuoteMessage(CALL, '1741012200123456789', { bp: 1.5, bs: 10, ap: 1.6, as: 12 })]);
-    await eventually(() => received.length === 1, 5000, 'quote delivered');
+    await eventually(() => received.length === 1, SETTLES_WITHIN_MS, 'quote delivered');
     expect(received[0]).toMatchObject({ T: 'q', S: CALL, bp: 1.5, ap: 1.6 });
   });
 
@@ -77,7 +88,7 @@ describe('Alpaca market data stream', () => {
     await alpaca.whenStreaming();
     alpaca.unsubscribe([PUT]);
     alpaca.subscribe([CALL, OTHER]);
-    await eventually(() => peer.connections[0].subscriptions.has(OTHER), 5000, 'new symbol held by the server');
+    await eventually(() => peer.connections[0].subscriptions.has(OTHER), SETTLES_WITHIN_MS, 'new symbol held by the server');
     expect(subscribeMessages(peer.connections[0])).toEqual([
       { action: 'subscribe', trades: [CALL, PUT], quotes: [CALL, PUT] },
       { action: 'unsubscribe', trades: [PUT], quotes: [PUT] },
@@ -93,16 +104,17 @@ describe('Alpaca market data stream', () => {
     await expect(alpaca.whenStreaming()).rejects.toThrow(/402 auth failed.*ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY/);
     expect(fatal).toHaveLength(1);
     expect(fatal[0].code).toBe(402);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(peer.connections).toHaveLength(1);
+    await pastLongestBackoff();
     expect(alpaca.status().state).toBe('failed');
+    expect(peer.connections).toHaveLength(1);
   });
 
   it('gives up when the plan does not include the feed (409 insufficient subscription)', async () => {
     const alpaca = await open({ feeds: ['v1beta1/opra'] });
     alpaca.start();
     await expect(alpaca.whenStreaming()).rejects.toThrow(/409 insufficient subscription/);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await pastLongestBackoff();
+    expect(alpaca.status().state).toBe('failed');
     expect(peer.connections).toHaveLength(1);
   });
 
@@ -116,7 +128,7 @@ describe('Alpaca market data stream', () => {
     // Changed while the connection is down: the new connection must get the selection as it is now.
     alpaca.unsubscribe([PUT]);
     alpaca.subscribe([OTHER]);
-    await eventually(() => peer.live(FEED).length === 1 && peer.live(FEED)[0].subscriptions.size === 2, 5000, 'resubscribed');
+    await eventually(() => peer.live(FEED).length === 1 && peer.live(FEED)[0].subscriptions.size === 2, SETTLES_WITHIN_MS, 'resubscribed');
     const connection = peer.live(FEED)[0];
     expect(connection).not.toBe(peer.connections[0]);
     expect(subscribeMessages(connection)).toEqual([{ action: 'subscribe', trades: [CALL, OTHER], quotes: [CALL, OTHER] }]);
@@ -124,7 +136,7 @@ describe('Alpaca market data stream', () => {
     expect(alpaca.status()).toMatchObject({ state: 'streaming', reconnects: 1 });
 
     peer.publish(FEED, [optionQuoteMessage(OTHER, '1741012201000000001', { bp: 1, bs: 1, ap: 1.1, as: 1 })]);
-    await eventually(() => received.some((message) => message.S === OTHER), 5000, 'data after the reconnect');
+    await eventually(() => received.some((message) => message.S === OTHER), SETTLES_WITHIN_MS, 'data after the reconnect');
   });
 
   it('reconnects with backoff after a slow-client error (407)', async () => {
@@ -133,8 +145,8 @@ describe('Alpaca market data stream', () => {
     alpaca.start();
     await alpaca.whenStreaming();
     peer.sendError(FEED, 407, 'slow client', true);
-    await eventually(() => peer.connections.length === 2 && peer.live(FEED).length === 1, 5000, 'reconnected');
-    await eventually(() => peer.live(FEED)[0].subscriptions.has(CALL), 5000, 'resubscribed');
+    await eventually(() => peer.connections.length === 2 && peer.live(FEED).length === 1, SETTLES_WITHIN_MS, 'reconnected');
+    await eventually(() => peer.live(FEED)[0].subscriptions.has(CALL), SETTLES_WITHIN_MS, 'resubscribed');
     expect(alpaca.status().reconnects).toBe(1);
   });
 
@@ -146,12 +158,12 @@ describe('Alpaca market data stream', () => {
     extra.push(second);
     second.subscribe([CALL]);
     second.start();
-    await eventually(() => peer.connections.length >= 3, 5000, 'several refused attempts');
+    await eventually(() => peer.connections.length >= 3, SETTLES_WITHIN_MS, 'several refused attempts');
     expect(second.status().lastError).toMatch(/406 connection limit exceeded|connection closed/);
     expect(peer.live(FEED)).toHaveLength(1);
     await first.stop();
     await second.whenStreaming();
-    await eventually(() => peer.live(FEED)[0]?.subscriptions.has(CALL), 5000, 'second stream subscribed');
+    await eventually(() => peer.live(FEED)[0]?.subscriptions.has(CALL), SETTLES_WITHIN_MS, 'second stream subscribed');
   });
 
   it('caps subscriptions at what the server accepted when the symbol limit is exceeded (405) and reports the rest', async () => {
@@ -159,14 +171,14 @@ describe('Alpaca market data stream', () => {
     alpaca.subscribe([CALL, PUT]);
     alpaca.start();
     await alpaca.whenStreaming();
-    await eventually(() => alpaca.confirmedSymbols().size === 2, 5000, 'first two confirmed');
+    await eventually(() => alpaca.confirmedSymbols().size === 2, SETTLES_WITHIN_MS, 'first two confirmed');
     alpaca.subscribe([OTHER]);
-    await eventually(() => alpaca.status().symbolLimit === 2, 5000, 'limit learnt');
+    await eventually(() => alpaca.status().symbolLimit === 2, SETTLES_WITHIN_MS, 'limit learnt');
     expect(alpaca.status()).toMatchObject({ wanted: 3, confirmed: 2, symbolLimit: 2, leftOut: 1 });
     expect(alpaca.leftOut()).toEqual([OTHER]);
     // Room frees up when the selection moves: the capped symbol goes in then, within the limit.
     alpaca.unsubscribe([PUT]);
-    await eventually(() => peer.live(FEED)[0].subscriptions.has(OTHER), 5000, 'capped symbol subscribed once there is room');
+    await eventually(() => peer.live(FEED)[0].subscriptions.has(OTHER), SETTLES_WITHIN_MS, 'capped symbol subscribed once there is room');
     expect([...peer.live(FEED)[0].subscriptions].sort()).toEqual([CALL, OTHER]);
     expect(alpaca.status().leftOut).toBe(0);
   });
@@ -178,7 +190,7 @@ describe('Alpaca market data stream', () => {
     alpaca.start();
     await alpaca.whenStreaming();
     expect(peer.connections).toHaveLength(3);
-    await eventually(() => peer.live(FEED)[0]?.subscriptions.has(CALL), 5000, 'subscribed on the third connection');
+    await eventually(() => peer.live(FEED)[0]?.subscriptions.has(CALL), SETTLES_WITHIN_MS, 'subscribed on the third connection');
     expect(alpaca.status().state).toBe('streaming');
   });
 
@@ -195,7 +207,7 @@ describe('Alpaca market data stream', () => {
     const quiet = newStream({ url: `ws://127.0.0.1:${port}/${FEED}`, authTimeoutMs: 100 });
     extra.push(quiet);
     quiet.start();
-    await eventually(() => attempts >= 2, 5000, 'a second attempt');
+    await eventually(() => attempts >= 2, SETTLES_WITHIN_MS, 'a second attempt');
     expect(quiet.status().state).not.toBe('failed');
     expect(quiet.status().lastError).not.toBeNull();
     await quiet.stop();

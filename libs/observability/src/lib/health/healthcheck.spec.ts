@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { healthcheckUrl, probeHealth } from './http-probe';
 
 const script = join(__dirname, '../../bin/healthcheck.ts');
+/** Each run of the script starts a Node process that compiles it first: seconds of CPU for the five runs. */
+const SCRIPT_RUNS_TIMEOUT_MS = 60_000;
 
 function runHealthcheck(
   args: string[],
@@ -86,5 +88,5 @@ describe('container health check', () => {
     expect(notReady.output).toContain('answered 503');
     expect((await runHealthcheck([], { PORT: '1' })).code).toBe(1);
     expect((await runHealthcheck([], {})).output).toContain('PORT must be set');
-  });
+  }, SCRIPT_RUNS_TIMEOUT_MS);
 });
