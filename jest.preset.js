@@ -1,4 +1,5 @@
-// Shared Jest settings for every project: SWC for speed (with Nest's decorator metadata),
+// Shared Jest settings for every project: SWC for speed (with Nest's decorator metadata, and
+// built-ins bound per module: tools/jest/swc-fast-globals.cjs),
 // library imports resolved from source, UTC everywhere so event-time tests are deterministic.
 const path = require('node:path');
 
@@ -9,7 +10,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: {
     '^.+\\.ts$': [
-      '@swc/jest',
+      path.join(__dirname, 'tools/jest/swc-fast-globals.cjs'),
       {
         jsc: {
           parser: { syntax: 'typescript', decorators: true },
