@@ -54,10 +54,8 @@ function memoryOf(pid: number): { peakKb: number; currentKb: number } {
 }
 
 async function found<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, what = 'record'): Promise<T> {
-  return (await eventually(find, timeoutMs, what)) as T;
+  return (await eventually(find, what, timeoutMs)) as T;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built service, real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
@@ -212,22 +210,28 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     const ids = await insertOrders(admin, 300, 'snap');
     // Two sessions keep updating the orders while the re-snapshot runs.
     let writing = true;
+    let updates = 0;
     const writers = [0, 1].map(async (session) => {
       const client = new Client({ connectionString: databaseUrl });
       await client.connect();
       for (let n = 0; writing; n++) {
         const id = ids[(n * 7 + session * 13) % ids.length];
         await client.query(`UPDATE "${schema}".orders SET filled_quantity = filled_quantity + 0.5, updated_at = now() WHERE id = $1`, [id]);
+        updates++;
       }
       await client.end();
     });
-    await sleep(300);
+    const moreUpdates = async (count: number, what: string) => {
+      const target = updates + count;
+      await eventually(() => updates >= target, `${count} more updates ${what}`);
+    };
+    await moreUpdates(20, 'before the re-snapshot is requested');
     const requested = await http('POST', '/snapshots', { table: 'orders' });
     expect(requested.status).toBe(202);
     expect(requested.body).toMatchObject({ status: expect.stringMatching(/pending|running|completed/), tables: [{ table: 'orders' }] });
     const id = String(requested.body['id']);
     const done = await snapshotDone(id);
-    await sleep(500);
+    await moreUpdates(20, 'after the re-snapshot finished');
     writing = false;
     await Promise.all(writers);
     expect(done).toMatchObject({ status: 'completed', tables: [{ table: 'orders', status: 'completed' }] });
@@ -236,10 +240,8 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     const listed = await http('GET', '/snapshots');
     expect((listed.body['items'] as { id: string }[]).map((item) => item.id)).toContain(id);
 
-    // Wait for everything committed to be on Kafka (the writers' last update included).
     const lastUpdate = await admin.query<{ max: string }>(`SELECT max(updated_at)::text AS max FROM "${schema}".orders`);
     expect(lastUpdate.rows[0]?.max).toBeDefined();
-    await sleep(2_000);
     const reads = await found(() => {
       const list = received.filter((record) => record.topic === ordersTopic && record.idempotencyKey.includes(`:resnapshot:${id}:`));
       return list.length >= rowsRead ? list : undefined;
@@ -252,37 +254,47 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
 
     // Rebuild per partition: from each key's read, apply the later changes in partition order.
     // With the reads at the right place every later update's before-image is the rebuilt row.
-    const state = new Map<string, Record<string, unknown> | null>();
-    const mismatches: string[] = [];
-    const byPartition = new Map<number, Received[]>();
-    for (const record of received.filter((r) => r.topic === ordersTopic && r.value !== null)) {
-      const list = byPartition.get(record.partition) ?? [];
-      list.push(record);
-      byPartition.set(record.partition, list);
-    }
-    for (const records of byPartition.values()) {
-      for (const record of records) {
-        const event = record.value as ChangeEvent.Value;
-        const key = record.key ?? '';
-        if (record.idempotencyKey.includes(`:resnapshot:${id}:`)) state.set(key, event.after);
-        else if (state.has(key)) {
-          const current = state.get(key);
-          if ((event.op === 'u' || event.op === 'd') && JSON.stringify(event.before) !== JSON.stringify(current)) {
-            mismatches.push(`${key} ${event.op}: before ${JSON.stringify(event.before)} but rebuilt ${JSON.stringify(current)}`);
+    const rebuild = () => {
+      const state = new Map<string, Record<string, unknown> | null>();
+      const mismatches: string[] = [];
+      const byPartition = new Map<number, Received[]>();
+      for (const record of received.filter((r) => r.topic === ordersTopic && r.value !== null)) {
+        const list = byPartition.get(record.partition) ?? [];
+        list.push(record);
+        byPartition.set(record.partition, list);
+      }
+      for (const records of byPartition.values()) {
+        for (const record of records) {
+          const event = record.value as ChangeEvent.Value;
+          const key = record.key ?? '';
+          if (record.idempotencyKey.includes(`:resnapshot:${id}:`)) state.set(key, event.after);
+          else if (state.has(key)) {
+            const current = state.get(key);
+            if ((event.op === 'u' || event.op === 'd') && JSON.stringify(event.before) !== JSON.stringify(current)) {
+              mismatches.push(`${key} ${event.op}: before ${JSON.stringify(event.before)} but rebuilt ${JSON.stringify(current)}`);
+            }
+            state.set(key, event.op === 'd' ? null : event.after);
           }
-          state.set(key, event.op === 'd' ? null : event.after);
         }
       }
-    }
-    expect(mismatches.slice(0, 3)).toEqual([]);
+      return { state, mismatches };
+    };
     const final = await admin.query<Record<string, unknown>>(
       `SELECT id::text, filled_quantity::text, status FROM "${schema}".orders ORDER BY id`,
     );
-    const rebuilt = final.rows.map((row) => {
-      const after = state.get(JSON.stringify({ id: row['id'] }));
-      return { id: after?.['id'], filled_quantity: after?.['filled_quantity'], status: after?.['status'] };
-    });
-    expect(rebuilt).toEqual(final.rows);
+    const rowsOf = (state: Map<string, Record<string, unknown> | null>) =>
+      final.rows.map((row) => {
+        const after = state.get(JSON.stringify({ id: row['id'] }));
+        return { id: after?.['id'], filled_quantity: after?.['filled_quantity'], status: after?.['status'] };
+      });
+    // Everything committed is on Kafka once the rebuilt table has caught up with the writers' last update.
+    await eventually(
+      () => JSON.stringify(rowsOf(rebuild().state)) === JSON.stringify(final.rows),
+      "every change committed to the orders on Kafka, the writers' last update included",
+    ).catch(() => undefined); // the assertions below show the difference
+    const { state, mismatches } = rebuild();
+    expect(mismatches.slice(0, 3)).toEqual([]);
+    expect(rowsOf(state)).toEqual(final.rows);
   });
 
   it('re-snapshots on a signal row inserted in SQL, reports a signal naming an unknown table as failed, and answers 400 for a table that is not captured', async () => {

@@ -6,7 +6,7 @@ import { DLQ_HEADERS, dlqTopicOf, HEADERS, validateEvent } from '@tributary/cont
 import { createKafka } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { eventually } from '@tributary/testing';
+import { commitEndOffsets, eventually } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 
@@ -60,18 +60,23 @@ describe('options-collector publishing to the real broker', () => {
     baseUrl = await app.getUrl();
 
     // The service creates the catalog topics itself; a consumer needs them to exist to subscribe.
-    await eventually(async () => {
-      const admin2 = kafka.admin();
-      await admin2.connect();
-      const topics = new Set(await admin2.listTopics());
-      await admin2.disconnect();
-      for (const topic of [...TOPICS, ...DLQ_TOPICS]) if (!topics.has(topic)) throw new Error(`${topic} missing`);
-      return true;
-    }, 60_000);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await eventually(async () => {
+        const topics = new Set(await admin.listTopics());
+        for (const topic of [...TOPICS, ...DLQ_TOPICS]) if (!topics.has(topic)) throw new Error(`${topic} missing`);
+        return true;
+      }, 'the catalog topics and their DLQs');
+      // The group starts at the end of the topics as it is now, however long the consumer takes to join.
+      await commitEndOffsets(admin, `collector-it-${instance}`, [...TOPICS, ...DLQ_TOPICS]);
+    } finally {
+      await admin.disconnect();
+    }
 
     consumer = kafka.consumer({ groupId: `collector-it-${instance}`, allowAutoTopicCreation: false });
     await consumer.connect();
-    await consumer.subscribe({ topics: [...TOPICS, ...DLQ_TOPICS], fromBeginning: false });
+    await consumer.subscribe({ topics: [...TOPICS, ...DLQ_TOPICS] });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
@@ -94,7 +99,7 @@ describe('options-collector publishing to the real broker', () => {
         if (!received.some((record) => record.topic === topic)) throw new Error(`nothing on ${topic} yet`);
       }
       return true;
-    }, 120_000);
+    }, 'a record of this run on each of the six topics', 120_000);
     const wallClock = Date.now();
     for (const record of received.filter((item) => !item.topic.endsWith('.dlq'))) {
       const value = JSON.parse(record.value) as { ts: string; symbol?: string; underlying?: string };
@@ -109,7 +114,7 @@ describe('options-collector publishing to the real broker', () => {
   });
 
   it('sends corrupted source records to the DLQ of their topic with the reason, never to the topic itself', async () => {
-    await eventually(() => received.some((record) => record.topic.endsWith('.dlq')), 60_000, 'a dead letter');
+    await eventually(() => received.some((record) => record.topic.endsWith('.dlq')), 'a dead letter', 60_000);
     for (const record of received.filter((item) => item.topic.endsWith('.dlq'))) {
       expect(record.headers[DLQ_HEADERS.reason]).toBeTruthy();
       expect(record.headers[DLQ_HEADERS.errorType]).toBe('ValidationError');

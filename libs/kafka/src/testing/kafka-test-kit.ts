@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type Admin, type ISocketFactory, Kafka, type KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { parseEnv } from '@tributary/config';
-import { workspaceRoot } from '@tributary/testing';
+import { DEFAULT_WAIT_MS, eventually, workspaceRoot } from '@tributary/testing';
 import { decodeHeaders } from '../lib/record-headers';
 import {
   createKafka,
@@ -80,7 +80,7 @@ export interface ReadRecord {
 }
 
 /** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
-export async function readRecords(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
+export async function readRecords(kafka: Kafka, topic: string, count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
   const records: ReadRecord[] = [];
   try {
@@ -111,15 +111,6 @@ export async function readRecords(kafka: Kafka, topic: string, count: number, ti
     await consumer.disconnect();
   }
   return records;
-}
-
-/** Waits until `condition` holds, polling every 50 ms. */
-export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 export interface EchoLine {
@@ -169,16 +160,25 @@ export class EchoProcess {
     return this.lines.filter((line) => line.echo === 'record');
   }
 
-  async waitFor(condition: (lines: EchoLine[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+  /** Waits until `condition` holds for the lines printed so far; fails at once if the process ends first. */
+  async waitFor(condition: (lines: EchoLine[]) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
     try {
-      await waitUntil(() => condition(this.lines), timeoutMs, what);
+      await eventually(() => condition(this.lines) || this.ended(), what, timeoutMs);
+      if (!condition(this.lines)) {
+        const { exitCode, signalCode } = this.child;
+        throw new Error(`the echo service ended (code ${exitCode}, signal ${signalCode}) before ${what}`);
+      }
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- echo service output ---\n${this.output.slice(-6000)}`);
     }
   }
 
+  private ended(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
   signal(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (!this.ended()) this.child.kill(signal);
   }
 
   /** Ends the process (SIGKILL) if it still runs. */
@@ -198,6 +198,8 @@ export interface TestServerOptions extends Partial<Omit<KafkaBatchServerOptions,
   readonly handler: (value: unknown, context: unknown) => unknown;
   /** Register the handler as a batch handler (as @BatchEventPattern does). */
   readonly batch?: boolean;
+  /** Further topics the same consumer reads, each with its own record handler. */
+  readonly alsoConsumes?: Readonly<Record<string, (value: unknown, context: unknown) => unknown>>;
 }
 
 /**
@@ -205,7 +207,7 @@ export interface TestServerOptions extends Partial<Omit<KafkaBatchServerOptions,
  * @EventPattern method; resolves once the consumer has joined its group.
  */
 export async function startTestServer(options: TestServerOptions): Promise<KafkaBatchServer> {
-  const { kafka, topic, handler, batch, ...rest } = options;
+  const { kafka, topic, handler, batch, alsoConsumes, ...rest } = options;
   const server = new KafkaBatchServer({
     service: 'kafka-it',
     groupId: uniqueName('group'),
@@ -217,10 +219,13 @@ export async function startTestServer(options: TestServerOptions): Promise<Kafka
   server.addHandler(topic, async (value: unknown, context: unknown) => handler(value, context), true, {
     [KAFKA_BATCH_HANDLER]: batch === true,
   });
+  for (const [other, otherHandler] of Object.entries(alsoConsumes ?? {})) {
+    server.addHandler(other, async (value: unknown, context: unknown) => otherHandler(value, context), true);
+  }
   await new Promise<void>((resolve, reject) =>
     server.listen((error?: unknown) => (error ? reject(error) : resolve())),
   );
-  await waitUntil(() => server.ready, 60_000, `consumer of ${topic} to join its group`);
+  await eventually(() => server.ready, `the consumer of ${topic} to join its group`);
   return server;
 }
 
@@ -231,10 +236,12 @@ export async function startTestServer(options: TestServerOptions): Promise<Kafka
 export class BrokerOutage {
   private readonly sockets = new Set<Socket>();
   private down = false;
+  private refused = 0;
 
   constructor(private readonly silent = false) {}
 
   readonly socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    if (this.down) this.refused++;
     // Port 1 on the loopback refuses at once, like a broker that is not listening.
     const socket = this.down ? createConnection({ host: '127.0.0.1', port: 1 }) : createConnection({ host, port }, onConnect);
     socket.setKeepAlive(true, 60_000);
@@ -253,6 +260,11 @@ export class BrokerOutage {
 
   end(): void {
     this.down = false;
+  }
+
+  /** Connections the client attempted while the brokers were unreachable: proof that it noticed and keeps trying. */
+  get refusedConnections(): number {
+    return this.refused;
   }
 
   /** Connections currently open through this factory. */

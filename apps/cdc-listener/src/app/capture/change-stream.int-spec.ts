@@ -7,6 +7,7 @@ import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
 import { ChangeStream } from './change-stream';
 import { UNAVAILABLE_VALUE } from './column-values';
+import type { CapturedTransaction } from './transaction-assembler';
 
 const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
@@ -17,10 +18,11 @@ const publication = `cdc_test_${run}`;
 const prefix = `cdctest${run.replace(/_/g, '')}`;
 const transactionTopic = `${prefix}.transactions`;
 const logger = createLogger('cdc-listener-test', 'silent');
+const STATUS_INTERVAL_MS = 500;
 
 /** Waits until `find` finds something, and returns it. */
 async function found<T>(find: () => T | undefined | Promise<T | undefined>, what = 'record'): Promise<T> {
-  return (await eventually(find, 30_000, what)) as T;
+  return (await eventually(find, what)) as T;
 }
 
 interface Received {
@@ -51,7 +53,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       publication,
       serverName: prefix,
       version: 'test',
-      statusIntervalMs: 500,
+      statusIntervalMs: STATUS_INTERVAL_MS,
       logger,
       deliver: deliver ?? ((transaction) => publisher.publish(transaction)),
     });
@@ -65,6 +67,17 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       [slotName],
     );
     return result.rows[0]?.lsn ?? '';
+  }
+
+  /** When the listener sent the last status update the server processed (epoch ms, by its own clock), or 0. */
+  async function lastStatusSentAt(): Promise<number> {
+    const result = await admin.query<{ ms: number | null }>(
+      `SELECT (extract(epoch FROM r.reply_time) * 1000)::float8 AS ms
+         FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid
+        WHERE s.slot_name = $1`,
+      [slotName],
+    );
+    return result.rows[0]?.ms ?? 0;
   }
 
   beforeAll(async () => {
@@ -89,7 +102,7 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       },
     });
     startStream();
-    await eventually(() => stream?.streaming, 30_000, 'streaming');
+    await eventually(() => stream?.streaming, 'streaming');
   });
 
   afterAll(async () => {
@@ -208,17 +221,28 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   });
 
   it('never confirms a transaction Kafka did not acknowledge: after a restart it is delivered again with the same dedup key', async () => {
-    await eventually(async () => (stream?.confirmed ?? 0n) > 0n);
+    await eventually(async () => (stream?.confirmed ?? 0n) > 0n, 'a first confirmed position');
     await stream?.stop();
     await running;
     // A stream whose Kafka writes never complete: the commit must not be confirmed.
-    startStream(() => new Promise<void>(() => undefined));
-    await eventually(() => stream?.streaming, 30_000, 'streaming');
+    let lostHandedOverAt = 0;
+    const isLost = (transaction: CapturedTransaction) =>
+      transaction.changes.some((change) => change.value.after?.['client_order_id'] === 'co-lost');
+    startStream((transaction) => {
+      if (isLost(transaction)) lostHandedOverAt = Date.now();
+      return new Promise<void>(() => undefined);
+    });
+    await eventually(() => stream?.streaming, 'streaming');
     const walBefore = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
     await admin.query(
       `INSERT INTO "${schema}".orders (client_order_id, account, symbol, side, order_type, quantity) VALUES ('co-lost', 'ACC2', 'MSFT', 'sell', 'market', 5)`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // several status intervals
+    await eventually(() => lostHandedOverAt > 0, 'the transaction handed to the Kafka writer');
+    // Several status updates sent after the stream held the transaction have reached the server.
+    await eventually(
+      async () => (await lastStatusSentAt()) >= lostHandedOverAt + 3 * STATUS_INTERVAL_MS,
+      'status updates from three intervals after the transaction was handed over',
+    );
     const confirmedBefore = await slotConfirmedLsn();
     // Idle WAL before the transaction may be confirmed (keepalives); the transaction's commit may not.
     const notPast = await admin.query<{ ok: boolean }>('SELECT $1::pg_lsn <= $2::pg_lsn AS ok', [confirmedBefore, walBefore]);
@@ -235,6 +259,6 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       ),
     );
     expect(redelivered.idempotencyKey).toMatch(/^\d+:1$/);
-    await eventually(async () => (await slotConfirmedLsn()) !== confirmedBefore, 30_000, 'slot advanced');
+    await eventually(async () => (await slotConfirmedLsn()) !== confirmedBefore, 'slot advanced');
   });
 });

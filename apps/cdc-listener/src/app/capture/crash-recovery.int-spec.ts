@@ -22,6 +22,9 @@ const topics = [...tables.map((table) => `${prefix}.${schema}.${table}`), transa
 const logger = createLogger('cdc-listener-crash-test', 'silent');
 const WRITERS = 3;
 const CRASHES = 3;
+/** Each kill comes after 20 to 80 more orders were committed; 0 to 30 more are committed while the listener is down. */
+const ORDERS_BEFORE_KILL = { least: 20, spread: 60 };
+const ORDERS_WHILE_DOWN = { least: 0, spread: 30 };
 
 interface Received {
   topic: string;
@@ -54,10 +57,12 @@ function freePort(): Promise<number> {
 
 const began = Date.now();
 const progress = (what: string) => process.stderr.write(`[crash test +${Date.now() - began} ms] ${what}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('cdc-listener killed with SIGKILL while orders are being committed (built service, real servers)', () => {
-  const random = seeded(Number(process.env['CDC_CRASH_SEED'] ?? 20250321));
+  const seed = Number(process.env['CDC_CRASH_SEED'] ?? 20250321);
+  const random = seeded(seed);
+  /** When to kill and restart, drawn apart from the writers' data so the schedule replays exactly. */
+  const schedule = seeded(seed + 1);
   const admin = new Client({ connectionString: databaseUrl });
   const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-crash-test', logger);
   const consumer = kafka.consumer({ groupId: `cdc-crash-${run}` });
@@ -177,8 +182,14 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
 
   it('after every kill -9 and restart, each committed change is on Kafka once per dedup key, in order per row, and only unconfirmed transactions come twice', async () => {
     const writers = Array.from({ length: WRITERS }, (_, session) => writer(session));
+    /** Waits until `count` more orders than now are committed: the writers' progress, not time, places the kills. */
+    const moreOrdersCommitted = async (count: number, what: string) => {
+      const target = committed.size + count;
+      await eventually(() => committed.size >= target, `${count} more orders committed ${what}`);
+    };
     for (let crash = 0; crash < CRASHES; crash++) {
-      await sleep(500 + Math.floor(random() * 2500));
+      const beforeKill = ORDERS_BEFORE_KILL.least + Math.floor(schedule() * ORDERS_BEFORE_KILL.spread);
+      await moreOrdersCommitted(beforeKill, `before kill #${crash + 1}`);
       const killed = service;
       progress(`kill -9 #${crash + 1} with ${committed.size} orders committed`);
       killed?.child.kill('SIGKILL');
@@ -187,9 +198,9 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
       await eventually(async () => {
         const active = await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slotName]);
         return active.rowCount === 0;
-      }, 30_000, 'slot released by the killed listener');
+      }, 'slot released by the killed listener');
       confirmedAtKill.push(await slotConfirmedLsn());
-      await sleep(Math.floor(random() * 1000));
+      await moreOrdersCommitted(ORDERS_WHILE_DOWN.least + Math.floor(schedule() * ORDERS_WHILE_DOWN.spread), 'while the listener is down');
       progress('restarting');
       await start();
       progress('ready again');
@@ -205,16 +216,22 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
           .filter((message) => message.topic.endsWith('.orders') && message.event?.op === 'c')
           .map((message) => String(message.event?.after?.['client_order_id'])),
       );
+    /** Distinct changes (by dedup key) on Kafka that `matches`. */
+    const distinct = (matches: (message: Received) => boolean) =>
+      new Set(changeRecords().filter(matches).map((message) => message.idempotencyKey)).size;
     const expectedOrders = [...committed.keys()];
     await eventually(
       () => {
         const created = createdOrders();
-        return expectedOrders.every((id) => created.has(id));
+        return (
+          expectedOrders.every((id) => created.has(id)) &&
+          distinct((message) => message.topic.endsWith('.order_fills')) >= expectedOrders.length &&
+          distinct((message) => message.topic.endsWith('.orders') && message.event?.op === 'u') >= expectedOrders.length
+        );
       },
-      60_000,
-      'every committed order on Kafka',
+      'every committed order, its fill and its update on Kafka',
+      90_000,
     ).catch(() => undefined); // the assertions below say which are missing
-    await sleep(1_000); // let the fills and updates of the last transactions arrive too
     progress(`${received.length} records received`);
     const changes = changeRecords();
 
@@ -280,7 +297,6 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
         const row = counts.rows[0];
         return row && row.created === expected.created && row.updated === expected.updated ? row : undefined;
       },
-      30_000,
       'audit trail complete',
     ).catch(() => undefined);
     expect(audited).toEqual(expected);

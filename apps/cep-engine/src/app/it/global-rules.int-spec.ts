@@ -1,7 +1,7 @@
 import { ScenarioBuilder } from '@tributary/cep';
 import type { Alert } from '@tributary/contracts';
 import { eventually } from '@tributary/testing';
-import { CepTestEnvironment, nanosAt, postJson, sleep } from '../../testing/cep-test-kit';
+import { CepTestEnvironment, nanosAt, postJson } from '../../testing/cep-test-kit';
 
 // RISK_BREACH keys by account, but its inputs (CDC change topics) are keyed by primary key: one
 // account's position and limit sit on different partitions. It runs on the global slot, whose owner
@@ -28,7 +28,7 @@ describe('a rule whose inputs are not partitioned by its key (built service, rea
     await eventually(async () => {
       const patterns = (await (await fetch(`${service.baseUrl}/patterns`)).json()) as { global: boolean; patterns: { id: string; placement: string }[] };
       return patterns.global && patterns.patterns.some((rule) => rule.id === 'risk_breach' && rule.placement === 'global');
-    }, 60_000, 'the instance owns the global slot running risk_breach');
+    }, 'the instance owns the global slot running risk_breach');
 
     const scenario = new ScenarioBuilder(nanosAt(Date.now() - 60_000));
     scenario.at(0).limit('ACC-1', 'max_position_quantity', 1_000, { symbol: 'AAPL', op: 'c' });
@@ -39,11 +39,13 @@ describe('a rule whose inputs are not partitioned by its key (built service, rea
     scenario.at(10_000).position('ACC-2', 'MSFT', 10, 400, 'c');
     await env.produce(POSITIONS, [{ value: scenario.events[2]?.value ?? {}, partition: 0 }]);
 
-    await eventually(() => alerts.length >= 1, 60_000, 'the breach alert committed').catch(async (error: unknown) => {
+    await eventually(() => alerts.length >= 1, 'the breach alert committed').catch(async (error: unknown) => {
       const patterns = await (await fetch(`${service.baseUrl}/patterns`)).text();
       throw new Error(`${String(error)}\n${patterns}\n${service.output().slice(-6000)}`);
     });
-    await sleep(3_000);
+    // The breach needed the watermark of every partition past both changes (idle ones released by
+    // processing time); with every record processed and every alert read, no second one can follow.
+    await env.allAlertsRead([POSITIONS, LIMITS]);
     expect(alerts.map((alert) => [alert.rule, alert.key, alert.attributes['limitType'], alert.attributes['exposure']])).toEqual([['risk_breach', 'ACC-1', 'max_position_quantity', 1_500]]);
     expect(alerts[0]?.events.map((event) => [event.topic, event.partition])).toEqual([[env.topic(POSITIONS), 3]]);
   });

@@ -18,6 +18,12 @@ const catalogSchema = `hdm_archive_crash_${run}`;
 const groupId = `hdm-archive-crash-${run}`;
 const bucket = 'tributary-test';
 const port = 31_000 + (process.pid % 2000);
+/**
+ * How far into each round's stream of flushes the kill lands, in rows archived since the round began.
+ * Each restart first waits out the killed member's session (30 s), so a round may take a while.
+ */
+const KILL_AFTER_ROWS = [1, 61, 181, 361];
+const ROUND_TIMEOUT_MS = 120_000;
 const s3Env = {
   S3_ENDPOINT: infraEnv['S3_ENDPOINT'] as string,
   S3_REGION: infraEnv['S3_REGION'] as string,
@@ -149,12 +155,12 @@ describe('archive after kill -9 of the service process', () => {
         })),
       });
       const before = await catalogRows();
+      const killAfter = KILL_AFTER_ROWS[round] as number;
       await eventually(
-        async () => (await catalogRows()) > before,
-        60_000,
-        `round ${round}: flushes under way`,
+        async () => (await catalogRows()) >= before + killAfter,
+        `round ${round}: ${killAfter} rows archived`,
+        ROUND_TIMEOUT_MS,
       );
-      await new Promise((resolve) => setTimeout(resolve, [0, 15, 40, 90][round]));
       service.child.kill('SIGKILL');
       await service.exited;
       service = undefined;
@@ -165,8 +171,8 @@ describe('archive after kill -9 of the service process', () => {
     const total = perRound * rounds;
     await eventually(
       async () => (await catalogRows()) >= total,
-      90_000,
       'everything archived after the restarts',
+      ROUND_TIMEOUT_MS,
     );
     expect(await catalogRows()).toBe(total);
 
@@ -205,5 +211,5 @@ describe('archive after kill -9 of the service process', () => {
       connection.closeSync();
       duck.closeSync();
     }
-  }, 300_000); // each restart waits for the group to expire the killed member (session timeout 30 s)
+  }, 600_000); // the four rounds and the final restart, each within ROUND_TIMEOUT_MS
 });

@@ -101,6 +101,15 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     return { topic, schema, service, produce, archivedRows, deadLettered };
   }
 
+  /**
+   * Waits until the archive has failed to flush four times during the outage, with its backoff between
+   * tries: by then the consumer, had it not paused, would long have retried a failing record (two
+   * attempts, 50 ms apart) and dead-lettered it.
+   */
+  async function outageOutlastsConsumerRetries(archive: TopicArchiveService): Promise<void> {
+    await eventually(() => (archive.currentOutage()?.attempts ?? 0) >= 4, 'four failed flushes during the outage');
+  }
+
   async function readiness(service: RunningApp): Promise<{ status: number; body: Record<string, Record<string, Record<string, unknown>>> }> {
     const response = await fetch(`${service.baseUrl}/health/ready`);
     return { status: response.status, body: (await response.json()) as Record<string, Record<string, Record<string, unknown>>> };
@@ -123,28 +132,28 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     }));
     try {
       await produce(0, 100);
-      await eventually(async () => (await archivedRows()) === 100, 60_000, 'the first 100 archived');
+      await eventually(async () => (await archivedRows()) === 100, 'the first 100 archived');
 
       await proxy.cut();
       await produce(100, 100);
       const archive = service.app.get(TopicArchiveService);
-      await eventually(() => archive.currentOutage()?.dependency === 's3', 60_000, 'the archive waiting for S3');
+      await eventually(() => archive.currentOutage()?.dependency === 's3', 'the archive waiting for S3');
       expect(archive.consumptionPaused).toBe(true);
       const down = await readiness(service);
       expect(down.status).toBe(503);
       expect(down.body['details']?.['archive']).toMatchObject({ status: 'down', waitingFor: 's3', consumptionPaused: true });
       expect(down.body['details']?.['s3']).toMatchObject({ status: 'down' });
-      await new Promise((resolve) => setTimeout(resolve, 3000)); // far longer than the consumer's retries would take
+      await outageOutlastsConsumerRetries(archive);
       expect(await archivedRows()).toBe(100);
       expect(await deadLettered()).toBe(0);
       expect(archive.bufferedRowCount()).toBeLessThanOrEqual(100); // held, bounded: no more fetched while paused
 
       await proxy.open();
-      await eventually(async () => (await archivedRows()) === 200, 60_000, 'the held 100 archived after S3 came back');
-      await eventually(async () => (await readiness(service)).status === 200, 30_000, 'ready again');
+      await eventually(async () => (await archivedRows()) === 200, 'the held 100 archived after S3 came back');
+      await eventually(async () => (await readiness(service)).status === 200, 'ready again');
       expect(archive.consumptionPaused).toBe(false);
       await produce(200, 50);
-      await eventually(async () => (await archivedRows()) === 250, 60_000, 'consumption resumed');
+      await eventually(async () => (await archivedRows()) === 250, 'consumption resumed');
       expect(await deadLettered()).toBe(0);
       await exactlyOnce(schema, 250);
     } finally {
@@ -161,23 +170,23 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     const { schema, service, produce, archivedRows, deadLettered } = await scenario('pg', () => ({ DATABASE_URL: url.toString() }));
     try {
       await produce(0, 100);
-      await eventually(async () => (await archivedRows()) === 100, 60_000, 'the first 100 archived');
+      await eventually(async () => (await archivedRows()) === 100, 'the first 100 archived');
 
       await proxy.cut();
       await produce(100, 100);
       const archive = service.app.get(TopicArchiveService);
-      await eventually(() => archive.currentOutage()?.dependency === 'postgres', 60_000, 'the archive waiting for PostgreSQL');
+      await eventually(() => archive.currentOutage()?.dependency === 'postgres', 'the archive waiting for PostgreSQL');
       const down = await readiness(service);
       expect(down.status).toBe(503);
       expect(down.body['details']?.['archive']).toMatchObject({ status: 'down', waitingFor: 'postgres', consumptionPaused: true });
       expect(down.body['details']?.['postgres']).toMatchObject({ status: 'down' });
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await outageOutlastsConsumerRetries(archive);
       expect(await archivedRows()).toBe(100);
       expect(await deadLettered()).toBe(0);
 
       await proxy.open();
-      await eventually(async () => (await archivedRows()) === 200, 60_000, 'the held 100 archived after PostgreSQL came back');
-      await eventually(async () => (await readiness(service)).status === 200, 30_000, 'ready again');
+      await eventually(async () => (await archivedRows()) === 200, 'the held 100 archived after PostgreSQL came back');
+      await eventually(async () => (await readiness(service)).status === 200, 'ready again');
       expect(await deadLettered()).toBe(0);
       await exactlyOnce(schema, 200);
     } finally {

@@ -71,7 +71,9 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
     S3_BUCKET: bucket,
     ARCHIVE_CATALOG_SCHEMA: schema,
     BATCH_WORK_DIR: workDir,
-    BATCH_OBSOLETE_GRACE_MS: '0',
+    // Longer than the test runs: a replaced object goes only once the test ends its grace period, never
+    // because the service's periodic sweep happened to run between two steps.
+    BATCH_OBSOLETE_GRACE_MS: '1h',
     BATCH_THREADS: '1',
   });
   const s3: S3Client = createS3Client(config);
@@ -144,8 +146,8 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
         const view = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as BatchRunView;
         return view.status === 'succeeded' || view.status === 'failed' ? view : null;
       },
-      90_000,
       `batch run ${id} to finish`,
+      90_000,
     ) as Promise<BatchRunView>;
   }
 
@@ -218,9 +220,18 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
     expect(totals).toEqual({ candles: 240n, trades: BigInt(trades.length) });
 
     const replaced = `gold_candles_1m/date=2026-03-02/hour=14/${firstRun.id}.parquet`;
+    const obsolete = async () =>
+      (await pool.query(`SELECT object_key FROM "${schema}".batch_obsolete_objects`)).rows.map((r: { object_key: string }) => r.object_key);
+    expect(await obsolete()).toEqual([replaced]);
+    const jobs = app.get(BatchJobService);
+    expect(await jobs.sweepObsoleteObjects()).toBe(0); // within its grace period
     await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: replaced }));
-    expect(await app.get(BatchJobService).sweepObsoleteObjects()).toBe(1);
+    // the grace period ends (the catalog's clock decides), and the next sweep deletes it, and only it
+    await pool.query(`UPDATE "${schema}".batch_obsolete_objects SET delete_after = now() WHERE object_key = $1`, [replaced]);
+    await jobs.sweepObsoleteObjects();
     await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: replaced }))).rejects.toMatchObject({ name: 'NotFound' });
+    expect(await obsolete()).toEqual([]);
+    for (const file of await goldFiles('gold_candles_1m')) await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: file.object_key }));
   });
 
   it('reconciles against the archived real-time candles and reports the one injected difference', async () => {

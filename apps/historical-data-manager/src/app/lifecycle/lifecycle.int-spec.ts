@@ -5,7 +5,7 @@ import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3C
 import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv } from '@tributary/testing';
+import { readInfraEnv } from '@tributary/testing';
 import { DataSource } from 'typeorm';
 import { downloadObject } from '../../testing/archived-objects';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
@@ -18,7 +18,11 @@ const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
 const catalogSchema = `hdm_lifecycle_it_${run}`;
 const bucket = 'tributary-test';
-const GRACE_MS = 3000;
+/**
+ * Longer than any test here runs: an object outlives its grace period only when a test says the period
+ * is over ({@link graceRunsOut}), never because this machine was slow between two steps.
+ */
+const GRACE_MS = 3_600_000;
 const HOUR = 3_600_000_000_000n;
 const DAY = 24n * HOUR;
 const H10 = BigInt(Date.parse('2026-11-01T10:00:00Z')) * 1_000_000n;
@@ -131,6 +135,19 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     }
   }
 
+  /**
+   * Ends the grace period of retired objects now. The catalog decides with its own clock when a retired
+   * object may go (`delete_after`, set to the retirement time plus the grace period).
+   */
+  async function graceRunsOut(keys: readonly string[]): Promise<void> {
+    await catalog.query(`UPDATE "${catalogSchema}".retired_files SET delete_after = now() WHERE object_key = ANY($1::text[])`, [keys]);
+  }
+
+  /** One run of the deletion of retired objects, as the service schedules it. */
+  function sweep(): Promise<string[]> {
+    return service.app.get(ArchiveLifecycleService).sweep();
+  }
+
   async function objectExists(key: string): Promise<boolean> {
     try {
       await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -207,11 +224,11 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     for (const c of history.compactions) expect(c).toMatchObject({ status: 'committed', trigger: 'api', inputFiles: 6, inputRows: 300 });
 
     // the replaced objects stay for the grace period, then go
-    expect(await objectExists(oldKeys[0] as string)).toBe(true);
-    await eventually(async () => {
-      for (const key of oldKeys) expect(await objectExists(key)).toBe(false);
-      return true;
-    }, 20_000);
+    await sweep();
+    for (const key of oldKeys) expect(await objectExists(key)).toBe(true);
+    await graceRunsOut(oldKeys);
+    await sweep();
+    for (const key of oldKeys) expect(await objectExists(key)).toBe(false);
     for (const f of files) expect(await objectExists(f.object_key)).toBe(true);
   });
 
@@ -255,9 +272,13 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     expect(await rows(snapshotted)).toHaveLength(270);
     expect(await rows(snapshotted, { snapshot: `backtest-${run}` })).toEqual(asOf);
 
-    // past the grace period the pinned objects are still there
-    await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 4000));
+    // past the grace period the pinned objects are still there; the other replaced ones are gone
+    const replaced = (await get<{ retired: { key: string }[] }>(`/v1/datasets/${snapshotted.name}/retired`)).retired.map((r) => r.key);
+    expect(replaced).toHaveLength(9);
+    await graceRunsOut(replaced);
+    await sweep();
     for (const key of pinned) expect(await objectExists(key)).toBe(true);
+    for (const key of replaced.filter((k) => !pinned.includes(k))) expect(await objectExists(key)).toBe(false);
     const retired = await get<{ retired: { pinnedBy: string[] }[] }>(`/v1/datasets/${snapshotted.name}/retired`);
     expect(retired.retired.filter((r) => r.pinnedBy.includes(`backtest-${run}`))).toHaveLength(4);
 
@@ -271,10 +292,12 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     );
     expect(gone.status).toBe(404);
     expect(await gone.json()).toMatchObject({ parameter: 'snapshot' });
-    await eventually(async () => {
-      for (const key of pinned) expect(await objectExists(key)).toBe(false);
-      return true;
-    }, 20_000);
+    // released, they get a grace period of their own, then go
+    await sweep();
+    for (const key of pinned) expect(await objectExists(key)).toBe(true);
+    await graceRunsOut(pinned);
+    await sweep();
+    for (const key of pinned) expect(await objectExists(key)).toBe(false);
   });
 
   it('retention removes only the files entirely older than the dataset retention, and spares what a snapshot pins until released', async () => {
@@ -302,15 +325,16 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
 
     // the snapshot still reads the removed files; their objects outlive the grace period while it holds them
     expect(await rows(retained, { snapshot: `audit-${run}` })).toHaveLength(80);
-    await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 4000));
+    const removed = [oldest?.object_key as string, older?.object_key as string];
+    await graceRunsOut(removed);
+    await sweep();
     expect(await objectExists(oldest?.object_key as string)).toBe(true);
     expect((await lifecycle.applyRetention()).find((o) => o.dataset === retained.name)).toMatchObject({ files: 0 });
     await fetch(`${service.baseUrl}/v1/snapshots/audit-${run}`, { method: 'DELETE' });
-    await eventually(async () => {
-      expect(await objectExists(oldest?.object_key as string)).toBe(false);
-      expect(await objectExists(older?.object_key as string)).toBe(false);
-      return true;
-    }, 20_000);
+    await graceRunsOut(removed);
+    await sweep();
+    expect(await objectExists(oldest?.object_key as string)).toBe(false);
+    expect(await objectExists(older?.object_key as string)).toBe(false);
   });
 
   it('a column added in a later schema version is null in the rows of older files, also after compaction', async () => {

@@ -52,6 +52,23 @@ export class OwnTopics {
     return entry.partitions;
   }
 
+  /** The end offset of each partition of `topic` as it stands now. */
+  async ends(topic: string): Promise<{ partition: number; high: string }[]> {
+    return (await this.admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, high }));
+  }
+
+  /** Waits until `groupId` has committed every record written to `topic` so far. */
+  async waitUntilConsumed(groupId: string, topic: string): Promise<void> {
+    const ends = await this.ends(topic);
+    await eventually(
+      async () => {
+        const committed = await this.committed(groupId, topic);
+        return ends.every(({ partition, high }) => high === '0' || committed.find((entry) => entry.partition === partition)?.offset === high);
+      },
+      `${groupId} to commit every record written to ${topic}`,
+    );
+  }
+
   async cleanup(): Promise<void> {
     const existing = new Set(await this.admin.listTopics());
     const topics = this.created.filter((topic) => existing.has(topic));
@@ -60,37 +77,70 @@ export class OwnTopics {
   }
 }
 
-/**
- * Every record of `topic` from its start, once `done(records)` holds, plus whatever arrives in the
- * `settleMs` after (so a test also sees records that should not be there).
- */
-export async function readUntil(
+/** What a reader has of a topic so far: the records it keeps, and how far it got in each partition. */
+interface Reading {
+  readonly records: ReadRecord[];
+  readonly lastOffsets: Map<number, bigint>;
+}
+
+/** Reads `topic` from its start, keeping the records `keep` accepts, until `done` holds. */
+async function readFromStart(
   kafka: Kafka,
   topic: string,
-  done: (records: readonly ReadRecord[]) => boolean,
+  done: (reading: Reading) => boolean,
   what: string,
-  settleMs = 1500,
+  keep: (record: ReadRecord) => boolean = () => true,
 ): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: uniqueTopicPrefix('reader'), allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
-  const records: ReadRecord[] = [];
+  const reading: Reading = { records: [], lastOffsets: new Map() };
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
-        records.push({
+        const record: ReadRecord = {
           key: message.key === null ? null : message.key.toString(),
           value: message.value === null ? null : message.value.toString(),
           headers: decodeHeaders(message.headers),
           partition,
           offset: message.offset,
-        });
+        };
+        if (keep(record)) reading.records.push(record);
+        reading.lastOffsets.set(partition, BigInt(message.offset));
       },
     });
-    await eventually(() => done(records), 60_000, what);
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
-    return [...records];
+    await eventually(() => done(reading), what);
+    return [...reading.records];
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** Every record of `topic` from its start, once `done(records)` holds. */
+export function readUntil(
+  kafka: Kafka,
+  topic: string,
+  done: (records: readonly ReadRecord[]) => boolean,
+  what: string,
+): Promise<ReadRecord[]> {
+  return readFromStart(kafka, topic, (reading) => done(reading.records), what);
+}
+
+/**
+ * The records of `topic` that `keep` accepts (all by default), up to its end as it stands when called:
+ * once what writes to it has finished (its input committed, its sends acknowledged), this is all it
+ * wrote, including any record that should not be there.
+ */
+export async function readAll(kafka: Kafka, topic: string, keep?: (record: ReadRecord) => boolean): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const lastOffsets = ends.filter(({ low, high }) => high !== low).map(({ partition, high }) => ({ partition, last: BigInt(high) - 1n }));
+  return readFromStart(
+    kafka,
+    topic,
+    (reading) => lastOffsets.every(({ partition, last }) => (reading.lastOffsets.get(partition) ?? -1n) >= last),
+    `every record of ${topic} up to offsets ${ends.map(({ partition, high }) => `${partition}:${high}`).join(', ')}`,
+    keep,
+  );
 }

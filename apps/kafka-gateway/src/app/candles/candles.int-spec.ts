@@ -4,7 +4,7 @@ import { TypedProducer } from '@tributary/kafka';
 import { eventually } from '@tributary/testing';
 import { CandleAggregator, decodeCheckpoint } from './candle-aggregator';
 import { CandleStream, type CandleStreamOptions } from './candle-stream';
-import { OwnTopics, quietLogger, readUntil, type ReadRecord, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
+import { OwnTopics, quietLogger, readAll, readUntil, type ReadRecord, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
 import { seededRandom as random } from '@tributary/testing';
 
 // Event times a few hours back (all valid, none in the future), on a whole minute.
@@ -75,8 +75,29 @@ describe('event-time candles on the real broker', () => {
     const stream = new CandleStream(kafka, producer, quietLogger(), options);
     streams.push(stream);
     stream.onApplicationBootstrap();
-    await eventually(() => stream.status().groupJoined, 60_000, 'the candle consumer to join its group');
+    await eventually(() => stream.status().groupJoined, 'the candle consumer to join its group');
     return stream;
+  }
+
+  /** The checkpoint the candle stream committed with each partition of its input. */
+  async function checkpoints(options: CandleStreamOptions) {
+    const committed = await topics.committed(options.groupId, options.sourceTopic);
+    return new Map(committed.map((entry) => [entry.partition, decodeCheckpoint(entry.metadata)]));
+  }
+
+  /**
+   * Waits until the stream has processed every trade written so far and committed behind it: its
+   * candles and late reports are then all acknowledged by the brokers, and no further one can come.
+   */
+  async function processedEverything(options: CandleStreamOptions): Promise<void> {
+    const ends = (await topics.ends(options.sourceTopic)).filter(({ high }) => high !== '0');
+    await eventually(
+      async () => {
+        const byPartition = await checkpoints(options);
+        return ends.every(({ partition, high }) => byPartition.get(partition)?.lastOffset === String(BigInt(high) - 1n));
+      },
+      `the candle stream to process every trade of ${options.sourceTopic}`,
+    );
   }
 
   async function send(topic: string, trades: readonly { trade: UnderlyingTrade.Value; partition: number }[]): Promise<void> {
@@ -119,11 +140,12 @@ describe('event-time candles on the real broker', () => {
     await startStream(options);
     for (let index = 0; index < arrival.length; index += 50) await send(names.source, arrival.slice(index, index + 50));
     await send(names.source, closers);
+    await processedEverything(options);
 
     for (const interval of ['1s', '10s', '1m'] as const) {
       const count = [...wanted.values()].filter((candle) => candle.interval === interval).length;
       expect(count).toBeGreaterThan(0);
-      const records = await readUntil(kafka, names.candles[interval], (read) => read.length >= count, `${count} ${interval} candles`);
+      const records = await readAll(kafka, names.candles[interval]);
       const got = latestByKey(records);
       expect(records.length).toBe(count); // within the bound, each window once
       for (const [key, candle] of got) {
@@ -139,25 +161,27 @@ describe('event-time candles on the real broker', () => {
     await startStream(options);
     const on0 = (value: UnderlyingTrade.Value) => ({ trade: value, partition: 0 });
     await send(names.source, [on0(trade('LATE', 200, 10, 10, 'a')), on0(trade('LATE', 2000, 11, 10, 'b'))]);
-    await readUntil(kafka, names.candles['1s'], (read) => read.length >= 1, 'the first candle', 0);
+    await readUntil(kafka, names.candles['1s'], (read) => read.length >= 1, 'the first candle');
     await send(names.source, [on0(trade('LATE', 700, 9, 30, 'c'))]); // late by 1.3 s: corrects [0, 1)
     await send(names.source, [on0(trade('LATE', 9000, 11, 1, 'd'))]); // watermark 8.5 s: [0, 1) closes at 6 s
     await send(names.source, [on0(trade('LATE', 900, 99, 1, 'too-late'))]);
     await send(names.source, [on0(trade('LATE', 80_000, 11, 1, 'e'))]);
+    await processedEverything(options);
 
-    const candles = await readUntil(kafka, names.candles['1s'], (read) => read.some((r) => r.key === `LATE|${ns(9000)}`), 'the 1 s candles');
+    const candles = await readAll(kafka, names.candles['1s']);
+    expect(candles.map((record) => record.key)).toContain(`LATE|${ns(9000)}`);
     const first = candles.filter((record) => record.key === `LATE|${ns(0)}`).map((record) => JSON.parse(record.value ?? '') as Candle.Value);
     expect(first.map((c) => [c.revision, c.trades, c.volume, c.low, c.close])).toEqual([
       [0, 1, 10, 10, 10],
       [1, 2, 40, 9, 9],
     ]);
-    const late = await readUntil(kafka, names.late, (read) => read.length >= 1, 'the late trade');
+    const late = await readAll(kafka, names.late);
     expect(late).toHaveLength(1);
     const report = JSON.parse(late[0].value ?? '') as LateTrade.Value;
     expect(report).toMatchObject({ symbol: 'LATE', tradeId: 'too-late', missed: [{ interval: '1s', windowStart: ns(0) }], allowedLatenessMs: 5000 });
     expect(late[0].headers['idempotency.key']).toBe(`late:${names.source}:0:${report.source.offset}`);
     // The 10 s window was still open: it counts the trade the 1 s window could not.
-    const tens = latestByKey(await readUntil(kafka, names.candles['10s'], (read) => read.length >= 1, 'the 10 s candle'));
+    const tens = latestByKey(await readAll(kafka, names.candles['10s']));
     expect(tens.get(`LATE|${ns(0)}`)).toMatchObject({ trades: 5, high: 99 });
   });
 
@@ -174,18 +198,18 @@ describe('event-time candles on the real broker', () => {
 
     const first = await startStream(options);
     await send(names.source, trades.slice(0, 230).map((value) => ({ trade: value, partition: 0 })));
-    await eventually(async () => {
-      const [entry] = await topics.committed(options.groupId, names.source);
-      return decodeCheckpoint(entry?.metadata)?.lastOffset === '229';
-    }, 30_000, 'the first life to commit offset 229');
+    await eventually(
+      async () => (await checkpoints(options)).get(0)?.lastOffset === '229',
+      'the first life to commit offset 229',
+    );
     const [committed] = await topics.committed(options.groupId, names.source);
     expect(Number(committed.offset)).toBeLessThan(230); // behind the windows still open
     await first.onModuleDestroy();
 
     await startStream(options);
     await send(names.source, [...trades.slice(230), trade('RST', 200_000, 20, 1, 'closer')].map((value) => ({ trade: value, partition: 0 })));
-    const records = await readUntil(kafka, names.candles['1s'], (read) => latestByKey(read).size >= wanted.length, `${wanted.length} 1 s candles`);
-    const got = latestByKey(records);
+    await processedEverything(options);
+    const got = latestByKey(await readAll(kafka, names.candles['1s']));
     for (const candle of wanted) expect(got.get(`${candle.symbol}|${candle.windowStart}`)).toEqual(candle);
   });
 });

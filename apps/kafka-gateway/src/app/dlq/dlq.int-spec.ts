@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
-import { HEADERS, sampleEvent } from '@tributary/contracts';
-import { deadLetterHeaders, registerCompressionCodecs } from '@tributary/kafka';
+import { CATALOG, HEADERS, sampleEvent } from '@tributary/contracts';
+import { deadLetterHeaders, ensureTopics, registerCompressionCodecs } from '@tributary/kafka';
 import type { DlqPage, ReplayReport } from './dead-letters';
-import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { commitEndOffsets, eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
 registerCompressionCodecs();
 const ADMIN_KEY = 'tributary-dev-key';
@@ -37,7 +37,7 @@ describe('dead-letter operations', () => {
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({ eachMessage: async ({ message }) => void found.push(message) });
-      await eventually(() => found.length >= expected, 30_000, `${expected} replayed records on ${topic}`);
+      await eventually(() => found.length >= expected, `${expected} replayed records on ${topic}`);
       return found;
     } finally {
       await consumer.disconnect();
@@ -80,6 +80,11 @@ describe('dead-letter operations', () => {
       })),
     });
     await producer.disconnect();
+
+    // The gateway's own trade quality processor reads market.trades from the end: its group starts at
+    // the end as it is now, so a trade written later (the replayed one) is read however long it takes to join.
+    await ensureTopics(kafka, [CATALOG['market.trades']]);
+    await commitEndOffsets(admin, `${groupId}-quality`, ['market.trades']);
 
     gateway = startService('kafka-gateway', {
       port: 23112,
@@ -177,15 +182,6 @@ describe('dead-letter operations', () => {
   });
 
   it('replays a dead-lettered trade that then flows through the quality checks to market.trades.validated', async () => {
-    // The gateway's own trade quality processor reads market.trades from the end: wait until it has
-    // its partitions, so the replayed record is after its starting point.
-    await eventually(async () => {
-      const described = await admin.describeGroups([`${groupId}-quality`]);
-      const group = described.groups[0];
-      return group?.state === 'Stable' && group.members.length > 0;
-    }, 60_000, 'the quality processor in its group');
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-
     const symbol = `R${randomUUID().replace(/[^A-F0-9]/gi, '').slice(0, 6).toUpperCase()}`;
     const trade = sampleEvent('market.trades', { symbol, ts: String(BigInt(Date.now()) * 1_000_000n) });
     const producer = kafka.producer();
@@ -231,7 +227,7 @@ describe('dead-letter operations', () => {
       });
       const offsets = await admin.fetchTopicOffsetsByTimestamp('market.trades.validated', Date.now() - 120_000);
       for (const { partition, offset } of offsets) consumer.seek({ topic: 'market.trades.validated', partition, offset });
-      await eventually(() => validated.length >= 1, 60_000, `the replayed trade of ${symbol} on market.trades.validated`);
+      await eventually(() => validated.length >= 1, `the replayed trade of ${symbol} on market.trades.validated`);
     } finally {
       await consumer.disconnect();
     }

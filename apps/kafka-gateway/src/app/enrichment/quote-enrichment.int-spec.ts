@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
-import { formatOccSymbol, HEADERS, sampleEvent } from '@tributary/contracts';
-import { registerCompressionCodecs } from '@tributary/kafka';
-import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { CATALOG, formatOccSymbol, HEADERS, sampleEvent } from '@tributary/contracts';
+import { ensureTopics, registerCompressionCodecs } from '@tributary/kafka';
+import { commitEndOffsets, eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
 registerCompressionCodecs();
 
@@ -18,13 +18,21 @@ describe('option quotes enriched with the underlying price in event time', () =>
 
   beforeAll(async () => {
     kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    const groupId = `gateway-enrichment-test-${randomUUID()}`;
+    // The join starts at the end of both inputs as they are now: it sees this test's quotes however
+    // long it takes to join, and no quote of an earlier run waits in front of them.
+    await ensureTopics(kafka, [CATALOG['options.quotes'], CATALOG['market.quotes']]);
+    const admin = kafka.admin();
+    await admin.connect();
+    await commitEndOffsets(admin, `${groupId}-enrichment`, ['options.quotes', 'market.quotes']).finally(() => admin.disconnect());
     gateway = startService('kafka-gateway', {
       port: 23132,
       env: {
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
-        KAFKA_GROUP_ID: `gateway-enrichment-test-${randomUUID()}`,
-        GATEWAY_ENRICHMENT_START: 'earliest',
-        GATEWAY_ENRICHMENT_MAX_WAIT_MS: '30s',
+        KAFKA_GROUP_ID: groupId,
+        // Quotes are released by the underlying's event time alone: the processing-time fallback (for an
+        // input gone silent) must not fire however slowly this machine reads the two topics.
+        GATEWAY_ENRICHMENT_MAX_WAIT_MS: '1h',
       },
     });
     await waitForHttpStatus(`${gateway.baseUrl}/health/ready`, 200);
@@ -45,7 +53,7 @@ describe('option quotes enriched with the underlying price in event time', () =>
           if (message.key?.toString() === key) found.push(message);
         },
       });
-      await eventually(() => found.length >= expected, 60_000, `${expected} records of ${key} on ${topic}`);
+      await eventually(() => found.length >= expected, `${expected} records of ${key} on ${topic}`);
       return found;
     } finally {
       await consumer.disconnect();

@@ -6,7 +6,7 @@ import { HEADERS, nanosFromMillis, validateEvent } from '@tributary/contracts';
 import { parseEnv } from '@tributary/config';
 import { createKafka } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { eventually } from '@tributary/testing';
+import { commitEndOffsets, eventually } from '@tributary/testing';
 import { AppModule } from '../../app/app.module';
 import { dateOfDay, easternDay } from '../../chain/market-calendar';
 import { optionsCollectorConfigIssues, optionsCollectorEnv } from '../../config';
@@ -16,8 +16,10 @@ type Received = { topic: string; key: string | null; value: string; headers: Rec
 
 /** Waits until a record matches; fails naming what was awaited. */
 function awaitRecord(records: Received[], match: (record: Received) => boolean, what: string): Promise<Received> {
-  return eventually(() => records.find(match), 60_000, what) as Promise<Received>;
+  return eventually(() => records.find(match), what) as Promise<Received>;
 }
+
+const READ_TOPICS = ['options.quotes', 'options.chains', 'market.quotes'];
 
 const KEY = 'PKINTEGRATION000001';
 const SECRET = 'integration-secret-0c1d2e';
@@ -77,15 +79,21 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
     app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
-    await eventually(async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      const topics = new Set(await admin.listTopics());
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await eventually(async () => {
+        const topics = new Set(await admin.listTopics());
+        return READ_TOPICS.every((topic) => topics.has(topic));
+      }, 'catalog topics');
+      // The group starts at the end of the topics as it is now, so what this test makes the service
+      // publish is read however long the consumer takes to join.
+      await commitEndOffsets(admin, `collector-it-${instance}`, READ_TOPICS);
+    } finally {
       await admin.disconnect();
-      return topics.has('options.quotes') && topics.has('options.chains');
-    }, 60_000, 'catalog topics');
+    }
     await consumer.connect();
-    await consumer.subscribe({ topics: ['options.quotes', 'options.chains', 'market.quotes'], fromBeginning: false });
+    await consumer.subscribe({ topics: READ_TOPICS });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
@@ -108,7 +116,7 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
   });
 
   it('selects the chain, subscribes it on the option stream and publishes live quotes with their exact nanoseconds', async () => {
-    await eventually(() => peer.live('v1beta1/indicative')[0]?.subscriptions.has(atTheMoney), 60_000, 'chain subscribed');
+    await eventually(() => peer.live('v1beta1/indicative')[0]?.subscriptions.has(atTheMoney), 'chain subscribed');
     const subscribed = [...peer.live('v1beta1/indicative')[0].subscriptions];
     expect(subscribed).toHaveLength(4);
 

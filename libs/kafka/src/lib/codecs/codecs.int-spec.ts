@@ -1,33 +1,20 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Message } from 'kafkajs';
 import type { Compression } from '@tributary/contracts';
+import { eventually, KAFKA_TOOL_TIMEOUT_MS, runKafkaTool } from '@tributary/testing';
 import {
   quietLogger,
   startTestServer,
   testKafka,
   TestTopics,
   uniqueName,
-  waitUntil,
 } from '../../testing/kafka-test-kit';
 import type { KafkaBatchServer } from '../consumer/kafka-batch-server';
 import { TypedProducer } from '../producer/typed-producer';
 
-const run = promisify(execFile);
 const CODECS: readonly Compression[] = ['gzip', 'snappy', 'lz4', 'zstd'];
-
-/** Runs one of Kafka's own command-line tools (the Java client) from the jars tools/infra fetched. */
-async function kafkaTool(mainClass: string, args: string[]): Promise<string> {
-  const libs = process.env['KAFKA_HOME_LIBS'];
-  if (!libs) throw new Error('KAFKA_HOME_LIBS is not set: run tools/infra/up');
-  const log4j = process.env['KAFKA_TOOLS_LOG4J'];
-  const jvm = ['-Xmx256m', ...(log4j ? [`-Dlog4j.configuration=file:${log4j}`] : []), '-cp', `${libs}/*`];
-  const { stdout } = await run('java', [...jvm, mainClass, ...args], { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
-}
 
 const brokers = (): string => process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 
@@ -69,7 +56,7 @@ describe('compression codecs against the real broker', () => {
     const server = await startTestServer({ kafka, topic, handler: (value) => void values.push(value as Tick) });
     server.on('dead-letter', () => deadLettered++);
     servers.push(server);
-    await waitUntil(() => values.length + deadLettered >= expected, 60_000, `${expected} records of ${topic}`);
+    await eventually(() => values.length + deadLettered >= expected, `${expected} records of ${topic}`);
     return { values, deadLettered };
   }
 
@@ -90,7 +77,7 @@ describe('compression codecs against the real broker', () => {
     const sent = ticks(`java-${codec}`, 50);
     const payloadFile = join(payloadDir, `${codec}.jsonl`);
     writeFileSync(payloadFile, sent.map((tick) => JSON.stringify(tick)).join('\n'));
-    await kafkaTool('org.apache.kafka.tools.ProducerPerformance', [
+    await runKafkaTool('org.apache.kafka.tools.ProducerPerformance', [
       '--topic', topic,
       '--num-records', '50',
       '--payload-file', payloadFile,
@@ -104,7 +91,7 @@ describe('compression codecs against the real broker', () => {
     // The tool picks a random line of the file for each record: every value must be one of them, intact.
     const known = new Set(sent.map((tick) => JSON.stringify(tick)));
     for (const value of values) expect(known.has(JSON.stringify(value))).toBe(true);
-  });
+  }, KAFKA_TOOL_TIMEOUT_MS + 90_000);
 
   it('records our producer compressed with each codec are read by Kafka\'s own Java consumer', async () => {
     for (const codec of CODECS) {
@@ -115,15 +102,16 @@ describe('compression codecs against the real broker', () => {
         sent.map((tick) => ({ key: tick.symbol, value: JSON.stringify(tick) })),
         codec,
       );
-      const output = await kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
+      const output = await runKafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
         '--bootstrap-server', brokers(),
         '--topic', topic,
         '--from-beginning',
         '--max-messages', String(sent.length),
-        '--timeout-ms', '30000',
+        // exits when no record came for this long: only the group join should ever take a while
+        '--timeout-ms', '90000',
       ]);
       const lines = output.split('\n').filter((line) => line.startsWith('{'));
       expect(lines.map((line) => JSON.parse(line) as Tick)).toEqual(sent);
     }
-  }, 240_000);
+  }, CODECS.length * KAFKA_TOOL_TIMEOUT_MS);
 });

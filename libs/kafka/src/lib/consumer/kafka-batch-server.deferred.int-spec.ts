@@ -1,8 +1,10 @@
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
-import { quietLogger, testKafka, TestTopics, uniqueName, waitUntil } from '../../testing/kafka-test-kit';
+import { eventually } from '@tributary/testing';
+import { quietLogger, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { TypedProducer } from '../producer/typed-producer';
 import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
 import { KafkaBatchServer, type RevokedPartitions } from './kafka-batch-server';
+import type { CommittedBatch } from './kafka-batch-server';
 import type { KafkaBatchContext } from './kafka-record-context';
 
 type Trade = EventOf<'market.trades'>;
@@ -25,6 +27,8 @@ interface HeldBatch {
 class DeferredConsumer {
   readonly batches: HeldBatch[] = [];
   readonly revoked: RevokedPartitions[][] = [];
+  /** Ranges the server committed, in the order it committed them. */
+  readonly committed: CommittedBatch[] = [];
   readonly server: KafkaBatchServer;
 
   constructor(kafka: ReturnType<typeof testKafka>, topic: string, groupId: string, shutdownTimeoutMs = 25_000) {
@@ -61,11 +65,12 @@ class DeferredConsumer {
       { [KAFKA_BATCH_HANDLER]: true, [KAFKA_DEFERRED_COMMIT]: true },
     );
     this.server.on('partitions-revoked', (revoked) => this.revoked.push(revoked));
+    this.server.on('batch', (batch) => this.committed.push(batch));
   }
 
   async start(): Promise<this> {
     await new Promise<void>((resolve, reject) => this.server.listen((error?: unknown) => (error ? reject(error) : resolve())));
-    await waitUntil(() => this.server.ready, 60_000, 'the consumer to join its group');
+    await eventually(() => this.server.ready, 'the consumer to join its group');
     return this;
   }
 
@@ -104,15 +109,23 @@ describe('KafkaBatchServer with deferred commits', () => {
   /** Produces `ids` to partition 0 (one key) and waits until the consumer has them. */
   async function produceAndReceive(spec: TopicSpec, into: DeferredConsumer, ids: string[]): Promise<void> {
     await producer.sendTo(spec, ids.map((id) => ({ value: sampleEvent('market.trades', { tradeId: id, symbol: 'AAPL' }) })));
-    await waitUntil(() => ids.every((id) => into.ids().includes(id)), 30_000, `records ${ids[0]}.. to reach the handler`);
+    await eventually(() => ids.every((id) => into.ids().includes(id)), `records ${ids[0]}.. to reach the handler`);
   }
 
-  /** Waits (up to 15 s) until partition 0's committed offset is `offset`. */
+  /** Waits until partition 0's committed offset is `offset`. */
   async function committedReaches(groupId: string, topic: string, offset: string): Promise<void> {
-    for (const started = Date.now(); Date.now() - started < 15_000; ) {
-      if ((await topics.committedOffsets(groupId, topic))[0] === offset) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(
+      async () => (await topics.committedOffsets(groupId, topic))[0] === offset,
+      `the committed offset of ${topic} to reach ${offset}`,
+    );
+  }
+
+  /**
+   * Lets the server act on what the handler declared so far: its durability callbacks run on the
+   * promise queue and its commit is scheduled with setImmediate, all in this process.
+   */
+  async function serverTurns(): Promise<void> {
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
   }
 
   const range = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
@@ -128,13 +141,13 @@ describe('KafkaBatchServer with deferred commits', () => {
     await produceAndReceive(spec, deferred, range('a', 10, 20));
     await produceAndReceive(spec, deferred, range('a', 20, 30));
     expect(deferred.batches.length).toBeGreaterThanOrEqual(3);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '-1' });
 
     // a later batch durable before an earlier one commits nothing
     const [first, second, ...rest] = deferred.batches as [HeldBatch, HeldBatch, ...HeldBatch[]];
     second.durable();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await serverTurns();
+    expect(deferred.committed).toEqual([]);
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '-1' });
 
     // the earlier one too: both commit, up to the end of the second and not one record further
@@ -142,6 +155,9 @@ describe('KafkaBatchServer with deferred commits', () => {
     const upTo = String(Number(second.lastOffset) + 1);
     await committedReaches(groupId, topic, upTo);
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: upTo });
+    // in one commit, after the first became durable: the second was never committed on its own
+    const span = ({ firstOffset, lastOffset }: { firstOffset: string; lastOffset: string }) => `${firstOffset}..${lastOffset}`;
+    expect(deferred.committed.map(span)).toEqual([first, second].map(span));
 
     for (const batch of rest) batch.durable();
     await committedReaches(groupId, topic, '30');
@@ -167,7 +183,7 @@ describe('KafkaBatchServer with deferred commits', () => {
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: String(durableUpTo) });
 
     const next = await consumer(topic, groupId);
-    await waitUntil(() => next.ids().length >= 25 - durableUpTo, 60_000, 'the undeclared records to be delivered again');
+    await eventually(() => next.ids().length >= 25 - durableUpTo, 'the undeclared records to be delivered again');
     expect(next.ids()).toEqual(range('c', durableUpTo, 25));
   });
 
@@ -180,20 +196,20 @@ describe('KafkaBatchServer with deferred commits', () => {
       ...range('p', 0, 20).map((id, i) => sampleEvent('market.trades', { tradeId: id, symbol: i % 2 ? 'MSFT' : 'AAPL' })),
     ];
     await producer.sendTo(spec, trades.map((value) => ({ value })));
-    await waitUntil(() => first.ids().length >= 20, 30_000, 'every record at the first consumer');
+    await eventually(() => first.ids().length >= 20, 'every record at the first consumer');
     const partitions = [...new Set(first.batches.map((batch) => batch.partition))].sort();
     expect(partitions).toEqual([0, 1]);
 
     const second = await consumer(topic, groupId);
-    await waitUntil(() => first.revoked.length > 0, 60_000, 'the revoke hook');
+    await eventually(() => first.revoked.length > 0, 'the revoke hook');
     expect(first.revoked[0]).toEqual([{ topic, partitions: [0, 1] }]);
 
     // the partition the second consumer got is delivered to it again, from its first record
-    await waitUntil(() => second.batches.length > 0, 60_000, 'the second consumer to get its partition');
+    await eventually(() => second.batches.length > 0, 'the second consumer to get its partition');
     const owned = (second.server.health().assignment[topic] ?? [])[0] as number;
     const expected = first.batches.filter((batch) => batch.partition === owned && Number(batch.firstOffset) >= 0);
     const expectedIds = expected.filter((b, i, all) => all.findIndex((o) => o.firstOffset === b.firstOffset) === i).flatMap((b) => b.ids);
-    await waitUntil(() => second.ids().length >= expectedIds.length, 30_000, 'the whole partition at its new owner');
+    await eventually(() => second.ids().length >= expectedIds.length, 'the whole partition at its new owner');
     expect(second.ids()).toEqual(expectedIds);
   }, 180_000);
 
@@ -208,8 +224,8 @@ describe('KafkaBatchServer with deferred commits', () => {
     const failedBatches = deferred.batches.length;
     for (const batch of deferred.batches) batch.failed(new Error('the store refused the flush'));
     // The partition is given up (the app drops its buffer) and its records come again, from the first.
-    await waitUntil(() => deferred.revoked.length > 0, 15_000, 'the partition to be given up');
-    await waitUntil(() => deferred.ids().filter((id) => id === 'r0').length === 2, 30_000, 'r0 to come again');
+    await eventually(() => deferred.revoked.length > 0, 'the partition to be given up');
+    await eventually(() => deferred.ids().filter((id) => id === 'r0').length === 2, 'r0 to come again');
     expect(Date.now() - failedAt).toBeGreaterThanOrEqual(15); // not before the backoff (base 20 ms, jitter 10%)
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '-1' });
 

@@ -8,6 +8,7 @@ import {
   type TopicSpec,
 } from '@tributary/contracts';
 import { runWithCorrelationId } from '@tributary/observability';
+import { eventually } from '@tributary/testing';
 import {
   BrokerOutage,
   EchoProcess,
@@ -18,7 +19,6 @@ import {
   testKafkaConfig,
   TestTopics,
   uniqueName,
-  waitUntil,
 } from '../../testing/kafka-test-kit';
 import { kafkaClientConfig } from '../kafka-client';
 import { TypedProducer } from '../producer/typed-producer';
@@ -72,8 +72,8 @@ describe('KafkaBatchServer', () => {
   async function joined(process: EchoProcess): Promise<void> {
     await process.waitFor(
       (lines) => lines.some((line) => line.echo === 'status' && line.status === 'group-joined'),
-      90_000,
       'the echo service to join its group',
+      90_000,
     );
   }
 
@@ -88,7 +88,7 @@ describe('KafkaBatchServer', () => {
     await producer.sendTo(spec, [{ value: explicit, correlationId: 'corr-explicit', idempotencyKey: 'trade-t-explicit' }]);
     await runWithCorrelationId('corr-ambient', () => producer.sendTo(spec, [ambient]));
 
-    await consumer.waitFor((lines) => lines.filter((line) => line.echo === 'record').length >= 2, 60_000, 'two records');
+    await consumer.waitFor((lines) => lines.filter((line) => line.echo === 'record').length >= 2, 'two records');
     const received = new Map(consumer.records().map((line) => [(line['value'] as Trade).tradeId, line]));
 
     const first = received.get('t-explicit');
@@ -123,11 +123,11 @@ describe('KafkaBatchServer', () => {
     await joined(consumer);
 
     const failing = trade('fail-1');
+    const producedAt = Date.now();
     await producer.sendTo(spec, [{ value: trade('ok-before') }, { value: failing, correlationId: 'corr-failing' }, { value: trade('ok-after') }]);
 
     await consumer.waitFor(
       (lines) => lines.some((line) => line.echo === 'handled' && line['tradeId'] === 'ok-after'),
-      60_000,
       'the record after the failing one to be handled',
     );
     const attempts = consumer
@@ -152,10 +152,12 @@ describe('KafkaBatchServer', () => {
       [DLQ_HEADERS.attempts]: '3',
       [DLQ_HEADERS.consumerGroup]: groupId,
     });
-    expect(Date.parse(dead.headers[DLQ_HEADERS.failedAt])).toBeGreaterThan(Date.now() - 120_000);
+    // Failed after it was produced, by the clock of this machine, which the echo process shares.
+    expect(Date.parse(dead.headers[DLQ_HEADERS.failedAt])).toBeGreaterThanOrEqual(producedAt);
+    expect(Date.parse(dead.headers[DLQ_HEADERS.failedAt])).toBeLessThanOrEqual(Date.now());
 
     // Everything up to the last record is committed: a restart would not see the failing record again.
-    await waitUntil(() => consumer.lines.some((line) => line.echo === 'batch' && line['lastOffset'] === '2'), 30_000, 'the commit');
+    await consumer.waitFor((lines) => lines.some((line) => line.echo === 'batch' && line['lastOffset'] === '2'), 'the commit up to the last record');
     expect((await topics.committedOffsets(groupId, topic))[Number(partition)]).toBe('3');
   });
 
@@ -169,8 +171,8 @@ describe('KafkaBatchServer', () => {
     const crashing = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId });
     await crashing.waitFor(
       (lines) => lines.some((line) => line.echo === 'record' && (line['value'] as Trade).tradeId === 'stall-r2'),
-      90_000,
       'the stalling record to reach its handler',
+      90_000,
     );
     expect(crashing.lines.filter((line) => line.echo === 'handled').map((line) => line['tradeId'])).toEqual(['r0', 'r1']);
     await crashing.kill(); // kill -9 in the middle of the batch
@@ -179,11 +181,11 @@ describe('KafkaBatchServer', () => {
     const restarted = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_STALL: 'off' });
     await restarted.waitFor(
       (lines) => lines.filter((line) => line.echo === 'handled').length >= ids.length,
-      90_000,
       'the whole batch to be delivered again',
+      90_000,
     );
     expect(restarted.lines.filter((line) => line.echo === 'handled').map((line) => line['tradeId'])).toEqual(ids);
-    await waitUntil(() => restarted.lines.some((line) => line.echo === 'batch'), 30_000, 'the commit');
+    await restarted.waitFor((lines) => lines.some((line) => line.echo === 'batch'), 'the commit of the batch');
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '5' });
   });
 
@@ -211,7 +213,7 @@ describe('KafkaBatchServer', () => {
     });
 
     const dead = await readRecords(kafka, `${topic}.dlq`, 2);
-    await waitUntil(() => handled.length === 1, 30_000, 'the valid record');
+    await eventually(() => handled.length === 1, 'the valid record');
     expect(handled).toEqual([valid]);
 
     const [garbled, invalid] = dead.sort((a, b) => Number(a.headers[DLQ_HEADERS.originalOffset]) - Number(b.headers[DLQ_HEADERS.originalOffset]));
@@ -236,7 +238,7 @@ describe('KafkaBatchServer', () => {
     await producer.sendTo(spec, ids.map((id) => ({ value: trade(id) })));
 
     const consumer = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_DELAY_MS: '250' });
-    await consumer.waitFor((lines) => lines.some((line) => line.echo === 'record'), 90_000, 'the first record');
+    await consumer.waitFor((lines) => lines.some((line) => line.echo === 'record'), 'the first record', 90_000);
     consumer.signal('SIGTERM');
     const exit = await consumer.exited;
 
@@ -270,25 +272,32 @@ describe('KafkaBatchServer', () => {
     const [dead] = await readRecords(kafka, `${topic}.dlq`, 1);
     expect(JSON.parse(dead.value?.toString() ?? '{}').tradeId).toBe('poison');
     expect(dead.headers[DLQ_HEADERS.reason]).toBe('poison in the batch');
-    await waitUntil(() => handled.length === ids.length - 1, 30_000, 'the other records');
+    await eventually(() => handled.length === ids.length - 1, 'the other records');
     expect(handled).toEqual(ids.filter((id) => id !== 'poison'));
     expect(Math.max(...batchSizes)).toBeGreaterThan(1);
   });
 
   it('a paused topic is not fetched until it is resumed', async () => {
     const topic = await topics.create(uniqueName('it-pause'), 2);
+    const unpaused = await topics.create(uniqueName('it-pause-other'), 1);
     const handled: string[] = [];
-    const server = await startTestServer({ kafka, topic, handler: (value) => void handled.push((value as Trade).tradeId) });
+    const record = (value: unknown) => void handled.push((value as Trade).tradeId);
+    const server = await startTestServer({ kafka, topic, handler: record, alsoConsumes: { [unpaused]: record } });
     servers.push(server);
 
     server.pause(topic);
     expect(server.pausedTopics()).toEqual([{ topic }]);
     await producer.sendTo(tradesSpec(topic), [{ value: trade('held') }]);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(handled).toEqual([]);
+    // Records written after the held one to a topic the same consumer still fetches: once the second
+    // of them is handled, every fetch that could have brought the held record has been handled too.
+    for (const marker of ['fetched-after-1', 'fetched-after-2']) {
+      await producer.sendTo(tradesSpec(unpaused), [{ value: trade(marker) }]);
+      await eventually(() => handled.includes(marker), `${marker} of the topic not paused`);
+    }
+    expect(handled).toEqual(['fetched-after-1', 'fetched-after-2']);
 
     server.resume(topic);
-    await waitUntil(() => handled.includes('held'), 30_000, 'the record after resume');
+    await eventually(() => handled.includes('held'), 'the held record after resume');
     expect(server.pausedTopics()).toEqual([]);
   });
 
@@ -311,19 +320,23 @@ describe('KafkaBatchServer', () => {
     servers.push(server);
     server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
     await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await eventually(() => outage.refusedConnections >= 3, 'the consumer to try the unreachable brokers three times');
     expect(server.ready).toBe(false);
 
     outage.end();
-    await waitUntil(() => server.ready, 60_000, 'the consumer to join once the brokers are reachable');
+    await eventually(() => server.ready, 'the consumer to join once the brokers are reachable');
     await producer.sendTo(spec, [{ value: trade('before-outage') }]);
-    await waitUntil(() => handled.includes('before-outage'), 30_000, 'the first record');
+    await eventually(() => handled.includes('before-outage'), 'the first record');
 
     outage.begin();
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    const refusedBefore = outage.refusedConnections;
+    await eventually(
+      () => outage.refusedConnections >= refusedBefore + 5,
+      'the consumer to lose the brokers and fail to reach them five times',
+    );
     await producer.sendTo(spec, [{ value: trade('during-outage') }]);
     outage.end();
-    await waitUntil(() => handled.includes('during-outage'), 120_000, 'the record written during the outage');
+    await eventually(() => handled.includes('during-outage'), 'the record written during the outage', 120_000);
     expect(handled.filter((id) => id === 'before-outage')).toHaveLength(1);
   }, 240_000);
 
@@ -344,14 +357,14 @@ describe('KafkaBatchServer', () => {
     servers.push(server);
     server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
     await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
-    await waitUntil(() => server.ready, 60_000, 'the consumer to join its group');
+    await eventually(() => server.ready, 'the consumer to join its group');
     await producer.sendTo(spec, [{ value: trade('before-blackhole') }]);
-    await waitUntil(() => handled.includes('before-blackhole'), 30_000, 'the first record');
+    await eventually(() => handled.includes('before-blackhole'), 'the first record');
 
     outage.begin();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await eventually(() => outage.refusedConnections >= 2, 'the consumer to find its connections gone twice');
     outage.end();
     await producer.sendTo(spec, [{ value: trade('after-blackhole') }]);
-    await waitUntil(() => handled.includes('after-blackhole'), 90_000, 'the record written after the blackhole');
+    await eventually(() => handled.includes('after-blackhole'), 'the record written after the blackhole', 120_000);
   }, 180_000);
 });

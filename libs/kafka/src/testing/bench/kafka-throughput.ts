@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
 import { KAFKA_BATCH_HANDLER, KafkaBatchServer, TypedProducer } from '../../index';
-import { quietLogger, testKafka, TestTopics, uniqueName, waitUntil } from '../kafka-test-kit';
+import { eventually } from '@tributary/testing';
+import { quietLogger, testKafka, TestTopics, uniqueName } from '../kafka-test-kit';
 
 type Trade = EventOf<'market.trades'>;
 
@@ -36,7 +37,7 @@ async function consume(
   );
   const started = performance.now();
   await new Promise<void>((resolve) => server.listen(() => resolve()));
-  await waitUntil(() => seen >= total, 600_000, 'all records');
+  await eventually(() => seen >= total, 'all records', 600_000);
   const seconds = (performance.now() - started) / 1000;
   await server.close();
   console.log(JSON.stringify({ measure: label, records: seen, seconds: +seconds.toFixed(2), perSecond: Math.round(seen / seconds) }));

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Client } from 'pg';
-import { TcpProxy, unusedPort } from '@tributary/testing';
+import { eventually, TcpProxy, unusedPort } from '@tributary/testing';
 import { PostgresHealthIndicator } from './postgres.health';
 
 const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+/** For probes that get an answer: long enough for a busy machine, never the reason a probe fails. */
+const PROBE_TIMEOUT_MS = 30_000;
 
 function withPort(url: string, port: number): string {
   const parsed = new URL(url);
@@ -29,7 +31,7 @@ async function connectionsNamed(applicationName: string): Promise<number> {
 
 describe('PostgresHealthIndicator against the local PostgreSQL', () => {
   const indicators: PostgresHealthIndicator[] = [];
-  const indicator = (connectionString: string, applicationName?: string, timeoutMs = 2000) => {
+  const indicator = (connectionString: string, applicationName?: string, timeoutMs = PROBE_TIMEOUT_MS) => {
     const created = new PostgresHealthIndicator({ connectionString, timeoutMs, applicationName });
     indicators.push(created);
     return created;
@@ -86,9 +88,10 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
     expect(await connectionsNamed(applicationName)).toBe(1);
     await probe.close();
     // The backend process goes away just after the client disconnects.
-    for (let attempt = 0; attempt < 50 && (await connectionsNamed(applicationName)) > 0; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      async () => (await connectionsNamed(applicationName)) === 0,
+      'the backend of the closed probe to end',
+    );
     expect(await connectionsNamed(applicationName)).toBe(0);
   });
 
@@ -107,9 +110,7 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
       expect(String(down.postgres['message'])).toMatch(
         new RegExp(`^PostgreSQL 127\\.0\\.0\\.1:${port}/tributary.*(did not answer within 300 ms|timeout)`),
       );
-      for (let attempt = 0; attempt < 100 && open.size > 0; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(() => open.size === 0, 'the timed-out connection to be dropped');
       expect(open.size).toBe(0);
     } finally {
       for (const socket of open) socket.destroy();

@@ -8,11 +8,18 @@ import { S3HealthIndicator } from './s3.health';
 const TEST_BUCKET = 'tributary-test';
 // The local server from tools/infra (S3_* in process.env), with the bucket kept for tests.
 const config = parseEnv(s3Env, { ...process.env, S3_BUCKET: TEST_BUCKET });
+// Every probe here gets a definite answer (or a refused connection) from the server: the timeout only
+// has to outlast a busy machine, no probe is meant to run into it.
+const PROBE_TIMEOUT_MS = 30_000;
 
 describe('S3 against the local S3 server', () => {
   const indicators: S3HealthIndicator[] = [];
   const indicator = (bucket: string, overrides: Partial<typeof config> = {}) => {
-    const created = new S3HealthIndicator({ config: { ...config, ...overrides }, bucket, timeoutMs: 2000 });
+    const created = new S3HealthIndicator({
+      config: { ...config, ...overrides },
+      bucket,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    });
     indicators.push(created);
     return created;
   };
