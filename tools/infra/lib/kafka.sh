@@ -1,23 +1,50 @@
 # shellcheck shell=bash
 # Kafka: Apache Kafka broker (KRaft combined mode, single node) run from Maven Central jars.
 
-KAFKA_PLAINTEXT_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
-KAFKA_SASL_PORT=9094
-KAFKA_SASL_SSL_PORT=9095
+# Four consecutive ports from TRIBUTARY_KAFKA_PORT (default 9092): plaintext, controller, SASL, SASL_SSL.
+KAFKA_PLAINTEXT_PORT="${TRIBUTARY_KAFKA_PORT:-9092}"
+[[ "$KAFKA_PLAINTEXT_PORT" =~ ^[1-9][0-9]{0,4}$ ]] && ((KAFKA_PLAINTEXT_PORT <= 65532)) ||
+  die "TRIBUTARY_KAFKA_PORT=$KAFKA_PLAINTEXT_PORT is not a port number (it and the three above it are used)"
+KAFKA_CONTROLLER_PORT=$((KAFKA_PLAINTEXT_PORT + 1))
+KAFKA_SASL_PORT=$((KAFKA_PLAINTEXT_PORT + 2))
+KAFKA_SASL_SSL_PORT=$((KAFKA_PLAINTEXT_PORT + 3))
 KAFKA_SCRAM_USER=tributary
 KAFKA_SCRAM_PASSWORD=tributary-secret
 KAFKA_TLS_PASSWORD=tributary-tls
 KAFKA_READY_TIMEOUT="${TRIBUTARY_KAFKA_READY_TIMEOUT:-90}"
 
-KAFKA_POM="$INFRA_TOOLS_DIR/kafka/pom.xml"
+# The release line: Kafka 4 by default; TRIBUTARY_KAFKA_LINE=3.9 for users still on 3.x. Each line
+# has its folder under tools/infra/kafka/ (the pom with the exact version, logging templates).
+KAFKA_LINE="${TRIBUTARY_KAFKA_LINE:-4.4}"
+KAFKA_LINE_DIR="$INFRA_TOOLS_DIR/kafka/$KAFKA_LINE"
+[[ -f "$KAFKA_LINE_DIR/pom.xml" ]] ||
+  die "TRIBUTARY_KAFKA_LINE=$KAFKA_LINE is not a release line of tools/infra/kafka; choose one of: $(cd "$INFRA_TOOLS_DIR/kafka" && ls -d [0-9]*/ | tr -d / | tr '\n' ' ')"
+KAFKA_POM="$KAFKA_LINE_DIR/pom.xml"
 KAFKA_VERSION="$(pom_property "$KAFKA_POM" kafka.version)"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 KAFKA_DIR="$INFRA_DIR/kafka"
 KAFKA_TLS_DIR="$KAFKA_DIR/tls"
+# One data folder per release line: a 4.x log cannot be read by 3.9 again.
+KAFKA_DATA_DIR="$KAFKA_DIR/data-$KAFKA_LINE"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
-KAFKA_LOG4J="$KAFKA_DIR/log4j.properties"
-KAFKA_TOOLS_LOG4J="$KAFKA_DIR/tools-log4j.properties"
+# The version of the broker that runs now, written when it starts.
+KAFKA_RUNNING_VERSION_FILE="$KAFKA_DIR/version"
+case "$KAFKA_LINE" in
+  3.*) # Log4j 1 (reload4j); the readiness probe still lives in the core module.
+    KAFKA_LOG4J_PROPERTY=log4j.configuration
+    KAFKA_LOG4J_TEMPLATE="$KAFKA_LINE_DIR/log4j.properties.in"
+    KAFKA_TOOLS_LOG4J_SOURCE="$KAFKA_LINE_DIR/tools-log4j.properties"
+    KAFKA_API_VERSIONS_CLASS=kafka.admin.BrokerApiVersionsCommand
+    ;;
+  *) # Kafka 4: Log4j 2 (KIP-653); command-line tools in the tools module.
+    KAFKA_LOG4J_PROPERTY=log4j2.configurationFile
+    KAFKA_LOG4J_TEMPLATE="$KAFKA_LINE_DIR/log4j2.properties.in"
+    KAFKA_TOOLS_LOG4J_SOURCE="$KAFKA_LINE_DIR/tools-log4j2.properties"
+    KAFKA_API_VERSIONS_CLASS=org.apache.kafka.tools.BrokerApiVersionsCommand
+    ;;
+esac
+KAFKA_LOG4J="$KAFKA_DIR/$(basename "${KAFKA_LOG4J_TEMPLATE%.in}")"
+KAFKA_TOOLS_LOG4J="$KAFKA_DIR/$(basename "$KAFKA_TOOLS_LOG4J_SOURCE")"
 
 kafka_requirements() {
   note_missing_commands java keytool
@@ -25,7 +52,7 @@ kafka_requirements() {
 }
 
 kafka_java() { # runs a Kafka class with the cached jars and quiet tool logging
-  "$(java_cmd)" -Xmx256m -Dlog4j.configuration="file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" "$@"
+  "$(java_cmd)" -Xmx256m "-D$KAFKA_LOG4J_PROPERTY=file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" "$@"
 }
 
 # CA + broker key pair for the SASL_SSL listener, generated once with keytool.
@@ -63,7 +90,7 @@ kafka_tls_ensure() {
 }
 
 kafka_write_config() {
-  mkdir -p "$KAFKA_DIR/data"
+  mkdir -p "$KAFKA_DATA_DIR"
   render_template "$INFRA_TOOLS_DIR/kafka/server.properties.in" "$KAFKA_PROPS" \
     "HOST=$INFRA_HOST" \
     "PLAINTEXT_PORT=$KAFKA_PLAINTEXT_PORT" \
@@ -72,15 +99,15 @@ kafka_write_config() {
     "SASL_SSL_PORT=$KAFKA_SASL_SSL_PORT" \
     "TLS_DIR=$KAFKA_TLS_DIR" \
     "TLS_PASSWORD=$KAFKA_TLS_PASSWORD" \
-    "DATA_DIR=$KAFKA_DIR/data"
-  render_template "$INFRA_TOOLS_DIR/kafka/log4j.properties.in" "$KAFKA_LOG4J" \
+    "DATA_DIR=$KAFKA_DATA_DIR"
+  render_template "$KAFKA_LOG4J_TEMPLATE" "$KAFKA_LOG4J" \
     "LOG_FILE=$(log_file kafka)"
-  cp -f "$INFRA_TOOLS_DIR/kafka/tools-log4j.properties" "$KAFKA_TOOLS_LOG4J"
+  cp -f "$KAFKA_TOOLS_LOG4J_SOURCE" "$KAFKA_TOOLS_LOG4J"
 }
 
 # Formats the KRaft storage once (with the SCRAM user); later starts reuse the data.
 kafka_format_storage() {
-  [[ -f "$KAFKA_DIR/data/meta.properties" ]] && return 0
+  [[ -f "$KAFKA_DATA_DIR/meta.properties" ]] && return 0
   local cid
   if [[ -s "$KAFKA_DIR/cluster.id" ]]; then
     cid="$(<"$KAFKA_DIR/cluster.id")"
@@ -89,7 +116,7 @@ kafka_format_storage() {
     [[ -n "$cid" ]] || die "kafka: StorageTool random-uuid returned nothing"
     printf '%s\n' "$cid" >"$KAFKA_DIR/cluster.id"
   fi
-  say "kafka: formatting storage $KAFKA_DIR/data (cluster id $cid)"
+  say "kafka: formatting storage $KAFKA_DATA_DIR (cluster id $cid)"
   local mech scram=()
   for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
     scram+=(--add-scram "$mech=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
@@ -104,7 +131,11 @@ kafka_format_storage() {
 kafka_start() {
   local pid
   if pid="$(our_pid kafka)"; then
-    say "kafka: already running (pid $pid)"
+    local running
+    running="$(cat "$KAFKA_RUNNING_VERSION_FILE" 2>/dev/null || echo unknown)"
+    [[ "$running" == "$KAFKA_VERSION" ]] ||
+      die "kafka: Kafka $running is running (pid $pid) but $KAFKA_VERSION was asked for (TRIBUTARY_KAFKA_LINE=$KAFKA_LINE); stop it first with tools/infra/down kafka"
+    say "kafka: already running (pid $pid, Kafka $running)"
     return 0
   fi
   ensure_ports_free kafka "$KAFKA_PLAINTEXT_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SASL_SSL_PORT"
@@ -114,20 +145,21 @@ kafka_start() {
   kafka_write_config
   kafka_format_storage
   say "kafka: starting Apache Kafka $KAFKA_VERSION (KRaft, node 1)"
-  printf '\n===== %s start =====\n' "$(date '+%F %T')" >>"$KAFKA_DIR/kafka.out"
+  printf '\n===== %s start of Kafka %s =====\n' "$(date '+%F %T')" "$KAFKA_VERSION" >>"$KAFKA_DIR/kafka.out"
+  printf '%s\n' "$KAFKA_VERSION" >"$KAFKA_RUNNING_VERSION_FILE"
   start_background kafka "$KAFKA_DIR/kafka.out" \
     "$(java_cmd)" -Xms512m -Xmx1g -server \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-    -Dkafka.logs.dir="$KAFKA_DIR" -Dlog4j.configuration="file:$KAFKA_LOG4J" \
+    -Dkafka.logs.dir="$KAFKA_DIR" "-D$KAFKA_LOG4J_PROPERTY=file:$KAFKA_LOG4J" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_PROPS"
 }
 
 kafka_answers() { # broker answers an ApiVersions/metadata round trip on the PLAINTEXT listener
   port_open "$KAFKA_PLAINTEXT_PORT" || return 1
   timeout 30 "$(java_cmd)" -Xmx128m -XX:TieredStopAtLevel=1 \
-    -Dlog4j.configuration="file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
-    kafka.admin.BrokerApiVersionsCommand --bootstrap-server "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT" \
+    "-D$KAFKA_LOG4J_PROPERTY=file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
+    "$KAFKA_API_VERSIONS_CLASS" --bootstrap-server "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT" \
     >/dev/null 2>&1
 }
 
@@ -155,7 +187,7 @@ kafka_wait() {
 kafka_status() {
   local pid
   if pid="$(our_pid kafka)"; then
-    status_line kafka running "$pid" "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT plaintext, :$KAFKA_SASL_PORT sasl-scram, :$KAFKA_SASL_SSL_PORT sasl-scram+tls, :$KAFKA_CONTROLLER_PORT controller (Kafka $KAFKA_VERSION)"
+    status_line kafka running "$pid" "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT plaintext, :$KAFKA_SASL_PORT sasl-scram, :$KAFKA_SASL_SSL_PORT sasl-scram+tls, :$KAFKA_CONTROLLER_PORT controller (Kafka $(cat "$KAFKA_RUNNING_VERSION_FILE" 2>/dev/null || echo "of unknown version"))"
   elif port_open "$KAFKA_PLAINTEXT_PORT"; then
     status_line kafka stopped - "port $KAFKA_PLAINTEXT_PORT is held by a process not started by tools/infra: $(port_holder "$KAFKA_PLAINTEXT_PORT")"
   else
@@ -176,6 +208,8 @@ kafka_env() {
   env_line KAFKA_TLS_TRUSTSTORE_PASSWORD "$KAFKA_TLS_PASSWORD"
   env_line KAFKA_HOME_LIBS "$KAFKA_LIBS"
   env_line KAFKA_TOOLS_LOG4J "$KAFKA_TOOLS_LOG4J"
+  env_line KAFKA_TOOLS_LOG4J_PROPERTY "$KAFKA_LOG4J_PROPERTY"
+  env_line KAFKA_VERSION "$KAFKA_VERSION"
 }
 
 kafka_endpoints() {

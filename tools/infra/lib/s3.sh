@@ -2,7 +2,8 @@
 # S3: MinIO when a `minio` binary is on PATH, otherwise S3Proxy (filesystem backend) run
 # from Maven Central jars. Both keep their objects in $INFRA_DIR/s3/data.
 
-S3_PORT=9000
+S3_PORT="${TRIBUTARY_S3_PORT:-9000}"
+[[ "$S3_PORT" =~ ^[1-9][0-9]{0,4}$ ]] || die "TRIBUTARY_S3_PORT=$S3_PORT is not a port number"
 S3_ACCESS_KEY=tributary
 S3_SECRET_KEY=tributary-secret
 S3_REGION_NAME=us-east-1

@@ -13,8 +13,10 @@ export const KAFKA_TOOL_TIMEOUT_MS = 150_000;
 export async function runKafkaTool(mainClass: string, args: readonly string[]): Promise<string> {
   const libs = process.env['KAFKA_HOME_LIBS'];
   if (!libs) throw new Error('KAFKA_HOME_LIBS is not set: run tools/infra/up');
+  // Kafka 4 logs through Log4j 2, 3.x through Log4j 1: tools/infra names the property with the file.
   const log4j = process.env['KAFKA_TOOLS_LOG4J'];
-  const jvm = ['-Xmx256m', ...(log4j ? [`-Dlog4j.configuration=file:${log4j}`] : []), '-cp', `${libs}/*`];
+  const log4jProperty = process.env['KAFKA_TOOLS_LOG4J_PROPERTY'] ?? 'log4j2.configurationFile';
+  const jvm = ['-Xmx256m', ...(log4j ? [`-D${log4jProperty}=file:${log4j}`] : []), '-cp', `${libs}/*`];
   const { stdout } = await run('java', [...jvm, mainClass, ...args], {
     timeout: KAFKA_TOOL_TIMEOUT_MS,
     maxBuffer: 64 * 1024 * 1024,
