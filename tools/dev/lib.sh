@@ -16,10 +16,6 @@ declare -A SERVICE_PORTS=(
 log() { printf '[tributary] %s\n' "$*" >&2; }
 die() { printf '[tributary] error: %s\n' "$*" >&2; exit 1; }
 
-require_command() {
-  command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed or not on PATH: $2"
-}
-
 # The Node.js release Tributary runs on, pinned in .nvmrc (read by nvm, fnm and volta too).
 TRIBUTARY_NODE_VERSION="$(tr -d '[:space:]v' <"$TRIBUTARY_ROOT/.nvmrc")"
 TOOLS_DIR="${TRIBUTARY_TOOLS_DIR:-$TRIBUTARY_ROOT/.tools}"
