@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { createKafka, parseKafkaEnv } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { startService, waitForHttpStatus, workspaceRoot } from '@tributary/testing';
 
@@ -27,7 +27,11 @@ const PROFILE_DIR = process.env['CEP_BENCH_PROFILE_DIR'];
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `cepbench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const prefix = `${id}.`;
-const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cep-latency-bench', createLogger('cep-bench', 'silent'));
+const kafka = createKafka(
+  parseKafkaEnv({ KAFKA_BROKERS: brokers }),
+  'cep-latency-bench',
+  createLogger('cep-bench', 'silent'),
+);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -41,17 +45,23 @@ function freePort(): Promise<number> {
 
 function quantiles(values: number[]): { count: number; p50: number; p95: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(2));
+  const at = (q: number) =>
+    Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(2));
   return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
 }
 
-const nowNs = () => (BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))).toString();
+const nowNs = () =>
+  (BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))).toString();
 
 async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const trades = `${prefix}market.trades`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: trades, numPartitions: 12, configEntries: [{ name: 'compression.type', value: 'lz4' }] }] });
+  await createTopicsWithLeaders(admin, {
+    topics: [
+      { topic: trades, numPartitions: 12, configEntries: [{ name: 'compression.type', value: 'lz4' }] },
+    ],
+  });
   const port = await freePort();
   const service = startService('cep-engine', {
     port,
@@ -63,10 +73,20 @@ async function main(): Promise<void> {
       CEP_SEED_DEFAULT_RULES: 'false',
       LOG_LEVEL: 'warn',
       INSTANCE_ID: 'bench-0',
-      ...(PROFILE_DIR ? { NODE_OPTIONS: `--require ${join(workspaceRoot, 'tools/bench/cpu-profile-preload.cjs')}`, CPU_PROFILE_DIR: PROFILE_DIR } : {}),
+      ...(PROFILE_DIR
+        ? {
+            NODE_OPTIONS: `--require ${join(workspaceRoot, 'tools/bench/cpu-profile-preload.cjs')}`,
+            CPU_PROFILE_DIR: PROFILE_DIR,
+          }
+        : {}),
     },
   });
-  const results: Record<string, unknown> = { rate: RATE, seconds: SECONDS, symbols: SYMBOLS.length, partitions: 12 };
+  const results: Record<string, unknown> = {
+    rate: RATE,
+    seconds: SECONDS,
+    symbols: SYMBOLS.length,
+    partitions: 12,
+  };
   try {
     await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 90_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${service.output().slice(-3000)}`);
@@ -81,14 +101,22 @@ async function main(): Promise<void> {
         pattern: {
           stages: [
             { name: 'move', where: { field: 'price', op: '>=', to: { value: 104 } } },
-            { name: 'volume', contiguity: 'followedBy', where: { field: 'size', op: '>=', to: { value: 900 } } },
+            {
+              name: 'volume',
+              contiguity: 'followedBy',
+              where: { field: 'size', op: '>=', to: { value: 900 } },
+            },
           ],
           within: 50_000_000,
           skip: { kind: 'skipPastLastEvent' },
         },
       },
     };
-    const created = await fetch(`${service.baseUrl}/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+    const created = await fetch(`${service.baseUrl}/rules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(rule),
+    });
     if (created.status !== 201) throw new Error(`rule refused: ${await created.text()}`);
     await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 60_000);
 
@@ -96,7 +124,11 @@ async function main(): Promise<void> {
     const detectionLatencies: number[] = [];
     const rawLatencies: number[] = [];
     let measuring = true;
-    const alertsReader = kafka.consumer({ groupId: `${id}-alerts`, readUncommitted: false, maxWaitTimeInMs: 20 });
+    const alertsReader = kafka.consumer({
+      groupId: `${id}-alerts`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 20,
+    });
     await alertsReader.connect();
     await alertsReader.subscribe({ topics: [`${prefix}cep.alerts`], fromBeginning: true });
     await alertsReader.run({
@@ -115,12 +147,18 @@ async function main(): Promise<void> {
     await rawReader.run({
       eachBatch: async ({ batch }) => {
         const now = BigInt(nowNs());
-        for (const message of batch.messages) if (measuring) rawLatencies.push(Number(now - BigInt(message.headers?.['event.time']?.toString() ?? now)) / 1e6);
+        for (const message of batch.messages)
+          if (measuring)
+            rawLatencies.push(Number(now - BigInt(message.headers?.['event.time']?.toString() ?? now)) / 1e6);
       },
     });
     await new Promise((resolve) => setTimeout(resolve, 3000));
 
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     let seq = 0;
     let sent = 0;
@@ -136,8 +174,26 @@ async function main(): Promise<void> {
         const ts = nowNs();
         const price = seq % 17 === 0 ? 105 : 100;
         const size = seq % 19 === 0 ? 950 : 100;
-        const value = { symbol, price, size, exchange: 'D', tradeId: String(seq), conditions: ['@'], ts, tape: 'C' };
-        return { key: symbol, value: JSON.stringify(value), headers: { 'schema.name': 'UnderlyingTrade', 'schema.version': '1', 'event.time': ts, producer: 'cep-bench/0' } };
+        const value = {
+          symbol,
+          price,
+          size,
+          exchange: 'D',
+          tradeId: String(seq),
+          conditions: ['@'],
+          ts,
+          tape: 'C',
+        };
+        return {
+          key: symbol,
+          value: JSON.stringify(value),
+          headers: {
+            'schema.name': 'UnderlyingTrade',
+            'schema.version': '1',
+            'event.time': ts,
+            producer: 'cep-bench/0',
+          },
+        };
       });
       await producer.send({ topic: trades, acks: -1, messages });
       sent += messages.length;
@@ -157,14 +213,24 @@ async function main(): Promise<void> {
       eventToDetectionMs: quantiles(detectionLatencies),
       baselineProduceToConsumeMs: quantiles(rawLatencies),
       benchProcessCpuSeconds: (cpu.user + cpu.system) / 1e6,
-      transactions: Number(/tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN),
+      transactions: Number(
+        /tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN,
+      ),
       meanTransactionMs: Number(
         (
-          (1000 * Number(/tributary_cep_transaction_duration_seconds_sum(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ?? NaN)) /
-          Number(/tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN)
+          (1000 *
+            Number(
+              /tributary_cep_transaction_duration_seconds_sum(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ??
+                NaN,
+            )) /
+          Number(
+            /tributary_cep_transaction_duration_seconds_count(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? NaN,
+          )
         ).toFixed(2),
       ),
-      serviceCpuSeconds: Number(/process_cpu_seconds_total(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ?? NaN),
+      serviceCpuSeconds: Number(
+        /process_cpu_seconds_total(?:\{[^}]*\})? ([\d.e+-]+)/.exec(metrics)?.[1] ?? NaN,
+      ),
     });
   } finally {
     await service.stop();
@@ -175,7 +241,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(results, null, 2));
   const dir = join(workspaceRoot, 'bench-results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'cep-latency.json'), `${JSON.stringify({ ...results, at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'cep-latency.json'),
+    `${JSON.stringify({ ...results, at: new Date().toISOString() }, null, 2)}\n`,
+  );
 }
 
 main().then(

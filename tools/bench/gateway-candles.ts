@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import type { UnderlyingTrade } from '@tributary/contracts';
-import { registerCompressionCodecs, TypedProducer } from '@tributary/kafka';
+import { createTopicsWithLeaders, registerCompressionCodecs, TypedProducer } from '@tributary/kafka';
 import { CandleAggregator } from '../../apps/kafka-gateway/src/app/candles/candle-aggregator';
 import { CandleStream } from '../../apps/kafka-gateway/src/app/candles/candle-stream';
 
@@ -47,7 +47,8 @@ function generate(count: number, perSecond: number): Generated[] {
   for (let index = 0; index < count; index++) {
     const symbolIndex = Math.floor(next() * SYMBOLS.length);
     prices[symbolIndex] = Math.max(1, prices[symbolIndex] * (1 + (next() - 0.5) * 0.001));
-    const ns = BigInt(BASE_S) * 1_000_000_000n + BigInt(Math.floor((index / perSecond) * 1e9 - next() * 1.5e9 + 2e9));
+    const ns =
+      BigInt(BASE_S) * 1_000_000_000n + BigInt(Math.floor((index / perSecond) * 1e9 - next() * 1.5e9 + 2e9));
     out.push({
       trade: {
         symbol: SYMBOLS[symbolIndex],
@@ -65,14 +66,33 @@ function generate(count: number, perSecond: number): Generated[] {
 }
 
 function plainLoop(trades: readonly Generated[]): number {
-  const windows = new Map<string, { open: number; high: number; low: number; close: number; volume: number; notional: number; count: number }>();
+  const windows = new Map<
+    string,
+    {
+      open: number;
+      high: number;
+      low: number;
+      close: number;
+      volume: number;
+      notional: number;
+      count: number;
+    }
+  >();
   for (const { trade } of trades) {
     const seconds = Number(trade.ts.slice(0, -9));
     for (const length of [1, 10, 60]) {
       const key = `${trade.symbol}|${length}|${seconds - (seconds % length)}`;
       const window = windows.get(key);
       if (window === undefined) {
-        windows.set(key, { open: trade.price, high: trade.price, low: trade.price, close: trade.price, volume: trade.size, notional: trade.price * trade.size, count: 1 });
+        windows.set(key, {
+          open: trade.price,
+          high: trade.price,
+          low: trade.price,
+          close: trade.price,
+          volume: trade.size,
+          notional: trade.price * trade.size,
+          count: 1,
+        });
       } else {
         if (trade.price > window.high) window.high = trade.price;
         if (trade.price < window.low) window.low = trade.price;
@@ -87,7 +107,11 @@ function plainLoop(trades: readonly Generated[]): number {
 }
 
 function aggregated(trades: readonly Generated[]): number {
-  const aggregator = new CandleAggregator({ sourceTopic: 'market.trades', outOfOrdernessMs: 2000, allowedLatenessMs: 10_000 });
+  const aggregator = new CandleAggregator({
+    sourceTopic: 'market.trades',
+    outOfOrdernessMs: 2000,
+    allowedLatenessMs: 10_000,
+  });
   let candles = 0;
   for (let index = 0; index < trades.length; index++) {
     const { trade, partition } = trades[index];
@@ -112,14 +136,29 @@ function rate(run: () => number, trades: number): { tradesPerSecond: number; out
 }
 
 async function throughBroker(trades: readonly Generated[]): Promise<Record<string, number>> {
-  const kafka = new Kafka({ clientId: 'bench-candles', brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench-candles',
+    brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const run = `bench-candles-${Date.now().toString(36)}`;
-  const names = { source: `${run}.trades`, '1s': `${run}.candles.1s`, '10s': `${run}.candles.10s`, '1m': `${run}.candles.1m`, late: `${run}.candles.late` };
+  const names = {
+    source: `${run}.trades`,
+    '1s': `${run}.candles.1s`,
+    '10s': `${run}.candles.10s`,
+    '1m': `${run}.candles.1m`,
+    late: `${run}.candles.late`,
+  };
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic: names.source, numPartitions: PARTITIONS }, ...[names['1s'], names['10s'], names['1m'], names.late].map((topic) => ({ topic, numPartitions: PARTITIONS }))],
+  await createTopicsWithLeaders(admin, {
+    topics: [
+      { topic: names.source, numPartitions: PARTITIONS },
+      ...[names['1s'], names['10s'], names['1m'], names.late].map((topic) => ({
+        topic,
+        numPartitions: PARTITIONS,
+      })),
+    ],
   });
   const raw = kafka.producer({ allowAutoTopicCreation: false });
   await raw.connect();
@@ -127,7 +166,9 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
     await raw.send({
       topic: names.source,
       acks: -1,
-      messages: trades.slice(index, index + 5000).map(({ trade, partition }) => ({ key: trade.symbol, value: JSON.stringify(trade), partition })),
+      messages: trades
+        .slice(index, index + 5000)
+        .map(({ trade, partition }) => ({ key: trade.symbol, value: JSON.stringify(trade), partition })),
     });
   }
   await raw.disconnect();
@@ -146,8 +187,12 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
   });
   const started = Date.now();
   stream.onApplicationBootstrap();
-  const lastOffset = String(Math.max(...[...Array(PARTITIONS).keys()].map((p) => trades.filter((t) => t.partition === p).length)) - 1);
-  const perPartitionLast = new Map([...Array(PARTITIONS).keys()].map((p) => [p, String(trades.filter((t) => t.partition === p).length - 1)]));
+  const lastOffset = String(
+    Math.max(...[...Array(PARTITIONS).keys()].map((p) => trades.filter((t) => t.partition === p).length)) - 1,
+  );
+  const perPartitionLast = new Map(
+    [...Array(PARTITIONS).keys()].map((p) => [p, String(trades.filter((t) => t.partition === p).length - 1)]),
+  );
   for (;;) {
     const [entry] = await admin.fetchOffsets({ groupId: `${run}-candles`, topics: [names.source] });
     const done = entry.partitions.every((partition) => {
@@ -155,7 +200,8 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
       return metadata.last === perPartitionLast.get(partition.partition);
     });
     if (done) break;
-    if (Date.now() - started > 300_000) throw new Error(`not done within 5 minutes (largest partition ends at ${lastOffset})`);
+    if (Date.now() - started > 300_000)
+      throw new Error(`not done within 5 minutes (largest partition ends at ${lastOffset})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const seconds = (Date.now() - started) / 1000;
@@ -163,7 +209,11 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
   await producer.disconnect();
   await admin.deleteTopics({ topics: Object.values(names) }).catch(() => undefined);
   await admin.disconnect();
-  return { trades: trades.length, seconds: Math.round(seconds * 100) / 100, tradesPerSecond: Math.round(trades.length / seconds) };
+  return {
+    trades: trades.length,
+    seconds: Math.round(seconds * 100) / 100,
+    tradesPerSecond: Math.round(trades.length / seconds),
+  };
 }
 
 async function main(): Promise<void> {
@@ -185,7 +235,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(results['throughBroker']));
   }
   mkdirSync(join(process.cwd(), 'bench-results'), { recursive: true });
-  writeFileSync(join(process.cwd(), 'bench-results', 'gateway-candles.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(
+    join(process.cwd(), 'bench-results', 'gateway-candles.json'),
+    JSON.stringify(results, null, 2) + '\n',
+  );
 }
 
 void main().then(

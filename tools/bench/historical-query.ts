@@ -35,14 +35,21 @@ import { createS3Client } from '@tributary/observability';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startTestApp, testConfig } from '../../apps/historical-data-manager/src/testing/archive-app';
 import { datasetOfTopic } from '../../apps/historical-data-manager/src/app/archive/archive-layout';
-import { catalogDataSource, migrateCatalog } from '../../apps/historical-data-manager/src/app/archive/catalog-database';
+import {
+  catalogDataSource,
+  migrateCatalog,
+} from '../../apps/historical-data-manager/src/app/archive/catalog-database';
 import {
   archiveColumnsOf,
   type ArchiveRecord,
   ParquetPartitionWriter,
 } from '../../apps/historical-data-manager/src/app/archive/parquet-partition-writer';
-import { type ArchivedDataset, TopicArchiver } from '../../apps/historical-data-manager/src/app/archive/topic-archiver';
+import {
+  type ArchivedDataset,
+  TopicArchiver,
+} from '../../apps/historical-data-manager/src/app/archive/topic-archiver';
 import { HistoryQueryService } from '../../apps/historical-data-manager/src/app/query/history-query.service';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const DAYS = Number(process.env['BENCH_DAYS'] ?? 30);
 const ROWS_PER_FILE = Number(process.env['BENCH_ROWS_PER_FILE'] ?? 2000);
@@ -54,7 +61,11 @@ const ARCHIVE_RUNS = Number(process.env['BENCH_ARCHIVE_RUNS'] ?? 2);
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `hdm_bench_${run}`;
 const bucket = 'tributary-test';
-const SYMBOLS = [['AAPL', 'MSFT'], ['SPY', 'QQQ'], ['TSLA', 'NVDA']] as const;
+const SYMBOLS = [
+  ['AAPL', 'MSFT'],
+  ['SPY', 'QQQ'],
+  ['TSLA', 'NVDA'],
+] as const;
 const DAY_NS = 86_400_000_000_000n;
 const HOUR_NS = 3_600_000_000_000n;
 const START = BigInt(Date.parse('2026-01-01T00:00:00Z')) * 1_000_000n;
@@ -70,7 +81,9 @@ const dataset: ArchivedDataset = {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -113,7 +126,10 @@ async function emptyPrefix(s3: S3Client, prefix: string): Promise<void> {
   }
 }
 
-async function generate(s3: S3Client, databaseUrl: string): Promise<{ files: number; rows: number; seconds: number }> {
+async function generate(
+  s3: S3Client,
+  databaseUrl: string,
+): Promise<{ files: number; rows: number; seconds: number }> {
   await migrateCatalog(databaseUrl, schema);
   const catalog = await catalogDataSource(databaseUrl, schema, 'hdm-bench').initialize();
   const writer = await ParquetPartitionWriter.open();
@@ -211,14 +227,22 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
   const archiveSchema = `${schema}_${label}`;
   const groupId = `hdm-bench-${label}-${run}`;
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 6 }] });
     const t0 = START;
     for (let sent = 0; sent < ARCHIVE_ROWS; sent += 10_000) {
       const messages = Array.from({ length: Math.min(10_000, ARCHIVE_ROWS - sent) }, (_, j) => {
         const i = sent + j;
         const symbol = `S${i % 60}`;
         const ts = (t0 + BigInt(i) * 1_000_003n).toString();
-        const value = { symbol, price: 100 + (i % 100) / 10, size: 1 + (i % 50), exchange: 'Q', tradeId: `T${i}`, conditions: [], ts };
+        const value = {
+          symbol,
+          price: 100 + (i % 100) / 10,
+          size: 1 + (i % 50),
+          exchange: 'Q',
+          tradeId: `T${i}`,
+          conditions: [],
+          ts,
+        };
         return { key: symbol, value: JSON.stringify(value), headers: { 'event.time': ts } };
       });
       await producer.send({ topic, messages });
@@ -233,14 +257,22 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
       }),
     );
     const started = performance.now();
-    const catalog = await catalogDataSource(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary', archiveSchema, 'hdm-bench').initialize().catch(() => undefined);
+    const catalog = await catalogDataSource(
+      process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary',
+      archiveSchema,
+      'hdm-bench',
+    )
+      .initialize()
+      .catch(() => undefined);
     let archived = 0;
     let files = 0;
     try {
       while (archived < ARCHIVE_ROWS && performance.now() - started < 600_000) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         const [row] = (await (catalog ?? { query: async () => [] })
-          .query(`SELECT coalesce(sum(row_count), 0)::int AS rows, count(*)::int AS files FROM "${archiveSchema}".files`)
+          .query(
+            `SELECT coalesce(sum(row_count), 0)::int AS rows, count(*)::int AS files FROM "${archiveSchema}".files`,
+          )
           .catch(() => [{ rows: 0, files: 0 }])) as { rows: number; files: number }[];
         archived = row?.rows ?? 0;
         files = row?.files ?? 0;
@@ -250,7 +282,12 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
       await service.close();
       await catalog?.query(`DROP SCHEMA IF EXISTS "${archiveSchema}" CASCADE`);
       await catalog?.destroy();
-      Object.assign(archiveResult, { rows: archived, files, seconds: round(seconds * 1000) / 1000, rowsPerSecond: Math.round(archived / seconds) });
+      Object.assign(archiveResult, {
+        rows: archived,
+        files,
+        seconds: round(seconds * 1000) / 1000,
+        rowsPerSecond: Math.round(archived / seconds),
+      });
     }
   } finally {
     await producer.disconnect();
@@ -271,7 +308,9 @@ async function archiveOnly(): Promise<void> {
       const result = await archiveThroughBroker(config.KAFKA_BROKERS.join(','), `run${i}`, {});
       await emptyPrefix(s3, `${datasetOfTopic(result.topic)}/`);
       runs.push(result);
-      console.log(`archive through the broker (run ${i + 1}): ${result['rows']} rows in ${result['seconds']} s = ${result['rowsPerSecond']} rows/s (${result['files']} files)`);
+      console.log(
+        `archive through the broker (run ${i + 1}): ${result['rows']} rows in ${result['seconds']} s = ${result['rowsPerSecond']} rows/s (${result['files']} files)`,
+      );
     }
   } finally {
     s3.destroy();
@@ -299,7 +338,9 @@ async function main(): Promise<void> {
   const archive: Record<string, Record<string, number | string>> = {};
   try {
     const generated = await generate(s3, config.DATABASE_URL);
-    console.log(`data: ${generated.rows} rows in ${generated.files} files over ${DAYS} days, written in ${generated.seconds.toFixed(1)} s (${Math.round(generated.rows / generated.seconds)} rows/s through writer + S3 + catalog)`);
+    console.log(
+      `data: ${generated.rows} rows in ${generated.files} files over ${DAYS} days, written in ${generated.seconds.toFixed(1)} s (${Math.round(generated.rows / generated.seconds)} rows/s through writer + S3 + catalog)`,
+    );
     await catalog.initialize();
     // the day's files of partition 1 (SPY), as the catalog lists them
     const keysOfDay = async (from: bigint) =>
@@ -328,7 +369,11 @@ async function main(): Promise<void> {
         ['holdUntilAge', HOLD_UNTIL_AGE],
         ['current', {}],
       ] as const) {
-        const result = await archiveThroughBroker(config.KAFKA_BROKERS.join(','), label.toLowerCase(), overrides);
+        const result = await archiveThroughBroker(
+          config.KAFKA_BROKERS.join(','),
+          label.toLowerCase(),
+          overrides,
+        );
         archivedTopics.push(result.topic);
         archive[label] = result;
         console.log(
@@ -341,9 +386,26 @@ async function main(): Promise<void> {
     const results = {
       benchmark: 'historical-query',
       at: new Date().toISOString(),
-      data: { days: DAYS, symbols: 6, sourcePartitions: 3, rowsPerFile: ROWS_PER_FILE, ...generated, how: 'TopicArchiver (writer + S3 + catalog), no Kafka' },
-      query: { ...summary, queriedDays: QUERY_DAYS, warmRepeats: WARM_REPEATS, format: 'json', coldMs: measured.cold.map(round), warmMs: measured.warm.map(round) },
-      archiveThroughBroker: ARCHIVE_ROWS > 0 ? { partitions: 6, topicRowsProduced: ARCHIVE_ROWS, flushAge: '2s', runs: archive } : null,
+      data: {
+        days: DAYS,
+        symbols: 6,
+        sourcePartitions: 3,
+        rowsPerFile: ROWS_PER_FILE,
+        ...generated,
+        how: 'TopicArchiver (writer + S3 + catalog), no Kafka',
+      },
+      query: {
+        ...summary,
+        queriedDays: QUERY_DAYS,
+        warmRepeats: WARM_REPEATS,
+        format: 'json',
+        coldMs: measured.cold.map(round),
+        warmMs: measured.warm.map(round),
+      },
+      archiveThroughBroker:
+        ARCHIVE_ROWS > 0
+          ? { partitions: 6, topicRowsProduced: ARCHIVE_ROWS, flushAge: '2s', runs: archive }
+          : null,
     };
     writeFileSync(join('bench-results', 'historical-query.json'), JSON.stringify(results, null, 2) + '\n');
     console.log('written to bench-results/historical-query.json');

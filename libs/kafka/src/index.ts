@@ -19,6 +19,7 @@ export { registerCompressionCodecs } from './lib/codecs/register-codecs';
 // Topics
 export {
   deadLetterTopicConfig,
+  createTopicsWithLeaders,
   ensureTopics,
   TopicAdmin,
   topicConfigOf,
@@ -53,7 +54,11 @@ export {
 } from './lib/consumer/batch-event-pattern';
 export { KafkaHandlerErrorFilter } from './lib/consumer/handler-error-filter';
 export { connectKafkaConsumer } from './lib/consumer/connect-kafka-consumer';
-export { CO_PARTITION_ASSIGNER, CoPartitionAssigner, coPartitionedAssignment } from './lib/consumer/co-partition-assigner';
+export {
+  CO_PARTITION_ASSIGNER,
+  CoPartitionAssigner,
+  coPartitionedAssignment,
+} from './lib/consumer/co-partition-assigner';
 export { DeadLetterUnavailableError, UnprocessableRecordError } from './lib/consumer/consumer-errors';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, retrySchedule, type RetryPolicy } from './lib/retry-policy';
 export {

@@ -1,9 +1,15 @@
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { createKafka, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { dropChangeCaptureObjects, eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import {
+  dropChangeCaptureObjects,
+  eventually,
+  unusedPort,
+  type ServiceProcess,
+  startService,
+  waitForHttpStatus,
+} from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
 
 // The built service against the real PostgreSQL and Kafka: on-demand re-snapshots (HTTP and the
@@ -36,16 +42,6 @@ interface Received {
   idempotencyKey: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** Peak and current resident memory of a process, from /proc (kB). */
 function memoryOf(pid: number): { peakKb: number; currentKb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -53,7 +49,11 @@ function memoryOf(pid: number): { peakKb: number; currentKb: number } {
   return { peakKb: field('VmHWM'), currentKb: field('VmRSS') };
 }
 
-async function found<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, what = 'record'): Promise<T> {
+async function found<T>(
+  find: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+  what = 'record',
+): Promise<T> {
   return (await eventually(find, what, timeoutMs)) as T;
 }
 
@@ -65,7 +65,11 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
   let service: ServiceProcess | undefined;
   let baseUrl = '';
 
-  async function http(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function http(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -96,7 +100,7 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
 
   beforeAll(async () => {
     await admin.connect();
-    const port = await freePort();
+    const port = await unusedPort();
     service = startService('cdc-listener', {
       port,
       env: {
@@ -151,7 +155,9 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
   it('records every change in the audit log with its transaction context, queryable by table, key and time, a page at a time', async () => {
     const before = new Date(Date.now() - 1000).toISOString();
     await admin.query('BEGIN');
-    await admin.query(`SELECT pg_logical_emit_message(true, 'tributary.context', '{"correlationId":"req-audit","changedBy":"carol"}')`);
+    await admin.query(
+      `SELECT pg_logical_emit_message(true, 'tributary.context', '{"correlationId":"req-audit","changedBy":"carol"}')`,
+    );
     const [id] = await insertOrders(admin, 1, 'audit');
     await admin.query(`UPDATE "${schema}".orders SET status = 'cancelled' WHERE id = $1`, [id]);
     await admin.query('COMMIT');
@@ -176,18 +182,29 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     expect(items[0]?.['commitLsn']).toBe(items[1]?.['commitLsn']);
     expect(items[0]?.['committedAt']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     // The same key as JSON, the time range, and pages of one.
-    const byJsonKey = await http('GET', `/audit?table=orders&key=${encodeURIComponent(JSON.stringify({ id }))}&from=${before}`);
+    const byJsonKey = await http(
+      'GET',
+      `/audit?table=orders&key=${encodeURIComponent(JSON.stringify({ id }))}&from=${before}`,
+    );
     expect((byJsonKey.body['items'] as unknown[]).length).toBe(3);
     const first = await http('GET', `/audit?table=orders&key=${id}&limit=2`);
     expect((first.body['items'] as unknown[]).length).toBe(2);
-    const second = await http('GET', `/audit?table=orders&key=${id}&limit=2&cursor=${String(first.body['nextCursor'])}`);
+    const second = await http(
+      'GET',
+      `/audit?table=orders&key=${id}&limit=2&cursor=${String(first.body['nextCursor'])}`,
+    );
     expect((second.body['items'] as Record<string, unknown>[]).map((item) => item['op'])).toEqual(['d']);
     expect(second.body['nextCursor']).toBeNull();
-    const future = await http('GET', `/audit?table=orders&from=${new Date(Date.now() + 3_600_000).toISOString()}`);
+    const future = await http(
+      'GET',
+      `/audit?table=orders&from=${new Date(Date.now() + 3_600_000).toISOString()}`,
+    );
     expect(future.body['items']).toEqual([]);
 
     // The audit table's own changes are neither audited nor (not being captured) published.
-    const own = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".audit_log WHERE table_name = 'audit_log'`);
+    const own = await admin.query(
+      `SELECT count(*)::int AS n FROM "${schema}".audit_log WHERE table_name = 'audit_log'`,
+    );
     expect(own.rows[0]?.n).toBe(0);
   });
 
@@ -216,7 +233,10 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
       await client.connect();
       for (let n = 0; writing; n++) {
         const id = ids[(n * 7 + session * 13) % ids.length];
-        await client.query(`UPDATE "${schema}".orders SET filled_quantity = filled_quantity + 0.5, updated_at = now() WHERE id = $1`, [id]);
+        await client.query(
+          `UPDATE "${schema}".orders SET filled_quantity = filled_quantity + 0.5, updated_at = now() WHERE id = $1`,
+          [id],
+        );
         updates++;
       }
       await client.end();
@@ -228,7 +248,10 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     await moreUpdates(20, 'before the re-snapshot is requested');
     const requested = await http('POST', '/snapshots', { table: 'orders' });
     expect(requested.status).toBe(202);
-    expect(requested.body).toMatchObject({ status: expect.stringMatching(/pending|running|completed/), tables: [{ table: 'orders' }] });
+    expect(requested.body).toMatchObject({
+      status: expect.stringMatching(/pending|running|completed/),
+      tables: [{ table: 'orders' }],
+    });
     const id = String(requested.body['id']);
     const done = await snapshotDone(id);
     await moreUpdates(20, 'after the re-snapshot finished');
@@ -240,16 +263,25 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     const listed = await http('GET', '/snapshots');
     expect((listed.body['items'] as { id: string }[]).map((item) => item.id)).toContain(id);
 
-    const lastUpdate = await admin.query<{ max: string }>(`SELECT max(updated_at)::text AS max FROM "${schema}".orders`);
+    const lastUpdate = await admin.query<{ max: string }>(
+      `SELECT max(updated_at)::text AS max FROM "${schema}".orders`,
+    );
     expect(lastUpdate.rows[0]?.max).toBeDefined();
     const reads = await found(() => {
-      const list = received.filter((record) => record.topic === ordersTopic && record.idempotencyKey.includes(`:resnapshot:${id}:`));
+      const list = received.filter(
+        (record) => record.topic === ordersTopic && record.idempotencyKey.includes(`:resnapshot:${id}:`),
+      );
       return list.length >= rowsRead ? list : undefined;
     });
     expect(reads).toHaveLength(rowsRead);
     expect(rowsRead).toBe(table.rows.length);
     const read = reads[0]?.value as ChangeEvent.Value;
-    expect(read).toMatchObject({ op: 'r', before: null, transaction: null, source: { snapshot: 'incremental', txId: null } });
+    expect(read).toMatchObject({
+      op: 'r',
+      before: null,
+      transaction: null,
+      source: { snapshot: 'incremental', txId: null },
+    });
     expect(reads[0]?.idempotencyKey).toMatch(new RegExp(`^\\d+:resnapshot:${id}:orders:\\d+$`));
 
     // Rebuild per partition: from each key's read, apply the later changes in partition order.
@@ -270,8 +302,13 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
           if (record.idempotencyKey.includes(`:resnapshot:${id}:`)) state.set(key, event.after);
           else if (state.has(key)) {
             const current = state.get(key);
-            if ((event.op === 'u' || event.op === 'd') && JSON.stringify(event.before) !== JSON.stringify(current)) {
-              mismatches.push(`${key} ${event.op}: before ${JSON.stringify(event.before)} but rebuilt ${JSON.stringify(current)}`);
+            if (
+              (event.op === 'u' || event.op === 'd') &&
+              JSON.stringify(event.before) !== JSON.stringify(current)
+            ) {
+              mismatches.push(
+                `${key} ${event.op}: before ${JSON.stringify(event.before)} but rebuilt ${JSON.stringify(current)}`,
+              );
             }
             state.set(key, event.op === 'd' ? null : event.after);
           }
@@ -298,21 +335,32 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
   });
 
   it('re-snapshots on a signal row inserted in SQL, reports a signal naming an unknown table as failed, and answers 400 for a table that is not captured', async () => {
-    await admin.query(`INSERT INTO "${schema}".positions (account, symbol, quantity, average_price) VALUES ('ACC-API', 'MSFT', 5, 410.5)`);
+    await admin.query(
+      `INSERT INTO "${schema}".positions (account, symbol, quantity, average_price) VALUES ('ACC-API', 'MSFT', 5, 410.5)`,
+    );
     await admin.query(
       `INSERT INTO "${schema}".cdc_signals (id, type, data) VALUES
          ('sql-signal-1', 'execute-snapshot', '{"data-collections": ["${schema}.positions"]}'),
          ('sql-signal-2', 'execute-snapshot', '{"data-collections": ["${schema}.secrets"]}')`,
     );
     const done = await snapshotDone('sql-signal-1');
-    expect(done).toMatchObject({ status: 'completed', tables: [{ table: 'positions', status: 'completed', rowsRead: 1 }] });
+    expect(done).toMatchObject({
+      status: 'completed',
+      tables: [{ table: 'positions', status: 'completed', rowsRead: 1 }],
+    });
     const read = await found(() =>
       received.find((record) => record.idempotencyKey.includes(':resnapshot:sql-signal-1:positions:1')),
     );
     expect(read.key).toBe(JSON.stringify({ account: 'ACC-API', symbol: 'MSFT' }));
-    expect((read.value as ChangeEvent.Value).after).toMatchObject({ quantity: '5.00000000', average_price: '410.50000000' });
+    expect((read.value as ChangeEvent.Value).after).toMatchObject({
+      quantity: '5.00000000',
+      average_price: '410.50000000',
+    });
     const refused = await snapshotDone('sql-signal-2');
-    expect(refused).toMatchObject({ status: 'failed', tables: [{ status: 'failed', error: expect.stringMatching(/not a captured table/) }] });
+    expect(refused).toMatchObject({
+      status: 'failed',
+      tables: [{ status: 'failed', error: expect.stringMatching(/not a captured table/) }],
+    });
 
     const bad = await http('POST', '/snapshots/audit_log');
     expect(bad.status).toBe(400);
@@ -321,7 +369,7 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     expect((await http('GET', '/snapshots/no-such-request')).status).toBe(404);
   });
 
-  it('delivers a 200k-row transaction complete and in order, with the listener\'s memory bounded', async () => {
+  it("delivers a 200k-row transaction complete and in order, with the listener's memory bounded", async () => {
     const pid = service?.child.pid ?? 0;
     const before = memoryOf(pid);
     const started = Date.now();
@@ -332,7 +380,9 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     const end = await found(
       () => {
         const record = received.find(
-          (r) => r.topic === transactionTopic && (r.value as TransactionBoundary.Value).event_count === LARGE_TRANSACTION_ROWS,
+          (r) =>
+            r.topic === transactionTopic &&
+            (r.value as TransactionBoundary.Value).event_count === LARGE_TRANSACTION_ROWS,
         );
         return record?.value as TransactionBoundary.Value | undefined;
       },
@@ -363,10 +413,14 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
       lastOrder.set(record.partition, order);
     }
     expect(outOfOrder).toBe(0);
-    const orders = changes.map((r) => (r.value as ChangeEvent.Value).transaction?.total_order ?? 0).sort((a, b) => a - b);
+    const orders = changes
+      .map((r) => (r.value as ChangeEvent.Value).transaction?.total_order ?? 0)
+      .sort((a, b) => a - b);
     expect(orders[0]).toBe(1);
     expect(orders.at(-1)).toBe(LARGE_TRANSACTION_ROWS);
-    expect(end.data_collections).toEqual([{ data_collection: `${schema}.orders`, event_count: LARGE_TRANSACTION_ROWS }]);
+    expect(end.data_collections).toEqual([
+      { data_collection: `${schema}.orders`, event_count: LARGE_TRANSACTION_ROWS },
+    ]);
     const audited = await found(async () => {
       const result = await admin.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM "${schema}".audit_log WHERE tx_id = $1`,

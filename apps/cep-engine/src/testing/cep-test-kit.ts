@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { type Alert, type CepSideOutput, HEADERS, type TopicName, topicSpec } from '@tributary/contracts';
-import { createKafka, parseKafkaEnv } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { eventually, runKafkaTool, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import {
+  eventually,
+  unusedPort,
+  runKafkaTool,
+  type ServiceProcess,
+  startService,
+  waitForHttpStatus,
+} from '@tributary/testing';
 import { CepTopics } from '../app/engine/cep-topics';
 import { type PartitionCheckpoint, parseCheckpointRecord } from '../app/engine/checkpoint';
 import { PartitionProcessor } from '../app/engine/partition-processor';
@@ -16,16 +22,6 @@ export const brokers = (): string => process.env['KAFKA_BROKERS'] ?? '127.0.0.1:
 /** A run-unique name part, so concurrent test runs on this machine never share topics or groups. */
 export function runId(label: string): string {
   return `${label}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,7 +50,10 @@ const MS = 1_000_000;
  * A document rule over `<prefix>market.trades`: a trade at or above `price`, then (relaxed) a trade of at
  * least `size` shares, within `withinMs`, per symbol. Skip past the last event, so each match stands alone.
  */
-export function surgeRule(id: string, options: { price?: number; size?: number; withinMs?: number; outOfOrdernessMs?: number } = {}) {
+export function surgeRule(
+  id: string,
+  options: { price?: number; size?: number; withinMs?: number; outOfOrdernessMs?: number } = {},
+) {
   return {
     id,
     severity: 'warning',
@@ -66,7 +65,11 @@ export function surgeRule(id: string, options: { price?: number; size?: number; 
       pattern: {
         stages: [
           { name: 'move', where: { field: 'price', op: '>=', to: { value: options.price ?? 100 } } },
-          { name: 'volume', contiguity: 'followedBy', where: { field: 'size', op: '>=', to: { value: options.size ?? 500 } } },
+          {
+            name: 'volume',
+            contiguity: 'followedBy',
+            where: { field: 'size', op: '>=', to: { value: options.size ?? 500 } },
+          },
         ],
         within: (options.withinMs ?? 1000) * MS,
         skip: { kind: 'skipPastLastEvent' },
@@ -108,11 +111,18 @@ export class CepTestEnvironment {
   private checkpoints: Map<string, PartitionCheckpoint['offsets']> | undefined;
   readonly services: ServiceProcess[] = [];
 
-  constructor(label: string, readonly partitions = 4) {
+  constructor(
+    label: string,
+    readonly partitions = 4,
+  ) {
     const id = runId(label);
     this.prefix = `${id}.`;
     this.group = `${id}-cep`;
-    this.kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers() }), `cep-it-${label}`, createLogger('cep-it', 'silent'));
+    this.kafka = createKafka(
+      parseKafkaEnv({ KAFKA_BROKERS: brokers() }),
+      `cep-it-${label}`,
+      createLogger('cep-it', 'silent'),
+    );
   }
 
   topic(name: string): string {
@@ -123,17 +133,27 @@ export class CepTestEnvironment {
   async createInputs(names: readonly (TopicName | `cdc.${string}.${string}`)[]): Promise<void> {
     this.admin ??= this.kafka.admin();
     await this.admin.connect();
-    await this.admin.createTopics({
-      waitForLeaders: true,
-      topics: names.map((name) => ({ topic: this.topic(name), numPartitions: this.partitions, configEntries: [{ name: 'compression.type', value: topicSpec(name)?.compression ?? 'zstd' }] })),
+    await createTopicsWithLeaders(this.admin, {
+      topics: names.map((name) => ({
+        topic: this.topic(name),
+        numPartitions: this.partitions,
+        configEntries: [{ name: 'compression.type', value: topicSpec(name)?.compression ?? 'zstd' }],
+      })),
     });
   }
 
   /** Produces contract values to explicit partitions of a prefixed catalog topic, with the catalog headers. */
-  async produce(name: string, records: readonly { value: Readonly<Record<string, unknown>>; partition: number }[]): Promise<void> {
+  async produce(
+    name: string,
+    records: readonly { value: Readonly<Record<string, unknown>>; partition: number }[],
+  ): Promise<void> {
     const spec = topicSpec(name);
     if (!spec) throw new Error(`${name} is not a catalog topic`);
-    this.producer ??= this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer ??= this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await this.producer.connect();
     await this.producer.send({
       topic: this.topic(name),
@@ -142,7 +162,12 @@ export class CepTestEnvironment {
         key: spec.key(value as never),
         value: JSON.stringify(value),
         partition,
-        headers: { [HEADERS.schemaName]: spec.event, [HEADERS.schemaVersion]: String(spec.version), [HEADERS.eventTime]: spec.eventTime(value as never), [HEADERS.producer]: 'cep-it/0' },
+        headers: {
+          [HEADERS.schemaName]: spec.event,
+          [HEADERS.schemaVersion]: String(spec.version),
+          [HEADERS.eventTime]: spec.eventTime(value as never),
+          [HEADERS.producer]: 'cep-it/0',
+        },
       })),
     });
   }
@@ -161,7 +186,7 @@ export class CepTestEnvironment {
   }
 
   async start(instance: string, extra: Record<string, string> = {}): Promise<ServiceProcess> {
-    const port = await freePort();
+    const port = await unusedPort();
     const service = startService('cep-engine', { port, env: this.env({ INSTANCE_ID: instance, ...extra }) });
     this.services.push(service);
     await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 90_000).catch((error: unknown) => {
@@ -171,18 +196,38 @@ export class CepTestEnvironment {
   }
 
   /** Produces trades as the collector would (key = symbol, catalog headers). */
-  async produceTrades(trades: readonly { symbol: string; price: number; size: number; ts: string }[]): Promise<void> {
-    this.producer ??= this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  async produceTrades(
+    trades: readonly { symbol: string; price: number; size: number; ts: string }[],
+  ): Promise<void> {
+    this.producer ??= this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await this.producer.connect();
     await this.producer.send({
       topic: this.topic('market.trades'),
       acks: -1,
       messages: trades.map((trade, index) => {
-        const value = { symbol: trade.symbol, price: trade.price, size: trade.size, exchange: 'D', tradeId: `${trade.ts}-${index}`, conditions: ['@'], ts: trade.ts, tape: 'C' };
+        const value = {
+          symbol: trade.symbol,
+          price: trade.price,
+          size: trade.size,
+          exchange: 'D',
+          tradeId: `${trade.ts}-${index}`,
+          conditions: ['@'],
+          ts: trade.ts,
+          tape: 'C',
+        };
         return {
           key: trade.symbol,
           value: JSON.stringify(value),
-          headers: { [HEADERS.schemaName]: 'UnderlyingTrade', [HEADERS.schemaVersion]: '1', [HEADERS.eventTime]: trade.ts, [HEADERS.producer]: 'cep-it/0' },
+          headers: {
+            [HEADERS.schemaName]: 'UnderlyingTrade',
+            [HEADERS.schemaVersion]: '1',
+            [HEADERS.eventTime]: trade.ts,
+            [HEADERS.producer]: 'cep-it/0',
+          },
         };
       }),
     });
@@ -190,7 +235,11 @@ export class CepTestEnvironment {
 
   /** Reads a topic from the beginning with a read-committed consumer into `into`. */
   async follow<T>(name: 'cep.alerts' | 'cep.side-outputs', into: T[]): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: `${this.group}-reader-${randomBytes(3).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+    const consumer = this.kafka.consumer({
+      groupId: `${this.group}-reader-${randomBytes(3).toString('hex')}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 100,
+    });
     this.consumers.push(consumer);
     const upTo = new Map<number, bigint>();
     this.readUpTo.set(this.topic(name), upTo);
@@ -230,7 +279,9 @@ export class CepTestEnvironment {
     for (const topic of inputs.map((name) => this.topic(name))) {
       const ends = await admin.fetchTopicOffsets(topic);
       const covered = ({ partition, high }: { partition: number; high: string }) => {
-        const positions = [...checkpoints.values()].flatMap((offsets) => offsets[topic]?.[String(partition)] ?? []);
+        const positions = [...checkpoints.values()].flatMap(
+          (offsets) => offsets[topic]?.[String(partition)] ?? [],
+        );
         return positions.length > 0 && positions.every((next) => next === high);
       };
       await eventually(
@@ -244,7 +295,10 @@ export class CepTestEnvironment {
     if (upTo === undefined) throw new Error('no reader follows cep.alerts: call followAlerts first');
     const ends = await admin.fetchTopicOffsets(alerts);
     await eventually(
-      () => ends.every(({ partition, low, high }) => high === low || (upTo.get(partition) ?? -1n) >= BigInt(high) - 1n),
+      () =>
+        ends.every(
+          ({ partition, low, high }) => high === low || (upTo.get(partition) ?? -1n) >= BigInt(high) - 1n,
+        ),
       `the reader to reach the end of ${alerts} (${ends.map(({ partition, high }) => `${partition}:${high}`).join(', ')})`,
       ENGINE_CATCH_UP_MS,
     );
@@ -255,7 +309,11 @@ export class CepTestEnvironment {
     if (this.checkpoints !== undefined) return this.checkpoints;
     const latest = new Map<string, PartitionCheckpoint['offsets']>();
     this.checkpoints = latest;
-    const consumer = this.kafka.consumer({ groupId: `${this.group}-checkpoints-${randomBytes(3).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+    const consumer = this.kafka.consumer({
+      groupId: `${this.group}-checkpoints-${randomBytes(3).toString('hex')}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 100,
+    });
     this.consumers.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [new CepTopics(this.prefix).checkpoints], fromBeginning: true });
@@ -263,7 +321,8 @@ export class CepTestEnvironment {
       eachMessage: async ({ message }) => {
         if (message.value === null) return;
         const record = parseCheckpointRecord(message.value);
-        if (record.kind === 'state' && record.group === this.group) latest.set(String(record.partition), record.offsets);
+        if (record.kind === 'state' && record.group === this.group)
+          latest.set(String(record.partition), record.offsets);
       },
     });
     return latest;
@@ -279,14 +338,20 @@ export class CepTestEnvironment {
    */
   async committedAlerts(): Promise<Alert.Value[]> {
     const output = await runKafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
-      '--bootstrap-server', brokers(),
-      '--topic', this.topic('cep.alerts'),
+      '--bootstrap-server',
+      brokers(),
+      '--topic',
+      this.topic('cep.alerts'),
       '--from-beginning',
-      '--isolation-level', 'read_committed',
+      '--isolation-level',
+      'read_committed',
       // ends the read once nothing more came for this long (the group join included)
-      '--timeout-ms', '20000',
-      '--property', 'print.partition=true',
-      '--property', 'print.offset=true',
+      '--timeout-ms',
+      '20000',
+      '--property',
+      'print.partition=true',
+      '--property',
+      'print.offset=true',
     ]);
     const alerts: Alert.Value[] = [];
     const log = new RecordLog(alerts);
@@ -314,7 +379,11 @@ export function nanosAt(ms: number): string {
   return (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 }
 
-export async function postJson(url: string, method: 'POST' | 'PUT' | 'DELETE', body?: unknown): Promise<{ status: number; body: unknown }> {
+export async function postJson(
+  url: string,
+  method: 'POST' | 'PUT' | 'DELETE',
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, {
     method,
     headers: { 'content-type': 'application/json' },
@@ -339,7 +408,11 @@ export async function replayAlertIds(env: CepTestEnvironment, rules: readonly ob
   const compiled = rules.map((rule) => compileRule({ ...(rule as RuleSpec), version: 1, enabled: true }));
   const processors = new Map<number, PartitionProcessor>();
   const topic = env.topic('market.trades');
-  const consumer = env.kafka.consumer({ groupId: `${env.group}-replay-${randomBytes(3).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const consumer = env.kafka.consumer({
+    groupId: `${env.group}-replay-${randomBytes(3).toString('hex')}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+  });
   const admin = env.kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
@@ -351,16 +424,31 @@ export async function replayAlertIds(env: CepTestEnvironment, rules: readonly ob
     eachMessage: async ({ partition, message }) => {
       let processor = processors.get(partition);
       if (!processor) {
-        processor = new PartitionProcessor({ group: env.group, slot: partition, topics, writer: 'replay', idlePartitionMs: 1e12 }, compiled);
+        processor = new PartitionProcessor(
+          { group: env.group, slot: partition, topics, writer: 'replay', idlePartitionMs: 1e12 },
+          compiled,
+        );
         processors.set(partition, processor);
       }
-      processor.ingest({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers });
+      processor.ingest({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: message.headers,
+      });
       seen.set(partition, BigInt(message.offset));
     },
   });
-  await eventually(() => ends.every(({ partition, high }) => (seen.get(partition) ?? -1n) >= BigInt(high) - 1n), 'replay read to the end');
+  await eventually(
+    () => ends.every(({ partition, high }) => (seen.get(partition) ?? -1n) >= BigInt(high) - 1n),
+    'replay read to the end',
+  );
   await consumer.disconnect();
-  return [...processors.values()].flatMap((processor) => processor.takeCommit().alerts.map((alert) => alert.alertId));
+  return [...processors.values()].flatMap((processor) =>
+    processor.takeCommit().alerts.map((alert) => alert.alertId),
+  );
 }
 
 /** Alert ids seen more than once, expected but missing, and seen but not expected. */
@@ -371,8 +459,12 @@ export function compareAlerts(alerts: readonly Alert.Value[], expected: readonly
   const missing = expected.filter((id) => !counts.has(id));
   const doubled = [...counts].filter(([, count]) => count > 1).map(([id]) => id);
   if (doubled.length > 0) {
-    const positions = alerts.filter((alert) => doubled.includes(alert.alertId)).map((alert) => `${alert.alertId} ${(alert as { position?: string }).position} ${alert.detectedAt}`);
-    process.stderr.write(`doubled alerts:\n${positions.join('\n')}\nexpected twice: ${expected.length - wanted.size}\n`);
+    const positions = alerts
+      .filter((alert) => doubled.includes(alert.alertId))
+      .map((alert) => `${alert.alertId} ${(alert as { position?: string }).position} ${alert.detectedAt}`);
+    process.stderr.write(
+      `doubled alerts:\n${positions.join('\n')}\nexpected twice: ${expected.length - wanted.size}\n`,
+    );
   }
   return {
     doubled: doubled.length,

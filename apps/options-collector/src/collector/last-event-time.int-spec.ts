@@ -3,15 +3,19 @@ import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS } from '@tributary/contracts';
 import { readInfraEnv } from '@tributary/testing';
 import { lastEventTimeMs } from './last-event-time';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 describe('the latest event time already published', () => {
-  const kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    brokers: readInfraEnv()['KAFKA_BROKERS'].split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   const topic = `collector-resume-${randomUUID()}`;
 
   beforeAll(async () => {
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 3 }] });
   });
 
   afterAll(async () => {
@@ -26,7 +30,10 @@ describe('the latest event time already published', () => {
   it('is the highest event.time the collector wrote at the end of each partition, in milliseconds; other writers do not count', async () => {
     const producer = kafka.producer();
     await producer.connect();
-    const by = (writer: string, ms: number) => ({ [HEADERS.eventTime]: `${ms}123456`, [HEADERS.producer]: writer });
+    const by = (writer: string, ms: number) => ({
+      [HEADERS.eventTime]: `${ms}123456`,
+      [HEADERS.producer]: writer,
+    });
     await producer.send({
       topic,
       messages: [

@@ -65,6 +65,13 @@ describe('environment configuration', () => {
     expect(() => parseEnv(durations, { D: 'soon' })).toThrow(/D: must be a duration/);
   });
 
+  it('refuses a duration outside its bounds, naming the bound', () => {
+    const bounded = { SESSION: env.durationMs({ default: '30s', min: 6_000, max: 300_000, description: 's' }) };
+    expect(parseEnv(bounded, { SESSION: '6s' }).SESSION).toBe(6_000);
+    expect(() => parseEnv(bounded, { SESSION: '5s' })).toThrow(/SESSION: must be at least 6000 ms/);
+    expect(() => parseEnv(bounded, { SESSION: '6m' })).toThrow(/SESSION: must be at most 300000 ms/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parseEnv(spec, { KAFKA_BROKERS: '127.0.0.1:9092', API_TOKEN: 'x', PORT: '  ' }).PORT).toBe(3101);
   });

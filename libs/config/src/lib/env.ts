@@ -120,13 +120,14 @@ export const env = {
   },
 
   /** A duration in milliseconds, written as a whole number of ms or with a unit: 500ms, 5s, 2m, 1h. */
-  durationMs(options: WithDefault<string | number> & { min?: number }): EnvVar<number> {
+  durationMs(options: WithDefault<string | number> & { min?: number; max?: number }): EnvVar<number> {
     return variable(options, (raw) => {
       const match = /^(\d+)(ms|s|m|h)?$/.exec(raw);
       if (!match) throw new Error('must be a duration such as 500ms, 5s, 2m or 1h');
       const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 'ms'] ?? 1;
       const value = Number(match[1]) * unit;
       if (options.min !== undefined && value < options.min) throw new Error(`must be at least ${options.min} ms`);
+      if (options.max !== undefined && value > options.max) throw new Error(`must be at most ${options.max} ms`);
       return value;
     });
   },

@@ -44,6 +44,13 @@ export const kafkaEnv = {
     min: 100,
     description: 'Time allowed for a broker to answer one request',
   }),
+  KAFKA_SESSION_TIMEOUT_MS: env.durationMs({
+    default: '30s',
+    min: 6_000,
+    max: 300_000,
+    description:
+      "How long a consumer group waits for a silent member (a crashed pod) before handing its partitions to the others, within the broker's group.min/max.session.timeout.ms (6 s to 5 min by default); the CEP engine's input lanes keep 10 s and the gateway's candle aggregator 30 s",
+  }),
   KAFKA_REPLICATION_FACTOR: env.int({
     default: 1,
     min: 1,

@@ -1,4 +1,10 @@
-import { type Admin, type ITopicConfig, Kafka, KafkaJSAggregateError, type KafkaJSProtocolError } from 'kafkajs';
+import {
+  type Admin,
+  type ITopicConfig,
+  Kafka,
+  KafkaJSAggregateError,
+  type KafkaJSProtocolError,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { dlqTopicOf, kafkaTopicConfig, topicSpec, type TopicSpec } from '@tributary/contracts';
 
@@ -17,6 +23,43 @@ export interface EnsureTopicsResult {
 
 function isAlreadyExists(error: unknown): boolean {
   return (error as KafkaJSProtocolError | undefined)?.type === 'TOPIC_ALREADY_EXISTS';
+}
+
+/** Metadata answers of a topic the controller created but the broker has not learnt of yet. */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * `admin.createTopics`, then waits until every partition of the topics has a leader. kafkajs's own
+ * `waitForLeaders` gives up on the first metadata answer that does not know the topic yet, which a
+ * KRaft broker gives for a moment after creating it when the machine is busy; here that answer
+ * means "not yet" until `timeout` (default 30 s) has passed. Resolves false when every topic
+ * already existed, as kafkajs does.
+ */
+export async function createTopicsWithLeaders(
+  admin: Admin,
+  options: Omit<Parameters<Admin['createTopics']>[0], 'waitForLeaders'>,
+): Promise<boolean> {
+  const created = await admin.createTopics({ ...options, waitForLeaders: false });
+  const topics = options.topics.map((topic) => topic.topic);
+  const deadline = Date.now() + (options.timeout ?? 30_000);
+  for (let delay = 50; ; delay = Math.min(1_000, delay * 2)) {
+    let waitingFor: string;
+    try {
+      const { topics: known } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = known.filter(
+        (topic) =>
+          topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0),
+      );
+      if (leaderless.length === 0) return created;
+      waitingFor = `partition leaders of ${leaderless.map((topic) => topic.name).join(', ')}`;
+    } catch (error) {
+      if (!NOT_YET_KNOWN.has((error as KafkaJSProtocolError).type)) throw error;
+      waitingFor = `metadata of ${topics.join(', ')} (${(error as Error).message})`;
+    }
+    if (Date.now() + delay > deadline)
+      throw new Error(`created ${topics.join(', ')} but timed out waiting for ${waitingFor}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 /** The kafkajs topic definition of a catalog entry: partitions, replication and the catalog's configs. */
@@ -85,7 +128,7 @@ export class TopicAdmin {
 
     let racedTopics = new Set<string>();
     try {
-      const createdAll = await this.admin.createTopics({ topics: missing, waitForLeaders: true });
+      const createdAll = await createTopicsWithLeaders(this.admin, { topics: missing });
       if (!createdAll) racedTopics = new Set(missing.map((config) => config.topic));
     } catch (error) {
       if (!(error instanceof KafkaJSAggregateError)) throw error;

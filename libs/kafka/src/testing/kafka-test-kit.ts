@@ -16,6 +16,7 @@ import {
   kafkaEnv,
   type KafkaEnvConfig,
 } from '../index';
+import { createTopicsWithLeaders } from '../lib/topics';
 
 /** A topic or group name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {
@@ -29,7 +30,10 @@ export function quietLogger(): Logger {
 
 /** The Kafka config of the local plaintext listener, with overrides. */
 export function testKafkaConfig(overrides: Record<string, string> = {}): KafkaEnvConfig {
-  return parseEnv(kafkaEnv, { KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092', ...overrides });
+  return parseEnv(kafkaEnv, {
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
+    ...overrides,
+  });
 }
 
 export function testKafka(overrides: Record<string, string> = {}): Kafka {
@@ -51,7 +55,7 @@ export class TestTopics {
       await this.admin.connect();
       this.connected = true;
     }
-    await this.admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicsWithLeaders(this.admin, { topics: [{ topic: name, numPartitions: partitions }] });
     this.created.add(name);
     this.created.add(`${name}.dlq`);
     return name;
@@ -80,7 +84,12 @@ export interface ReadRecord {
 }
 
 /** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
-export async function readRecords(kafka: Kafka, topic: string, count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<ReadRecord[]> {
+export async function readRecords(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = DEFAULT_WAIT_MS,
+): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
   const records: ReadRecord[] = [];
   try {
@@ -88,7 +97,8 @@ export async function readRecords(kafka: Kafka, topic: string, count: number, ti
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`read ${records.length} of ${count} records of ${topic} within ${timeoutMs} ms`)),
+        () =>
+          reject(new Error(`read ${records.length} of ${count} records of ${topic} within ${timeoutMs} ms`)),
         timeoutMs,
       );
       void consumer.run({
@@ -161,7 +171,11 @@ export class EchoProcess {
   }
 
   /** Waits until `condition` holds for the lines printed so far; fails at once if the process ends first. */
-  async waitFor(condition: (lines: EchoLine[]) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+  async waitFor(
+    condition: (lines: EchoLine[]) => boolean,
+    what: string,
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<void> {
     try {
       await eventually(() => condition(this.lines) || this.ended(), what, timeoutMs);
       if (!condition(this.lines)) {
@@ -169,7 +183,9 @@ export class EchoProcess {
         throw new Error(`the echo service ended (code ${exitCode}, signal ${signalCode}) before ${what}`);
       }
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n--- echo service output ---\n${this.output.slice(-6000)}`);
+      throw new Error(
+        `${(error as Error).message}\n--- echo service output ---\n${this.output.slice(-6000)}`,
+      );
     }
   }
 
@@ -243,7 +259,9 @@ export class BrokerOutage {
   readonly socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
     if (this.down) this.refused++;
     // Port 1 on the loopback refuses at once, like a broker that is not listening.
-    const socket = this.down ? createConnection({ host: '127.0.0.1', port: 1 }) : createConnection({ host, port }, onConnect);
+    const socket = this.down
+      ? createConnection({ host: '127.0.0.1', port: 1 })
+      : createConnection({ host, port }, onConnect);
     socket.setKeepAlive(true, 60_000);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));

@@ -7,12 +7,13 @@ import { infraDir } from './infra-env';
  * broker that hangs or a network that drops everything would look to clients: connections stay open
  * and nothing answers. Returns the function that thaws it (SIGCONT); it also thaws by itself after
  * `maxMs`, so a failing test can never leave the broker frozen for the tests after it.
- * Integration tests run one at a time (one worker, one project after another), so no other test
- * sees the pause.
+ * Only a test file named `*.exclusive.int-spec.ts` may call it: `npm test` runs those alone, after
+ * the other integration tests, so no other test sees the pause.
  */
 export function freezeKafkaBroker(maxMs = 30_000): () => void {
   const pid = Number(readFileSync(join(infraDir(), 'kafka', 'kafka.pid'), 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no Kafka pid in ${join(infraDir(), 'kafka', 'kafka.pid')}`);
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new Error(`no Kafka pid in ${join(infraDir(), 'kafka', 'kafka.pid')}`);
   process.kill(pid, 'SIGSTOP');
   let thawed = false;
   const thaw = () => {

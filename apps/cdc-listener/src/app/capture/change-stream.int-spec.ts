@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
@@ -43,7 +43,12 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   let running: Promise<void> | undefined;
 
   function startStream(deliver?: ChangePublisher['publish']): void {
-    const publisher = new ChangePublisher(producer, { topicPrefix: prefix, transactionTopic, tombstonesOnDelete: true, validate: true });
+    const publisher = new ChangePublisher(producer, {
+      topicPrefix: prefix,
+      transactionTopic,
+      tombstonesOnDelete: true,
+      validate: true,
+    });
     stream = new ChangeStream({
       databaseUrl,
       schema,
@@ -58,7 +63,10 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       deliver: deliver ?? ((transaction) => publisher.publish(transaction)),
     });
     const current = stream;
-    running = current.prepare(admin).then(() => current.run()).catch(() => undefined);
+    running = current
+      .prepare(admin)
+      .then(() => current.run())
+      .catch(() => undefined);
   }
 
   async function slotConfirmedLsn(): Promise<string> {
@@ -83,10 +91,14 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   beforeAll(async () => {
     await admin.connect();
     await migrateTradingSchema(databaseUrl, schema);
-    const topics = ['orders', 'order_fills', 'model_predictions', 'features'].map((table) => `${prefix}.${schema}.${table}`);
+    const topics = ['orders', 'order_fills', 'model_predictions', 'features'].map(
+      (table) => `${prefix}.${schema}.${table}`,
+    );
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
-    await kafkaAdmin.createTopics({ topics: [...topics, transactionTopic].map((topic) => ({ topic, numPartitions: 1 })) });
+    await createTopicsWithLeaders(kafkaAdmin, {
+      topics: [...topics, transactionTopic].map((topic) => ({ topic, numPartitions: 1 })),
+    });
     await kafkaAdmin.disconnect();
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics, transactionTopic], fromBeginning: true });
@@ -97,7 +109,9 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
           key: message.key?.toString() ?? null,
           value: message.value === null ? null : JSON.parse(message.value.toString()),
           idempotencyKey: message.headers?.['idempotency.key']?.toString(),
-          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])),
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
+          ),
         });
       },
     });
@@ -115,14 +129,21 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
     await kafkaAdmin.deleteTopics({
-      topics: [...['orders', 'order_fills', 'model_predictions', 'features'].map((table) => `${prefix}.${schema}.${table}`), transactionTopic],
+      topics: [
+        ...['orders', 'order_fills', 'model_predictions', 'features'].map(
+          (table) => `${prefix}.${schema}.${table}`,
+        ),
+        transactionTopic,
+      ],
     });
     await kafkaAdmin.disconnect();
   });
 
   it('publishes an insert, update and delete of one transaction in commit order, with BEGIN/END and per-table counts', async () => {
     await admin.query('BEGIN');
-    await admin.query(`SELECT pg_logical_emit_message(true, 'tributary.context', '{"correlationId":"req-42","changedBy":"alice"}')`);
+    await admin.query(
+      `SELECT pg_logical_emit_message(true, 'tributary.context', '{"correlationId":"req-42","changedBy":"alice"}')`,
+    );
     const order = await admin.query<{ id: string }>(
       `INSERT INTO "${schema}".orders (client_order_id, account, symbol, side, order_type, quantity, limit_price)
        VALUES ('co-1', 'ACC1', 'AAPL', 'buy', 'limit', 10, 187.12345678) RETURNING id`,
@@ -143,12 +164,23 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     const d = deleted.value as ChangeEvent.Value;
     expect([c.op, u.op, d.op]).toEqual(['c', 'u', 'd']);
     expect(created.key).toBe(JSON.stringify({ id }));
-    expect(c.after).toMatchObject({ id, quantity: '10.00000000', limit_price: '187.12345678', status: 'new' });
+    expect(c.after).toMatchObject({
+      id,
+      quantity: '10.00000000',
+      limit_price: '187.12345678',
+      status: 'new',
+    });
     expect(u.before).toMatchObject({ status: 'new' });
     expect(u.after).toMatchObject({ status: 'cancelled' });
     expect(d.before).toMatchObject({ id, status: 'cancelled' });
     expect(tombstone).toMatchObject({ key: created.key, value: null });
-    expect(c.source).toMatchObject({ connector: 'postgresql', name: prefix, schema, table: 'orders', snapshot: 'false' });
+    expect(c.source).toMatchObject({
+      connector: 'postgresql',
+      name: prefix,
+      schema,
+      table: 'orders',
+      snapshot: 'false',
+    });
     expect([c, u, d].map((event) => event.transaction?.total_order)).toEqual([1, 2, 3]);
     expect(new Set([c, u, d].map((event) => event.transaction?.id)).size).toBe(1);
     expect(created.idempotencyKey).toMatch(/^\d+:1$/);
@@ -195,13 +227,17 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       inputs: { a: [1, 2], b: { c: 'd' } },
       predicted_at: '2025-03-21T14:30:00.123456Z',
     });
-    const feature = await found(() => received.find((record) => record.topic === `${prefix}.${schema}.features`));
+    const feature = await found(() =>
+      received.find((record) => record.topic === `${prefix}.${schema}.features`),
+    );
     expect((feature.value as ChangeEvent.Value).after).toMatchObject({
       as_of: '2025-03-21T14:30:00.000001Z',
       values: { x: 1.5 },
       tags: ['a b', null, 'c'],
     });
-    expect(feature.key).toBe(JSON.stringify({ symbol: 'SPY', feature_set: 'fs', as_of: '2025-03-21T14:30:00.000001Z' }));
+    expect(feature.key).toBe(
+      JSON.stringify({ symbol: 'SPY', feature_set: 'fs', as_of: '2025-03-21T14:30:00.000001Z' }),
+    );
   });
 
   it('marks an unchanged TOASTed column instead of writing null', async () => {
@@ -214,7 +250,9 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     await admin.query(`UPDATE "${schema}".features SET tags = ARRAY['t'] WHERE symbol = 'QQQ'`);
     const update = await found(() =>
       received.find(
-        (record) => record.topic === `${prefix}.${schema}.features` && (record.value as ChangeEvent.Value | null)?.op === 'u',
+        (record) =>
+          record.topic === `${prefix}.${schema}.features` &&
+          (record.value as ChangeEvent.Value | null)?.op === 'u',
       ),
     );
     expect((update.value as ChangeEvent.Value).after?.['values']).toBe(UNAVAILABLE_VALUE);
@@ -233,7 +271,8 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
       return new Promise<void>(() => undefined);
     });
     await eventually(() => stream?.streaming, 'streaming');
-    const walBefore = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
+    const walBefore = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]
+      .lsn;
     await admin.query(
       `INSERT INTO "${schema}".orders (client_order_id, account, symbol, side, order_type, quantity) VALUES ('co-lost', 'ACC2', 'MSFT', 'sell', 'market', 5)`,
     );
@@ -245,7 +284,10 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
     );
     const confirmedBefore = await slotConfirmedLsn();
     // Idle WAL before the transaction may be confirmed (keepalives); the transaction's commit may not.
-    const notPast = await admin.query<{ ok: boolean }>('SELECT $1::pg_lsn <= $2::pg_lsn AS ok', [confirmedBefore, walBefore]);
+    const notPast = await admin.query<{ ok: boolean }>('SELECT $1::pg_lsn <= $2::pg_lsn AS ok', [
+      confirmedBefore,
+      walBefore,
+    ]);
     expect(notPast.rows[0].ok).toBe(true);
     await stream?.stop();
     await running;

@@ -1,8 +1,14 @@
-import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { createKafka, parseKafkaEnv } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { dropChangeCaptureObjects, eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import {
+  dropChangeCaptureObjects,
+  eventually,
+  unusedPort,
+  type ServiceProcess,
+  startService,
+  waitForHttpStatus,
+} from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
 
 // kill -9 of the built service while several sessions commit orders back to back: after each
@@ -43,16 +49,6 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const began = Date.now();
@@ -118,10 +114,9 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
         const ids = Array.from({ length: orders }, (_, i) => `crash-${session}-${n}-${i}`);
         const rollback = random() < 0.1;
         await client.query('BEGIN');
-        await client.query(
-          `SELECT pg_logical_emit_message(true, 'tributary.context', $1)`,
-          [JSON.stringify({ correlationId: `req-${session}-${n}`, changedBy: `writer-${session}` })],
-        );
+        await client.query(`SELECT pg_logical_emit_message(true, 'tributary.context', $1)`, [
+          JSON.stringify({ correlationId: `req-${session}-${n}`, changedBy: `writer-${session}` }),
+        ]);
         for (const id of ids) {
           const order = await client.query<{ id: string }>(
             `INSERT INTO "${schema}".orders (client_order_id, account, symbol, side, order_type, quantity, limit_price)
@@ -132,9 +127,10 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
             `INSERT INTO "${schema}".order_fills (order_id, symbol, quantity, price, filled_at) VALUES ($1, 'AAPL', 10, 187.1, now())`,
             [order.rows[0]?.id],
           );
-          await client.query(`UPDATE "${schema}".orders SET status = 'filled', filled_quantity = 10 WHERE id = $1`, [
-            order.rows[0]?.id,
-          ]);
+          await client.query(
+            `UPDATE "${schema}".orders SET status = 'filled', filled_quantity = 10 WHERE id = $1`,
+            [order.rows[0]?.id],
+          );
         }
         if (rollback) {
           await client.query('ROLLBACK');
@@ -151,7 +147,7 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
 
   beforeAll(async () => {
     await admin.connect();
-    port = await freePort();
+    port = await unusedPort();
     await start();
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -196,11 +192,17 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
       await killed?.exited;
       // The walsender notices the dead peer at once; what the slot holds now is what was confirmed.
       await eventually(async () => {
-        const active = await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slotName]);
+        const active = await admin.query(
+          'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+          [slotName],
+        );
         return active.rowCount === 0;
       }, 'slot released by the killed listener');
       confirmedAtKill.push(await slotConfirmedLsn());
-      await moreOrdersCommitted(ORDERS_WHILE_DOWN.least + Math.floor(schedule() * ORDERS_WHILE_DOWN.spread), 'while the listener is down');
+      await moreOrdersCommitted(
+        ORDERS_WHILE_DOWN.least + Math.floor(schedule() * ORDERS_WHILE_DOWN.spread),
+        'while the listener is down',
+      );
       progress('restarting');
       await start();
       progress('ready again');
@@ -209,7 +211,8 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
     await Promise.all(writers);
     progress(`writers stopped: ${committed.size} orders committed, ${rolledBack.size} rolled back`);
 
-    const changeRecords = () => received.filter((message) => message.event !== null && message.topic !== transactionTopic);
+    const changeRecords = () =>
+      received.filter((message) => message.event !== null && message.topic !== transactionTopic);
     const createdOrders = () =>
       new Set(
         changeRecords()
@@ -218,7 +221,11 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
       );
     /** Distinct changes (by dedup key) on Kafka that `matches`. */
     const distinct = (matches: (message: Received) => boolean) =>
-      new Set(changeRecords().filter(matches).map((message) => message.idempotencyKey)).size;
+      new Set(
+        changeRecords()
+          .filter(matches)
+          .map((message) => message.idempotencyKey),
+      ).size;
     const expectedOrders = [...committed.keys()];
     await eventually(
       () => {
@@ -226,7 +233,8 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
         return (
           expectedOrders.every((id) => created.has(id)) &&
           distinct((message) => message.topic.endsWith('.order_fills')) >= expectedOrders.length &&
-          distinct((message) => message.topic.endsWith('.orders') && message.event?.op === 'u') >= expectedOrders.length
+          distinct((message) => message.topic.endsWith('.orders') && message.event?.op === 'u') >=
+            expectedOrders.length
         );
       },
       'every committed order, its fill and its update on Kafka',
@@ -251,7 +259,9 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
     }
     const unique = [...byKey.values()].map((list) => list[0] as Received);
     const fills = unique.filter((message) => message.topic.endsWith('.order_fills'));
-    const updates = unique.filter((message) => message.topic.endsWith('.orders') && message.event?.op === 'u');
+    const updates = unique.filter(
+      (message) => message.topic.endsWith('.orders') && message.event?.op === 'u',
+    );
     expect(fills).toHaveLength(created.size);
     expect(updates).toHaveLength(created.size);
 
@@ -286,19 +296,16 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
 
     // The audit trail, written before each confirm, has every change once despite the replays.
     const expected = { created: created.size, filled: created.size, updated: created.size };
-    const audited = await eventually(
-      async () => {
-        const counts = await admin.query<{ created: number; filled: number; updated: number }>(
-          `SELECT count(*) FILTER (WHERE table_name = 'orders' AND op = 'c')::int AS created,
+    const audited = await eventually(async () => {
+      const counts = await admin.query<{ created: number; filled: number; updated: number }>(
+        `SELECT count(*) FILTER (WHERE table_name = 'orders' AND op = 'c')::int AS created,
                   count(*) FILTER (WHERE table_name = 'order_fills' AND op = 'c')::int AS filled,
                   count(*) FILTER (WHERE table_name = 'orders' AND op = 'u')::int AS updated
              FROM "${schema}".audit_log`,
-        );
-        const row = counts.rows[0];
-        return row && row.created === expected.created && row.updated === expected.updated ? row : undefined;
-      },
-      'audit trail complete',
-    ).catch(() => undefined);
+      );
+      const row = counts.rows[0];
+      return row && row.created === expected.created && row.updated === expected.updated ? row : undefined;
+    }, 'audit trail complete').catch(() => undefined);
     expect(audited).toEqual(expected);
   }, 300_000);
 });

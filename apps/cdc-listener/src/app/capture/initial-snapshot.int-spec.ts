@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
@@ -35,7 +35,11 @@ describe('initial snapshot on the first start of a slot (real servers)', () => {
   let running: Promise<void> | undefined;
 
   function newStream(): ChangeStream {
-    const publisher = new ChangePublisher(producer, { topicPrefix: prefix, transactionTopic, tombstonesOnDelete: true });
+    const publisher = new ChangePublisher(producer, {
+      topicPrefix: prefix,
+      transactionTopic,
+      tombstonesOnDelete: true,
+    });
     return new ChangeStream({
       databaseUrl,
       schema,
@@ -58,12 +62,15 @@ describe('initial snapshot on the first start of a slot (real servers)', () => {
     await migrateTradingSchema(databaseUrl, schema);
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
-    await kafkaAdmin.createTopics({
+    await createTopicsWithLeaders(kafkaAdmin, {
       topics: [ordersTopic, predictionsTopic, transactionTopic].map((topic) => ({ topic, numPartitions: 1 })),
     });
     await kafkaAdmin.disconnect();
     await consumer.connect();
-    await consumer.subscribe({ topics: [ordersTopic, predictionsTopic, transactionTopic], fromBeginning: true });
+    await consumer.subscribe({
+      topics: [ordersTopic, predictionsTopic, transactionTopic],
+      fromBeginning: true,
+    });
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
         received.push({
@@ -126,11 +133,16 @@ describe('initial snapshot on the first start of a slot (real servers)', () => {
     writing = false;
     await writes;
     await writer.end();
-    await admin.query(`UPDATE "${schema}".orders SET status = 'cancelled' WHERE client_order_id = 'before-1'`);
+    await admin.query(
+      `UPDATE "${schema}".orders SET status = 'cancelled' WHERE client_order_id = 'before-1'`,
+    );
 
-    const table = await admin.query<{ client_order_id: string }>(`SELECT client_order_id FROM "${schema}".orders`);
+    const table = await admin.query<{ client_order_id: string }>(
+      `SELECT client_order_id FROM "${schema}".orders`,
+    );
     const expected = table.rows.map((row) => row.client_order_id).sort();
-    const orderEvents = () => received.filter((message) => message.topic === ordersTopic && message.value !== null);
+    const orderEvents = () =>
+      received.filter((message) => message.topic === ordersTopic && message.value !== null);
     await eventually(
       () => orderEvents().some((message) => message.value?.op === 'u'),
       'the update after the snapshot on Kafka',
@@ -157,7 +169,10 @@ describe('initial snapshot on the first start of a slot (real servers)', () => {
     expect(first?.after?.['limit_price']).toBe('187.12345678');
 
     // Values read by the snapshot are mapped exactly as streamed ones.
-    await eventually(() => received.some((message) => message.topic === predictionsTopic), 'the prediction read');
+    await eventually(
+      () => received.some((message) => message.topic === predictionsTopic),
+      'the prediction read',
+    );
     const prediction = received.find((message) => message.topic === predictionsTopic)?.value;
     expect(prediction?.op).toBe('r');
     expect(prediction?.source.snapshot).toBe('last');

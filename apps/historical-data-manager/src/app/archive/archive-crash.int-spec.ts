@@ -1,7 +1,7 @@
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv, startService, type ServiceProcess } from '@tributary/testing';
+import { eventually, unusedPort, readInfraEnv, startService, type ServiceProcess } from '@tributary/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { committedObjectKeys, downloadObject } from '../../testing/archived-objects';
 import { datasetOfTopic } from './archive-layout';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
@@ -17,10 +18,12 @@ const dataset = datasetOfTopic(topic);
 const catalogSchema = `hdm_archive_crash_${run}`;
 const groupId = `hdm-archive-crash-${run}`;
 const bucket = 'tributary-test';
-const port = 31_000 + (process.pid % 2000);
+/** Chosen in beforeAll; every restart of the archiver listens on it again. */
+let port = 0;
 /**
  * How far into each round's stream of flushes the kill lands, in rows archived since the round began.
- * Each restart first waits out the killed member's session (30 s), so a round may take a while.
+ * Each restart first waits out the killed member's session (KAFKA_SESSION_TIMEOUT_MS, the broker's
+ * 6 s minimum here) before the group hands the partitions to the new member.
  */
 const KILL_AFTER_ROWS = [1, 61, 181, 361];
 const ROUND_TIMEOUT_MS = 120_000;
@@ -41,6 +44,7 @@ function startArchiver(): ServiceProcess {
       LOG_LEVEL: 'warn',
       KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] as string,
       KAFKA_GROUP_ID: groupId,
+      KAFKA_SESSION_TIMEOUT_MS: '6s',
       DATABASE_URL: infraEnv['DATABASE_URL'] as string,
       ...s3Env,
       S3_FORCE_PATH_STYLE: 'true',
@@ -84,8 +88,9 @@ describe('archive after kill -9 of the service process', () => {
   let dir: string;
 
   beforeAll(async () => {
+    port = await unusedPort();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 3 }] });
     await producer.connect();
     catalog = await new DataSource({
       type: 'postgres',

@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
 import { datasetOfTopic } from './archive-layout';
 import { TopicArchiveService } from './topic-archive.service';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
@@ -31,7 +32,11 @@ function trades(prefix: string, from: number, count: number) {
 }
 
 describe('archive while S3 or PostgreSQL is away (a real network failure in front of the real servers)', () => {
-  const kafka = new Kafka({ clientId: `hdm-outage-it-${run}`, brokers: [infraEnv['KAFKA_BROKERS'] as string], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `hdm-outage-it-${run}`,
+    brokers: [infraEnv['KAFKA_BROKERS'] as string],
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   const s3 = createS3Client(testConfig({}));
@@ -45,7 +50,10 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     dir = mkdtempSync(join(tmpdir(), 'hdm-outage-it-'));
     await admin.connect();
     await producer.connect();
-    catalog = await new DataSource({ type: 'postgres', url: infraEnv['DATABASE_URL'] as string }).initialize();
+    catalog = await new DataSource({
+      type: 'postgres',
+      url: infraEnv['DATABASE_URL'] as string,
+    }).initialize();
   });
 
   afterAll(async () => {
@@ -54,7 +62,9 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     await admin.deleteTopics({ topics: topics.flatMap((t) => [t, `${t}.dlq`]) }).catch(() => undefined);
     await admin.disconnect();
     for (const topic of topics) {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${datasetOfTopic(topic)}/` }));
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: `${datasetOfTopic(topic)}/` }),
+      );
       const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
       if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
     }
@@ -72,7 +82,7 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     topics.push(topic);
     groups.push(groupId);
     schemas.push(schema);
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 2 }] });
     const service = await startTestApp(
       testConfig({
         KAFKA_GROUP_ID: groupId,
@@ -88,7 +98,11 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     const produce = async (from: number, count: number) =>
       producer.send({
         topic,
-        messages: trades(name, from, count).map((t) => ({ key: t.symbol, value: JSON.stringify(t), headers: { 'event.time': t.ts } })),
+        messages: trades(name, from, count).map((t) => ({
+          key: t.symbol,
+          value: JSON.stringify(t),
+          headers: { 'event.time': t.ts },
+        })),
       });
     const archivedRows = async (): Promise<number> => {
       const rows: { n: string }[] = await catalog
@@ -97,7 +111,10 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
       return Number(rows[0]?.n ?? 0);
     };
     const deadLettered = async () =>
-      (await admin.fetchTopicOffsets(`${topic}.dlq`).catch(() => [])).reduce((sum, p) => sum + Number(p.high), 0);
+      (await admin.fetchTopicOffsets(`${topic}.dlq`).catch(() => [])).reduce(
+        (sum, p) => sum + Number(p.high),
+        0,
+      );
     return { topic, schema, service, produce, archivedRows, deadLettered };
   }
 
@@ -107,12 +124,20 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
    * attempts, 50 ms apart) and dead-lettered it.
    */
   async function outageOutlastsConsumerRetries(archive: TopicArchiveService): Promise<void> {
-    await eventually(() => (archive.currentOutage()?.attempts ?? 0) >= 4, 'four failed flushes during the outage');
+    await eventually(
+      () => (archive.currentOutage()?.attempts ?? 0) >= 4,
+      'four failed flushes during the outage',
+    );
   }
 
-  async function readiness(service: RunningApp): Promise<{ status: number; body: Record<string, Record<string, Record<string, unknown>>> }> {
+  async function readiness(
+    service: RunningApp,
+  ): Promise<{ status: number; body: Record<string, Record<string, Record<string, unknown>>> }> {
     const response = await fetch(`${service.baseUrl}/health/ready`);
-    return { status: response.status, body: (await response.json()) as Record<string, Record<string, Record<string, unknown>>> };
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, Record<string, Record<string, unknown>>>,
+    };
   }
 
   async function exactlyOnce(schema: string, expected: number): Promise<void> {
@@ -141,7 +166,11 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
       expect(archive.consumptionPaused).toBe(true);
       const down = await readiness(service);
       expect(down.status).toBe(503);
-      expect(down.body['details']?.['archive']).toMatchObject({ status: 'down', waitingFor: 's3', consumptionPaused: true });
+      expect(down.body['details']?.['archive']).toMatchObject({
+        status: 'down',
+        waitingFor: 's3',
+        consumptionPaused: true,
+      });
       expect(down.body['details']?.['s3']).toMatchObject({ status: 'down' });
       await outageOutlastsConsumerRetries(archive);
       expect(await archivedRows()).toBe(100);
@@ -149,7 +178,10 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
       expect(archive.bufferedRowCount()).toBeLessThanOrEqual(100); // held, bounded: no more fetched while paused
 
       await proxy.open();
-      await eventually(async () => (await archivedRows()) === 200, 'the held 100 archived after S3 came back');
+      await eventually(
+        async () => (await archivedRows()) === 200,
+        'the held 100 archived after S3 came back',
+      );
       await eventually(async () => (await readiness(service)).status === 200, 'ready again');
       expect(archive.consumptionPaused).toBe(false);
       await produce(200, 50);
@@ -167,7 +199,9 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     const port = await proxy.open();
     const url = new URL(infraEnv['DATABASE_URL'] as string);
     url.port = String(port);
-    const { schema, service, produce, archivedRows, deadLettered } = await scenario('pg', () => ({ DATABASE_URL: url.toString() }));
+    const { schema, service, produce, archivedRows, deadLettered } = await scenario('pg', () => ({
+      DATABASE_URL: url.toString(),
+    }));
     try {
       await produce(0, 100);
       await eventually(async () => (await archivedRows()) === 100, 'the first 100 archived');
@@ -175,17 +209,27 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
       await proxy.cut();
       await produce(100, 100);
       const archive = service.app.get(TopicArchiveService);
-      await eventually(() => archive.currentOutage()?.dependency === 'postgres', 'the archive waiting for PostgreSQL');
+      await eventually(
+        () => archive.currentOutage()?.dependency === 'postgres',
+        'the archive waiting for PostgreSQL',
+      );
       const down = await readiness(service);
       expect(down.status).toBe(503);
-      expect(down.body['details']?.['archive']).toMatchObject({ status: 'down', waitingFor: 'postgres', consumptionPaused: true });
+      expect(down.body['details']?.['archive']).toMatchObject({
+        status: 'down',
+        waitingFor: 'postgres',
+        consumptionPaused: true,
+      });
       expect(down.body['details']?.['postgres']).toMatchObject({ status: 'down' });
       await outageOutlastsConsumerRetries(archive);
       expect(await archivedRows()).toBe(100);
       expect(await deadLettered()).toBe(0);
 
       await proxy.open();
-      await eventually(async () => (await archivedRows()) === 200, 'the held 100 archived after PostgreSQL came back');
+      await eventually(
+        async () => (await archivedRows()) === 200,
+        'the held 100 archived after PostgreSQL came back',
+      );
       await eventually(async () => (await readiness(service)).status === 200, 'ready again');
       expect(await deadLettered()).toBe(0);
       await exactlyOnce(schema, 200);

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseEnv } from '@tributary/config';
-import { connectKafkaConsumer } from '@tributary/kafka';
+import { connectKafkaConsumer, createTopicsWithLeaders } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv } from '@tributary/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -94,7 +94,7 @@ describe('archive of configured topics from the real broker to Parquet on S3', (
 
   beforeAll(async () => {
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 3 }] });
     await producer.connect();
     catalog = await new DataSource({
       type: 'postgres',

@@ -11,9 +11,14 @@ import { DataSource } from 'typeorm';
 import { metricValue, type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
 import { datasetOfTopic } from '../archive/archive-layout';
 import { catalogDataSource, migrateCatalog } from '../archive/catalog-database';
-import { archiveColumnsOf, type ArchiveRecord, ParquetPartitionWriter } from '../archive/parquet-partition-writer';
+import {
+  archiveColumnsOf,
+  type ArchiveRecord,
+  ParquetPartitionWriter,
+} from '../archive/parquet-partition-writer';
 import { TopicArchiveService } from '../archive/topic-archive.service';
 import { type ArchivedDataset, TopicArchiver } from '../archive/topic-archiver';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
@@ -32,9 +37,14 @@ const seeded: ArchivedDataset = {
   retentionDays: null,
 };
 const SYMBOLS_BY_PARTITION = [['AAPL', 'MSFT'], ['SPY'], ['QQQ', 'TSLA']] as const;
-const HOUR_STARTS = ['2026-01-01T00', '2026-01-01T01', '2026-01-01T02', '2026-01-02T00', '2026-01-02T01', '2026-01-02T02'].map(
-  (h) => BigInt(Date.parse(`${h}:00:00Z`)) * 1_000_000n,
-);
+const HOUR_STARTS = [
+  '2026-01-01T00',
+  '2026-01-01T01',
+  '2026-01-01T02',
+  '2026-01-02T00',
+  '2026-01-02T01',
+  '2026-01-02T02',
+].map((h) => BigInt(Date.parse(`${h}:00:00Z`)) * 1_000_000n);
 const ROWS_PER_FILE = 120;
 const FIRST_OFFSET = 2n ** 60n;
 
@@ -106,7 +116,11 @@ const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset/rows', () => {
   const s3: S3Client = createS3Client(testConfig({}));
-  const kafka = new Kafka({ clientId: `hdm-query-it-${run}`, brokers: [infraEnv['KAFKA_BROKERS'] as string], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `hdm-query-it-${run}`,
+    brokers: [infraEnv['KAFKA_BROKERS'] as string],
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   let catalog: DataSource;
@@ -118,14 +132,23 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hdm-query-it-'));
     await migrateCatalog(infraEnv['DATABASE_URL'] as string, catalogSchema);
-    catalog = await catalogDataSource(infraEnv['DATABASE_URL'] as string, catalogSchema, 'hdm-query-it').initialize();
+    catalog = await catalogDataSource(
+      infraEnv['DATABASE_URL'] as string,
+      catalogSchema,
+      'hdm-query-it',
+    ).initialize();
     const writer = await ParquetPartitionWriter.open();
     const archiver = new TopicArchiver(writer, s3, bucket, catalog, catalogSchema);
     try {
       for (let h = 0; h < HOUR_STARTS.length; h++) {
         for (let p = 0; p < SYMBOLS_BY_PARTITION.length; p++) {
           const records = all
-            .filter((r) => r.partition === p && r.record.offset >= FIRST_OFFSET + BigInt(h * 1000) && r.record.offset < FIRST_OFFSET + BigInt(h * 1000 + 1000))
+            .filter(
+              (r) =>
+                r.partition === p &&
+                r.record.offset >= FIRST_OFFSET + BigInt(h * 1000) &&
+                r.record.offset < FIRST_OFFSET + BigInt(h * 1000 + 1000),
+            )
             .map((r) => r.record);
           await archiver.archive(seeded, p, records);
         }
@@ -133,11 +156,13 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     } finally {
       writer.close();
     }
-    const sizes: { byte_size: string }[] = await catalog.query(`SELECT byte_size FROM "${catalogSchema}".files`);
+    const sizes: { byte_size: string }[] = await catalog.query(
+      `SELECT byte_size FROM "${catalogSchema}".files`,
+    );
     fileBytes = sizes.map((s) => Number(s.byte_size));
 
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: servedTopic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic: servedTopic, numPartitions: 2 }] });
     await producer.connect();
     duck = await DuckDBInstance.create(':memory:');
     service = await startTestApp(
@@ -178,7 +203,10 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
   const rowsUrl = (dataset: string, params: Record<string, string>) =>
     `${service.baseUrl}/v1/datasets/${dataset}/rows?${new URLSearchParams(params).toString()}`;
 
-  async function getJson(dataset: string, params: Record<string, string>): Promise<Record<string, unknown>[]> {
+  async function getJson(
+    dataset: string,
+    params: Record<string, string>,
+  ): Promise<Record<string, unknown>[]> {
     const response = await fetch(rowsUrl(dataset, params));
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -202,15 +230,35 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
       bufferedRows: 0,
     });
     expect((listed?.['columns'] as { name: string }[]).map((c) => c.name)).toEqual([
-      'kafka_partition', 'kafka_offset', 'record_key', 'symbol', 'price', 'size', 'exchange', 'tradeId', 'conditions', 'tape', 'ts', 'event_time',
+      'kafka_partition',
+      'kafka_offset',
+      'record_key',
+      'symbol',
+      'price',
+      'size',
+      'exchange',
+      'tradeId',
+      'conditions',
+      'tape',
+      'ts',
+      'event_time',
     ]);
     // a configured dataset without any committed file yet is listed too
-    expect(datasets.find((d) => d['name'] === servedDataset)).toMatchObject({ files: 0, rows: 0, from: null });
+    expect(datasets.find((d) => d['name'] === servedDataset)).toMatchObject({
+      files: 0,
+      rows: 0,
+      from: null,
+    });
   });
 
   it('JSON rows of one symbol over an hour are exact (nanosecond times and offsets above 2^60 as strings), in event-time order', async () => {
     const from = day1 + HOUR;
-    const rows = await getJson(seeded.name, { from: iso(from), to: iso(from + HOUR), symbols: 'SPY', columns: COLUMNS });
+    const rows = await getJson(seeded.name, {
+      from: iso(from),
+      to: iso(from + HOUR),
+      symbols: 'SPY',
+      columns: COLUMNS,
+    });
     expect(rows).toEqual(expected(from, from + HOUR, ['SPY']));
     expect(rows).toHaveLength(ROWS_PER_FILE);
   });
@@ -218,19 +266,32 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
   it('a range given in epoch nanoseconds mid-hour returns exactly the rows inside it, from every partition', async () => {
     const from = day1 + 1_000_000_000_123n;
     const to = day1 + 2n * HOUR + 600_000_000_000n;
-    const rows = await getJson(seeded.name, { from: from.toString(), to: to.toString(), columns: COLUMNS, limit: '1000' });
+    const rows = await getJson(seeded.name, {
+      from: from.toString(),
+      to: to.toString(),
+      columns: COLUMNS,
+      limit: '1000',
+    });
     expect(rows).toEqual(expected(from, to));
   });
 
   it('NDJSON and CSV carry the same rows as JSON', async () => {
     const from = day2;
-    const params = { from: iso(from), to: iso(from + HOUR), symbols: 'AAPL,TSLA', columns: 'kafka_offset,symbol,price,conditions,ts' };
+    const params = {
+      from: iso(from),
+      to: iso(from + HOUR),
+      symbols: 'AAPL,TSLA',
+      columns: 'kafka_offset,symbol,price,conditions,ts',
+    };
     const json = await getJson(seeded.name, params);
     expect(json).toHaveLength(ROWS_PER_FILE);
 
     const ndjson = await fetch(rowsUrl(seeded.name, { ...params, format: 'ndjson' }));
     expect(ndjson.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    const lines = (await ndjson.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+    const lines = (await ndjson.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual(json);
 
     const csv = await fetch(rowsUrl(seeded.name, { ...params, format: 'csv' }));
@@ -240,13 +301,25 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     expect(body).toHaveLength(json.length);
     const quoted = (text: string) => (/[",]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
     expect(body).toEqual(
-      json.map((r) => [r['kafka_offset'], r['symbol'], r['price'], quoted(JSON.stringify(r['conditions'])), r['ts']].join(',')),
+      json.map((r) =>
+        [r['kafka_offset'], r['symbol'], r['price'], quoted(JSON.stringify(r['conditions'])), r['ts']].join(
+          ',',
+        ),
+      ),
     );
   });
 
   it('Parquet output is read back by DuckDB with the same rows, INT64 values exact', async () => {
     const from = day1;
-    const response = await fetch(rowsUrl(seeded.name, { from: iso(from), to: iso(from + HOUR), symbols: 'QQQ', columns: COLUMNS, format: 'parquet' }));
+    const response = await fetch(
+      rowsUrl(seeded.name, {
+        from: iso(from),
+        to: iso(from + HOUR),
+        symbols: 'QQQ',
+        columns: COLUMNS,
+        format: 'parquet',
+      }),
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/vnd.apache.parquet');
     const path = join(dir, 'answer.parquet');
@@ -256,7 +329,13 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
       const reader = await connection.runAndReadAll(
         `SELECT kafka_partition, kafka_offset::VARCHAR AS kafka_offset, symbol, price, size, conditions, ts::VARCHAR AS ts FROM read_parquet('${path}')`,
       );
-      const rows = reader.getRowObjectsJS().map((r) => ({ ...r, size: Number(r['size']), conditions: JSON.parse(String(r['conditions'])) as unknown }));
+      const rows = reader
+        .getRowObjectsJS()
+        .map((r) => ({
+          ...r,
+          size: Number(r['size']),
+          conditions: JSON.parse(String(r['conditions'])) as unknown,
+        }));
       expect(rows).toEqual(expected(from, from + HOUR, ['QQQ']));
     } finally {
       connection.closeSync();
@@ -279,15 +358,24 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
 
   it('the cache stays within its byte bound: reading a whole day evicts the least recently used files, which are fetched again later', async () => {
     const evictedBefore = await metricValue(service.baseUrl, 'tributary_history_cache_evicted_bytes_total');
-    const rows = await getJson(seeded.name, { from: iso(day1), to: iso(day1 + 3n * HOUR), columns: 'ts', limit: '1000' });
+    const rows = await getJson(seeded.name, {
+      from: iso(day1),
+      to: iso(day1 + 3n * HOUR),
+      columns: 'ts',
+      limit: '1000',
+    });
     expect(rows).toHaveLength(9 * ROWS_PER_FILE > 1000 ? 1000 : 9 * ROWS_PER_FILE);
-    expect(await metricValue(service.baseUrl, 'tributary_history_cache_evicted_bytes_total')).toBeGreaterThan(evictedBefore);
+    expect(await metricValue(service.baseUrl, 'tributary_history_cache_evicted_bytes_total')).toBeGreaterThan(
+      evictedBefore,
+    );
     const max = Math.max(...fileBytes) * 4;
     expect(await metricValue(service.baseUrl, 'tributary_history_cache_bytes')).toBeLessThanOrEqual(max);
 
     const missesBefore = await metricValue(service.baseUrl, 'tributary_history_cache_misses_total');
     await getJson(seeded.name, { from: iso(day1), to: iso(day1 + HOUR), columns: 'ts' });
-    expect(await metricValue(service.baseUrl, 'tributary_history_cache_misses_total')).toBeGreaterThan(missesBefore);
+    expect(await metricValue(service.baseUrl, 'tributary_history_cache_misses_total')).toBeGreaterThan(
+      missesBefore,
+    );
   });
 
   it('bad requests get a 4xx naming the parameter; an unknown dataset a 404', async () => {
@@ -297,19 +385,40 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     };
     const from = iso(day1);
     const to = iso(day1 + HOUR);
-    expect(await status(seeded.name, { from: 'yesterday' })).toMatchObject({ status: 400, parameter: 'from' });
-    expect(await status(seeded.name, { from, to: iso(day1 - HOUR) })).toMatchObject({ status: 400, parameter: 'to' });
+    expect(await status(seeded.name, { from: 'yesterday' })).toMatchObject({
+      status: 400,
+      parameter: 'from',
+    });
+    expect(await status(seeded.name, { from, to: iso(day1 - HOUR) })).toMatchObject({
+      status: 400,
+      parameter: 'to',
+    });
     expect(await status(seeded.name, { from, to, columns: 'symbol,bid' })).toMatchObject({
       status: 400,
       parameter: 'columns',
       message: expect.stringContaining('"bid"'),
     });
-    expect(await status(seeded.name, { from, to, format: 'xlsx' })).toMatchObject({ status: 400, parameter: 'format' });
-    expect(await status('no_such_dataset', { from, to })).toMatchObject({ status: 404, message: 'unknown dataset "no_such_dataset"' });
-    expect(await status(seeded.name, { from, to: iso(day1 + 73n * HOUR) })).toMatchObject({ status: 422, parameter: 'to' });
-    expect(await status(seeded.name, { from, to, limit: '1001' })).toMatchObject({ status: 422, parameter: 'limit' });
+    expect(await status(seeded.name, { from, to, format: 'xlsx' })).toMatchObject({
+      status: 400,
+      parameter: 'format',
+    });
+    expect(await status('no_such_dataset', { from, to })).toMatchObject({
+      status: 404,
+      message: 'unknown dataset "no_such_dataset"',
+    });
+    expect(await status(seeded.name, { from, to: iso(day1 + 73n * HOUR) })).toMatchObject({
+      status: 422,
+      parameter: 'to',
+    });
+    expect(await status(seeded.name, { from, to, limit: '1001' })).toMatchObject({
+      status: 422,
+      parameter: 'limit',
+    });
     // 2,160 rows match the two days: more than the 1,000 one response may carry
-    expect(await status(seeded.name, { from, to: iso(day2 + 3n * HOUR) })).toMatchObject({ status: 413, parameter: 'limit' });
+    expect(await status(seeded.name, { from, to: iso(day2 + 3n * HOUR) })).toMatchObject({
+      status: 413,
+      parameter: 'limit',
+    });
   });
 
   it('serving layer: rows still buffered appear in a query before their flush, and exactly once after it', async () => {
@@ -325,7 +434,11 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     }));
     await producer.send({
       topic: servedTopic,
-      messages: trades.map((t) => ({ key: t.symbol, value: JSON.stringify(t), headers: { 'event.time': t.ts } })),
+      messages: trades.map((t) => ({
+        key: t.symbol,
+        value: JSON.stringify(t),
+        headers: { 'event.time': t.ts },
+      })),
     });
     const archive = service.app.get(TopicArchiveService);
     await eventually(() => archive.bufferedRowCount() === 50, 30_000, 'the 50 trades fetched and held');
@@ -334,16 +447,24 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     const before = await getJson(servedDataset, params);
     expect(before.map((r) => r['tradeId']).sort()).toEqual(trades.map((t) => t.tradeId).sort());
     expect(before.map((r) => r['ts'])).toEqual(trades.map((t) => t.ts)); // event-time order
-    const [files] = (await catalog.query(`SELECT count(*)::int AS n FROM "${catalogSchema}".files WHERE dataset = $1`, [servedDataset])) as { n: number }[];
+    const [files] = (await catalog.query(
+      `SELECT count(*)::int AS n FROM "${catalogSchema}".files WHERE dataset = $1`,
+      [servedDataset],
+    )) as { n: number }[];
     expect(files?.n).toBe(0); // none of it is in a file yet
     const onlySpy = await getJson(servedDataset, { ...params, symbols: 'SPY' });
-    expect(onlySpy.map((r) => r['tradeId'])).toEqual(trades.filter((t) => t.symbol === 'SPY').map((t) => t.tradeId));
+    expect(onlySpy.map((r) => r['tradeId'])).toEqual(
+      trades.filter((t) => t.symbol === 'SPY').map((t) => t.tradeId),
+    );
 
     await archive.flushAll();
     await eventually(() => archive.bufferedRowCount() === 0, 30_000, 'the buffer flushed');
     const after = await getJson(servedDataset, params);
     expect(after).toEqual(before);
-    const [flushed] = (await catalog.query(`SELECT coalesce(sum(row_count), 0)::int AS n FROM "${catalogSchema}".files WHERE dataset = $1`, [servedDataset])) as { n: number }[];
+    const [flushed] = (await catalog.query(
+      `SELECT coalesce(sum(row_count), 0)::int AS n FROM "${catalogSchema}".files WHERE dataset = $1`,
+      [servedDataset],
+    )) as { n: number }[];
     expect(flushed?.n).toBe(50);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { decodeHeaders, registerCompressionCodecs } from '@tributary/kafka';
+import { createTopicsWithLeaders, decodeHeaders, registerCompressionCodecs } from '@tributary/kafka';
 import { eventually, readInfraEnv } from '@tributary/testing';
 
 // Candles and findings are zstd, trades lz4: the test's own clients read them too.
@@ -13,7 +13,9 @@ export function uniqueTopicPrefix(what: string): string {
 }
 
 export function testKafka(): Kafka {
-  const brokers = (process.env['KAFKA_BROKERS'] ?? readInfraEnv()['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+  const brokers = (process.env['KAFKA_BROKERS'] ?? readInfraEnv()['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(
+    ',',
+  );
   return new Kafka({ clientId: 'gateway-it', brokers, logLevel: logLevel.NOTHING });
 }
 
@@ -40,14 +42,16 @@ export class OwnTopics {
 
   async create(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
     await this.admin.connect();
-    await this.admin.createTopics({
+    await createTopicsWithLeaders(this.admin, {
       topics: topics.map(({ topic, partitions }) => ({ topic, numPartitions: partitions ?? 1 })),
-      waitForLeaders: true,
     });
     this.created.push(...topics.map(({ topic }) => topic));
   }
 
-  async committed(groupId: string, topic: string): Promise<{ partition: number; offset: string; metadata: string | null }[]> {
+  async committed(
+    groupId: string,
+    topic: string,
+  ): Promise<{ partition: number; offset: string; metadata: string | null }[]> {
     const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
     return entry.partitions;
   }
@@ -60,13 +64,13 @@ export class OwnTopics {
   /** Waits until `groupId` has committed every record written to `topic` so far. */
   async waitUntilConsumed(groupId: string, topic: string): Promise<void> {
     const ends = await this.ends(topic);
-    await eventually(
-      async () => {
-        const committed = await this.committed(groupId, topic);
-        return ends.every(({ partition, high }) => high === '0' || committed.find((entry) => entry.partition === partition)?.offset === high);
-      },
-      `${groupId} to commit every record written to ${topic}`,
-    );
+    await eventually(async () => {
+      const committed = await this.committed(groupId, topic);
+      return ends.every(
+        ({ partition, high }) =>
+          high === '0' || committed.find((entry) => entry.partition === partition)?.offset === high,
+      );
+    }, `${groupId} to commit every record written to ${topic}`);
   }
 
   async cleanup(): Promise<void> {
@@ -91,7 +95,11 @@ async function readFromStart(
   what: string,
   keep: (record: ReadRecord) => boolean = () => true,
 ): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: uniqueTopicPrefix('reader'), allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: uniqueTopicPrefix('reader'),
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 200,
+  });
   const reading: Reading = { records: [], lastOffsets: new Map() };
   await consumer.connect();
   try {
@@ -131,15 +139,22 @@ export function readUntil(
  * once what writes to it has finished (its input committed, its sends acknowledged), this is all it
  * wrote, including any record that should not be there.
  */
-export async function readAll(kafka: Kafka, topic: string, keep?: (record: ReadRecord) => boolean): Promise<ReadRecord[]> {
+export async function readAll(
+  kafka: Kafka,
+  topic: string,
+  keep?: (record: ReadRecord) => boolean,
+): Promise<ReadRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
-  const lastOffsets = ends.filter(({ low, high }) => high !== low).map(({ partition, high }) => ({ partition, last: BigInt(high) - 1n }));
+  const lastOffsets = ends
+    .filter(({ low, high }) => high !== low)
+    .map(({ partition, high }) => ({ partition, last: BigInt(high) - 1n }));
   return readFromStart(
     kafka,
     topic,
-    (reading) => lastOffsets.every(({ partition, last }) => (reading.lastOffsets.get(partition) ?? -1n) >= last),
+    (reading) =>
+      lastOffsets.every(({ partition, last }) => (reading.lastOffsets.get(partition) ?? -1n) >= last),
     `every record of ${topic} up to offsets ${ends.map(({ partition, high }) => `${partition}:${high}`).join(', ')}`,
     keep,
   );

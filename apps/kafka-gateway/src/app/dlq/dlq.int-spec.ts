@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { CATALOG, HEADERS, sampleEvent } from '@tributary/contracts';
-import { deadLetterHeaders, ensureTopics, registerCompressionCodecs } from '@tributary/kafka';
+import {
+  createTopicsWithLeaders,
+  deadLetterHeaders,
+  ensureTopics,
+  registerCompressionCodecs,
+} from '@tributary/kafka';
 import type { DlqPage, ReplayReport } from './dead-letters';
-import { commitEndOffsets, eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import {
+  commitEndOffsets,
+  eventually,
+  readInfraEnv,
+  type ServiceProcess,
+  startService,
+  waitForHttpStatus,
+} from '@tributary/testing';
 
 registerCompressionCodecs();
 const ADMIN_KEY = 'tributary-dev-key';
@@ -48,8 +60,7 @@ describe('dead-letter operations', () => {
     kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
+    await createTopicsWithLeaders(admin, {
       topics: [
         { topic, numPartitions: 6 },
         { topic: dlqTopic, numPartitions: 1 },
@@ -63,7 +74,10 @@ describe('dead-letter operations', () => {
       topic: dlqTopic,
       messages: Array.from({ length: 5 }, (_, i) => ({
         key: JSON.stringify({ id: String(i) }),
-        value: JSON.stringify({ op: 'c', after: { id: String(i), quantity: i === 2 ? 'not-a-number' : '10' } }),
+        value: JSON.stringify({
+          op: 'c',
+          after: { id: String(i), quantity: i === 2 ? 'not-a-number' : '10' },
+        }),
         headers: deadLetterHeaders(
           { 'idempotency.key': `0/1A2B3C:${i}` },
           {
@@ -105,11 +119,16 @@ describe('dead-letter operations', () => {
     await admin?.disconnect();
   });
 
-  it('pages through a DLQ with each record\'s reason, origin and original value', async () => {
+  it("pages through a DLQ with each record's reason, origin and original value", async () => {
     const first = await call('GET', `/admin/dlq/${topic}?limit=2`);
     expect(first.status).toBe(200);
     const page = await json<DlqPage>(first);
-    expect(page).toMatchObject({ dlqTopic, partition: 0, nextOffset: '2', partitions: [{ partition: 0, low: '0', high: '5', records: '5' }] });
+    expect(page).toMatchObject({
+      dlqTopic,
+      partition: 0,
+      nextOffset: '2',
+      partitions: [{ partition: 0, low: '0', high: '5', records: '5' }],
+    });
     expect(page.records).toHaveLength(2);
     expect(page.records[0]).toMatchObject({
       originalTopic: topic,
@@ -121,10 +140,15 @@ describe('dead-letter operations', () => {
       dlqOffset: '0',
     });
 
-    const rest = await json<DlqPage>(call('GET', `/admin/dlq/${dlqTopic}?offset=${page.nextOffset ?? ''}&limit=50`));
+    const rest = await json<DlqPage>(
+      call('GET', `/admin/dlq/${dlqTopic}?offset=${page.nextOffset ?? ''}&limit=50`),
+    );
     expect(rest.records.map((r) => r.dlqOffset)).toEqual(['2', '3', '4']);
     expect(rest.nextOffset).toBeNull();
-    expect(JSON.parse(rest.records[0].value ?? '')).toEqual({ op: 'c', after: { id: '2', quantity: 'not-a-number' } });
+    expect(JSON.parse(rest.records[0].value ?? '')).toEqual({
+      op: 'c',
+      after: { id: '2', quantity: 'not-a-number' },
+    });
   });
 
   it('lists the DLQ with its record count', async () => {
@@ -138,7 +162,9 @@ describe('dead-letter operations', () => {
     expect((await call('GET', '/admin/dlq/not.a.topic')).status).toBe(404);
     const badOffset = await call('GET', `/admin/dlq/${topic}?offset=-3`);
     expect(badOffset.status).toBe(400);
-    expect((await json<{ message: string }>(badOffset)).message).toContain('offset must be a non-negative integer');
+    expect((await json<{ message: string }>(badOffset)).message).toContain(
+      'offset must be a non-negative integer',
+    );
     const badPartition = await call('GET', `/admin/dlq/${topic}?partition=4`);
     expect(badPartition.status).toBe(400);
     expect((await json<{ message: string }>(badPartition)).message).toContain('has no partition 4');
@@ -159,7 +185,9 @@ describe('dead-letter operations', () => {
       [3, report.replayed[1]],
     ] as const) {
       const message = byKey.get(JSON.stringify({ id: String(i) }));
-      expect(message?.value?.toString()).toBe(JSON.stringify({ op: 'c', after: { id: String(i), quantity: '10' } }));
+      expect(message?.value?.toString()).toBe(
+        JSON.stringify({ op: 'c', after: { id: String(i), quantity: '10' } }),
+      );
       expect(message?.headers?.['idempotency.key']?.toString()).toBe(`0/1A2B3C:${i}`);
       expect(message?.headers?.['dlq.reason']).toBeUndefined();
       expect(message?.headers?.['dlq.replayed.from']?.toString()).toBe(`${dlqTopic}/0/${i}`);
@@ -174,7 +202,13 @@ describe('dead-letter operations', () => {
 
     const purged = await call('POST', `/admin/dlq/${topic}/purge`, { confirm: dlqTopic, beforeOffset: '2' });
     expect(purged.status).toBe(200);
-    expect(await purged.json()).toEqual({ dlqTopic, partition: 0, lowBefore: '0', lowAfter: '2', deleted: '2' });
+    expect(await purged.json()).toEqual({
+      dlqTopic,
+      partition: 0,
+      lowBefore: '0',
+      lowAfter: '2',
+      deleted: '2',
+    });
 
     const page = await json<DlqPage>(call('GET', `/admin/dlq/${topic}`));
     expect(page.partitions[0]).toMatchObject({ low: '2', high: '5', records: '3' });
@@ -182,7 +216,10 @@ describe('dead-letter operations', () => {
   });
 
   it('replays a dead-lettered trade that then flows through the quality checks to market.trades.validated', async () => {
-    const symbol = `R${randomUUID().replace(/[^A-F0-9]/gi, '').slice(0, 6).toUpperCase()}`;
+    const symbol = `R${randomUUID()
+      .replace(/[^A-F0-9]/gi, '')
+      .slice(0, 6)
+      .toUpperCase()}`;
     const trade = sampleEvent('market.trades', { symbol, ts: String(BigInt(Date.now()) * 1_000_000n) });
     const producer = kafka.producer();
     await producer.connect();
@@ -225,9 +262,16 @@ describe('dead-letter operations', () => {
           if (message.key?.toString() === symbol) validated.push(message);
         },
       });
-      const offsets = await admin.fetchTopicOffsetsByTimestamp('market.trades.validated', Date.now() - 120_000);
-      for (const { partition, offset } of offsets) consumer.seek({ topic: 'market.trades.validated', partition, offset });
-      await eventually(() => validated.length >= 1, `the replayed trade of ${symbol} on market.trades.validated`);
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(
+        'market.trades.validated',
+        Date.now() - 120_000,
+      );
+      for (const { partition, offset } of offsets)
+        consumer.seek({ topic: 'market.trades.validated', partition, offset });
+      await eventually(
+        () => validated.length >= 1,
+        `the replayed trade of ${symbol} on market.trades.validated`,
+      );
     } finally {
       await consumer.disconnect();
     }

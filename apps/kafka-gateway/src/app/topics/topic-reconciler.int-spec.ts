@@ -3,13 +3,26 @@ import { type Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
 import { readInfraEnv } from '@tributary/testing';
 import { TopicReconciler } from './topic-reconciler';
+import { createTopicsWithLeaders } from '@tributary/kafka';
 
 /** Catalog-shaped specs under names of this run only, so the shared broker's topics are never touched. */
 function specsOfThisRun(): TopicSpec[] {
   const run = `gateway-reconcile-${randomUUID().slice(0, 8)}`;
   return [
-    { ...CATALOG['options.quotes'], topic: `${run}.quotes`, partitions: 3, retentionMs: 3_600_000, compression: 'lz4' },
-    { ...CATALOG['options.quotes'], topic: `${run}.candles`, partitions: 2, cleanupPolicy: 'compact', compression: 'zstd' },
+    {
+      ...CATALOG['options.quotes'],
+      topic: `${run}.quotes`,
+      partitions: 3,
+      retentionMs: 3_600_000,
+      compression: 'lz4',
+    },
+    {
+      ...CATALOG['options.quotes'],
+      topic: `${run}.candles`,
+      partitions: 2,
+      cleanupPolicy: 'compact',
+      compression: 'zstd',
+    },
   ];
 }
 
@@ -18,7 +31,9 @@ async function topicConfig(admin: Admin, topic: string): Promise<Record<string, 
     includeSynonyms: false,
     resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
   });
-  return Object.fromEntries(described.resources[0].configEntries.map((entry) => [entry.configName, entry.configValue]));
+  return Object.fromEntries(
+    described.resources[0].configEntries.map((entry) => [entry.configName, entry.configValue]),
+  );
 }
 
 describe('topic catalog applied to the cluster', () => {
@@ -26,7 +41,10 @@ describe('topic catalog applied to the cluster', () => {
   let specs: TopicSpec[];
 
   beforeAll(async () => {
-    const kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      brokers: readInfraEnv()['KAFKA_BROKERS'].split(','),
+      logLevel: logLevel.NOTHING,
+    });
     admin = kafka.admin();
     await admin.connect();
   });
@@ -45,7 +63,9 @@ describe('topic catalog applied to the cluster', () => {
     const reconciler = new TopicReconciler(admin, specs);
     const before = await reconciler.drift();
     expect(before.inSync).toBe(false);
-    expect(before.topics.map((topic) => [topic.topic, topic.missing])).toEqual(specs.map((spec) => [spec.topic, true]));
+    expect(before.topics.map((topic) => [topic.topic, topic.missing])).toEqual(
+      specs.map((spec) => [spec.topic, true]),
+    );
 
     const applied = await reconciler.apply();
     expect(applied.created.sort()).toEqual(specs.map((spec) => spec.topic).sort());
@@ -53,12 +73,15 @@ describe('topic catalog applied to the cluster', () => {
 
     const metadata = await admin.fetchTopicMetadata({ topics: [specs[0].topic] });
     expect(metadata.topics[0].partitions).toHaveLength(3);
-    expect(await topicConfig(admin, specs[1].topic)).toMatchObject({ 'cleanup.policy': 'compact', 'compression.type': 'zstd' });
+    expect(await topicConfig(admin, specs[1].topic)).toMatchObject({
+      'cleanup.policy': 'compact',
+      'compression.type': 'zstd',
+    });
   });
 
   it('reports and repairs partitions below the catalog and configs changed by hand, keeping other topic overrides', async () => {
     const [quotes] = specs;
-    await admin.createTopics({
+    await createTopicsWithLeaders(admin, {
       topics: [
         {
           topic: quotes.topic,
@@ -70,7 +93,6 @@ describe('topic catalog applied to the cluster', () => {
           ],
         },
       ],
-      waitForLeaders: true,
     });
     const reconciler = new TopicReconciler(admin, [quotes]);
 
@@ -97,7 +119,7 @@ describe('topic catalog applied to the cluster', () => {
 
   it('never removes partitions: more partitions than the catalog are reported and left as they are', async () => {
     const [quotes] = specs;
-    await admin.createTopics({ topics: [{ topic: quotes.topic, numPartitions: 5 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, { topics: [{ topic: quotes.topic, numPartitions: 5 }] });
     const reconciler = new TopicReconciler(admin, [quotes]);
 
     const applied = await reconciler.apply();
@@ -111,6 +133,11 @@ describe('topic catalog applied to the cluster', () => {
     const reconciler = new TopicReconciler(admin, specs);
     await reconciler.apply();
     const again = await reconciler.apply();
-    expect(again).toMatchObject({ created: [], partitionsIncreased: [], partitionsNotDecreased: [], configsAligned: [] });
+    expect(again).toMatchObject({
+      created: [],
+      partitionsIncreased: [],
+      partitionsNotDecreased: [],
+      configsAligned: [],
+    });
   });
 });

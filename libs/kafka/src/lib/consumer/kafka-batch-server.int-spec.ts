@@ -168,7 +168,8 @@ describe('KafkaBatchServer', () => {
     const ids = ['r0', 'r1', 'stall-r2', 'r3', 'r4'];
     await producer.sendTo(spec, ids.map((id) => ({ value: trade(id) })));
 
-    const crashing = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId });
+    // The restarted member gets the partition once the killed one's session (the broker's 6 s minimum) ends.
+    const crashing = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, KAFKA_SESSION_TIMEOUT_MS: '6s' });
     await crashing.waitFor(
       (lines) => lines.some((line) => line.echo === 'record' && (line['value'] as Trade).tradeId === 'stall-r2'),
       'the stalling record to reach its handler',
@@ -178,7 +179,7 @@ describe('KafkaBatchServer', () => {
     await crashing.kill(); // kill -9 in the middle of the batch
     expect(await topics.committedOffsets(groupId, topic)).toEqual({ 0: '-1' });
 
-    const restarted = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_STALL: 'off' });
+    const restarted = echo({ ECHO_TOPIC: topic, ECHO_GROUP: groupId, ECHO_STALL: 'off', KAFKA_SESSION_TIMEOUT_MS: '6s' });
     await restarted.waitFor(
       (lines) => lines.filter((line) => line.echo === 'handled').length >= ids.length,
       'the whole batch to be delivered again',
@@ -350,6 +351,8 @@ describe('KafkaBatchServer', () => {
       service: 'kafka-it',
       groupId: uniqueName('blackhole'),
       kafka: flaky,
+      // The replacing consumer joins once the silent one's session (the broker's 6 s minimum) ends.
+      config: testKafkaConfig({ KAFKA_SESSION_TIMEOUT_MS: '6s' }),
       logger: quietLogger(),
       reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
       stallTimeoutMs: 12_000,

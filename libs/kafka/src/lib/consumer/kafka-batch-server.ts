@@ -448,10 +448,12 @@ export class KafkaBatchServer
   }
 
   private createConsumer(): Consumer {
+    const sessionTimeout = this.options.config?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000;
     const consumer: Consumer = this.kafka.consumer({
-      sessionTimeout: 30_000,
+      sessionTimeout,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: 3_000,
+      // Java's default ratio: a third of the session, so two heartbeats may go missing.
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       // Idle fetches return after 1 s (Java: 500 ms): a stopping consumer waits for the one in flight.
       maxWaitTimeInMs: 1_000,
       allowAutoTopicCreation: false,
