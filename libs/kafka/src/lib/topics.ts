@@ -25,11 +25,16 @@ function isAlreadyExists(error: unknown): boolean {
   return (error as KafkaJSProtocolError | undefined)?.type === 'TOPIC_ALREADY_EXISTS';
 }
 
-/** Metadata answers of a topic the controller created but the broker has not learnt of yet. */
-const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+/** Answers about a topic the controller created but the broker does not know or lead yet. */
+const NOT_YET_KNOWN = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+]);
 
 /**
- * `admin.createTopics`, then waits until every partition of the topics has a leader. kafkajs's own
+ * `admin.createTopics`, then waits until every partition of the topics has a leader that answers
+ * for it (a ListOffsets of each topic succeeds). kafkajs's own
  * `waitForLeaders` gives up on the first metadata answer that does not know the topic yet, which a
  * KRaft broker gives for a moment after creating it when the machine is busy; here that answer
  * means "not yet" until `timeout` (default 30 s) has passed. Resolves false when every topic
@@ -50,7 +55,11 @@ export async function createTopicsWithLeaders(
         (topic) =>
           topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0),
       );
-      if (leaderless.length === 0) return created;
+      if (leaderless.length === 0) {
+        // The metadata names the leaders a moment before they answer for their partitions.
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return created;
+      }
       waitingFor = `partition leaders of ${leaderless.map((topic) => topic.name).join(', ')}`;
     } catch (error) {
       if (!NOT_YET_KNOWN.has((error as KafkaJSProtocolError).type)) throw error;

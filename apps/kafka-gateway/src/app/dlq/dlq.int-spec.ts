@@ -262,9 +262,12 @@ describe('dead-letter operations', () => {
           if (message.key?.toString() === symbol) validated.push(message);
         },
       });
-      const offsets = await admin.fetchTopicOffsetsByTimestamp(
-        'market.trades.validated',
-        Date.now() - 120_000,
+      // The gateway created market.trades.validated moments ago: a busy broker may not lead its
+      // partitions yet (NOT_LEADER_OR_FOLLOWER), which passes.
+      const since = Date.now() - 120_000;
+      const offsets = await eventually(
+        () => admin.fetchTopicOffsetsByTimestamp('market.trades.validated', since),
+        'the offsets of market.trades.validated from two minutes ago',
       );
       for (const { partition, offset } of offsets)
         consumer.seek({ topic: 'market.trades.validated', partition, offset });
