@@ -33,8 +33,7 @@ const NOT_YET_KNOWN = new Set([
 ]);
 
 /**
- * `admin.createTopics`, then waits until every partition of the topics has a leader that answers
- * for it (a ListOffsets of each topic succeeds). kafkajs's own
+ * `admin.createTopics`, then waits until every partition of the topics has a leader. kafkajs's own
  * `waitForLeaders` gives up on the first metadata answer that does not know the topic yet, which a
  * KRaft broker gives for a moment after creating it when the machine is busy; here that answer
  * means "not yet" until `timeout` (default 30 s) has passed. Resolves false when every topic
@@ -55,11 +54,9 @@ export async function createTopicsWithLeaders(
         (topic) =>
           topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0),
       );
-      if (leaderless.length === 0) {
-        // The metadata names the leaders a moment before they answer for their partitions.
-        for (const topic of topics) await admin.fetchTopicOffsets(topic);
-        return created;
-      }
+      // (Not fetchTopicOffsets to probe the leaders: kafkajs's admin would keep refreshing the
+      // metadata of the topics forever after, and fail every later call once one is deleted.)
+      if (leaderless.length === 0) return created;
       waitingFor = `partition leaders of ${leaderless.map((topic) => topic.name).join(', ')}`;
     } catch (error) {
       if (!NOT_YET_KNOWN.has((error as KafkaJSProtocolError).type)) throw error;
