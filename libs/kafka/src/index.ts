@@ -21,6 +21,7 @@ export {
   deadLetterTopicConfig,
   createTopicsWithLeaders,
   ensureTopics,
+  fetchTopicOffsetsOnceLed,
   TopicAdmin,
   topicConfigOf,
   type EnsureTopicsOptions,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { HEADERS } from '@tributary/contracts';
-import { headerValue } from '@tributary/kafka';
+import { fetchTopicOffsetsOnceLed, headerValue } from '@tributary/kafka';
 
 /** Records read back from the end of each partition to find the latest of a producer's. */
 const TAIL = 200n;
@@ -17,7 +17,7 @@ export async function lastEventTimeMs(kafka: Kafka, topic: string, producerPrefi
   await admin.connect();
   let offsets: { partition: number; low: string; high: string }[];
   try {
-    offsets = (await admin.fetchTopicOffsets(topic)).filter(({ low, high }) => BigInt(high) > BigInt(low));
+    offsets = (await fetchTopicOffsetsOnceLed(admin, topic)).filter(({ low, high }) => BigInt(high) > BigInt(low));
   } finally {
     await admin.disconnect();
   }

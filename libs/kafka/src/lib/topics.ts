@@ -68,6 +68,28 @@ export async function createTopicsWithLeaders(
   }
 }
 
+/**
+ * `admin.fetchTopicOffsets(topic)`, retried while the topic's partitions have no leader answering
+ * for them yet (a topic created moments ago on a busy KRaft broker answers NOT_LEADER for a while,
+ * and kafkajs gives up on that at once), for up to `timeoutMs`.
+ */
+export async function fetchTopicOffsetsOnceLed(
+  admin: Admin,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(1_000, delay * 2)) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (!NOT_YET_KNOWN.has((error as KafkaJSProtocolError).type) || Date.now() + delay > deadline)
+        throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 /** The kafkajs topic definition of a catalog entry: partitions, replication and the catalog's configs. */
 export function topicConfigOf(spec: TopicSpec, replicationFactor = 1): ITopicConfig {
   return {

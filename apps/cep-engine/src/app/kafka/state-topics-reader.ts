@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CATALOG, type CepRule, decodeEvent, HEADERS } from '@tributary/contracts';
-import { headerValue } from '@tributary/kafka';
+import { fetchTopicOffsetsOnceLed, headerValue } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { checkpointKey, claimKey, parseCheckpointRecord, parseSlot, type PartitionCheckpoint, type Slot } from '../engine/checkpoint';
 import type { RuleBook } from '../rules/rule-book';
@@ -69,7 +69,7 @@ export class StateTopicsReader {
     await admin.connect();
     let ends: { partition: number; high: string; low: string }[];
     try {
-      ends = await admin.fetchTopicOffsets(this.topics.rules);
+      ends = await fetchTopicOffsetsOnceLed(admin, this.topics.rules);
     } finally {
       await admin.disconnect();
     }

@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type Admin, type Kafka, type KafkaMessage, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DLQ_HEADERS, type DlqRecord } from '@tributary/contracts';
-import { decodeHeaders, KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
+import { decodeHeaders, fetchTopicOffsetsOnceLed, KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
 import { DlqRequestError, dlqRecordOf, MAX_REPLAY_RECORDS, replayHeaders, type ReplaySelection, selects } from './dlq-records';
 
 export interface DlqPartition {
@@ -91,7 +91,7 @@ export class DeadLetters implements OnModuleDestroy {
 
   async partitions(dlqTopic: string): Promise<DlqPartition[]> {
     const admin = await this.connectedAdmin();
-    const offsets = await admin.fetchTopicOffsets(dlqTopic);
+    const offsets = await fetchTopicOffsetsOnceLed(admin, dlqTopic);
     return offsets
       .map(({ partition, low, high }) => ({ partition, low, high, records: String(BigInt(high) - BigInt(low)) }))
       .sort((a, b) => a.partition - b.partition);
