@@ -118,7 +118,27 @@ export class TopicReconciler {
     if (created.length + partitionsIncreased.length + configsAligned.length > 0) {
       this.options.logger?.info(report, 'applied the topic catalog to the cluster');
     }
-    return { ...report, after: await this.drift() };
+    const changed = new Set([...created, ...partitionsIncreased.map((t) => t.topic), ...configsAligned.map((t) => t.topic)]);
+    return { ...report, after: await this.driftOnceVisible(changed) };
+  }
+
+  /**
+   * The drift once the brokers show what this apply changed: a KRaft broker answers with a new
+   * topic, partition count or config a moment after the controller accepted it. Waits at most
+   * `settleMs`, then reports what it reads.
+   */
+  private async driftOnceVisible(changed: ReadonlySet<string>, settleMs = 15_000): Promise<DriftReport> {
+    const deadline = Date.now() + settleMs;
+    for (let delay = 50; ; delay = Math.min(1_000, delay * 2)) {
+      const drift = await this.drift();
+      const pending = drift.topics.some(
+        (topic) =>
+          changed.has(topic.topic) &&
+          (topic.missing || topic.configs.length > 0 || (topic.partitions.cluster ?? 0) < topic.partitions.catalog),
+      );
+      if (!pending || Date.now() + delay > deadline) return drift;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
   private compare(spec: TopicSpec, cluster: ClusterTopic | undefined): TopicDrift {
