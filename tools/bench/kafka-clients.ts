@@ -180,6 +180,32 @@ const load = (name: string): unknown => createRequire(join(clientsDir, 'package.
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- clients loaded at run time from .run/bench-clients */
 
+/** Produces every record through a producer with kafkajs's API (kafkajs and its Confluent look-alike). */
+async function produceKafkajsStyle(
+  producer: any,
+  topic: string,
+  withHeaders: boolean,
+  sendOptions: Record<string, unknown>,
+): Promise<Figure> {
+  await producer.connect();
+  const figure = await measure(RECORDS, () =>
+    pipeline((from, to) => {
+      const messages = [];
+      for (let i = from; i < to; i++) {
+        const record = records[i] as (typeof records)[number];
+        messages.push({
+          key: record.key,
+          value: record.value,
+          headers: withHeaders ? headersOf(i) : undefined,
+        });
+      }
+      return producer.send({ topic, messages, ...sendOptions });
+    }),
+  );
+  await producer.disconnect();
+  return figure;
+}
+
 function kafkajsCandidate(): Candidate {
   const { Kafka, logLevel, Partitioners } = load('kafkajs') as any;
   const kafka = new Kafka({ clientId: 'kafka-clients-bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
@@ -192,23 +218,7 @@ function kafkajsCandidate(): Candidate {
         maxInFlightRequests: 5,
         createPartitioner: Partitioners.DefaultPartitioner,
       });
-      await producer.connect();
-      const figure = await measure(RECORDS, () =>
-        pipeline((from, to) => {
-          const messages = [];
-          for (let i = from; i < to; i++) {
-            const record = records[i] as (typeof records)[number];
-            messages.push({
-              key: record.key,
-              value: record.value,
-              headers: withHeaders ? headersOf(i) : undefined,
-            });
-          }
-          return producer.send({ topic, messages, acks: -1 });
-        }),
-      );
-      await producer.disconnect();
-      return figure;
+      return produceKafkajsStyle(producer, topic, withHeaders, { acks: -1 });
     },
     async consume(topic) {
       const consumer = kafka.consumer({ groupId: `${run}-kafkajs`, maxBytesPerPartition: 1_048_576 });
@@ -298,23 +308,8 @@ function confluentCandidate(): Candidate {
     async produce(topic, withHeaders) {
       // The KafkaJS-compatible API; librdkafka batches per partition (linger.ms as Java's default).
       const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 }, 'linger.ms': 5 });
-      await producer.connect();
-      const figure = await measure(RECORDS, () =>
-        pipeline((from, to) => {
-          const messages = [];
-          for (let i = from; i < to; i++) {
-            const record = records[i] as (typeof records)[number];
-            messages.push({
-              key: record.key,
-              value: record.value,
-              headers: withHeaders ? headersOf(i) : undefined,
-            });
-          }
-          return producer.send({ topic, messages });
-        }),
-      );
-      await producer.disconnect();
-      return figure;
+      // acks come from the producer's configuration in this API.
+      return produceKafkajsStyle(producer, topic, withHeaders, {});
     },
     async consume(topic) {
       const consumer = kafka.consumer({
