@@ -34,7 +34,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
-import { createKafka, ensureTopics, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, ensureTopics, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { migrateTradingSchema } from '../../apps/cdc-listener/src/app/trading-schema/trading-database';
 import { AuditTrailWriter } from '../../apps/cdc-listener/src/app/audit/audit-trail-writer';
@@ -55,7 +55,8 @@ const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `${process.pid}_${Date.now().toString(36)}`;
 const logger = createLogger('cdc-listener-bench', 'silent');
-const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-bench', logger);
+const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
+const kafka = createKafka(kafkaConfig, 'cdc-listener-bench', logger);
 const schemas: string[] = [];
 const slots: string[] = [];
 const topics: string[] = [];
@@ -163,7 +164,7 @@ async function capture(admin: Client, name: string, rowsPerTx: number, audit: bo
   slots.push(slotName);
   topics.push(transactionTopic, `${prefix}.${schema}.orders`);
   await migrateTradingSchema(databaseUrl, schema);
-  const producer = new TypedProducer(kafka, {
+  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-bench'), {
     service: 'cdc-listener-bench',
     logger,
     lingerMs: LINGER_MS,

@@ -19,7 +19,13 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import type { UnderlyingTrade } from '@tributary/contracts';
-import { createTopicsWithLeaders, registerCompressionCodecs, TypedProducer } from '@tributary/kafka';
+import {
+  createTopicsWithLeaders,
+  kafkaConnection,
+  parseKafkaEnv,
+  registerCompressionCodecs,
+  TypedProducer,
+} from '@tributary/kafka';
 import { CandleAggregator } from '../../apps/kafka-gateway/src/app/candles/candle-aggregator';
 import { CandleStream } from '../../apps/kafka-gateway/src/app/candles/candle-stream';
 
@@ -173,7 +179,10 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
   }
   await raw.disconnect();
 
-  const producer = new TypedProducer(kafka, { service: 'bench-candles', validate: false });
+  const producer = new TypedProducer(
+    kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092' }), 'bench-candles'),
+    { service: 'bench-candles', validate: false },
+  );
   const stream = new CandleStream(kafka, producer, pino({ level: 'warn' }), {
     enabled: true,
     groupId: `${run}-candles`,

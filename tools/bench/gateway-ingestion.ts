@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CATALOG, sampleEvent, type UnderlyingQuote } from '@tributary/contracts';
-import { createKafka, ensureTopics, kafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { readInfraEnv, startService, waitForHttpStatus } from '@tributary/testing';
@@ -54,7 +54,7 @@ async function direct(): Promise<Run> {
   const kafka = createKafka(config, 'gateway-ingestion-bench', logger);
   await ensureTopics(kafka, [CATALOG[STREAM]]);
   // Validating like the gateway does, so the difference is HTTP/WebSocket, auth and JSON, not the checks.
-  const producer = new TypedProducer(kafka, { service: 'gateway-ingestion-bench', instanceId: 'bench', logger, validate: true });
+  const producer = new TypedProducer(kafkaConnection(config, 'gateway-ingestion-bench'), { service: 'gateway-ingestion-bench', instanceId: 'bench', logger, validate: true });
   await producer.connect();
   const latencies: number[] = [];
   let events = 0;

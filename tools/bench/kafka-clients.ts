@@ -7,7 +7,8 @@
 // The candidates are installed by this script, at pinned versions, into .run/bench-clients (outside
 // the project's dependencies: the platform itself uses one client). A candidate that does not
 // install from the npm registry alone (a native addon without a prebuilt binary for this machine
-// that does not build here) is reported as such. BENCH_CLIENTS picks some (comma-separated names).
+// that does not build here) is reported as such. BENCH_CLIENTS picks some (comma-separated names;
+// empty for none: Java and Tributary's own TypedProducer only).
 //
 // Every producer writes the same BENCH_RECORDS (default 1 000 000) market.quotes values (~170 bytes
 // of JSON, keyed by one of 500 symbols) to a fresh 6-partition topic, acks=all, idempotent,
@@ -23,7 +24,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { HEADERS, sampleEvent } from '@tributary/contracts';
+import { CATALOG, type EventOf, HEADERS, sampleEvent } from '@tributary/contracts';
+import { kafkaConnection, type OutgoingRecord, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { readInfraEnv, runKafkaTool, workspaceRoot } from '@tributary/testing';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
@@ -61,17 +63,14 @@ interface Candidate {
 
 const EVENT_TIME0 = 1_767_225_600_000_000_000n;
 /** The same values for every client: one ~170-byte quote per record, keys cycling through the symbols. */
-const records = Array.from({ length: RECORDS }, (_, i) => {
-  const symbol = SYMBOLS[i % SYMBOLS.length] as string;
-  const ts = String(EVENT_TIME0 + BigInt(i));
-  return {
-    key: symbol,
-    value: Buffer.from(
-      JSON.stringify(sampleEvent('market.quotes', { symbol, bidPrice: 100 + (i % 97) / 100, ts })),
-    ),
-    ts,
-  };
-});
+const events = Array.from({ length: RECORDS }, (_, i) =>
+  sampleEvent('market.quotes', {
+    symbol: SYMBOLS[i % SYMBOLS.length] as string,
+    bidPrice: 100 + (i % 97) / 100,
+    ts: String(EVENT_TIME0 + BigInt(i)),
+  }),
+);
+const records = events.map((event) => ({ key: event.symbol, value: Buffer.from(JSON.stringify(event)), ts: event.ts }));
 const meanValueBytes = Math.round(
   records.reduce((sum, record) => sum + record.value.length, 0) / records.length,
 );
@@ -338,6 +337,29 @@ const FACTORIES: Record<ClientName, () => Candidate> = {
 
 // --- Kafka's own tools ------------------------------------------------------------------------
 
+/**
+ * Tributary's own TypedProducer: the same events as objects, serialised, checked against the catalog
+ * schema (when `validate`) and sent with the contract headers (schema name and version, event time,
+ * producer, correlation ID, idempotency key) and one header of the caller: the seven headers above.
+ */
+async function typedProducer(topic: string, validate: boolean): Promise<Figure> {
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: BROKERS.join(',') }), 'kafka-clients-bench');
+  const producer = new TypedProducer(connection, { service: 'kafka-clients-bench', instanceId: 'local', validate });
+  const spec = { ...CATALOG['market.quotes'], topic };
+  const extra = { source: 'bench' };
+  const envelopes: OutgoingRecord<EventOf<'market.quotes'>>[] = events.map((value, i) => ({
+    value,
+    idempotencyKey: `${value.symbol}-${i}`,
+    headers: extra,
+  }));
+  await producer.connect();
+  try {
+    return await measure(RECORDS, () => pipeline((from, to) => producer.sendTo(spec, envelopes.slice(from, to))));
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 async function createTopic(name: string): Promise<string> {
   await runKafkaTool('org.apache.kafka.tools.TopicCommand', [
     '--bootstrap-server',
@@ -460,7 +482,7 @@ async function javaPartitionOfKeys(): Promise<Map<string, number>> {
 // --- the run ----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const chosen = (process.env['BENCH_CLIENTS']?.split(',') ?? Object.keys(VERSIONS)) as ClientName[];
+  const chosen = (process.env['BENCH_CLIENTS']?.split(',').filter(Boolean) ?? Object.keys(VERSIONS)) as ClientName[];
   for (const name of chosen)
     if (!(name in VERSIONS))
       throw new Error(`BENCH_CLIENTS: unknown client ${name} (known: ${Object.keys(VERSIONS).join(', ')})`);
@@ -486,6 +508,13 @@ async function main(): Promise<void> {
   );
   const javaProduced = await javaProducer(await createTopic(`${run}-java`));
   report('Java ProducerPerformance (no headers)', javaProduced);
+  for (const validate of [true, false]) {
+    report(
+      `Tributary TypedProducer, contract headers, validation ${validate ? 'on' : 'off'}`,
+      await typedProducer(await createTopic(`${run}-typed-${validate ? 'validated' : 'plain'}`), validate),
+      javaProduced,
+    );
+  }
   const candidates = chosen.filter((name) => !notInstallable.has(name)).map((name) => FACTORIES[name]());
   let consumable: string | undefined;
   for (const candidate of candidates) {

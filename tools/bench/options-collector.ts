@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CATALOG, dlqSpecOf, type TopicName, type TopicSpec } from '@tributary/contracts';
-import { createKafka, ensureTopics, kafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { OptionsCollector, type OptionsCollectorOptions } from '../../apps/options-collector/src/collector/options-collector';
@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   const config = parseEnv(kafkaEnv, { KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092' });
   const logger = createLogger('options-collector-bench', 'warn');
   const kafka = createKafka(config, 'options-collector-bench', logger);
+  const connection = kafkaConnection(config, 'options-collector-bench');
   const specs: TopicSpec[] = [];
   for (const topic of COLLECTED_TOPICS) {
     const spec = { ...CATALOG[topic], topic: `${prefix}.${topic}` } as TopicSpec;
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
   // As the service builds them: the collector validates each record once, the producers do not.
   const producers = Array.from(
     { length: producerCount },
-    () => new TypedProducer(kafka, { service: 'options-collector', instanceId: 'bench', logger, validate: false }),
+    () => new TypedProducer(connection, { service: 'options-collector', instanceId: 'bench', logger, validate: false }),
   );
   const show = (run: CollectorRun) =>
     `${Math.round(run.eventsPerSecond).toLocaleString('en')} market events/s ` +
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     console.log(`collector, no broker:                ${show(inProcess)}`);
     const broker = await runCollector(prefixedProducer(producers[0], prefix));
     console.log(`collector, real broker, 1 producer:  ${show(broker)}`);
-    const validating = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'bench', logger, validate: true });
+    const validating = new TypedProducer(connection, { service: 'options-collector', instanceId: 'bench', logger, validate: true });
     const twice = await runCollector(prefixedProducer(validating, prefix)).finally(() => validating.disconnect());
     console.log(`  ... validating again in the producer: ${show(twice)}`);
     const split = await runCollector(producers.map((producer) => prefixedProducer(producer, prefix)));

@@ -15,6 +15,12 @@ export {
 } from './lib/kafka-env';
 export { createKafka, KAFKA_CLIENT_RETRY, kafkaClientConfig, kafkajsLogCreator } from './lib/kafka-client';
 export { registerCompressionCodecs } from './lib/codecs/register-codecs';
+export {
+  applyBrokerAddress,
+  clientOptionsOf,
+  kafkaConnection,
+  type KafkaConnection,
+} from './lib/kafka-connection';
 
 // Topics
 export {
@@ -30,11 +36,13 @@ export {
 
 // Producing
 export {
-  compressionTypeOf,
+  compressionOf,
   TypedProducer,
   type OutgoingRecord,
+  type RawRecord,
   type TypedProducerOptions,
 } from './lib/producer/typed-producer';
+export { KeyPartitioner, partitionOfKey } from './lib/producer/partitioner';
 
 // Consuming
 export {
@@ -72,7 +80,7 @@ export {
 
 // Nest module and health
 export { KafkaModule } from './lib/kafka.module';
-export { KAFKA_CLIENT, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './lib/kafka.tokens';
+export { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './lib/kafka.tokens';
 export { KAFKA_LOGGER } from './lib/kafka-logger';
 export { KafkaHealthIndicator } from './lib/health/kafka-health.indicator';
 export { KafkaTopicsState } from './lib/kafka-topics-state';

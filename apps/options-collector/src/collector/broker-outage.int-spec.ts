@@ -4,7 +4,16 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { type Consumer, Kafka } from 'kafkajs';
 import { CATALOG, HEADERS } from '@tributary/contracts';
-import { createKafka, ensureTopics, headerValue, KAFKA_CLIENT, kafkaClientConfig } from '@tributary/kafka';
+import { connectionsConnectsChannel } from '@platformatic/kafka';
+import {
+  createKafka,
+  ensureTopics,
+  headerValue,
+  KAFKA_CLIENT,
+  KAFKA_CONNECTION,
+  kafkaClientConfig,
+  kafkaConnection,
+} from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { commitEndOffsets, eventually, TcpProxy } from '@tributary/testing';
@@ -21,8 +30,7 @@ const SOURCE_BATCH = 1_000;
 const BATCHES_IN_FLIGHT = 2;
 /**
  * Connection attempts the service makes while the broker is unreachable, during which the source must
- * stay held. The client's backoff grows to 10 s (KAFKA_CLIENT_RETRY) plus the collector's own, so
- * these take 20 to 40 s. Every step of the outage is awaited far longer than it needs, so a busy
+ * stay held. The producer's and the collector's backoffs space them out by seconds. Every step of the outage is awaited far longer than it needs, so a busy
  * machine cannot fail the test.
  */
 const ATTEMPTS_WHILE_HELD = 3;
@@ -31,8 +39,9 @@ const OUTAGE_STEP_WAIT_MS = 150_000;
 /**
  * The service as `npm start` runs it (simulator), whose every connection to the real broker passes
  * through a TCP hop the test cuts for a while: a real network failure in front of the real broker.
- * Kafka advertises its own address in the metadata, so the service's client dials every broker through
- * the hop (a socket factory), not only the bootstrap one.
+ * Kafka advertises its own address in the metadata, so the service's clients dial every broker through
+ * the hop (the producer's broker address rewrite, the health check's socket factory), not only the
+ * bootstrap one.
  */
 describe('options-collector through a broker outage', () => {
   const instance = `outage-${randomUUID().slice(0, 8)}`;
@@ -48,8 +57,11 @@ describe('options-collector through a broker outage', () => {
   let baseUrl: string;
   let collector: OptionsCollector;
   let delivered = 0;
-  /** Connections the service's Kafka client opened or tried to open through the link. */
+  /** Connections the service's producer opened or tried to open through the link. */
   let dials = 0;
+  const countDial = (context: unknown) => {
+    if ((context as { port?: number }).port === link.port) dials++;
+  };
 
   const ready = async () => (await fetch(`${baseUrl}/health/ready`)).status;
   const status = () => collector.status();
@@ -90,10 +102,10 @@ describe('options-collector through a broker outage', () => {
     });
 
     await link.open();
+    connectionsConnectsChannel.start.subscribe(countDial);
     const throughLink = new Kafka({
       ...kafkaClientConfig(config, 'options-collector', logger),
       socketFactory: ({ onConnect }) => {
-        dials++;
         const socket = connect({ host: '127.0.0.1', port: link.port }, onConnect);
         socket.setNoDelay(true);
         return socket;
@@ -102,6 +114,11 @@ describe('options-collector through a broker outage', () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
       .overrideProvider(KAFKA_CLIENT)
       .useValue(throughLink)
+      .overrideProvider(KAFKA_CONNECTION)
+      .useValue({
+        ...kafkaConnection(config, 'options-collector'),
+        brokerAddress: () => ({ host: '127.0.0.1', port: link.port }),
+      })
       .compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
@@ -114,6 +131,7 @@ describe('options-collector through a broker outage', () => {
   });
 
   afterAll(async () => {
+    connectionsConnectsChannel.start.unsubscribe(countDial);
     await app?.close();
     await consumer?.disconnect();
     await link.cut().catch(() => undefined);
@@ -129,7 +147,7 @@ describe('options-collector through a broker outage', () => {
 
     // The source is held: what it hands over stops growing within a few batches, however long the outage.
     const publishedWhileDown = publishedTotal();
-    // A send fails once the client's own retries are spent (about 40 s of backoff when every dial fails).
+    // A send fails once the producer's own retries are spent (about 15 s when every dial fails).
     await eventually(() => status().state === 'retrying', 'the collector retrying its sends', OUTAGE_STEP_WAIT_MS);
     const heldAt = delivered;
     const dialsWhenHeld = dials;

@@ -9,7 +9,7 @@ import {
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { KAFKA_CLIENT, KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
+import { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, TypedProducer } from '@tributary/kafka';
 import { METRICS_REGISTRY, TributaryMetrics } from '@tributary/observability';
 import type { OptionsCollectorConfig } from '../config';
 import { MarketSimulator } from '../simulator/market-simulator';
@@ -31,16 +31,17 @@ export const COLLECTOR_PRODUCER = Symbol('tributary.collectorProducer');
  * second check of each record in the producer would only double the cost.
  */
 export function createCollectorProducer(
-  kafka: Kafka,
+  connection: KafkaConnection,
   config: OptionsCollectorConfig,
   logger?: Logger,
   metrics?: TributaryMetrics,
 ): TypedProducer {
-  return new TypedProducer(kafka, {
+  return new TypedProducer(connection, {
     service: 'options-collector',
     instanceId: config.INSTANCE_ID,
     lingerMs: config.KAFKA_PRODUCER_LINGER_MS,
     maxBatchBytes: config.KAFKA_PRODUCER_MAX_BATCH_BYTES,
+    deliveryTimeoutMs: config.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS,
     validate: false,
     metrics,
     logger,
@@ -112,9 +113,9 @@ export class CollectorModule {
         },
         {
           provide: COLLECTOR_PRODUCER,
-          useFactory: (kafka: Kafka, logger: Logger, metrics?: TributaryMetrics) =>
-            createCollectorProducer(kafka, config, logger, metrics),
-          inject: [KAFKA_CLIENT, KAFKA_LOGGER, { token: TributaryMetrics, optional: true }],
+          useFactory: (connection: KafkaConnection, logger: Logger, metrics?: TributaryMetrics) =>
+            createCollectorProducer(connection, config, logger, metrics),
+          inject: [KAFKA_CONNECTION, KAFKA_LOGGER, { token: TributaryMetrics, optional: true }],
         },
         {
           provide: OptionsCollector,

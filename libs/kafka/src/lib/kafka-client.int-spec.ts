@@ -2,6 +2,7 @@ import { Kafka, KafkaJSError } from 'kafkajs';
 import { ConfigError, parseEnv } from '@tributary/config';
 import { quietLogger, readRecords, testKafka, TestTopics, uniqueName } from '../testing/kafka-test-kit';
 import { createKafka, kafkaClientConfig } from './kafka-client';
+import { kafkaConnection } from './kafka-connection';
 import { kafkaEnv, parseKafkaEnv } from './kafka-env';
 import { TypedProducer } from './producer/typed-producer';
 
@@ -11,14 +12,25 @@ const saslSslBrokers = (): string => env('KAFKA_SASL_SSL_BROKERS', '127.0.0.1:90
 const username = (): string => env('KAFKA_SASL_USERNAME', 'tributary');
 const password = (): string => env('KAFKA_SASL_PASSWORD', 'tributary-secret');
 
+/** The SASL_SSL listener with TLS on but no CA file: the broker's certificate cannot verify. */
+const tlsWithoutCa = () =>
+  parseEnv(kafkaEnv, {
+    KAFKA_BROKERS: saslSslBrokers(),
+    KAFKA_SASL_MECHANISM: 'scram-sha-256',
+    KAFKA_SASL_USERNAME: username(),
+    KAFKA_SASL_PASSWORD: password(),
+    KAFKA_TLS: 'true',
+  });
+
 describe('Kafka client from the environment', () => {
   const topics = new TestTopics(testKafka());
 
   afterAll(() => topics.cleanup());
 
   async function roundTrip(variables: Record<string, string>, topic: string): Promise<void> {
-    const kafka = createKafka(parseEnv(kafkaEnv, variables), 'kafka-it', quietLogger());
-    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger() });
+    const config = parseEnv(kafkaEnv, variables);
+    const kafka = createKafka(config, 'kafka-it', quietLogger());
+    const producer = new TypedProducer(kafkaConnection(config, 'kafka-it'), { service: 'kafka-it', logger: quietLogger() });
     try {
       await producer.sendRaw(topic, [{ key: 'k', value: JSON.stringify({ via: variables['KAFKA_SASL_MECHANISM'] }) }]);
       const [record] = await readRecords(kafka, topic, 1);
@@ -65,6 +77,21 @@ describe('Kafka client from the environment', () => {
     expect(String((error as Error).message)).toMatch(/authentication/i);
   });
 
+  it('a producer with a wrong password is refused with an error naming authentication', async () => {
+    const config = parseEnv(kafkaEnv, {
+      KAFKA_BROKERS: saslBrokers(),
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: username(),
+      KAFKA_SASL_PASSWORD: 'not-the-password',
+    });
+    const producer = new TypedProducer(kafkaConnection(config, 'kafka-it'), { service: 'kafka-it', logger: quietLogger() });
+    try {
+      await expect(producer.connect()).rejects.toThrow(/authentication|SASL/i);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it('a SCRAM client connects over TLS on the SASL_SSL listener, trusting the broker through KAFKA_TLS_CA_FILE', async () => {
     const topic = await topics.create(uniqueName('it-sasl-ssl'));
     await roundTrip(
@@ -81,13 +108,7 @@ describe('Kafka client from the environment', () => {
   });
 
   it('a TLS client without the CA refuses the broker certificate', async () => {
-    const config = parseEnv(kafkaEnv, {
-      KAFKA_BROKERS: saslSslBrokers(),
-      KAFKA_SASL_MECHANISM: 'scram-sha-256',
-      KAFKA_SASL_USERNAME: username(),
-      KAFKA_SASL_PASSWORD: password(),
-      KAFKA_TLS: 'true',
-    });
+    const config = tlsWithoutCa();
     // kafkajs retries certificate errors like any connection error: one attempt is enough here.
     const kafka = new Kafka({ ...kafkaClientConfig(config, 'kafka-it', quietLogger()), retry: { retries: 0 } });
     const admin = kafka.admin({ retry: { retries: 0 } });
@@ -97,6 +118,16 @@ describe('Kafka client from the environment', () => {
     );
     await admin.disconnect();
     expect(String((error as Error | undefined)?.message)).toMatch(/certificate/i);
+  });
+
+  it('a TLS producer without the CA refuses the broker certificate', async () => {
+    const config = tlsWithoutCa();
+    const producer = new TypedProducer(kafkaConnection(config, 'kafka-it'), { service: 'kafka-it', logger: quietLogger() });
+    try {
+      await expect(producer.connect()).rejects.toThrow(/certificate/i);
+    } finally {
+      await producer.disconnect();
+    }
   });
 
   it('kafkaEnv rejects KAFKA_SASL_MECHANISM=scram-sha-256 without a password', () => {

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Compression } from '@tributary/contracts';
 import { createLogger } from '@tributary/observability';
 import { registerCompressionCodecs } from './codecs/register-codecs';
-import { assertKafkaConfig, type KafkaEnvConfig } from './kafka-env';
+import { type KafkaConnection, kafkaConnection } from './kafka-connection';
+import type { KafkaEnvConfig } from './kafka-env';
 
 /**
  * Retries of one request (metadata, produce, fetch, commit): about 40 s of exponential backoff
@@ -74,36 +74,32 @@ export function kafkajsLogCreator(logger: Logger) {
     };
 }
 
-function saslOf(config: KafkaEnvConfig): SASLOptions | undefined {
-  const username = config.KAFKA_SASL_USERNAME ?? '';
-  const password = config.KAFKA_SASL_PASSWORD ?? '';
-  switch (config.KAFKA_SASL_MECHANISM) {
-    case 'none':
-      return undefined;
-    case 'plain':
+/** kafkajs names the SASL mechanisms in lower case. */
+function saslOf(connection: KafkaConnection): SASLOptions | undefined {
+  const sasl = connection.sasl;
+  if (sasl === undefined) return undefined;
+  const username = String(sasl.username ?? '');
+  const password = String(sasl.password ?? '');
+  switch (sasl.mechanism) {
+    case 'PLAIN':
       return { mechanism: 'plain', username, password };
-    case 'scram-sha-256':
+    case 'SCRAM-SHA-256':
       return { mechanism: 'scram-sha-256', username, password };
-    case 'scram-sha-512':
+    case 'SCRAM-SHA-512':
       return { mechanism: 'scram-sha-512', username, password };
+    default:
+      throw new Error(`SASL mechanism ${sasl.mechanism} is not supported by the kafkajs client`);
   }
-}
-
-function tlsOf(config: KafkaEnvConfig): ConnectionOptions | false {
-  if (!config.KAFKA_TLS) return false;
-  const tls: ConnectionOptions = { rejectUnauthorized: config.KAFKA_TLS_REJECT_UNAUTHORIZED };
-  if (config.KAFKA_TLS_CA_FILE) tls.ca = [readFileSync(config.KAFKA_TLS_CA_FILE, 'utf8')];
-  return tls;
 }
 
 /** The kafkajs client options a configuration stands for (exposed for tools that build their own client). */
 export function kafkaClientConfig(config: KafkaEnvConfig, service: string, logger: Logger): KafkaConfig {
-  assertKafkaConfig(config);
+  const connection = kafkaConnection(config, service);
   return {
-    clientId: config.KAFKA_CLIENT_ID ?? service,
-    brokers: [...config.KAFKA_BROKERS],
-    ssl: tlsOf(config),
-    sasl: saslOf(config),
+    clientId: connection.clientId,
+    brokers: [...connection.brokers],
+    ssl: connection.tls ?? false,
+    sasl: saslOf(connection),
     connectionTimeout: config.KAFKA_CONNECTION_TIMEOUT_MS,
     authenticationTimeout: config.KAFKA_CONNECTION_TIMEOUT_MS,
     requestTimeout: config.KAFKA_REQUEST_TIMEOUT_MS,
@@ -121,4 +117,17 @@ export function kafkaClientConfig(config: KafkaEnvConfig, service: string, logge
 export function createKafka(config: KafkaEnvConfig, service: string, logger: Logger = createLogger(service)): Kafka {
   registerCompressionCodecs();
   return new Kafka(kafkaClientConfig(config, service, logger));
+}
+
+const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+  producer: CompressionTypes.None,
+};
+
+/** The kafkajs codec of a catalog compression setting ('producer' leaves batches uncompressed). */
+export function compressionTypeOf(compression: Compression | undefined): CompressionTypes {
+  return compression === undefined ? CompressionTypes.None : COMPRESSION_TYPES[compression];
 }

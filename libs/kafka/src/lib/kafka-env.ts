@@ -67,6 +67,12 @@ export const kafkaEnv = {
     max: 64 * 1024 * 1024,
     description: 'Largest request the typed producer sends (keep below the broker message.max.bytes)',
   }),
+  KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS: env.durationMs({
+    default: '30s',
+    min: 1_000,
+    description:
+      'How long the typed producer keeps trying a request the brokers refuse for now or cannot be reached for, before the send fails (as delivery.timeout.ms of the Java client)',
+  }),
   KAFKA_VALIDATE_EVENTS: env.bool({
     default: process.env['NODE_ENV'] !== 'production',
     description: 'Validate produced and consumed events against the catalog schema (default: on outside production)',

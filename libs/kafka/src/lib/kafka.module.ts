@@ -13,7 +13,8 @@ import { KafkaHealthIndicator } from './health/kafka-health.indicator';
 import { createKafka } from './kafka-client';
 import { KAFKA_LOGGER } from './kafka-logger';
 import { KafkaTopicsState } from './kafka-topics-state';
-import { KAFKA_CLIENT, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
+import { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
+import { type KafkaConnection, kafkaConnection } from './kafka-connection';
 import { TypedProducer } from './producer/typed-producer';
 
 /**
@@ -36,7 +37,8 @@ class ProducerShutdown implements OnApplicationShutdown {
  * KafkaModule.forRoot({ service: 'options-collector', config, ensureTopics: true })
  * ```
  *
- * provides the kafkajs client (`@Inject(KAFKA_CLIENT)`), the {@link TypedProducer} and the
+ * provides the kafkajs client (`@Inject(KAFKA_CLIENT)`), the connection settings
+ * (`@Inject(KAFKA_CONNECTION)`), the {@link TypedProducer} and the
  * {@link KafkaHealthIndicator}, everywhere in the app. Nothing here connects at boot: the producer
  * connects on its first send and topics are ensured in the background, so an absent cluster shows
  * in the health check, not as a crash.
@@ -56,19 +58,24 @@ export class KafkaModule {
         inject: [KAFKA_LOGGER],
       },
       {
+        provide: KAFKA_CONNECTION,
+        useFactory: (): KafkaConnection => options.connection ?? kafkaConnection(options.config, options.service),
+      },
+      {
         provide: TypedProducer,
-        useFactory: (kafka: Kafka, logger: Logger, metrics?: TributaryMetrics): TypedProducer =>
-          new TypedProducer(kafka, {
+        useFactory: (connection: KafkaConnection, logger: Logger, metrics?: TributaryMetrics): TypedProducer =>
+          new TypedProducer(connection, {
             instanceId: options.config.INSTANCE_ID,
             lingerMs: options.config.KAFKA_PRODUCER_LINGER_MS,
             maxBatchBytes: options.config.KAFKA_PRODUCER_MAX_BATCH_BYTES,
+            deliveryTimeoutMs: options.config.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS,
             validate: options.config.KAFKA_VALIDATE_EVENTS,
             metrics,
             logger,
             ...options.producer,
             service: options.service,
           }),
-        inject: [KAFKA_CLIENT, KAFKA_LOGGER, { token: TributaryMetrics, optional: true }],
+        inject: [KAFKA_CONNECTION, KAFKA_LOGGER, { token: TributaryMetrics, optional: true }],
       },
       ProducerShutdown,
       KafkaTopicsState,
@@ -78,7 +85,7 @@ export class KafkaModule {
       module: KafkaModule,
       global: true,
       providers,
-      exports: [KAFKA_CLIENT, KAFKA_LOGGER, TypedProducer, KafkaHealthIndicator, KafkaTopicsState],
+      exports: [KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_LOGGER, TypedProducer, KafkaHealthIndicator, KafkaTopicsState],
     };
   }
 }

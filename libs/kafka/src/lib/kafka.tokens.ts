@@ -1,11 +1,14 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { TopicSpec } from '@tributary/contracts';
+import type { KafkaConnection } from './kafka-connection';
 import type { KafkaEnvConfig } from './kafka-env';
 import type { TypedProducerOptions } from './producer/typed-producer';
 
 /** Injection token of the service's kafkajs `Kafka` client. */
 export const KAFKA_CLIENT = Symbol('tributary.kafkaClient');
+/** Injection token of the service's {@link KafkaConnection} settings (the typed producer connects with them). */
+export const KAFKA_CONNECTION = Symbol('tributary.kafkaConnection');
 /** Injection token of the {@link KafkaModuleOptions}. */
 export const KAFKA_MODULE_OPTIONS = Symbol('tributary.kafkaModuleOptions');
 
@@ -27,4 +30,6 @@ export interface KafkaModuleOptions {
   readonly logger?: Logger;
   /** A ready kafkajs client to use instead of building one from `config` (custom socket factory, tests). */
   readonly client?: Kafka;
+  /** Connection settings to use instead of those of `config` (a broker address rewrite, tests). */
+  readonly connection?: KafkaConnection;
 }

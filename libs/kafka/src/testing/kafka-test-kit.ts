@@ -13,6 +13,8 @@ import {
   KAFKA_BATCH_HANDLER,
   KafkaBatchServer,
   type KafkaBatchServerOptions,
+  type KafkaConnection,
+  kafkaConnection,
   kafkaEnv,
   type KafkaEnvConfig,
 } from '../index';
@@ -38,6 +40,11 @@ export function testKafkaConfig(overrides: Record<string, string> = {}): KafkaEn
 
 export function testKafka(overrides: Record<string, string> = {}): Kafka {
   return createKafka(testKafkaConfig(overrides), 'kafka-it', quietLogger());
+}
+
+/** The connection settings of {@link testKafkaConfig}, as the typed producer takes them. */
+export function testConnection(overrides: Record<string, string> = {}, clientId = 'kafka-it'): KafkaConnection {
+  return kafkaConnection(testKafkaConfig(overrides), clientId);
 }
 
 /** Creates topics for one test and deletes them (and their DLQs) afterwards. */
@@ -81,6 +88,8 @@ export interface ReadRecord {
   readonly headers: Record<string, string>;
   readonly partition: number;
   readonly offset: string;
+  /** Record timestamp, ms since the epoch. */
+  readonly timestamp: string;
 }
 
 /** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
@@ -109,6 +118,7 @@ export async function readRecords(
             headers: decodeHeaders(message.headers),
             partition,
             offset: message.offset,
+            timestamp: message.timestamp,
           });
           if (records.length >= count) {
             clearTimeout(timer);

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, createTopicsWithLeaders, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
@@ -35,8 +35,9 @@ interface Received {
 
 describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
-  const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-test', logger);
-  const producer = new TypedProducer(kafka, { service: 'cdc-listener-test', logger, lingerMs: 2 });
+  const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
+  const kafka = createKafka(kafkaConfig, 'cdc-listener-test', logger);
+  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-test'), { service: 'cdc-listener-test', logger, lingerMs: 2 });
   const consumer = kafka.consumer({ groupId: `cdc-test-${run}` });
   const received: Received[] = [];
   let stream: ChangeStream | undefined;

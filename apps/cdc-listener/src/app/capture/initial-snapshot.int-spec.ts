@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, createTopicsWithLeaders, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { createKafka, createTopicsWithLeaders, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
@@ -27,8 +27,9 @@ interface Received {
 
 describe('initial snapshot on the first start of a slot (real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
-  const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-snapshot-test', logger);
-  const producer = new TypedProducer(kafka, { service: 'cdc-listener-snapshot-test', logger, lingerMs: 2 });
+  const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
+  const kafka = createKafka(kafkaConfig, 'cdc-listener-snapshot-test', logger);
+  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-snapshot-test'), { service: 'cdc-listener-snapshot-test', logger, lingerMs: 2 });
   const consumer = kafka.consumer({ groupId: `cdc-snap-${run}` });
   const received: Received[] = [];
   let stream: ChangeStream | undefined;

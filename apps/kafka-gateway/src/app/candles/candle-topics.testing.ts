@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import pino, { type Logger } from 'pino';
-import { createTopicsWithLeaders, decodeHeaders, registerCompressionCodecs } from '@tributary/kafka';
+import {
+  createTopicsWithLeaders,
+  decodeHeaders,
+  type KafkaConnection,
+  kafkaConnection,
+  parseKafkaEnv,
+  registerCompressionCodecs,
+} from '@tributary/kafka';
 import { eventually, readInfraEnv } from '@tributary/testing';
 
 // Candles and findings are zstd, trades lz4: the test's own clients read them too.
@@ -12,11 +19,17 @@ export function uniqueTopicPrefix(what: string): string {
   return `it-${what}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+function testBrokers(): string {
+  return process.env['KAFKA_BROKERS'] ?? readInfraEnv()['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+}
+
 export function testKafka(): Kafka {
-  const brokers = (process.env['KAFKA_BROKERS'] ?? readInfraEnv()['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(
-    ',',
-  );
-  return new Kafka({ clientId: 'gateway-it', brokers, logLevel: logLevel.NOTHING });
+  return new Kafka({ clientId: 'gateway-it', brokers: testBrokers().split(','), logLevel: logLevel.NOTHING });
+}
+
+/** The same broker as {@link testKafka}, as the typed producer connects to it. */
+export function testConnection(): KafkaConnection {
+  return kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: testBrokers() }), 'gateway-it');
 }
 
 export function quietLogger(): Logger {

@@ -4,7 +4,7 @@ import { TypedProducer } from '@tributary/kafka';
 import { eventually } from '@tributary/testing';
 import { CandleAggregator, decodeCheckpoint } from './candle-aggregator';
 import { CandleStream, type CandleStreamOptions } from './candle-stream';
-import { OwnTopics, quietLogger, readAll, readUntil, type ReadRecord, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
+import { OwnTopics, quietLogger, readAll, readUntil, type ReadRecord, testConnection, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
 import { seededRandom as random } from '@tributary/testing';
 
 // Event times a few hours back (all valid, none in the future), on a whole minute.
@@ -33,7 +33,7 @@ describe('event-time candles on the real broker', () => {
     topics = new OwnTopics(kafka);
     raw = kafka.producer({ allowAutoTopicCreation: false });
     await raw.connect();
-    producer = new TypedProducer(kafka, { service: 'kafka-gateway-it', lingerMs: 2 });
+    producer = new TypedProducer(testConnection(), { service: 'kafka-gateway-it', lingerMs: 2 });
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { DLQ_HEADERS, type QualityFinding, type UnderlyingTrade } from '@tributa
 import { TypedProducer } from '@tributary/kafka';
 import { createMetricsRegistry, TributaryMetrics } from '@tributary/observability';
 import { eventually } from '@tributary/testing';
-import { OwnTopics, quietLogger, readAll, readUntil, testKafka, uniqueTopicPrefix } from '../candles/candle-topics.testing';
+import { OwnTopics, quietLogger, readAll, readUntil, testConnection, testKafka, uniqueTopicPrefix } from '../candles/candle-topics.testing';
 import { TradeQualityProcessor, type TradeQualityOptions } from './trade-quality-processor';
 
 const BASE_MS = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
@@ -44,7 +44,7 @@ describe('data quality processor on the real broker', () => {
     ]);
     raw = kafka.producer({ allowAutoTopicCreation: false });
     await raw.connect();
-    producer = new TypedProducer(kafka, { service: 'kafka-gateway-it', lingerMs: 2 });
+    producer = new TypedProducer(testConnection(), { service: 'kafka-gateway-it', lingerMs: 2 });
     processor = new TradeQualityProcessor(kafka, producer, quietLogger(), options, metrics);
     await processor.onApplicationBootstrap();
     await eventually(() => processor.consumer?.ready, 'the quality consumer to join its group');

@@ -7,6 +7,7 @@ import { eventually, KAFKA_TOOL_TIMEOUT_MS, runKafkaTool } from '@tributary/test
 import {
   quietLogger,
   startTestServer,
+  testConnection,
   testKafka,
   TestTopics,
   uniqueName,
@@ -28,7 +29,7 @@ interface Tick {
 describe('compression codecs against the real broker', () => {
   const kafka = testKafka();
   const topics = new TestTopics(kafka);
-  const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger() });
+  const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
   const servers: KafkaBatchServer[] = [];
   const payloadDir = mkdtempSync(join(tmpdir(), 'tributary-codecs-'));
 

@@ -1,6 +1,6 @@
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
 import { eventually } from '@tributary/testing';
-import { quietLogger, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { TypedProducer } from '../producer/typed-producer';
 import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
 import { KafkaBatchServer, type RevokedPartitions } from './kafka-batch-server';
@@ -87,7 +87,7 @@ describe('KafkaBatchServer with deferred commits', () => {
 
   beforeAll(async () => {
     topics = new TestTopics(kafka);
-    producer = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'it-deferred', logger: quietLogger() });
+    producer = new TypedProducer(testConnection(), { service: 'options-collector', instanceId: 'it-deferred', logger: quietLogger() });
   });
 
   afterEach(async () => {

@@ -15,6 +15,7 @@ import {
   quietLogger,
   readRecords,
   startTestServer,
+  testConnection,
   testKafka,
   testKafkaConfig,
   TestTopics,
@@ -47,7 +48,7 @@ describe('KafkaBatchServer', () => {
   beforeAll(async () => {
     // Topics are deleted only at the end: a kafkajs producer that wrote to a deleted topic stalls.
     topics = new TestTopics(kafka);
-    producer = new TypedProducer(kafka, { service: 'options-collector', instanceId: 'it-1', logger: quietLogger() });
+    producer = new TypedProducer(testConnection(), { service: 'options-collector', instanceId: 'it-1', logger: quietLogger() });
     rawProducer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     await rawProducer.connect();
   });

@@ -28,9 +28,8 @@ import {
   runWithCorrelationId,
   type TributaryMetrics,
 } from '@tributary/observability';
-import { createKafka, KAFKA_CLIENT_RETRY } from '../kafka-client';
+import { compressionTypeOf, createKafka, KAFKA_CLIENT_RETRY } from '../kafka-client';
 import type { KafkaEnvConfig } from '../kafka-env';
-import { compressionTypeOf } from '../producer/typed-producer';
 import { type DeadLetterFailure, deadLetterHeaders, describeHandlerFailure, headerValue } from '../record-headers';
 import { assertRetryPolicy, DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from '../retry-policy';
 import { deadLetterTopicConfig, TopicAdmin } from '../topics';

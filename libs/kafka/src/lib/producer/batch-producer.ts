@@ -1,5 +1,6 @@
 import { type Producer, ProtocolError } from '@platformatic/kafka';
 import type { CompressionAlgorithmValue } from '@platformatic/kafka';
+import { isPermanentConnectionError, rootCauses } from '../kafka-connection';
 import { type PartitionOutcome, sendProduce } from './produce-request';
 import type { RecordBatchWriter } from './record-batch';
 
@@ -24,8 +25,12 @@ export interface BatchProducerOptions {
   readonly acks?: -1 | 1;
   /** How long a leader may wait for its replicas, per request; default 30 s. */
   readonly requestTimeoutMs?: number;
-  /** Attempts of a batch that keeps failing with a retriable error; default 10, 100 ms apart and more. */
-  readonly maxAttempts?: number;
+  /**
+   * How long a send keeps trying batches the brokers refuse with a retriable error, or cannot be
+   * reached for, before it fails (Java's delivery.timeout.ms); default 30 s. Refused credentials
+   * and untrusted certificates fail at once.
+   */
+  readonly deliveryTimeoutMs?: number;
   readonly onRetry?: (failure: { topic: string; partition: number; error: string; attempt: number }) => void;
 }
 
@@ -71,9 +76,17 @@ export class BatchProducer {
     private readonly options: BatchProducerOptions = {},
   ) {}
 
+  /**
+   * Reaches the cluster and obtains a producer id now, rather than on the first send; rejects when
+   * no broker answers.
+   */
+  async connect(): Promise<void> {
+    this.producer ??= await this.client.initIdempotentProducer({});
+  }
+
   /** Partitions of a topic, from the client's metadata (cached by the client, refreshed on errors). */
-  async partitionCount(topic: string): Promise<number> {
-    const metadata = await this.client.metadata({ topics: [topic] });
+  async partitionCount(topic: string, fresh = false): Promise<number> {
+    const metadata = await this.client.metadata({ topics: [topic], forceUpdate: fresh });
     const known = metadata.topics.get(topic);
     if (!known) throw new Error(`topic ${topic} has no metadata`);
     return known.partitionsCount;
@@ -91,15 +104,16 @@ export class BatchProducer {
 
   private async sendNow(parts: readonly PartitionRecords[]): Promise<PartitionWritten[]> {
     if (parts.length === 0) return [];
-    let pending = await this.encode(parts);
+    const deadline = Date.now() + (this.options.deliveryTimeoutMs ?? 30_000);
+    let pending = await this.encodeBefore(parts, deadline);
     const written: PartitionWritten[] = [];
-    const maxAttempts = this.options.maxAttempts ?? 10;
     for (let attempt = 1; pending.length > 0; attempt++) {
       const failed = await this.sendToLeaders(pending, written);
       if (failed.length === 0) break;
       const lost = failed.find((failure) => PRODUCER_STATE_LOST.has(failure.error.apiId));
       const fatal = failed.find((failure) => !failure.retriable);
-      if ((fatal && !lost) || attempt >= maxAttempts) {
+      const delay = backoffMs(attempt);
+      if ((fatal && !lost) || Date.now() + delay >= deadline) {
         // The partitions' sequences now have a gap the broker would refuse: the next send starts
         // over with a new producer id.
         this.producer = undefined;
@@ -114,19 +128,35 @@ export class BatchProducer {
           attempt,
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** (attempt - 1), 2_000)));
+      await sleep(delay);
       if (failed.some((failure) => failure.staleMetadata)) this.client.clearMetadata();
       // Lost producer state (the broker expired it, or an earlier batch of this producer failed for
       // good): a new producer id, and the unwritten batches numbered again from zero.
       if (lost) {
         this.producer = undefined;
         this.sequences.clear();
-        pending = await this.encode(failed.map((failure) => failure.part));
+        pending = await this.encodeBefore(
+          failed.map((failure) => failure.part),
+          deadline,
+        );
       } else {
         pending = failed.map((failure) => failure.encoded);
       }
     }
     return written;
+  }
+
+  /** {@link encode}, trying again while no broker can be reached (for a producer id) until the deadline. */
+  private async encodeBefore(parts: readonly PartitionRecords[], deadline: number): Promise<Encoded[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.encode(parts);
+      } catch (error) {
+        const delay = backoffMs(attempt);
+        if (isPermanentConnectionError(error) || Date.now() + delay >= deadline) throw error;
+        await sleep(delay);
+      }
+    }
   }
 
   private async encode(parts: readonly PartitionRecords[]): Promise<Encoded[]> {
@@ -151,7 +181,13 @@ export class BatchProducer {
   /** One request per leader, all at once; returns the batches that failed. */
   private async sendToLeaders(pending: readonly Encoded[], written: PartitionWritten[]): Promise<Failure[]> {
     const topics = [...new Set(pending.map((encoded) => encoded.part.topic))];
-    const metadata = await this.client.metadata({ topics });
+    let metadata: Awaited<ReturnType<Producer['metadata']>>;
+    try {
+      metadata = await this.client.metadata({ topics });
+    } catch (error) {
+      // No broker answers (or the topics are unknown for now): every batch goes again, unchanged.
+      return pending.map((encoded) => ({ ...failure(encoded, error as Error), retriable: true, staleMetadata: true }));
+    }
     const byLeader = new Map<number, Encoded[]>();
     for (const encoded of pending) {
       const leader =
@@ -212,6 +248,13 @@ export class BatchProducer {
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** 100 ms, doubling to at most 1 s, between two attempts. */
+function backoffMs(attempt: number): number {
+  return Math.min(100 * 2 ** (attempt - 1), 1_000);
+}
+
 interface Encoded {
   readonly part: PartitionRecords;
   readonly batch: Buffer;
@@ -232,7 +275,7 @@ function failure(encoded: Encoded, error: Error): Failure {
   return {
     part: encoded.part,
     encoded,
-    error: new PartitionWriteError(encoded.part.topic, encoded.part.partition, apiId, error.message),
+    error: new PartitionWriteError(encoded.part.topic, encoded.part.partition, apiId, rootCauses(error).join('; ')),
     retriable: protocol.canRetry === true,
     staleMetadata: protocol.hasStaleMetadata === true,
   };

@@ -113,6 +113,25 @@ describe('record batches written in place', () => {
     ]);
   });
 
+  it("a record's own headers follow the template's, string or bytes, repeated names kept", () => {
+    const writer = new RecordBatchWriter();
+    writer.append('AAPL', '{}', 1_000, template, ['1000', 'corr-2', undefined], [
+      ['dlq.reason', 'schema: é'],
+      ['dlq.original.key', Buffer.from([0, 255, 7])],
+      ['dlq.reason', ''],
+    ]);
+    writer.append('MSFT', '{}', 1_001, undefined, undefined, [['only', 'one']]);
+    const [first, second] = decode(writer.finish(PRODUCER)).records;
+    expect(first?.headers.slice(3)).toEqual([
+      ['event.time', '1000'],
+      ['correlation.id', 'corr-2'],
+      ['dlq.reason', 'schema: é'],
+      ['dlq.original.key', Buffer.from([0, 255, 7]).toString()],
+      ['dlq.reason', ''],
+    ]);
+    expect(second?.headers).toEqual([['only', 'one']]);
+  });
+
   it('lengths across the varint boundaries (63/64, 8191/8192 bytes) and a buffer that has to grow', () => {
     const writer = new RecordBatchWriter(256);
     const sizes = [0, 63, 64, 8191, 8192, 100_000];

@@ -103,6 +103,9 @@ function writeVarlong(buffer: Buffer, at: number, n: number): number {
   return at;
 }
 
+/** A header of one record only: name and value. */
+export type ExtraHeader = readonly [name: string, value: string | Buffer];
+
 export interface BatchOptions {
   readonly producerId: bigint;
   readonly producerEpoch: number;
@@ -145,7 +148,8 @@ export class RecordBatchWriter {
 
   /**
    * Appends a record. `varying` holds the values of the template's varying headers, in its order;
-   * an undefined value leaves that header out of this record.
+   * an undefined value leaves that header out of this record. `extra` headers (name, value) follow
+   * them, for the few records that carry headers of their own.
    */
   append(
     key: string | Buffer | null,
@@ -153,6 +157,7 @@ export class RecordBatchWriter {
     timestampMs: number,
     headers?: HeaderTemplate,
     varying?: readonly (string | undefined)[],
+    extra?: readonly ExtraHeader[],
   ): void {
     if (this.count === 0) {
       this.baseTimestamp = timestampMs;
@@ -176,6 +181,14 @@ export class RecordBatchWriter {
           headerCount++;
           headerBytes += (headers.varyingNames[i] as Buffer).length + varintSize(zigzag32(bytes)) + bytes;
         }
+      }
+    }
+    if (extra) {
+      for (const [name, header] of extra) {
+        const nameBytes = Buffer.byteLength(name);
+        const bytes = typeof header === 'string' ? Buffer.byteLength(header) : header.length;
+        headerCount++;
+        headerBytes += varintSize(zigzag32(nameBytes)) + nameBytes + varintSize(zigzag32(bytes)) + bytes;
       }
     }
     const timestampDelta = zigzag53(timestampMs - this.baseTimestamp);
@@ -214,6 +227,21 @@ export class RecordBatchWriter {
           const bytes = Buffer.byteLength(header);
           at = writeVarint(buffer, at, zigzag32(bytes));
           at += buffer.write(header, at, bytes, 'utf8');
+        }
+      }
+    }
+    if (extra) {
+      for (const [name, header] of extra) {
+        const nameBytes = Buffer.byteLength(name);
+        at = writeVarint(buffer, at, zigzag32(nameBytes));
+        at += buffer.write(name, at, nameBytes, 'utf8');
+        if (typeof header === 'string') {
+          const bytes = Buffer.byteLength(header);
+          at = writeVarint(buffer, at, zigzag32(bytes));
+          at += buffer.write(header, at, bytes, 'utf8');
+        } else {
+          at = writeVarint(buffer, at, zigzag32(header.length));
+          at += header.copy(buffer, at);
         }
       }
     }

@@ -1,5 +1,6 @@
 import { CATALOG, HEADERS, sampleEvent, type EventOf, type TopicSpec, ValidationError } from '@tributary/contracts';
-import { quietLogger, readRecords, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, readRecords, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { partitionOfKey } from './partitioner';
 import { TypedProducer } from './typed-producer';
 
 type Quote = EventOf<'market.quotes'>;
@@ -16,7 +17,7 @@ describe('TypedProducer against the real broker', () => {
 
   it('many concurrent sends travel in few requests, and every symbol keeps its partition and its order', async () => {
     const topic = await topics.create(uniqueName('it-coalesce'), 6);
-    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger(), lingerMs: 5 });
+    const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger(), lingerMs: 5 });
     const symbols = ['AAPL', 'MSFT', 'SPY', 'QQQ', 'NVDA', 'TSLA', 'AMZN', 'META'];
     const quotes: Quote[] = Array.from({ length: 2_000 }, (_, index) =>
       sampleEvent('market.quotes', {
@@ -43,7 +44,8 @@ describe('TypedProducer against the real broker', () => {
       timesOf.set(quote.symbol, [...(timesOf.get(quote.symbol) ?? []), quote.ts]);
     }
     for (const symbol of symbols) {
-      expect(partitionOf.get(symbol)?.size).toBe(1);
+      // The partition Kafka's Java producer picks for the key (murmur2), so co-partitioned topics line up.
+      expect([...(partitionOf.get(symbol) ?? [])]).toEqual([partitionOfKey(symbol, 6)]);
       const times = timesOf.get(symbol) ?? [];
       expect(times).toEqual([...times].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)));
       expect(times).toHaveLength(2_000 / symbols.length);
@@ -52,7 +54,7 @@ describe('TypedProducer against the real broker', () => {
 
   it('a send with an event that fails the catalog schema is refused whole, before anything is written', async () => {
     const topic = await topics.create(uniqueName('it-refused'));
-    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger(), validate: true });
+    const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger(), validate: true });
     const valid = sampleEvent('market.quotes');
     const crossed = { ...valid, bidPrice: -1 };
     try {
@@ -71,10 +73,35 @@ describe('TypedProducer against the real broker', () => {
     expect(partition.high).toBe('1');
   });
 
+  it('raw records go out as given: key, value, repeated headers, an explicit partition and timestamp', async () => {
+    const topic = await topics.create(uniqueName('it-raw'), 3);
+    const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
+    try {
+      await producer.sendRaw(topic, [
+        {
+          key: Buffer.from('binary-key'),
+          value: '{"n":1}',
+          headers: { 'dlq.reason': ['first', 'second'], origin: Buffer.from('orders') },
+          partition: 2,
+          timestamp: '1767225600000',
+        },
+        { key: null, value: null },
+      ]);
+    } finally {
+      await producer.disconnect();
+    }
+    const records = await readRecords(kafka, topic, 2);
+    const withKey = records.find((record) => record.key === 'binary-key');
+    expect(withKey).toMatchObject({ partition: 2, timestamp: '1767225600000', value: Buffer.from('{"n":1}') });
+    expect(withKey?.headers['origin']).toBe('orders');
+    const tombstone = records.find((record) => record.key === null);
+    expect(tombstone?.value).toBeNull();
+  });
+
   it('a producer keeps sending after a topic it once wrote to was deleted', async () => {
     const doomed = await topics.create(uniqueName('it-doomed'));
     const next = await topics.create(uniqueName('it-after-delete'));
-    const producer = new TypedProducer(kafka, { service: 'kafka-it', logger: quietLogger() });
+    const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
     const admin = kafka.admin();
     await admin.connect();
     try {

@@ -1,13 +1,5 @@
 import { hostname } from 'node:os';
-import {
-  CompressionTypes,
-  type IHeaders,
-  type Kafka,
-  type Message,
-  Partitioners,
-  type Producer,
-  type ProducerConfig,
-} from 'kafkajs';
+import { type CompressionAlgorithmValue, Producer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
@@ -21,8 +13,17 @@ import {
   ValidationError,
 } from '@tributary/contracts';
 import { currentCorrelationId, newCorrelationId, type TributaryMetrics } from '@tributary/observability';
-import { KAFKA_CLIENT_RETRY } from '../kafka-client';
-import { type CoalescedRequest, SendCoalescer } from './send-coalescer';
+import {
+  applyBrokerAddress,
+  clientOptionsOf,
+  connectionError,
+  isPermanentConnectionError,
+  type KafkaConnection,
+} from '../kafka-connection';
+import { BatchProducer } from './batch-producer';
+import { KeyPartitioner, partitionOfKey } from './partitioner';
+import { type ExtraHeader, HeaderTemplate } from './record-batch';
+import { RequestAccumulator } from './request-accumulator';
 
 /** A value with the record details a caller may set; anything left out comes from the catalog. */
 export interface OutgoingRecord<V> {
@@ -37,6 +38,18 @@ export interface OutgoingRecord<V> {
   readonly idempotencyKey?: string;
 }
 
+/** A record written exactly as given (DLQ, replay, topics outside the catalog). */
+export interface RawRecord {
+  readonly key?: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  /** A header may repeat: an array value writes one header per item. */
+  readonly headers?: Readonly<Record<string, string | Buffer | readonly (string | Buffer)[] | undefined>>;
+  /** Milliseconds since the epoch, as a string; default: now. */
+  readonly timestamp?: string;
+  /** Default: the partition of the key (murmur2, as the Java client), any partition without one. */
+  readonly partition?: number;
+}
+
 export interface TypedProducerOptions {
   /** Service name, the first half of the `producer` header. */
   readonly service: string;
@@ -48,60 +61,77 @@ export interface TypedProducerOptions {
   readonly maxBatchBytes?: number;
   /** Check every event against the catalog schema before sending; default on outside production. */
   readonly validate?: boolean;
+  /**
+   * How long a request keeps being tried while the brokers refuse it with a retriable error or
+   * cannot be reached, before its calls reject (Java's delivery.timeout.ms); default 30 s.
+   */
+  readonly deliveryTimeoutMs?: number;
   readonly metrics?: TributaryMetrics;
   readonly logger?: Logger;
-  /** Extra kafkajs producer settings (e.g. `transactionalId` is NOT supported here: use a plain producer). */
-  readonly producerConfig?: Omit<ProducerConfig, 'idempotent' | 'transactionalId'>;
 }
 
-const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
-  gzip: CompressionTypes.GZIP,
-  snappy: CompressionTypes.Snappy,
-  lz4: CompressionTypes.LZ4,
-  zstd: CompressionTypes.ZSTD,
-  producer: CompressionTypes.None,
+const COMPRESSION: Readonly<Record<Compression, CompressionAlgorithmValue>> = {
+  gzip: 'gzip',
+  snappy: 'snappy',
+  lz4: 'lz4',
+  zstd: 'zstd',
+  producer: 'none',
 };
 
-/** The kafkajs codec of a catalog compression setting ('producer' leaves batches uncompressed). */
-export function compressionTypeOf(compression: Compression | undefined): CompressionTypes {
-  return compression === undefined ? CompressionTypes.None : COMPRESSION_TYPES[compression];
+/** The record-batch codec of a catalog compression setting ('producer' leaves batches uncompressed). */
+export function compressionOf(compression: Compression | undefined): CompressionAlgorithmValue {
+  return compression === undefined ? 'none' : COMPRESSION[compression];
 }
 
-function isUnknownTopic(error: unknown): boolean {
-  for (let cause = error as { type?: string; cause?: unknown } | undefined; cause; cause = cause.cause as typeof cause) {
-    if (cause.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-  }
-  return false;
-}
-
+/** How often a topic's partition count is read again, so added partitions get records. */
+const PARTITIONS_MAX_AGE_MS = 60_000;
 const ENVELOPE_KEYS = new Set(['value', 'key', 'headers', 'correlationId', 'idempotencyKey']);
+/** Headers a caller's own headers cannot replace. */
+const RESERVED_HEADERS = new Set<string>([
+  HEADERS.schemaName,
+  HEADERS.schemaVersion,
+  HEADERS.producer,
+  HEADERS.eventTime,
+  HEADERS.correlationId,
+  HEADERS.idempotencyKey,
+]);
 
-/** What the producer keeps per topic so sending a message costs no lookups. */
+/** What the producer keeps per catalog topic so writing a record costs no lookups. */
 interface TopicWriter {
   readonly spec: TopicSpec;
-  readonly compression: CompressionTypes;
-  /** Header values that never change for a topic, encoded once: kafkajs copies buffers as they are. */
-  readonly schemaVersion: Buffer;
-  readonly schemaName: Buffer;
+  readonly compression: CompressionAlgorithmValue;
+  /** Schema name and version and the producer, encoded once; event time, correlation ID and idempotency key vary. */
+  readonly headers: HeaderTemplate;
   /** True when the event schema itself has a top-level `value` field (so `{ value }` may be an event). */
   readonly valueIsField: boolean;
-}
-
-function writerFor(spec: TopicSpec): TopicWriter {
-  const properties = (spec.schema as { properties?: Record<string, unknown> }).properties ?? {};
-  return {
-    spec,
-    compression: compressionTypeOf(spec.compression),
-    schemaVersion: Buffer.from(String(spec.version)),
-    schemaName: Buffer.from(spec.event),
-    valueIsField: Object.prototype.hasOwnProperty.call(properties, 'value'),
-  };
 }
 
 function isEnvelope(item: unknown, writer: TopicWriter): boolean {
   if (typeof item !== 'object' || item === null || !Object.prototype.hasOwnProperty.call(item, 'value')) return false;
   if (!writer.valueIsField) return true;
   return Object.keys(item).every((key) => ENVELOPE_KEYS.has(key));
+}
+
+/** Partition count of a topic, and the calls waiting for it. */
+interface TopicPartitions {
+  partitioner?: KeyPartitioner;
+  fetchedAt: number;
+  refreshing?: Promise<void>;
+  /** Calls waiting for the first count; later calls queue behind them to keep the call order. */
+  waiting: number;
+  ready?: Promise<KeyPartitioner>;
+  /** Next partition for records without a key. */
+  roundRobin: number;
+}
+
+/** One record, checked and serialised, on its way into a batch. */
+interface Prepared {
+  key: string;
+  value: string;
+  eventTime: string | undefined;
+  correlationId: string;
+  idempotencyKey: string | undefined;
+  extra: ExtraHeader[] | undefined;
 }
 
 /**
@@ -113,54 +143,59 @@ function isEnvelope(item: unknown, writer: TopicWriter): boolean {
  * await producer.send('cep.alerts', [{ value: alert, idempotencyKey: alert.alertId }]);
  * ```
  *
- * The kafkajs producer underneath is idempotent with acks=all, so a retried request never writes
- * a record twice, and requests go out one at a time per producer, so each partition keeps the
- * order of the calls. `send` resolves once the brokers have the records.
+ * Records are written straight into the Kafka record batch of their partition as `send` is called
+ * (constant headers copied from a per-topic template, see {@link RecordBatchWriter}); a request
+ * leaves when its linger elapses, when it holds `maxBatchBytes`, or when the previous one comes
+ * back. The producer is idempotent with acks=all ({@link BatchProducer}): a retried request never
+ * writes a record twice, and requests go out one at a time, so each partition keeps the order of
+ * the calls. Keys are placed as the Java client places them. `send` resolves once the brokers have
+ * the records.
  */
 export class TypedProducer {
   readonly producerId: string;
-  private readonly producerIdBytes: Buffer;
-  /** Produce requests and records sent so far: records per request is the batching achieved. */
-  readonly stats = { requests: 0, records: 0 };
-  private producer: Producer;
-  private readonly producerConfig: ProducerConfig;
-  private readonly coalescer: SendCoalescer;
+  private readonly client: Producer;
+  private readonly batches: BatchProducer;
+  private readonly accumulator: RequestAccumulator;
   private readonly writers = new Map<string, TopicWriter>();
   private readonly specWriters = new WeakMap<TopicSpec, TopicWriter>();
+  private readonly partitions = new Map<string, TopicPartitions>();
   private readonly validate: boolean;
+  private readonly deliveryTimeoutMs: number;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly connection: KafkaConnection,
     private readonly options: TypedProducerOptions,
   ) {
     const instance = options.instanceId ?? process.env['INSTANCE_ID'] ?? process.env['HOSTNAME'] ?? hostname();
     this.producerId = `${options.service}/${instance}`;
-    this.producerIdBytes = Buffer.from(this.producerId);
     this.validate = options.validate ?? process.env['NODE_ENV'] !== 'production';
-    this.producerConfig = {
-      // Murmur2 on the key, as the Java client: one key lands in the same partition whatever wrote it.
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      ...options.producerConfig,
-      idempotent: true,
-      maxInFlightRequests: Math.min(5, options.producerConfig?.maxInFlightRequests ?? 5),
-      retry: { ...KAFKA_CLIENT_RETRY, ...options.producerConfig?.retry },
-    };
-    this.producer = kafka.producer(this.producerConfig);
-    this.coalescer = new SendCoalescer((request) => this.sendRequest(request), {
-      lingerMs: options.lingerMs ?? 5,
-      maxBatchBytes: options.maxBatchBytes ?? 1_000_000,
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 30_000;
+    this.client = applyBrokerAddress(new Producer(clientOptionsOf(connection)), connection);
+    this.batches = new BatchProducer(this.client, {
+      requestTimeoutMs: connection.requestTimeoutMs,
+      deliveryTimeoutMs: this.deliveryTimeoutMs,
+      onRetry: (failure) =>
+        options.logger?.warn(failure, 'the broker refused a batch for now; sending it again'),
     });
+    this.accumulator = new RequestAccumulator(
+      (parts) => this.batches.send(parts),
+      { lingerMs: options.lingerMs ?? 5, maxBatchBytes: options.maxBatchBytes ?? 1_000_000 },
+    );
   }
 
-  /** Connects now rather than on the first send (sends connect by themselves). */
+  /** Produce requests and records sent so far: records per request is the batching achieved. */
+  get stats(): { readonly requests: number; readonly records: number } {
+    return this.accumulator.stats;
+  }
+
+  /** Connects now rather than on the first send (sends connect by themselves); rejects when no broker answers. */
   connect(): Promise<void> {
     if (this.closing) return Promise.reject(new Error('the producer is disconnected'));
-    this.connecting ??= this.producer.connect().catch((error: unknown) => {
+    this.connecting ??= this.batches.connect().catch((error: unknown) => {
       this.connecting = undefined; // the next send tries again
-      throw error;
+      throw connectionError(this.connection, 'connecting the producer to the Kafka cluster', error);
     });
     return this.connecting;
   }
@@ -192,49 +227,49 @@ export class TypedProducer {
   ): Promise<void> {
     let writer = this.specWriters.get(spec);
     if (writer === undefined) {
-      writer = writerFor(spec);
+      writer = this.writerFor(spec);
       this.specWriters.set(spec, writer);
     }
     return this.write(writer, events);
-  }
-
-  private write(writer: TopicWriter, events: readonly unknown[]): Promise<void> {
-    const topic = writer.spec.topic;
-    if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
-    if (events.length === 0) return Promise.resolve();
-    let messages: Message[];
-    try {
-      messages = this.encode(topic, writer, events);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.coalescer.enqueue(topic, writer.compression, messages).then(() => {
-      this.options.metrics?.kafkaProduced(topic, messages.length);
-    });
   }
 
   /**
    * Writes ready-made records (DLQ, replay, topics outside the catalog): value, key and headers
    * go out exactly as given. Compression follows the catalog when it knows the topic.
    */
-  sendRaw(topic: string, messages: Message[], compression?: Compression): Promise<void> {
+  sendRaw(topic: string, records: readonly RawRecord[], compression?: Compression): Promise<void> {
     if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
-    const codec = compressionTypeOf(compression ?? topicSpec(topic)?.compression);
-    return this.coalescer.enqueue(topic, codec, messages).then(() => {
-      this.options.metrics?.kafkaProduced(topic, messages.length);
-    });
+    if (records.length === 0) return Promise.resolve();
+    const codec = compressionOf(compression ?? topicSpec(topic)?.compression);
+    return this.whenPartitioned(topic, records.length, (partitioner, state) =>
+      this.accumulator.write(topic, codec, (sink) => {
+        const now = Date.now();
+        for (const record of records) {
+          const key = record.key ?? null;
+          const partition =
+            record.partition ??
+            (key === null
+              ? state.roundRobin++ % partitioner.partitions
+              : typeof key === 'string'
+                ? partitioner.partitionOf(key)
+                : partitionOfKey(key, partitioner.partitions));
+          const timestamp = record.timestamp === undefined ? now : Number(record.timestamp);
+          sink.add(partition, key, record.value, timestamp, undefined, undefined, headerList(record.headers));
+        }
+      }),
+    );
   }
 
   /** Sends whatever is waiting now and resolves once every request in flight has come back. */
   flush(): Promise<void> {
-    return this.coalescer.flush();
+    return this.accumulator.flush();
   }
 
   /** Flushes, then disconnects; later sends reject. */
   disconnect(): Promise<void> {
     this.closing ??= (async () => {
-      await this.coalescer.flush();
-      if (this.connecting) await this.producer.disconnect();
+      await this.flush();
+      await this.client.close();
     })();
     return this.closing;
   }
@@ -244,19 +279,60 @@ export class TypedProducer {
     if (writer === undefined) {
       const spec = topicSpec(topic);
       if (spec === undefined) throw new Error(`${topic} is not in the topic catalog; use sendTo or sendRaw`);
-      writer = writerFor(spec);
+      writer = this.writerFor(spec);
       this.writers.set(topic, writer);
     }
     return writer;
   }
 
-  private encode(topic: string, writer: TopicWriter, events: readonly unknown[]): Message[] {
-    const { spec, schemaVersion, schemaName } = writer;
-    const producer = this.producerIdBytes;
+  private writerFor(spec: TopicSpec): TopicWriter {
+    const properties = (spec.schema as { properties?: Record<string, unknown> }).properties ?? {};
+    return {
+      spec,
+      compression: compressionOf(spec.compression),
+      headers: new HeaderTemplate(
+        {
+          [HEADERS.schemaVersion]: String(spec.version),
+          [HEADERS.schemaName]: spec.event,
+          [HEADERS.producer]: this.producerId,
+        },
+        [HEADERS.eventTime, HEADERS.correlationId, HEADERS.idempotencyKey],
+      ),
+      valueIsField: Object.prototype.hasOwnProperty.call(properties, 'value'),
+    };
+  }
+
+  private write(writer: TopicWriter, events: readonly unknown[]): Promise<void> {
+    const topic = writer.spec.topic;
+    if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
+    if (events.length === 0) return Promise.resolve();
+    let prepared: Prepared[];
+    try {
+      prepared = this.prepare(topic, writer, events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.whenPartitioned(topic, prepared.length, (partitioner) =>
+      this.accumulator.write(topic, writer.compression, (sink) => {
+        const now = Date.now();
+        const varying: (string | undefined)[] = [undefined, undefined, undefined];
+        for (const record of prepared) {
+          varying[0] = record.eventTime;
+          varying[1] = record.correlationId;
+          varying[2] = record.idempotencyKey;
+          sink.add(partitioner.partitionOf(record.key), record.key, record.value, now, writer.headers, varying, record.extra);
+        }
+      }),
+    );
+  }
+
+  /** Checks and serialises every event first, so a refused one leaves nothing of its call written. */
+  private prepare(topic: string, writer: TopicWriter, events: readonly unknown[]): Prepared[] {
+    const { spec } = writer;
     const envelopes = isEnvelope(events[0], writer);
-    // One correlation ID for the whole call unless a record names its own: encoded once.
-    const callCorrelationId = Buffer.from(currentCorrelationId() ?? newCorrelationId());
-    const messages = new Array<Message>(events.length);
+    // One correlation ID for the whole call unless a record names its own.
+    const callCorrelationId = currentCorrelationId() ?? newCorrelationId();
+    const prepared = new Array<Prepared>(events.length);
     for (let index = 0; index < events.length; index++) {
       const record = envelopes ? (events[index] as OutgoingRecord<unknown>) : undefined;
       const value = record ? record.value : events[index];
@@ -264,50 +340,113 @@ export class TypedProducer {
         const result = validateEvent(spec, value);
         if (!result.ok) throw new ValidationError(result.errors, topic);
       }
-      const headers: IHeaders = {
-        [HEADERS.schemaVersion]: schemaVersion,
-        [HEADERS.schemaName]: schemaName,
-        [HEADERS.eventTime]: spec.eventTime(value),
-        [HEADERS.producer]: producer,
-        [HEADERS.correlationId]: record?.correlationId ?? callCorrelationId,
-      };
-      if (record !== undefined) {
-        if (record.idempotencyKey !== undefined) headers[HEADERS.idempotencyKey] = record.idempotencyKey;
-        if (record.headers !== undefined) {
-          for (const name of Object.keys(record.headers)) headers[name] ??= record.headers[name];
+      let extra: ExtraHeader[] | undefined;
+      if (record?.headers !== undefined) {
+        for (const name of Object.keys(record.headers)) {
+          const header = record.headers[name];
+          if (RESERVED_HEADERS.has(name) || header === undefined) continue;
+          (extra ??= []).push([name, header]);
         }
       }
-      messages[index] = {
+      prepared[index] = {
         key: record?.key ?? spec.key(value),
         value: JSON.stringify(value),
-        headers,
+        eventTime: spec.eventTime(value),
+        correlationId: record?.correlationId ?? callCorrelationId,
+        idempotencyKey: record?.idempotencyKey,
+        extra,
       };
     }
-    return messages;
+    return prepared;
   }
 
-  private async sendRequest(request: CoalescedRequest): Promise<void> {
-    await this.connect();
-    const batch = { topicMessages: request.topicMessages, compression: request.compression, acks: -1 };
-    this.stats.requests++;
-    this.stats.records += request.messageCount;
+  /**
+   * Runs `write` once the topic's partition count is known, keeping the order of the calls: the
+   * first calls for a topic wait for its metadata, later ones queue behind them. Counts the records
+   * in the service's metrics once they are written.
+   */
+  private whenPartitioned(
+    topic: string,
+    records: number,
+    write: (partitioner: KeyPartitioner, state: TopicPartitions) => Promise<void>,
+  ): Promise<void> {
+    let state = this.partitions.get(topic);
+    if (state === undefined) {
+      state = { fetchedAt: 0, waiting: 0, roundRobin: Math.floor(Math.random() * 1_000) };
+      this.partitions.set(topic, state);
+    }
+    const known = state;
+    const counted = () => this.options.metrics?.kafkaProduced(topic, records);
+    if (known.partitioner !== undefined && known.waiting === 0) {
+      if (Date.now() - known.fetchedAt > PARTITIONS_MAX_AGE_MS) this.refreshPartitions(topic, known);
+      return write(known.partitioner, known).then(counted);
+    }
+    known.ready ??= this.fetchPartitions(topic, known);
+    known.waiting++;
+    return known.ready
+      .then(
+        (partitioner) => {
+          known.waiting--;
+          if (this.closing) throw new Error(`cannot send to ${topic}: the producer is disconnected`);
+          return write(partitioner, known);
+        },
+        (error: unknown) => {
+          known.waiting--;
+          throw error;
+        },
+      )
+      .then(counted);
+  }
+
+  /**
+   * The topic's partition count, asked again while no broker answers, until the delivery timeout;
+   * refused credentials or an untrusted certificate fail at once.
+   */
+  private async fetchPartitions(topic: string, state: TopicPartitions): Promise<KeyPartitioner> {
+    const deadline = Date.now() + this.deliveryTimeoutMs;
     try {
-      await this.producer.sendBatch(batch);
-    } catch (error) {
-      if (!isUnknownTopic(error)) throw error;
-      // kafkajs refreshes the metadata of every topic a producer ever wrote to, and fails every send
-      // once one of them was deleted. A fresh client forgets them; the request is tried once more.
-      this.options.logger?.warn({ err: error }, 'a topic this producer wrote to is gone; reconnecting');
-      await this.replaceProducer();
-      await this.producer.sendBatch(batch);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.connect();
+          const partitioner = new KeyPartitioner(await this.batches.partitionCount(topic));
+          state.partitioner = partitioner;
+          state.fetchedAt = Date.now();
+          return partitioner;
+        } catch (error) {
+          const delay = Math.min(100 * 2 ** (attempt - 1), 1_000);
+          if (this.closing || isPermanentConnectionError(error) || Date.now() + delay >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    } finally {
+      // A failed lookup is tried again by the next call.
+      state.ready = undefined;
     }
   }
 
-  private async replaceProducer(): Promise<void> {
-    const previous = this.producer;
-    this.producer = this.kafka.producer(this.producerConfig);
-    this.connecting = undefined;
-    await previous.disconnect().catch(() => undefined);
-    await this.connect();
+  /** Reads the partition count again in the background; records keep flowing meanwhile. */
+  private refreshPartitions(topic: string, state: TopicPartitions): void {
+    if (state.refreshing) return;
+    state.fetchedAt = Date.now();
+    state.refreshing = this.batches
+      .partitionCount(topic, true)
+      .then((count) => {
+        if (count !== state.partitioner?.partitions) state.partitioner = new KeyPartitioner(count);
+      })
+      .catch((error: unknown) => this.options.logger?.warn({ err: error, topic }, 'reading the partition count failed'))
+      .finally(() => (state.refreshing = undefined));
   }
+}
+
+/** A raw record's headers as (name, value) pairs; array values become repeated headers. */
+function headerList(headers: RawRecord['headers']): ExtraHeader[] | undefined {
+  if (headers === undefined) return undefined;
+  const list: ExtraHeader[] = [];
+  for (const name of Object.keys(headers)) {
+    const header = headers[name];
+    if (header === undefined) continue;
+    if (typeof header === 'string' || Buffer.isBuffer(header)) list.push([name, header]);
+    else for (const item of header as readonly (string | Buffer)[]) list.push([name, item]);
+  }
+  return list;
 }

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
 import { KAFKA_BATCH_HANDLER, KafkaBatchServer, TypedProducer } from '../../index';
 import { eventually } from '@tributary/testing';
-import { quietLogger, testKafka, TestTopics, uniqueName } from '../kafka-test-kit';
+import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../kafka-test-kit';
 
 type Trade = EventOf<'market.trades'>;
 
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const topics = new TestTopics(kafka);
   const topic = await topics.create(uniqueName('bench-trades'), 6);
   const spec: TopicSpec = { ...CATALOG['market.trades'], topic };
-  const producer = new TypedProducer(kafka, { service: 'bench', logger: quietLogger(), validate: false });
+  const producer = new TypedProducer(testConnection(), { service: 'bench', logger: quietLogger(), validate: false });
   const symbols = ['AAPL', 'MSFT', 'SPY', 'QQQ', 'NVDA', 'TSLA', 'AMZN', 'META', 'GOOG', 'AMD'];
   const trades: Trade[] = Array.from({ length: 1000 }, (_, index) =>
     sampleEvent('market.trades', { symbol: symbols[index % symbols.length], tradeId: `t${index}` }),
