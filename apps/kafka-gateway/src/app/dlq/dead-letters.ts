@@ -72,25 +72,32 @@ export class DeadLetters implements OnModuleDestroy {
 
   /** Every `*.dlq` topic on the cluster with its record counts. */
   async overview(): Promise<{ dlqTopic: string; records: string; partitions: readonly DlqPartition[] }[]> {
-    const admin = await this.connectedAdmin();
-    const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
-    const result = [];
-    for (const dlqTopic of topics) {
-      let partitions: DlqPartition[];
-      try {
-        partitions = await this.partitions(dlqTopic);
-      } catch (error) {
-        // Deleted between the listing and the offsets: it is not part of the overview.
-        this.logger.debug({ err: error, dlqTopic }, 'a dead-letter topic went away while it was listed');
-        continue;
+    // An admin client of its own: kafkajs keeps refreshing every topic an admin was asked about and
+    // fails all its later calls once one is deleted, and any DLQ on the cluster may be deleted.
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
+      const result = [];
+      for (const dlqTopic of topics) {
+        let partitions: DlqPartition[];
+        try {
+          partitions = await this.partitions(dlqTopic, admin);
+        } catch (error) {
+          // Deleted between the listing and the offsets: it is not part of the overview.
+          this.logger.debug({ err: error, dlqTopic }, 'a dead-letter topic went away while it was listed');
+          continue;
+        }
+        result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
       }
-      result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
+      return result;
+    } finally {
+      await admin.disconnect();
     }
-    return result;
   }
 
-  async partitions(dlqTopic: string): Promise<DlqPartition[]> {
-    const admin = await this.connectedAdmin();
+  async partitions(dlqTopic: string, via?: Admin): Promise<DlqPartition[]> {
+    const admin = via ?? (await this.connectedAdmin());
     const offsets = await fetchTopicOffsetsOnceLed(admin, dlqTopic);
     return offsets
       .map(({ partition, low, high }) => ({ partition, low, high, records: String(BigInt(high) - BigInt(low)) }))
