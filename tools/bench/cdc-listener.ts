@@ -203,6 +203,8 @@ async function capture(admin: Client, name: string, rowsPerTx: number, audit: bo
   try {
     await stream.prepare(admin);
     await ensureTopics(kafka, [publisher.transactionSpec, publisher.topicOf(schema, 'orders', ['id'])], { replicationFactor: 1 });
+    // Connected before the load starts: the phases measure the capture, not the first connection.
+    await producer.connect();
     const running = stream.run().catch(() => undefined);
     while (!stream.streaming) await new Promise((resolve) => setTimeout(resolve, 50));
     const walBefore = await walLsn(admin);
