@@ -38,6 +38,7 @@ export {
 export {
   compressionOf,
   TypedProducer,
+  type EncodedRecord,
   type OutgoingRecord,
   type RawRecord,
   type TypedProducerOptions,

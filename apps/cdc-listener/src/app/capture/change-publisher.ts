@@ -1,4 +1,3 @@
-import type { IHeaders, Message } from 'kafkajs';
 import {
   CATALOG,
   changeEventTopic,
@@ -9,7 +8,7 @@ import {
   validateEvent,
   ValidationError,
 } from '@tributary/contracts';
-import type { TypedProducer } from '@tributary/kafka';
+import type { EncodedRecord, TypedProducer } from '@tributary/kafka';
 import { currentCorrelationId, newCorrelationId } from '@tributary/observability';
 import type { CapturedChange, CapturedTransaction, TransactionChunk, TransactionHeader } from './transaction-assembler';
 
@@ -47,19 +46,12 @@ interface RecordContext {
 export class ChangePublisher {
   private readonly tableTopics = new Map<string, ChangeTopic>();
   readonly transactionSpec: TopicSpec<(typeof CATALOG)['cdc.transactions']['schema']>;
-  private readonly producerId: Buffer;
-  private readonly schemaName: Buffer;
-  private readonly schemaVersion: Buffer;
 
   constructor(
     private readonly producer: TypedProducer,
     private readonly options: ChangePublisherOptions,
   ) {
     this.transactionSpec = Object.freeze({ ...CATALOG['cdc.transactions'], topic: options.transactionTopic });
-    const template = changeEventTopic(options.topicPrefix, 'schema', 'table');
-    this.producerId = Buffer.from(producer.producerId);
-    this.schemaName = Buffer.from(template.event);
-    this.schemaVersion = Buffer.from(String(template.version));
   }
 
   topicOf(schema: string, table: string, primaryKey: readonly string[]): ChangeTopic {
@@ -80,7 +72,7 @@ export class ChangePublisher {
       changedBy: undefined,
       eventTime: null,
     };
-    const runs = new Map<ChangeTopic, Message[]>();
+    const runs = new Map<ChangeTopic, EncodedRecord[]>();
     try {
       for (const change of changes) {
         const spec = this.topicOf(change.schema, change.table, change.primaryKey);
@@ -155,7 +147,7 @@ export class ChangePublisher {
       changedBy: transaction.context.changedBy,
       eventTime: nanosFromMicros(transaction.commitTimeMicros),
     };
-    const runs = new Map<ChangeTopic, Message[]>();
+    const runs = new Map<ChangeTopic, EncodedRecord[]>();
     for (const change of changes) {
       const spec = this.topicOf(change.schema, change.table, change.primaryKey);
       let run = runs.get(spec);
@@ -169,7 +161,11 @@ export class ChangePublisher {
         sends.push(this.send(spec, run));
         runs.delete(spec);
         sends.push(
-          this.send(spec, [{ key: record.key, value: null, headers: { [HEADERS.idempotencyKey]: `${change.idempotencyKey}:tombstone` } }]),
+          this.producer.sendRaw(
+            spec.topic,
+            [{ key: record.key, value: null, headers: { [HEADERS.idempotencyKey]: `${change.idempotencyKey}:tombstone` } }],
+            spec.compression,
+          ),
         );
       }
     }
@@ -177,7 +173,7 @@ export class ChangePublisher {
   }
 
   /** One change record: the encoded JSON of a streamed change, else the value serialised here. */
-  private record(spec: ChangeTopic, change: CapturedChange, context: RecordContext): Message {
+  private record(spec: ChangeTopic, change: CapturedChange, context: RecordContext): EncodedRecord {
     const encoded = change.encoded;
     if (this.options.validate) {
       const result = validateEvent(spec, change.value);
@@ -191,22 +187,18 @@ export class ChangePublisher {
         correlationId = stringOr(after?.['correlation_id'] ?? before?.['correlation_id']);
       }
     }
-    const headers: IHeaders = {
-      [HEADERS.schemaVersion]: this.schemaVersion,
-      [HEADERS.schemaName]: this.schemaName,
-      [HEADERS.eventTime]: context.eventTime ?? spec.eventTime(change.value),
-      [HEADERS.producer]: this.producerId,
-      [HEADERS.correlationId]: correlationId ?? context.fallbackCorrelationId,
-      [HEADERS.idempotencyKey]: change.idempotencyKey,
+    return {
+      key: encoded ? encoded.key : spec.key(change.value),
+      value: encoded ? encoded.json : JSON.stringify(change.value),
+      eventTime: context.eventTime ?? spec.eventTime(change.value),
+      correlationId: correlationId ?? context.fallbackCorrelationId,
+      idempotencyKey: change.idempotencyKey,
+      headers: context.changedBy === undefined ? undefined : { 'changed.by': context.changedBy },
     };
-    if (context.changedBy !== undefined) headers['changed.by'] = context.changedBy;
-    return encoded
-      ? { key: encoded.key, value: encoded.json, headers }
-      : { key: spec.key(change.value), value: JSON.stringify(change.value), headers };
   }
 
-  private send(spec: ChangeTopic, messages: Message[]): Promise<void> {
-    return this.producer.sendRaw(spec.topic, messages, spec.compression);
+  private send(spec: ChangeTopic, records: readonly EncodedRecord[]): Promise<void> {
+    return this.producer.sendEncoded(spec, records);
   }
 }
 

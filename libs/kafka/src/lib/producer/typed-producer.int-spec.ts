@@ -98,6 +98,38 @@ describe('TypedProducer against the real broker', () => {
     expect(tombstone?.value).toBeNull();
   });
 
+  it('values serialised by the caller go out as given, with the contract headers from the spec and the record\'s own', async () => {
+    const topic = await topics.create(uniqueName('it-encoded'), 2);
+    const producer = new TypedProducer(testConnection(), { service: 'kafka-it', instanceId: 'enc', logger: quietLogger() });
+    const spec = quotesSpec(topic);
+    try {
+      await producer.sendEncoded(spec, [
+        {
+          key: 'AAPL',
+          value: '{"symbol":"AAPL","exact":12345678901234567890}',
+          eventTime: '1767225600000000001',
+          correlationId: 'corr-enc',
+          idempotencyKey: 'lsn-1:0',
+          headers: { 'changed.by': 'desk-7', [HEADERS.producer]: 'not/this' },
+        },
+      ]);
+    } finally {
+      await producer.disconnect();
+    }
+    const [record] = await readRecords(kafka, topic, 1);
+    expect(record?.value?.toString()).toBe('{"symbol":"AAPL","exact":12345678901234567890}');
+    expect(record?.partition).toBe(partitionOfKey('AAPL', 2));
+    expect(record?.headers).toEqual({
+      [HEADERS.schemaName]: spec.event,
+      [HEADERS.schemaVersion]: String(spec.version),
+      [HEADERS.producer]: 'kafka-it/enc',
+      [HEADERS.eventTime]: '1767225600000000001',
+      [HEADERS.correlationId]: 'corr-enc',
+      [HEADERS.idempotencyKey]: 'lsn-1:0',
+      'changed.by': 'desk-7',
+    });
+  });
+
   it('a producer keeps sending after a topic it once wrote to was deleted', async () => {
     const doomed = await topics.create(uniqueName('it-doomed'));
     const next = await topics.create(uniqueName('it-after-delete'));

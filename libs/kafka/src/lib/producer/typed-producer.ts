@@ -38,6 +38,23 @@ export interface OutgoingRecord<V> {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * A record of a spec'd topic whose value the caller serialised itself (e.g. once, for Kafka and an
+ * audit table): the producer adds the contract headers from the spec and the fields given here.
+ */
+export interface EncodedRecord {
+  readonly key: string | null;
+  /** The serialised value; null writes a tombstone. */
+  readonly value: string | Buffer | null;
+  /** Event time, epoch ns as a decimal string (`event.time` header); left out when undefined. */
+  readonly eventTime?: string;
+  /** Default: the current correlation ID, else a new one for this call. */
+  readonly correlationId?: string;
+  readonly idempotencyKey?: string;
+  /** Further headers of this record (not the contract headers). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /** A record written exactly as given (DLQ, replay, topics outside the catalog). */
 export interface RawRecord {
   readonly key?: string | Buffer | null;
@@ -234,6 +251,38 @@ export class TypedProducer {
   }
 
   /**
+   * Writes records whose values the caller serialised (and checked) itself to a spec'd topic, with
+   * the contract headers: schema name and version and producer from the spec's template, event
+   * time, correlation ID and idempotency key per record. Nothing is validated or serialised here.
+   */
+  sendEncoded(spec: TopicSpec, records: readonly EncodedRecord[]): Promise<void> {
+    const topic = spec.topic;
+    if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
+    if (records.length === 0) return Promise.resolve();
+    let writer = this.specWriters.get(spec);
+    if (writer === undefined) {
+      writer = this.writerFor(spec);
+      this.specWriters.set(spec, writer);
+    }
+    const { headers, compression } = writer;
+    const callCorrelationId = currentCorrelationId() ?? newCorrelationId();
+    return this.whenPartitioned(topic, records.length, (partitioner, state) =>
+      this.accumulator.write(topic, compression, (sink) => {
+        const now = Date.now();
+        const varying: (string | undefined)[] = [undefined, undefined, undefined];
+        for (const record of records) {
+          const partition =
+            record.key === null ? state.roundRobin++ % partitioner.partitions : partitioner.partitionOf(record.key);
+          varying[0] = record.eventTime;
+          varying[1] = record.correlationId ?? callCorrelationId;
+          varying[2] = record.idempotencyKey;
+          sink.add(partition, record.key, record.value, now, headers, varying, ownHeaders(record.headers));
+        }
+      }),
+    );
+  }
+
+  /**
    * Writes ready-made records (DLQ, replay, topics outside the catalog): value, key and headers
    * go out exactly as given. Compression follows the catalog when it knows the topic.
    */
@@ -340,14 +389,7 @@ export class TypedProducer {
         const result = validateEvent(spec, value);
         if (!result.ok) throw new ValidationError(result.errors, topic);
       }
-      let extra: ExtraHeader[] | undefined;
-      if (record?.headers !== undefined) {
-        for (const name of Object.keys(record.headers)) {
-          const header = record.headers[name];
-          if (RESERVED_HEADERS.has(name) || header === undefined) continue;
-          (extra ??= []).push([name, header]);
-        }
-      }
+      const extra = ownHeaders(record?.headers);
       prepared[index] = {
         key: record?.key ?? spec.key(value),
         value: JSON.stringify(value),
@@ -436,6 +478,18 @@ export class TypedProducer {
       .catch((error: unknown) => this.options.logger?.warn({ err: error, topic }, 'reading the partition count failed'))
       .finally(() => (state.refreshing = undefined));
   }
+}
+
+/** A record's own headers as (name, value) pairs, without the contract headers. */
+function ownHeaders(headers: Readonly<Record<string, string>> | undefined): ExtraHeader[] | undefined {
+  if (headers === undefined) return undefined;
+  let list: ExtraHeader[] | undefined;
+  for (const name of Object.keys(headers)) {
+    const header = headers[name];
+    if (RESERVED_HEADERS.has(name) || header === undefined) continue;
+    (list ??= []).push([name, header]);
+  }
+  return list;
 }
 
 /** A raw record's headers as (name, value) pairs; array values become repeated headers. */
