@@ -1,0 +1,87 @@
+import { eventually } from '@tributary/testing';
+import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { TypedProducer } from '../producer/typed-producer';
+import { ManagedConsumer, type PartitionBatch } from './managed-consumer';
+
+const PARTITIONS = 4;
+
+describe('ManagedConsumer against the real broker', () => {
+  const topics = new TestTopics(testKafka());
+  const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await topics.cleanup();
+  });
+
+  /** Writes `count` records numbered from `from`, keyed over a few symbols. */
+  async function write(topic: string, from: number, count: number): Promise<void> {
+    await producer.sendRaw(
+      topic,
+      Array.from({ length: count }, (_, i) => ({ key: `k${(from + i) % 13}`, value: String(from + i) })),
+    );
+  }
+
+  /** A member that records what it was handed: values per partition, in the order handed over. */
+  function member(groupId: string, topic: string, handled: Map<number, number[]>, fail?: (batch: PartitionBatch) => boolean) {
+    return new ManagedConsumer(testConnection({}, 'kafka-it-consumer'), {
+      groupId,
+      topics: [topic],
+      sessionTimeoutMs: 10_000,
+      maxWaitMs: 100,
+      retryDelayMs: 50,
+      logger: quietLogger(),
+      handle: async (batch) => {
+        if (fail?.(batch)) throw new Error('not this time');
+        const list = handled.get(batch.partition) ?? [];
+        for (const record of batch.records) list.push(Number(record.value?.toString()));
+        handled.set(batch.partition, list);
+      },
+    });
+  }
+
+  const total = (handled: Map<number, number[]>) => [...handled.values()].reduce((sum, list) => sum + list.length, 0);
+
+  it('two members hand every record over once, in order per partition, across the rebalance that splits the partitions; a restarted group resumes after its commits', async () => {
+    const topic = await topics.create(uniqueName('it-managed'), PARTITIONS);
+    const groupId = uniqueName('it-managed-group');
+    const handled = new Map<number, number[]>();
+    await write(topic, 0, 400);
+    const first = member(groupId, topic, handled);
+    await first.start();
+    await eventually(() => total(handled) >= 100, 'the first member handling records');
+    const second = member(groupId, topic, handled);
+    await second.start();
+    await write(topic, 400, 400);
+    await eventually(() => total(handled) >= 800, 'all 800 records handled');
+    expect([...first.assignment.values()].flat().length + [...second.assignment.values()].flat().length).toBe(PARTITIONS);
+    await Promise.all([first.stop(), second.stop()]);
+
+    const all = [...handled.values()].flat().sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 800 }, (_, i) => i));
+    // Within a partition the order of the log (the values were written in increasing order).
+    for (const list of handled.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+
+    // A new member of the group starts where the commits left off: only the new records.
+    await write(topic, 800, 50);
+    const later = new Map<number, number[]>();
+    const restarted = member(groupId, topic, later);
+    await restarted.start();
+    await eventually(() => total(later) >= 50, 'the 50 new records');
+    await restarted.stop();
+    expect([...later.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => 800 + i));
+  });
+
+  it('a batch whose handler fails is handed over again from its first record: nothing is skipped', async () => {
+    const topic = await topics.create(uniqueName('it-managed-retry'), 1);
+    const handled = new Map<number, number[]>();
+    let failures = 0;
+    const consumer = member(uniqueName('it-managed-retry-group'), topic, handled, () => failures++ < 2);
+    await write(topic, 0, 30);
+    await consumer.start();
+    await eventually(() => total(handled) >= 30, 'the 30 records after two failed attempts');
+    await consumer.stop();
+    expect(failures).toBeGreaterThanOrEqual(2);
+    expect(handled.get(0)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+});
