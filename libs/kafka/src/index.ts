@@ -56,6 +56,10 @@ export {
   type RevokedPartitions,
 } from './lib/consumer/kafka-batch-server';
 export { KafkaBatchContext, KafkaRecordContext } from './lib/consumer/kafka-record-context';
+export { ManagedConsumer, type ManagedConsumerOptions, type PartitionBatch } from './lib/consumer/managed-consumer';
+export { type FetchedRecord, PartitionFetcher } from './lib/consumer/partition-fetcher';
+export { GroupSession, type GroupSessionOptions } from './lib/consumer/group-session';
+export { type Assignment, type PartitionAssignor, rangeAssignor } from './lib/consumer/group-protocol';
 export {
   BatchEventPattern,
   KAFKA_BATCH_HANDLER,
@@ -74,6 +78,7 @@ export { DEFAULT_RETRY_POLICY, retryDelayMs, retrySchedule, type RetryPolicy } f
 export {
   deadLetterHeaders,
   decodeHeaders,
+  headersFromPairs,
   headerValue,
   MAX_REASON_LENGTH,
   type DeadLetterFailure,

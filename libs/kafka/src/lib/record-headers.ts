@@ -82,3 +82,20 @@ export function describeHandlerFailure(error: unknown): { errorType: string; rea
   }
   return { errorType: 'HandlerError', reason: String(error) };
 }
+
+/**
+ * Headers of a fetched record (name and value pairs, as the broker returns them) keyed by name, as
+ * the header helpers take them; a name that repeats keeps all its values.
+ */
+export function headersFromPairs(pairs: readonly (readonly [Buffer | null, Buffer | null])[]): IHeaders {
+  const headers: Record<string, Buffer | Buffer[]> = {};
+  for (const [name, value] of pairs) {
+    if (name === null) continue;
+    const key = name.toString();
+    const bytes = value ?? Buffer.alloc(0);
+    const existing = headers[key];
+    if (existing === undefined) headers[key] = bytes;
+    else headers[key] = Array.isArray(existing) ? [...existing, bytes] : [existing, bytes];
+  }
+  return headers;
+}

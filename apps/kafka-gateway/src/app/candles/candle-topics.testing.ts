@@ -100,13 +100,17 @@ interface Reading {
   readonly lastOffsets: Map<number, bigint>;
 }
 
-/** Reads `topic` from its start, keeping the records `keep` accepts, until `done` holds. */
+/**
+ * Reads `topic` from its start (or, per partition, from the offsets in `from`), keeping the records
+ * `keep` accepts, until `done` holds.
+ */
 async function readFromStart(
   kafka: Kafka,
   topic: string,
   done: (reading: Reading) => boolean,
   what: string,
   keep: (record: ReadRecord) => boolean = () => true,
+  from?: ReadonlyMap<number, bigint>,
 ): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({
     groupId: uniqueTopicPrefix('reader'),
@@ -130,6 +134,7 @@ async function readFromStart(
         reading.lastOffsets.set(partition, BigInt(message.offset));
       },
     });
+    for (const [partition, offset] of from ?? []) consumer.seek({ topic, partition, offset: String(offset) });
     await eventually(() => done(reading), what);
     return [...reading.records];
   } finally {
@@ -156,12 +161,13 @@ export async function readAll(
   kafka: Kafka,
   topic: string,
   keep?: (record: ReadRecord) => boolean,
+  since?: ReadonlyMap<number, bigint>,
 ): Promise<ReadRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
   const lastOffsets = ends
-    .filter(({ low, high }) => high !== low)
+    .filter(({ partition, low, high }) => BigInt(high) > (since?.get(partition) ?? BigInt(low)))
     .map(({ partition, high }) => ({ partition, last: BigInt(high) - 1n }));
   return readFromStart(
     kafka,
@@ -170,5 +176,17 @@ export async function readAll(
       lastOffsets.every(({ partition, last }) => (reading.lastOffsets.get(partition) ?? -1n) >= last),
     `every record of ${topic} up to offsets ${ends.map(({ partition, high }) => `${partition}:${high}`).join(', ')}`,
     keep,
+    since,
   );
+}
+
+/**
+ * The end offset of every partition of `topic` now: pass it to {@link readAll} as `since` to read
+ * only what is written afterwards (a shared catalog topic may hold millions of older records).
+ */
+export async function topicEnds(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  return new Map(ends.map(({ partition, high }) => [partition, BigInt(high)]));
 }

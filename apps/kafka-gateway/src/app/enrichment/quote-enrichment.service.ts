@@ -1,9 +1,19 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { dlqTopicOf, type EnrichedOptionQuote, type OptionQuote, type UnderlyingQuote, validateEvent } from '@tributary/contracts';
-import { CoPartitionAssigner, deadLetterHeaders, KAFKA_CLIENT, KAFKA_LOGGER, type OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import {
+  type Assignment,
+  deadLetterHeaders,
+  headersFromPairs,
+  KAFKA_CONNECTION,
+  KAFKA_LOGGER,
+  type KafkaConnection,
+  ManagedConsumer,
+  type OutgoingRecord,
+  type PartitionBatch,
+  TypedProducer,
+} from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 import { QuoteEnricher } from './quote-enricher';
 
@@ -29,7 +39,8 @@ const TICK_MS = 100;
 
 /**
  * Runs the {@link QuoteEnricher} on Kafka: one consumer group over `options.quotes` and `market.quotes`
- * with the co-partitioned assignor (partition N of both topics on the same instance), enriched quotes to
+ * ({@link ManagedConsumer} with the range assignor, which gives partition N of both topics to the same
+ * instance as they have the same partition count), enriched quotes to
  * `options.quotes.enriched` with acks=all, and offsets committed only behind what is durable: the
  * oldest option quote not yet produced and the oldest underlying price still needed, so a restart
  * rebuilds the same state and re-emits at most the quotes in flight (same `idempotency.key`:
@@ -38,7 +49,8 @@ const TICK_MS = 100;
 @Injectable()
 export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly enricher: QuoteEnricher;
-  private consumer?: Consumer;
+  private consumer?: ManagedConsumer;
+  private stopping = false;
   private timer?: NodeJS.Timeout;
   /** Releases, sends and commits run one at a time (batches and the idle timer both trigger them). */
   private flushing: Promise<void> = Promise.resolve();
@@ -48,7 +60,7 @@ export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy 
 
   constructor(
     @Inject(ENRICHMENT_OPTIONS) private readonly options: EnrichmentOptions,
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
     private readonly producer: TypedProducer,
     metrics: TributaryMetrics,
@@ -82,56 +94,54 @@ export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async start(): Promise<void> {
-    const consumer = this.kafka.consumer({
+    const consumer = new ManagedConsumer(this.connection, {
       groupId: this.options.groupId,
-      partitionAssigners: [CoPartitionAssigner],
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
+      topics: [OPTIONS_TOPIC, UNDERLYING_TOPIC],
+      fromBeginning: this.options.fromBeginning,
+      maxWaitMs: 100,
+      // Offsets are committed behind the quotes still waiting and the prices still needed (flush).
+      autoCommit: false,
+      logger: this.logger,
+      handle: (batch) => this.onBatch(batch),
+      onAssigned: (assignment) => this.forgetExcept(assignment),
+      // Still a member here: commit behind what is waiting (on shutdown, release it all first).
+      onRevoked: () =>
+        this.flush(this.stopping).catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'enrichment could not flush before giving partitions up; their quotes are read again'),
+        ),
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const owned = new Set(payload.memberAssignment[OPTIONS_TOPIC] ?? []);
-      for (const partition of payload.memberAssignment[UNDERLYING_TOPIC] ?? []) owned.add(partition);
-      this.forgetExcept(owned);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [OPTIONS_TOPIC, UNDERLYING_TOPIC], fromBeginning: this.options.fromBeginning });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    await consumer.start();
     this.timer = setInterval(() => void this.flush(false).catch((error: unknown) => this.logger.warn({ err: error }, 'enrichment flush failed; retried')), TICK_MS);
     this.logger.info({ groupId: this.options.groupId }, 'quote enrichment started');
   }
 
-  private forgetExcept(owned: ReadonlySet<number>): void {
+  /** Forgets the partitions a rebalance took away; their next owner rebuilds them from the commits. */
+  private forgetExcept(assignment: Assignment): void {
+    const owned = new Set([...(assignment.get(OPTIONS_TOPIC) ?? []), ...(assignment.get(UNDERLYING_TOPIC) ?? [])]);
     const stale = this.enricher.commitPositions().map((p) => p.partition).filter((p) => !owned.has(p));
     this.enricher.forget(stale);
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const invalid: KafkaMessage[] = [];
+  private async onBatch(batch: PartitionBatch): Promise<void> {
     const now = Date.now();
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
-      const position = { partition: batch.partition, offset: message.offset };
-      const value = parse(message.value);
+    for (const record of batch.records) {
+      const position = { partition: batch.partition, offset: String(record.offset) };
+      const value = parse(record.value);
       const checked = validateEvent(batch.topic, value);
       if (!checked.ok) {
-        invalid.push(message);
         this.invalid.inc({ topic: batch.topic });
         const errors = checked.errors.map((e) => `${e.path || '/'}: ${e.message}`).join('; ');
         await this.producer.sendRaw(dlqTopicOf(batch.topic), [
           {
-            key: message.key,
-            value: message.value,
-            headers: deadLetterHeaders(message.headers, {
+            key: record.key,
+            value: record.value,
+            headers: deadLetterHeaders(headersFromPairs(record.headers), {
               reason: errors,
               errorType: 'ValidationError',
               topic: batch.topic,
               partition: batch.partition,
-              offset: message.offset,
+              offset: String(record.offset),
               attempts: 0,
               consumerGroup: this.options.groupId,
               failedAt: new Date(),
@@ -143,10 +153,8 @@ export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy 
       } else {
         this.enricher.addUnderlying(position, checked.value as UnderlyingQuote.Value);
       }
-      resolveOffset(message.offset);
     }
     await this.flush(false);
-    await heartbeat();
   }
 
   /** Produces what the join released and commits behind it. */
@@ -169,10 +177,10 @@ export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy 
         this.enriched.inc({ joined: 'false' }, released.length - joined);
       }
       const offsets = this.enricher.commitPositions().flatMap(({ partition, options, underlying }) => [
-        ...(options === undefined ? [] : [{ topic: OPTIONS_TOPIC, partition, offset: options }]),
-        ...(underlying === undefined ? [] : [{ topic: UNDERLYING_TOPIC, partition, offset: underlying }]),
+        ...(options === undefined ? [] : [{ topic: OPTIONS_TOPIC, partition, offset: BigInt(options) }]),
+        ...(underlying === undefined ? [] : [{ topic: UNDERLYING_TOPIC, partition, offset: BigInt(underlying) }]),
       ]);
-      if (offsets.length > 0) await consumer.commitOffsets(offsets);
+      if (offsets.length > 0) await consumer.commit(offsets);
     });
     // A failed flush leaves the quotes waiting and the offsets where they were; the next one retries.
     this.flushing = run.catch(() => undefined);
@@ -183,10 +191,10 @@ export class QuoteEnrichment implements OnApplicationBootstrap, OnModuleDestroy 
     if (this.timer !== undefined) clearInterval(this.timer);
     const consumer = this.consumer;
     if (consumer === undefined) return;
-    await consumer.stop().catch(() => undefined);
-    await this.flush(true).catch((error: unknown) => this.logger.warn({ err: error }, 'enrichment could not flush on shutdown; the waiting quotes are read again on restart'));
+    // Stopping finishes the batch in flight, then flushes everything and commits (onRevoked), then leaves.
+    this.stopping = true;
+    await consumer.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'the enrichment consumer did not stop cleanly'));
     this.consumer = undefined;
-    await consumer.disconnect().catch(() => undefined);
   }
 }
 

@@ -3,7 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
 import { registerCompressionCodecs } from '@tributary/kafka';
 import { eventually, freezeKafkaBroker, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
-import { readAll, type ReadRecord } from '../candles/candle-topics.testing';
+import { readAll, type ReadRecord, topicEnds } from '../candles/candle-topics.testing';
 
 registerCompressionCodecs();
 const STREAM = 'market.quotes';
@@ -22,8 +22,8 @@ function post(gateway: ServiceProcess, body: unknown, idempotencyKey: string): P
  * acknowledged: its producer sends one request at a time, so an acknowledged answer means every copy
  * written before it (a send the producer retried on its own) is on the topic too.
  */
-function landed(kafka: Kafka, prefix: string): Promise<ReadRecord[]> {
-  return readAll(kafka, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix));
+function landed(kafka: Kafka, prefix: string, since: ReadonlyMap<number, bigint>): Promise<ReadRecord[]> {
+  return readAll(kafka, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix), since);
 }
 
 describe('ingestion when the broker hangs and comes back', () => {
@@ -52,6 +52,7 @@ describe('ingestion when the broker hangs and comes back', () => {
 
   it('answers 503 while Kafka does not acknowledge, loses nothing it accepted, and takes the resent events once it is back', async () => {
     const prefix = `outage-${randomUUID()}`;
+    const since = await topicEnds(kafka, STREAM);
     const before = await post(gateway, sampleEvent(STREAM), `${prefix}-before`);
     expect(before.status).toBe(202);
 
@@ -71,7 +72,7 @@ describe('ingestion when the broker hangs and comes back', () => {
       'the resent event accepted',
     );
 
-    const keys = (await landed(kafka, prefix)).map((record) => record.headers[HEADERS.idempotencyKey]);
+    const keys = (await landed(kafka, prefix, since)).map((record) => record.headers[HEADERS.idempotencyKey]);
     expect(keys.filter((k) => k === `${prefix}-before`)).toHaveLength(1);
     // The event of the 503 may have landed from the producer's own retry as well as from the resend:
     // every copy carries the same idempotency key, so consumers keep one.
@@ -117,9 +118,10 @@ describe('ingestion through the SASL/SCRAM listener', () => {
 
   it('lands events with the catalog compression when the gateway authenticates with SCRAM-SHA-512', async () => {
     const key = `sasl-${randomUUID()}`;
+    const since = await topicEnds(kafka, STREAM);
     const response = await post(gateway, sampleEvent(STREAM, { symbol: 'SCRAM' }), key);
     expect(response.status).toBe(202);
-    const [record] = await landed(kafka, key);
+    const [record] = await landed(kafka, key, since);
     expect(JSON.parse(record?.value ?? '')).toEqual(sampleEvent(STREAM, { symbol: 'SCRAM' }));
   });
 });

@@ -31,6 +31,18 @@ export interface ManagedConsumerOptions {
   readonly maxWaitMs?: number;
   /** Wait before a failed batch or fetch is tried again; default 1 s. */
   readonly retryDelayMs?: number;
+  /**
+   * Commit past each batch once its handler resolved (default). Off for processors that commit
+   * behind state of their own (a join, a window) with {@link ManagedConsumer.commit}.
+   */
+  readonly autoCommit?: boolean;
+  /** Called with each new generation's partitions, once their positions are in place. */
+  readonly onAssigned?: (assignment: Assignment) => Promise<void> | void;
+  /**
+   * Called when partitions go (a rebalance, leaving), after the batches in flight finished and
+   * before the member rejoins: the last moment to commit for them.
+   */
+  readonly onRevoked?: (assignment: Assignment) => Promise<void> | void;
   readonly logger?: Logger;
 }
 
@@ -132,7 +144,7 @@ export class ManagedConsumer {
       fetched.partitions.map(async ({ topic, partition, records, nextOffset }) => {
         try {
           if (records.length > 0) await this.options.handle({ topic, partition, records });
-          await this.session.commit([{ topic, partition, offset: nextOffset }]);
+          if (this.options.autoCommit !== false) await this.session.commit([{ topic, partition, offset: nextOffset }]);
         } catch (error) {
           // Handed over again from the first record of the batch, later.
           const from = records[0]?.offset;
@@ -144,10 +156,19 @@ export class ManagedConsumer {
     );
   }
 
+  /**
+   * Commits offsets (the next offset to read per partition) in this member's generation; for
+   * consumers with `autoCommit: false`.
+   */
+  commit(offsets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
+    return this.session.commit(offsets);
+  }
+
   /** Before a rebalance: no new rounds, the round in flight finishes (and commits), the positions go. */
   private async revoke(assignment: Assignment): Promise<void> {
     this.held = true;
     await this.round;
+    await this.options.onRevoked?.(assignment);
     for (const [topic, partitions] of assignment) for (const partition of partitions) this.fetcher.revoke(topic, partition);
   }
 
@@ -167,6 +188,7 @@ export class ManagedConsumer {
         this.fetcher.assign(topic, partition, offset);
       }
     }
+    await this.options.onAssigned?.(assignment);
     this.held = false;
   }
 
