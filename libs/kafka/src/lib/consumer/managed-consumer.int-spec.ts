@@ -1,4 +1,5 @@
-import { eventually } from '@tributary/testing';
+import type { Logger } from 'pino';
+import { eventually, TcpProxy } from '@tributary/testing';
 import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { TypedProducer } from '../producer/typed-producer';
 import { ManagedConsumer, type PartitionBatch } from './managed-consumer';
@@ -83,5 +84,38 @@ describe('ManagedConsumer against the real broker', () => {
     await consumer.stop();
     expect(failures).toBeGreaterThanOrEqual(2);
     expect(handled.get(0)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('started while the cluster cannot be reached, it keeps trying and consumes once the cluster is back', async () => {
+    const topic = await topics.create(uniqueName('it-managed-late'), 2);
+    const [host, port] = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',')[0]?.split(':') ?? [];
+    const link = new TcpProxy(host ?? '127.0.0.1', Number(port ?? 9092));
+    await link.open();
+    await link.cut();
+    const handled = new Map<number, number[]>();
+    const warnings: string[] = [];
+    const logger = { warn: (_fields: unknown, message: string) => warnings.push(message) } as unknown as Logger;
+    const consumer = new ManagedConsumer(
+      { ...testConnection({ KAFKA_BROKERS: `127.0.0.1:${link.port}`, KAFKA_CONNECTION_TIMEOUT_MS: '500ms' }, 'kafka-it-late'), brokerAddress: () => ({ host: '127.0.0.1', port: link.port }) },
+      {
+        groupId: uniqueName('it-managed-late-group'),
+        topics: [topic],
+        maxWaitMs: 100,
+        retryDelayMs: 50,
+        logger,
+        handle: async (batch) => {
+          handled.set(batch.partition, [...(handled.get(batch.partition) ?? []), ...batch.records.map((record) => Number(record.value?.toString()))]);
+        },
+      },
+    );
+    const started = consumer.start();
+    await write(topic, 0, 20);
+    await eventually(() => warnings.includes('joining the consumer group failed; trying again'), 'a failed attempt to join');
+    await link.open();
+    await started;
+    await eventually(() => total(handled) >= 20, 'the records written while it could not reach the cluster');
+    await consumer.stop();
+    await link.cut();
+    expect([...handled.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 });

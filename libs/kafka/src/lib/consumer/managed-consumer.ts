@@ -96,18 +96,32 @@ export class ManagedConsumer {
     return this.session.assignment;
   }
 
-  /** Joins the group and starts handing records over; resolves once the first assignment is in place. */
+  /**
+   * Joins the group and starts handing records over; resolves once the first assignment is in
+   * place. While the cluster cannot be reached it keeps trying (backoff up to 5 s) until `stop`.
+   */
   async start(): Promise<void> {
     this.stopping = false;
-    await this.session.join();
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.session.join();
+        break;
+      } catch (error) {
+        this.options.logger?.warn({ err: error, groupId: this.options.groupId, attempt }, 'joining the consumer group failed; trying again');
+        await sleep(Math.min(250 * 2 ** (attempt - 1), 5_000));
+      }
+    }
+    if (this.stopping) return;
     this.loop = this.run();
   }
 
   /** Finishes the batches in flight, commits them, leaves the group and closes the connections. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.loop;
-    await this.session.leave();
+    if (this.loop) {
+      await this.loop;
+      await this.session.leave();
+    }
     await this.client.close();
   }
 
