@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type EventOf, type FieldError, type TopicName, validateEvent } from '@tributary/contracts';
-import { type OutgoingRecord, TypedProducer } from '@tributary/kafka';
+import { CATALOG, type EventOf, type FieldError, type TopicName, type TopicSpec, validateEvent } from '@tributary/contracts';
+import { type EncodedRecord, type OutgoingRecord, TypedProducer } from '@tributary/kafka';
 import type { IncomingEvent } from './event-batch';
 import { InFlightLimiter } from './in-flight-limiter';
 import { IngestionMetrics, type Transport } from './ingestion-metrics';
@@ -75,7 +75,17 @@ export class EventLanding {
     // The room is given back when the send settles, not at the timeout: events still in the
     // producer count against the bound until Kafka answers.
     const acknowledged = this.metrics.ackTimer(stream);
-    const sent = this.producer.send(stream, records).finally(() => this.inFlight.release(records.length));
+    // Checked against the catalog above: serialised here and sent without a second check.
+    const spec: TopicSpec = CATALOG[stream];
+    const encoded = records.map(
+      ({ value, idempotencyKey }): EncodedRecord => ({
+        key: spec.key(value),
+        value: JSON.stringify(value),
+        eventTime: spec.eventTime(value),
+        idempotencyKey,
+      }),
+    );
+    const sent = this.producer.sendEncoded(spec, encoded).finally(() => this.inFlight.release(records.length));
     try {
       await withTimeout(sent, this.options.ackTimeoutMs);
       acknowledged();
