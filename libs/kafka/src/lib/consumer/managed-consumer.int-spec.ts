@@ -73,6 +73,28 @@ describe('ManagedConsumer against the real broker', () => {
     expect([...later.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => 800 + i));
   });
 
+  it('a member left without partitions waits idle and takes partitions over when the other leaves', async () => {
+    const topic = await topics.create(uniqueName('it-managed-idle'), 1);
+    const groupId = uniqueName('it-managed-idle-group');
+    const handled = new Map<number, number[]>();
+    const busy = member(groupId, topic, handled);
+    const idle = member(groupId, topic, handled);
+    await busy.start();
+    await idle.start();
+    await eventually(() => [busy, idle].some((consumer) => (consumer.assignment.get(topic)?.length ?? 0) === 0), 'one member without partitions');
+    const cpu = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const used = process.cpuUsage(cpu);
+    // Two members polling for a second: far below a core (a member spinning on no partitions uses all of one).
+    expect((used.user + used.system) / 1_000).toBeLessThan(500);
+    const [owner, waiting] = (busy.assignment.get(topic)?.length ?? 0) > 0 ? [busy, idle] : [idle, busy];
+    await owner.stop();
+    await eventually(() => (waiting.assignment.get(topic)?.length ?? 0) === 1, 'the idle member taking the partition');
+    await write(topic, 0, 5);
+    await eventually(() => total(handled) >= 5, 'records handled by the member that took over');
+    await waiting.stop();
+  });
+
   it('a batch whose handler fails is handed over again from its first record: nothing is skipped', async () => {
     const topic = await topics.create(uniqueName('it-managed-retry'), 1);
     const handled = new Map<number, number[]>();

@@ -139,6 +139,11 @@ export class ManagedConsumer {
 
   /** One fetch, then every partition's batch handled (partitions side by side) and committed. */
   private async fetchAndHandle(): Promise<void> {
+    // Nothing to fetch (no partitions, or all paused): wait as a fetch would, rather than spin.
+    if (this.fetcher.assigned.every((partition) => partition.paused)) {
+      await sleep(this.options.maxWaitMs ?? 500);
+      return;
+    }
     let fetched: Awaited<ReturnType<PartitionFetcher['fetch']>>;
     try {
       fetched = await this.fetcher.fetch();
