@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer } from '@platformatic/kafka';
+import { Consumer } from '@platformatic/kafka';
 import { eventually } from '@tributary/testing';
+import { LedTopics } from '../../testing/led-topics';
 import type { Assignment } from './group-protocol';
 import { GroupSession, type GroupSessionOptions } from './group-session';
 
@@ -9,9 +10,8 @@ const partitionsOf = (assignment: Assignment, topic: string) => [...(assignment.
 
 describe('GroupSession: a consumer group member speaking the group protocol to the real broker', () => {
   const run = `it-group-${randomUUID().slice(0, 8)}`;
-  const admin = new Admin({ clientId: run, bootstrapBrokers: brokers });
+  const topics = new LedTopics(run, brokers);
   const clients: Consumer[] = [];
-  const created: string[] = [];
 
   function session(groupId: string, options: Omit<GroupSessionOptions, 'groupId'>): GroupSession {
     const client = new Consumer({ clientId: run, groupId, bootstrapBrokers: brokers });
@@ -19,20 +19,10 @@ describe('GroupSession: a consumer group member speaking the group protocol to t
     return new GroupSession(client, { groupId, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 20_000, ...options });
   }
 
-  async function topic(name: string, partitions: number): Promise<string> {
-    const full = `${run}-${name}`;
-    await admin.createTopics({ topics: [full], partitions, replicas: 1 });
-    created.push(full);
-    await eventually(
-      async () => (await admin.metadata({ topics: [full], forceUpdate: true })).topics.get(full)?.partitions.every((p) => p.leader >= 0),
-      `leaders of ${full}`,
-    );
-    return full;
-  }
+  const topic = (name: string, partitions: number) => topics.create(name, partitions);
 
   afterAll(async () => {
-    await admin.deleteTopics({ topics: created }).catch(() => undefined);
-    await admin.close();
+    await topics.cleanup();
     await Promise.all(clients.map((client) => client.close()));
   });
 

@@ -1,29 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, Producer, stringSerializers } from '@platformatic/kafka';
+import { Consumer, Producer, stringSerializers } from '@platformatic/kafka';
 import { eventually } from '@tributary/testing';
+import { LedTopics } from '../../testing/led-topics';
 import { type FetchedRecord, PartitionFetcher } from './partition-fetcher';
 
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 
 describe('PartitionFetcher against the real broker', () => {
   const run = `it-fetcher-${randomUUID().slice(0, 8)}`;
-  const admin = new Admin({ clientId: run, bootstrapBrokers: brokers });
+  const topics = new LedTopics(run);
   const client = new Consumer({ clientId: run, groupId: `${run}-unused`, bootstrapBrokers: brokers });
-  const created: string[] = [];
-
-  async function topic(name: string, partitions: number): Promise<string> {
-    const full = `${run}-${name}`;
-    await admin.createTopics({ topics: [full], partitions, replicas: 1 });
-    created.push(full);
-    await eventually(
-      async () =>
-        (await client.metadata({ topics: [full], forceUpdate: true })).topics
-          .get(full)
-          ?.partitions.every((p) => p.leader >= 0),
-      `leaders of ${full}`,
-    );
-    return full;
-  }
+  const topic = (name: string, partitions: number) => topics.create(name, partitions);
 
   /** Fetches until `done` says the partitions' records so far are all there. */
   async function readUntil(
@@ -42,8 +29,7 @@ describe('PartitionFetcher against the real broker', () => {
   }
 
   afterAll(async () => {
-    await admin.deleteTopics({ topics: created }).catch(() => undefined);
-    await admin.close();
+    await topics.cleanup();
     await client.close();
   });
 

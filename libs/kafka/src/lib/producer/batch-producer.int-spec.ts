@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Producer } from '@platformatic/kafka';
+import { Producer } from '@platformatic/kafka';
 import { eventually, runKafkaTool } from '@tributary/testing';
+import { LedTopics } from '../../testing/led-topics';
 import { BatchProducer } from './batch-producer';
 import { partitionOfKey } from './partitioner';
 import { sendProduce } from './produce-request';
@@ -65,27 +66,12 @@ async function readWithJava(topic: string, expected: number): Promise<ReadBack[]
 
 describe('record batches written by Tributary, produced to the real broker', () => {
   const run = `it-batches-${randomUUID().slice(0, 8)}`;
-  const admin = new Admin({ clientId: run, bootstrapBrokers: brokers });
+  const topics = new LedTopics(run, brokers);
   const client = new Producer({ clientId: run, bootstrapBrokers: brokers, idempotent: true });
-  const created: string[] = [];
-
-  async function topic(name: string): Promise<string> {
-    const full = `${run}-${name}`;
-    await admin.createTopics({ topics: [full], partitions: PARTITIONS, replicas: 1 });
-    created.push(full);
-    await eventually(
-      async () =>
-        (await client.metadata({ topics: [full], forceUpdate: true })).topics
-          .get(full)
-          ?.partitions.every((p) => p.leader >= 0),
-      `leaders of ${full}`,
-    );
-    return full;
-  }
+  const topic = (name: string) => topics.create(name, PARTITIONS);
 
   afterAll(async () => {
-    await admin.deleteTopics({ topics: created }).catch(() => undefined);
-    await admin.close();
+    await topics.cleanup();
     await client.close();
   });
 

@@ -250,8 +250,8 @@ export class BatchProducer {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** 100 ms, doubling to at most 1 s, between two attempts. */
-function backoffMs(attempt: number): number {
+/** 100 ms, doubling to at most 1 s, between two attempts (of a batch, or of a producer's metadata). */
+export function backoffMs(attempt: number): number {
   return Math.min(100 * 2 ** (attempt - 1), 1_000);
 }
 

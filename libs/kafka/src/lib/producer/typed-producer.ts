@@ -20,7 +20,7 @@ import {
   isPermanentConnectionError,
   type KafkaConnection,
 } from '../kafka-connection';
-import { BatchProducer } from './batch-producer';
+import { backoffMs, BatchProducer } from './batch-producer';
 import { KeyPartitioner, partitionOfKey } from './partitioner';
 import { type ExtraHeader, HeaderTemplate } from './record-batch';
 import { RequestAccumulator } from './request-accumulator';
@@ -455,7 +455,7 @@ export class TypedProducer {
           state.fetchedAt = Date.now();
           return partitioner;
         } catch (error) {
-          const delay = Math.min(100 * 2 ** (attempt - 1), 1_000);
+          const delay = backoffMs(attempt);
           if (this.closing || isPermanentConnectionError(error) || Date.now() + delay >= deadline) throw error;
           await new Promise((resolve) => setTimeout(resolve, delay));
         }
