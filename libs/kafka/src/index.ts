@@ -25,6 +25,7 @@ export {
 // Topics
 export {
   deadLetterTopicConfig,
+  createMissingTopics,
   createTopicsWithLeaders,
   ensureTopics,
   fetchTopicOffsetsOnceLed,
@@ -56,7 +57,16 @@ export {
   type RevokedPartitions,
 } from './lib/consumer/kafka-batch-server';
 export { KafkaBatchContext, KafkaRecordContext } from './lib/consumer/kafka-record-context';
-export { ManagedConsumer, type ManagedConsumerOptions, type PartitionBatch } from './lib/consumer/managed-consumer';
+export {
+  IncompleteBatchError,
+  ManagedConsumer,
+  type ManagedConsumerOptions,
+  type ManagedConsumerStatus,
+  type PartitionBatch,
+} from './lib/consumer/managed-consumer';
+export { OffsetLedger, type CommittedRange, type LedgerOffset, type OffsetLedgerOptions } from './lib/consumer/offset-ledger';
+export { PauseState, type PausedTopic } from './lib/consumer/pause-state';
+export { RecordPipeline, type PipelineBatch, type PipelineProgress, type PipelineRoute } from './lib/consumer/record-pipeline';
 export { type FetchedRecord, PartitionFetcher } from './lib/consumer/partition-fetcher';
 export { GroupSession, type GroupSessionOptions } from './lib/consumer/group-session';
 export { type Assignment, type PartitionAssignor, rangeAssignor } from './lib/consumer/group-protocol';
@@ -81,6 +91,8 @@ export {
   headersFromPairs,
   headerValue,
   MAX_REASON_LENGTH,
+  type HeaderPairs,
+  type RecordHeaders,
   type DeadLetterFailure,
 } from './lib/record-headers';
 

@@ -12,15 +12,41 @@ function headerText(raw: RawHeaderValue): string | undefined {
   return typeof last === 'string' ? last : last.toString('utf8');
 }
 
+/** Headers as a fetched record carries them: name and value pairs in the order written (names may repeat). */
+export type HeaderPairs = readonly (readonly [Buffer | null, Buffer | null])[];
+
+/** Headers of a consumed record, keyed by name (kafkajs) or as the pairs fetched. */
+export type RecordHeaders = IHeaders | HeaderPairs;
+
+const headerNames = new Map<string, Buffer>();
+
+function nameBytes(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (headerNames.size < 1_000) headerNames.set(name, bytes);
+  }
+  return bytes;
+}
+
 /** One header of a consumed record as UTF-8 text, or undefined when it is absent. */
-export function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
-  return headers === undefined ? undefined : headerText(headers[name]);
+export function headerValue(headers: RecordHeaders | undefined, name: string): string | undefined {
+  if (headers === undefined) return undefined;
+  if (!Array.isArray(headers)) return headerText((headers as IHeaders)[name]);
+  const wanted = nameBytes(name);
+  // the last one wins, as with Java's Headers.lastHeader()
+  for (let index = headers.length - 1; index >= 0; index--) {
+    const [key, value] = (headers as HeaderPairs)[index];
+    if (key !== null && key.equals(wanted)) return value === null ? undefined : value.toString('utf8');
+  }
+  return undefined;
 }
 
 /** Every header of a consumed record as UTF-8 text. */
-export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+export function decodeHeaders(input: RecordHeaders | undefined): Record<string, string> {
   const decoded: Record<string, string> = {};
-  if (headers === undefined) return decoded;
+  if (input === undefined) return decoded;
+  const headers = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as IHeaders);
   for (const name of Object.keys(headers)) {
     const value = headerText(headers[name]);
     if (value !== undefined) decoded[name] = value;
@@ -49,7 +75,8 @@ export interface DeadLetterFailure {
  * Headers of the copy of a record sent to `<topic>.dlq`: every original header, untouched, plus
  * the DLQ_HEADERS saying why, where from and after how many attempts.
  */
-export function deadLetterHeaders(original: IHeaders | undefined, failure: DeadLetterFailure): IHeaders {
+export function deadLetterHeaders(input: RecordHeaders | undefined, failure: DeadLetterFailure): IHeaders {
+  const original = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as IHeaders | undefined);
   const reason =
     failure.reason.length > MAX_REASON_LENGTH ? `${failure.reason.slice(0, MAX_REASON_LENGTH - 1)}…` : failure.reason;
   return {
@@ -87,7 +114,7 @@ export function describeHandlerFailure(error: unknown): { errorType: string; rea
  * Headers of a fetched record (name and value pairs, as the broker returns them) keyed by name, as
  * the header helpers take them; a name that repeats keeps all its values.
  */
-export function headersFromPairs(pairs: readonly (readonly [Buffer | null, Buffer | null])[]): IHeaders {
+export function headersFromPairs(pairs: HeaderPairs): IHeaders {
   const headers: Record<string, Buffer | Buffer[]> = {};
   for (const [name, value] of pairs) {
     if (name === null) continue;

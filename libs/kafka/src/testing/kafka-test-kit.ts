@@ -218,8 +218,7 @@ export class EchoProcess {
   }
 }
 
-export interface TestServerOptions extends Partial<Omit<KafkaBatchServerOptions, 'kafka'>> {
-  readonly kafka: Kafka;
+export interface TestServerOptions extends Partial<KafkaBatchServerOptions> {
   readonly topic: string;
   readonly handler: (value: unknown, context: unknown) => unknown;
   /** Register the handler as a batch handler (as @BatchEventPattern does). */
@@ -233,14 +232,14 @@ export interface TestServerOptions extends Partial<Omit<KafkaBatchServerOptions,
  * @EventPattern method; resolves once the consumer has joined its group.
  */
 export async function startTestServer(options: TestServerOptions): Promise<KafkaBatchServer> {
-  const { kafka, topic, handler, batch, alsoConsumes, ...rest } = options;
+  const { topic, handler, batch, alsoConsumes, ...rest } = options;
   const server = new KafkaBatchServer({
     service: 'kafka-it',
     groupId: uniqueName('group'),
     logger: quietLogger(),
     retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+    connection: testConnection(),
     ...rest,
-    kafka,
   });
   server.addHandler(topic, async (value: unknown, context: unknown) => handler(value, context), true, {
     [KAFKA_BATCH_HANDLER]: batch === true,

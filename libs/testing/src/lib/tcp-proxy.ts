@@ -10,6 +10,11 @@ export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private listening = 0;
+  private mode: 'open' | 'refusing' | 'silent' = 'open';
+  /** Connections that arrived while refusing or silent. */
+  private turnedAway = 0;
+  /** Sockets held open without carrying anything (silent mode). */
+  private readonly held = new Set<Socket>();
 
   constructor(
     private readonly targetHost: string,
@@ -21,9 +26,21 @@ export class TcpProxy {
     return this.listening;
   }
 
+  /** Connections that arrived while the proxy refused them or stayed silent. */
+  get refusedConnections(): number {
+    return this.turnedAway;
+  }
+
   /** Starts listening, on a free port the first time and on the same port afterwards; returns it. */
   async open(): Promise<number> {
     const server = createServer((client) => {
+      if (this.mode !== 'open') {
+        this.turnedAway++;
+        client.on('error', () => undefined);
+        if (this.mode === 'refusing') client.resetAndDestroy();
+        else this.held.add(client);
+        return;
+      }
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -43,13 +60,46 @@ export class TcpProxy {
     return this.listening;
   }
 
+  /**
+   * Keeps listening but resets every connection in place and each new one as it arrives
+   * (counted in {@link refusedConnections}): a server that went away, seen by a client that keeps
+   * dialling.
+   */
+  refuse(): void {
+    this.mode = 'refusing';
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    this.sockets.clear();
+  }
+
+  /**
+   * A network blackhole: connections in place stop carrying anything (no reset, no answer) and
+   * new ones are accepted but never answered (counted in {@link refusedConnections}).
+   */
+  silence(): void {
+    this.mode = 'silent';
+    for (const socket of this.sockets) {
+      socket.unpipe();
+      socket.pause();
+      this.held.add(socket);
+    }
+    this.sockets.clear();
+  }
+
+  /** Forwards new connections again after {@link refuse} or {@link silence}; silenced ones are reset. */
+  restore(): void {
+    this.mode = 'open';
+    for (const socket of this.held) socket.resetAndDestroy();
+    this.held.clear();
+  }
+
   /** Refuses new connections and resets those in place. */
   async cut(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    for (const socket of this.sockets) socket.resetAndDestroy();
+    for (const socket of [...this.sockets, ...this.held]) socket.resetAndDestroy();
     this.sockets.clear();
+    this.held.clear();
     await closed;
   }
 }

@@ -18,10 +18,10 @@ export function connectArchiveConsumer(
   const { server } = connectKafkaConsumer(app, {
     partitionsConsumedConcurrently: config.ARCHIVE_PARTITIONS_CONCURRENTLY,
     ...options,
-    consumerConfig: {
-      maxBytesPerPartition: config.ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION,
+    fetch: {
+      partitionMaxBytes: config.ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION,
       maxBytes: Math.max(10 * 1024 * 1024, config.ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION * 4),
-      ...options.consumerConfig,
+      ...options.fetch,
     },
   });
   const archive = app.get(TopicArchiveService);

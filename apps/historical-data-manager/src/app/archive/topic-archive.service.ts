@@ -106,7 +106,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       const record = batch.record(i);
       const value = values[i] as Record<string, unknown>;
       const eventTime = record.eventTime ?? archived.spec.eventTime(value as never);
-      bytes += record.message.value?.length ?? 0;
+      bytes += record.raw.value?.length ?? 0;
       records.push({ offset: BigInt(record.offset), key: record.key, eventTimeNs: BigInt(eventTime), value });
     }
     batch.commitWhenDurable(this.bufferOf(archived).add(batch.partition, records, bytes));

@@ -45,7 +45,7 @@ describe('data quality processor on the real broker', () => {
     raw = kafka.producer({ allowAutoTopicCreation: false });
     await raw.connect();
     producer = new TypedProducer(testConnection(), { service: 'kafka-gateway-it', lingerMs: 2 });
-    processor = new TradeQualityProcessor(kafka, producer, quietLogger(), options, metrics);
+    processor = new TradeQualityProcessor(testConnection(), producer, quietLogger(), options, metrics);
     await processor.onApplicationBootstrap();
     await eventually(() => processor.consumer?.ready, 'the quality consumer to join its group');
   });

@@ -1,5 +1,4 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, Optional } from '@nestjs/common';
-import type { IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import {
@@ -15,12 +14,14 @@ import {
   type DeadLetterFailure,
   deadLetterHeaders,
   KAFKA_BATCH_HANDLER,
-  KAFKA_CLIENT,
+  KAFKA_CONNECTION,
   KAFKA_LOGGER,
   type KafkaBatchContext,
   KafkaBatchServer,
+  type KafkaConnection,
   type KafkaEnvConfig,
   type OutgoingRecord,
+  type RawRecord,
   TypedProducer,
 } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
@@ -99,7 +100,7 @@ export class TradeQualityProcessor implements OnApplicationBootstrap, OnModuleDe
   private readonly findingsCount: Counter<'check' | 'granularity'>;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     private readonly producer: TypedProducer,
     @Inject(KAFKA_LOGGER) logger: Logger,
     @Inject(TRADE_QUALITY_OPTIONS) private readonly options: TradeQualityOptions,
@@ -153,7 +154,7 @@ export class TradeQualityProcessor implements OnApplicationBootstrap, OnModuleDe
     const server = new KafkaBatchServer({
       service: 'kafka-gateway',
       groupId: this.options.groupId,
-      kafka: this.kafka,
+      connection: this.connection,
       config: this.options.kafkaConfig,
       topicSpecs: [this.sourceSpec],
       metrics: this.metrics,
@@ -176,7 +177,7 @@ export class TradeQualityProcessor implements OnApplicationBootstrap, OnModuleDe
   /** One batch of one partition, in offset order; resolves once every write is acknowledged. */
   async handle(values: readonly UnderlyingTrade.Value[], context: KafkaBatchContext): Promise<void> {
     const validated: OutgoingRecord<UnderlyingTrade.Value>[] = [];
-    const deadLetters: { key: Buffer | null; value: Buffer | null; headers: IHeaders }[] = [];
+    const deadLetters: RawRecord[] = [];
     const findings: QualityFinding.Value[] = [];
     for (let index = 0; index < values.length; index++) {
       const value = values[index];
@@ -198,9 +199,9 @@ export class TradeQualityProcessor implements OnApplicationBootstrap, OnModuleDe
           failedAt: new Date(),
         };
         deadLetters.push({
-          key: record.message.key,
-          value: record.message.value,
-          headers: deadLetterHeaders(record.message.headers as IHeaders | undefined, failure),
+          key: record.raw.key,
+          value: record.raw.value,
+          headers: deadLetterHeaders(record.raw.headers, failure),
         });
       }
     }

@@ -54,7 +54,7 @@ describe('compression codecs against the real broker', () => {
   async function consume(topic: string, expected: number): Promise<{ values: Tick[]; deadLettered: number }> {
     const values: Tick[] = [];
     let deadLettered = 0;
-    const server = await startTestServer({ kafka, topic, handler: (value) => void values.push(value as Tick) });
+    const server = await startTestServer({ topic, handler: (value) => void values.push(value as Tick) });
     server.on('dead-letter', () => deadLettered++);
     servers.push(server);
     await eventually(() => values.length + deadLettered >= expected, `${expected} records of ${topic}`);

@@ -31,11 +31,11 @@ class DeferredConsumer {
   readonly committed: CommittedBatch[] = [];
   readonly server: KafkaBatchServer;
 
-  constructor(kafka: ReturnType<typeof testKafka>, topic: string, groupId: string, shutdownTimeoutMs = 25_000) {
+  constructor(topic: string, groupId: string, shutdownTimeoutMs = 25_000) {
     this.server = new KafkaBatchServer({
       service: 'kafka-it',
       groupId,
-      kafka,
+      connection: testConnection(),
       logger: quietLogger(),
       retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 50 },
       shutdownTimeoutMs,
@@ -101,7 +101,7 @@ describe('KafkaBatchServer with deferred commits', () => {
   });
 
   async function consumer(topic: string, groupId: string, shutdownTimeoutMs?: number): Promise<DeferredConsumer> {
-    const started = new DeferredConsumer(kafka, topic, groupId, shutdownTimeoutMs);
+    const started = new DeferredConsumer(topic, groupId, shutdownTimeoutMs);
     consumers.push(started);
     return started.start();
   }

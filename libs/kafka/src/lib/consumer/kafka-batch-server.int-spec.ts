@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, type Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import {
   CATALOG,
   DLQ_HEADERS,
@@ -8,20 +8,18 @@ import {
   type TopicSpec,
 } from '@tributary/contracts';
 import { runWithCorrelationId } from '@tributary/observability';
-import { eventually } from '@tributary/testing';
+import { eventually, TcpProxy } from '@tributary/testing';
 import {
-  BrokerOutage,
   EchoProcess,
   quietLogger,
   readRecords,
   startTestServer,
   testConnection,
   testKafka,
-  testKafkaConfig,
   TestTopics,
   uniqueName,
 } from '../../testing/kafka-test-kit';
-import { kafkaClientConfig } from '../kafka-client';
+import type { KafkaConnection } from '../kafka-connection';
 import { TypedProducer } from '../producer/typed-producer';
 import { KafkaBatchServer } from './kafka-batch-server';
 import type { KafkaBatchContext } from './kafka-record-context';
@@ -43,6 +41,7 @@ describe('KafkaBatchServer', () => {
   let producer: TypedProducer;
   let rawProducer: Producer;
   const servers: KafkaBatchServer[] = [];
+  const links: TcpProxy[] = [];
   const processes: EchoProcess[] = [];
 
   beforeAll(async () => {
@@ -56,6 +55,7 @@ describe('KafkaBatchServer', () => {
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((echo) => echo.kill()));
     await Promise.all(servers.splice(0).map((server) => server.close()));
+    await Promise.all(links.splice(0).map((link) => link.cut()));
   });
 
   afterAll(async () => {
@@ -195,7 +195,6 @@ describe('KafkaBatchServer', () => {
     const topic = await topics.create(uniqueName('it-bad-data'), 1);
     const handled: unknown[] = [];
     const server = await startTestServer({
-      kafka,
       topic,
       topicSpecs: [tradesSpec(topic)],
       validate: true,
@@ -258,7 +257,6 @@ describe('KafkaBatchServer', () => {
     const handled: string[] = [];
     const batchSizes: number[] = [];
     const server = await startTestServer({
-      kafka,
       topic,
       batch: true,
       handler: (values, context) => {
@@ -284,7 +282,7 @@ describe('KafkaBatchServer', () => {
     const unpaused = await topics.create(uniqueName('it-pause-other'), 1);
     const handled: string[] = [];
     const record = (value: unknown) => void handled.push((value as Trade).tradeId);
-    const server = await startTestServer({ kafka, topic, handler: record, alsoConsumes: { [unpaused]: record } });
+    const server = await startTestServer({ topic, handler: record, alsoConsumes: { [unpaused]: record } });
     servers.push(server);
 
     server.pause(topic);
@@ -303,72 +301,79 @@ describe('KafkaBatchServer', () => {
     expect(server.pausedTopics()).toEqual([]);
   });
 
+  /** A connection to the local broker through a TCP hop the test controls, and the hop. */
+  async function linkedConnection(overrides: Record<string, string> = {}): Promise<{ link: TcpProxy; connection: KafkaConnection }> {
+    const [host, port] = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',')[0]?.split(':') ?? [];
+    const link = new TcpProxy(host ?? '127.0.0.1', Number(port ?? 9092));
+    links.push(link);
+    await link.open();
+    const connection = {
+      ...testConnection({ KAFKA_BROKERS: `127.0.0.1:${link.port}`, KAFKA_CONNECTION_TIMEOUT_MS: '1s', ...overrides }),
+      brokerAddress: () => ({ host: '127.0.0.1', port: link.port }),
+    };
+    return { link, connection };
+  }
+
+  async function listening(server: KafkaBatchServer): Promise<void> {
+    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
+  }
+
   it('a consumer started while the brokers are unreachable starts anyway, and consumes once they are back, also after a later outage', async () => {
     const topic = await topics.create(uniqueName('it-outage'), 1);
     const spec = tradesSpec(topic);
-    const outage = new BrokerOutage();
-    const config = testKafkaConfig();
-    const flaky = new Kafka({ ...kafkaClientConfig(config, 'kafka-it', quietLogger()), socketFactory: outage.socketFactory });
-
-    outage.begin();
+    const { link, connection } = await linkedConnection();
+    link.refuse();
     const handled: string[] = [];
-    const server = new KafkaBatchServer({
-      service: 'kafka-it',
-      groupId: uniqueName('outage'),
-      kafka: flaky,
-      logger: quietLogger(),
-      reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
-    });
+    const server = new KafkaBatchServer({ service: 'kafka-it', groupId: uniqueName('outage'), connection, logger: quietLogger() });
     servers.push(server);
     server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
-    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
-    await eventually(() => outage.refusedConnections >= 3, 'the consumer to try the unreachable brokers three times');
+    await listening(server);
+    await eventually(() => link.refusedConnections >= 3, 'the consumer to try the unreachable brokers three times');
+    await eventually(() => server.health().lastError !== null, 'the health to say why the consumer is not ready');
     expect(server.ready).toBe(false);
 
-    outage.end();
+    link.restore();
     await eventually(() => server.ready, 'the consumer to join once the brokers are reachable');
     await producer.sendTo(spec, [{ value: trade('before-outage') }]);
     await eventually(() => handled.includes('before-outage'), 'the first record');
 
-    outage.begin();
-    const refusedBefore = outage.refusedConnections;
+    link.refuse();
+    const refusedBefore = link.refusedConnections;
     await eventually(
-      () => outage.refusedConnections >= refusedBefore + 5,
+      () => link.refusedConnections >= refusedBefore + 5,
       'the consumer to lose the brokers and fail to reach them five times',
+      150_000,
     );
     await producer.sendTo(spec, [{ value: trade('during-outage') }]);
-    outage.end();
+    link.restore();
     await eventually(() => handled.includes('during-outage'), 'the record written during the outage', 120_000);
     expect(handled.filter((id) => id === 'before-outage')).toHaveLength(1);
-  }, 240_000);
+  }, 360_000);
 
-  it('a consumer whose connections went silent (no reset, no answer) is replaced by its stall watchdog and consumes again', async () => {
+  it('a consumer whose connections went silent (no reset, no answer) drops them after the request timeout and consumes again', async () => {
     const topic = await topics.create(uniqueName('it-blackhole'), 1);
     const spec = tradesSpec(topic);
-    const outage = new BrokerOutage(true);
-    const flaky = new Kafka({ ...kafkaClientConfig(testKafkaConfig(), 'kafka-it', quietLogger()), socketFactory: outage.socketFactory });
+    const { link, connection } = await linkedConnection({ KAFKA_REQUEST_TIMEOUT_MS: '3s' });
     const handled: string[] = [];
     const server = new KafkaBatchServer({
       service: 'kafka-it',
       groupId: uniqueName('blackhole'),
-      kafka: flaky,
-      // The replacing consumer joins once the silent one's session (the broker's 6 s minimum) ends.
-      config: testKafkaConfig({ KAFKA_SESSION_TIMEOUT_MS: '6s' }),
+      connection,
+      // The member rejoins once the silent session (the broker's 6 s minimum) has ended.
+      sessionTimeoutMs: 6_000,
       logger: quietLogger(),
-      reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
-      stallTimeoutMs: 12_000,
     });
     servers.push(server);
     server.addHandler(topic, async (value: unknown) => void handled.push((value as Trade).tradeId), true);
-    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
+    await listening(server);
     await eventually(() => server.ready, 'the consumer to join its group');
     await producer.sendTo(spec, [{ value: trade('before-blackhole') }]);
     await eventually(() => handled.includes('before-blackhole'), 'the first record');
 
-    outage.begin();
-    await eventually(() => outage.refusedConnections >= 2, 'the consumer to find its connections gone twice');
-    outage.end();
+    link.silence();
+    await eventually(() => link.refusedConnections >= 2, 'the consumer to give up its silent connections and dial again twice', 150_000);
+    link.restore();
     await producer.sendTo(spec, [{ value: trade('after-blackhole') }]);
     await eventually(() => handled.includes('after-blackhole'), 'the record written after the blackhole', 120_000);
-  }, 180_000);
+  }, 360_000);
 });

@@ -1,52 +1,35 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
-import {
-  type Consumer,
-  type ConsumerConfig,
-  type EachBatchPayload,
-  type IHeaders,
-  type Kafka,
-  type KafkaMessage,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import { type CustomTransportStrategy, Server } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import { isObservable, lastValueFrom } from 'rxjs';
-import {
-  dlqTopicOf,
-  formatFieldErrors,
-  HEADERS,
-  topicSpec,
-  type TopicSpec,
-  validateEvent,
-} from '@tributary/contracts';
-import {
-  createLogger,
-  newCorrelationId,
-  raceTimeout,
-  runWithCorrelationId,
-  type TributaryMetrics,
-} from '@tributary/observability';
-import { compressionTypeOf, createKafka, KAFKA_CLIENT_RETRY } from '../kafka-client';
+import { dlqTopicOf, topicSpec, type TopicSpec } from '@tributary/contracts';
+import { createLogger, raceTimeout, type TributaryMetrics } from '@tributary/observability';
+import { type KafkaConnection, kafkaConnection, rootCauses } from '../kafka-connection';
 import type { KafkaEnvConfig } from '../kafka-env';
-import { type DeadLetterFailure, deadLetterHeaders, describeHandlerFailure, headerValue } from '../record-headers';
+import { TypedProducer } from '../producer/typed-producer';
+import { type DeadLetterFailure, deadLetterHeaders, describeHandlerFailure } from '../record-headers';
 import { assertRetryPolicy, DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from '../retry-policy';
-import { deadLetterTopicConfig, TopicAdmin } from '../topics';
+import { createMissingTopics, deadLetterTopicConfig } from '../topics';
 import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
-import { BatchInterruptedError, DeadLetterUnavailableError, UnprocessableRecordError } from './consumer-errors';
+import { BatchInterruptedError } from './consumer-errors';
 import { isNestGenericRpcError } from './handler-error-filter';
-import { KafkaBatchContext, KafkaRecordContext } from './kafka-record-context';
+import { IncompleteBatchError, ManagedConsumer, type ManagedConsumerStatus, type PartitionBatch } from './managed-consumer';
+import { type CommittedRange, OffsetLedger, type RevokedPartitions } from './offset-ledger';
+import type { PausedTopic } from './pause-state';
+import type { FetchedRecord } from './partition-fetcher';
+import { type PipelineProgress, type PipelineRoute, RecordPipeline } from './record-pipeline';
+
+export type { RevokedPartitions } from './offset-ledger';
 
 export interface KafkaBatchServerOptions {
-  /** Service name, for logs and the client id. */
+  /** Service name, for logs, the client id and the `producer` header of dead letters. */
   readonly service: string;
   /** Consumer group; one per service (every instance of the service shares the partitions). */
   readonly groupId: string;
-  /** The service's Kafka configuration; used to build the client unless `kafka` is given. */
+  /** The service's Kafka configuration: the connection (unless `connection` is given), session timeout, retries. */
   readonly config?: KafkaEnvConfig;
-  /** A kafkajs client to use instead of building one from `config`. */
-  readonly kafka?: Kafka;
+  /** How to reach the cluster, instead of the one `config` describes. */
+  readonly connection?: KafkaConnection;
   /**
    * Specs of consumed topics the catalog does not name (e.g. `changeEventTopic(...)` with the
    * table's own key); they take precedence over the catalog for validation and the DLQ policy.
@@ -60,9 +43,13 @@ export interface KafkaBatchServerOptions {
   readonly fromBeginning?: boolean;
   /** Partitions handled at once (each one in order); default 3. */
   readonly partitionsConsumedConcurrently?: number;
-  /** Extra kafkajs consumer settings (session timeout, fetch sizes). */
-  readonly consumerConfig?: Omit<ConsumerConfig, 'groupId'>;
-  /** Time `close()` gives the batch in flight before leaving the rest for redelivery; default 25 s. */
+  /** Fetch sizes and wait. */
+  readonly fetch?: { readonly maxWaitMs?: number; readonly maxBytes?: number; readonly partitionMaxBytes?: number };
+  /** Default KAFKA_SESSION_TIMEOUT_MS, else 30 s. */
+  readonly sessionTimeoutMs?: number;
+  /** Static membership: a restarted instance with the same id keeps its partitions without a rebalance. */
+  readonly groupInstanceId?: string;
+  /** Time `close()` gives the batches in flight before leaving the rest for redelivery; default 25 s. */
   readonly shutdownTimeoutMs?: number;
   readonly metrics?: TributaryMetrics;
   readonly logger?: Logger;
@@ -70,25 +57,9 @@ export interface KafkaBatchServerOptions {
   readonly ensureDeadLetterTopics?: boolean;
   /** Replication factor of created DLQ topics; default KAFKA_REPLICATION_FACTOR, else 1. */
   readonly replicationFactor?: number;
-  /** Backoff between attempts to (re)start the consumer while the cluster is away. */
-  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
-  /**
-   * A consumer that neither fetched, heartbeated nor handled anything for this long (and has no
-   * batch in flight) is replaced by a new one; default 90 s. It catches connections that died
-   * without a reset (a network blackhole), which kafkajs would otherwise retry for minutes.
-   */
-  readonly stallTimeoutMs?: number;
 }
 
-export type KafkaConsumerStatus =
-  | 'starting'
-  | 'connected'
-  | 'group-joined'
-  | 'rebalancing'
-  | 'disconnected'
-  | 'crashed'
-  | 'stopping'
-  | 'stopped';
+export type KafkaConsumerStatus = ManagedConsumerStatus;
 
 /** What the readiness probe needs to know about the consumer. */
 export interface KafkaConsumerHealth {
@@ -101,7 +72,7 @@ export interface KafkaConsumerHealth {
   readonly assignment: Readonly<Record<string, number[]>>;
   /** When the last batch was handled and committed, ISO-8601; null before the first. */
   readonly lastBatchAt: string | null;
-  /** Records between the last handled offset and the high watermark, summed over the assigned partitions seen so far. */
+  /** Records between the position and the high watermark, summed over the assigned partitions fetched so far. */
   readonly lag: number | null;
   /** The last failure to connect or consume, if the consumer is not running because of it. */
   readonly lastError: string | null;
@@ -117,54 +88,6 @@ export interface CommittedBatch {
   readonly records: number;
 }
 
-/** Partitions of some topic, as `server.on('partitions-revoked', ...)` lists them. */
-export interface RevokedPartitions {
-  readonly topic: string;
-  readonly partitions: number[];
-}
-
-interface Route {
-  readonly topic: string;
-  readonly handler: MessageHandler;
-  readonly batchMode: boolean;
-  /** Offsets committed when the handler's `commitWhenDurable` promises resolve, not on return. */
-  readonly deferCommit: boolean;
-  readonly spec: TopicSpec | undefined;
-  readonly validate: boolean;
-  /** False for catalog topics without a DLQ: unprocessable records are logged and skipped. */
-  readonly deadLetter: boolean;
-  readonly deadLetterTopic: string;
-}
-
-/** Records of one batch of a deferred-commit handler, waiting to be durable and committed. */
-interface DeferredRange {
-  readonly firstOffset: string;
-  readonly lastOffset: string;
-  /** The offset to commit once this range and every earlier one of the partition is durable. */
-  readonly next: string;
-  readonly records: number;
-  durable: boolean;
-  readonly settled: Promise<unknown>;
-}
-
-/** The uncommitted ranges of one topic partition of a deferred-commit handler, oldest first. */
-interface DeferredPartition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly ranges: DeferredRange[];
-}
-
-/** A record decoded and validated, ready for its handler. */
-interface Decoded {
-  readonly ok: true;
-  readonly value: unknown;
-}
-interface Refused {
-  readonly ok: false;
-  readonly errorType: string;
-  readonly reason: string;
-}
-
 /** What `server.on(event, listener)` accepts. */
 export type KafkaBatchServerEvents = {
   /** After a batch was handled and its offsets committed. */
@@ -174,9 +97,8 @@ export type KafkaBatchServerEvents = {
   'dead-letter': (failure: DeadLetterFailure) => void;
   /**
    * Partitions of deferred-commit handlers whose uncommitted records are no longer this
-   * consumer's to commit: the group rebalanced (kafkajs fetches every partition again from its
-   * committed offset, so also those it kept), the consumer was replaced, or a durability promise
-   * of the partition rejected. The app drops what it buffered of them and not yet made durable;
+   * consumer's to commit: the group rebalanced, the consumer stopped, or a durability promise of
+   * the partition rejected. The app drops what it buffered of them and not yet made durable;
    * those records are delivered again.
    */
   'partitions-revoked': (revoked: RevokedPartitions[]) => void;
@@ -184,77 +106,60 @@ export type KafkaBatchServerEvents = {
 
 const EVENTS: readonly string[] = ['batch', 'status', 'dead-letter', 'partitions-revoked'] satisfies (keyof KafkaBatchServerEvents)[];
 
-function exhaustedKeyOf(topic: string, partition: number, offset: string): string {
-  return `${topic}|${partition}|${offset}`;
-}
-
-/** Errors that only mean the group is rebalancing: the batch stops and kafkajs rejoins. */
-const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR']);
+const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
  * The Kafka transport of every Tributary consumer: a Nest custom transport strategy that feeds the
  * `@EventPattern(topic)` (or {@link BatchEventPattern}) handlers of a service from a consumer group.
+ * It adapts the library's parts to Nest: {@link ManagedConsumer} (group session, fetching, pause
+ * state, rebalances), {@link RecordPipeline} (decode → validate → retry → DLQ) and
+ * {@link OffsetLedger} (commits deferred until the app's records are durable).
  *
  * - Offsets are committed only after the records' handlers succeeded (or the records are safely in
  *   the DLQ): a crash at any point redelivers, never skips.
  * - A failing record is retried with exponential backoff; after the last attempt its original key,
  *   value and headers go to `<topic>.dlq` with the dlq.* headers, and the partition moves on.
  * - A record that is not JSON or fails the catalog schema goes to the DLQ at once.
- * - If the DLQ itself cannot be written, the batch stops uncommitted and is delivered again.
- * - While the cluster is away the consumer keeps reconnecting with backoff; the app stays up and
- *   reports not ready through {@link health}.
- * - `close()` (SIGTERM with `enableShutdownHooks()`) stops fetching, finishes the batch in flight,
- *   commits and leaves the group.
+ * - If the DLQ itself cannot be written, the partition stops at that record and reads it again.
+ * - While the cluster is away the consumer keeps trying with backoff; the app stays up and
+ *   reports not ready through {@link health}. A connection that goes silent is dropped after the
+ *   request timeout and a new one is made.
+ * - `close()` (SIGTERM with `enableShutdownHooks()`) stops fetching, finishes the batches in
+ *   flight, commits and leaves the group.
  */
 export class KafkaBatchServer
   extends Server<KafkaBatchServerEvents, KafkaConsumerStatus>
   implements CustomTransportStrategy
 {
-  private readonly kafka: Kafka;
+  private readonly connection: KafkaConnection;
   private readonly log: Logger;
   private readonly retryPolicy: RetryPolicy;
   private readonly validate: boolean;
   private readonly events = new EventEmitter();
-  private readonly routes = new Map<string, Route>();
-  private readonly stopSignal = new AbortController();
-  /** Records that used up their attempts but could not reach the DLQ: on redelivery they go straight there. */
-  private readonly exhausted = new Map<string, DeadLetterFailure>();
-  private readonly lagByPartition = new Map<string, number>();
-  /** Paused topics (all partitions, or some), re-applied to every new consumer and after each rebalance. */
-  private readonly paused = new Map<string, Set<number> | 'all'>();
-  /** Uncommitted records of deferred-commit handlers, by `topic|partition`. */
-  private readonly deferred = new Map<string, DeferredPartition>();
-  /** Rewinds in a row per deferred partition (reset once a range becomes durable): the backoff's attempt. */
-  private readonly rewinds = new Map<string, number>();
-  private deferredCommits: Promise<void> = Promise.resolve();
-  private deferredCommitScheduled = false;
-  private deferredCommitRetry?: NodeJS.Timeout;
-
-  private consumer?: Consumer;
-  private deadLetterProducer?: Producer;
-  private deadLetterProducerConnected?: Promise<void>;
-  private currentStatus: KafkaConsumerStatus = 'starting';
-  private connected = false;
-  private groupJoined = false;
-  private assignment: Record<string, number[]> = {};
+  private readonly routes = new Map<string, PipelineRoute>();
+  private readonly pipeline: RecordPipeline;
+  private readonly ledger: OffsetLedger;
+  /** Rewinds per deferred partition: batches handed over before a rewind are not committed. */
+  private readonly rewound = new Map<string, number>();
+  /** Pauses asked for before the consumer exists. */
+  private readonly earlyPauses: { topic: string; partitions?: readonly number[]; pause: boolean }[] = [];
+  private consumer?: ManagedConsumer;
+  private deadLetterProducer?: TypedProducer;
   private lastBatchAt: number | null = null;
-  private lastError: string | null = null;
-  private restartTimer?: NodeJS.Timeout;
-  private restartAttempt = 0;
-  private watchdog?: NodeJS.Timeout;
-  private lastActivity = Date.now();
   private batchesInFlight = 0;
-  private stopping = false;
   private drainExpired = false;
   private closed?: Promise<void>;
+  private started?: Promise<void>;
   private warnedGenericErrors = false;
+  /** Why the consumer has not started yet, while it cannot. */
+  private startError: string | null = null;
 
   constructor(private readonly options: KafkaBatchServerOptions) {
     super();
-    if (!options.kafka && !options.config) throw new Error('KafkaBatchServer needs `kafka` or `config`');
+    if (!options.connection && !options.config) throw new Error('KafkaBatchServer needs `connection` or `config`');
     const logger = options.logger ?? createLogger(options.service);
     this.log = logger.child({ component: 'kafka-consumer', groupId: options.groupId });
-    this.kafka = options.kafka ?? createKafka(options.config as KafkaEnvConfig, options.service, logger);
+    this.connection = options.connection ?? kafkaConnection(options.config as KafkaEnvConfig, options.service);
     const config = options.config;
     this.retryPolicy = {
       ...DEFAULT_RETRY_POLICY,
@@ -267,6 +172,30 @@ export class KafkaBatchServer
     };
     assertRetryPolicy(this.retryPolicy);
     this.validate = options.validate ?? config?.KAFKA_VALIDATE_EVENTS ?? true;
+    this.pipeline = new RecordPipeline({
+      groupId: options.groupId,
+      retry: this.retryPolicy,
+      deadLetters: (topic, record, failure) => this.writeDeadLetter(topic, record, failure),
+      metrics: options.metrics,
+      logger: this.log,
+      describeFailure: (error) => this.describeFailure(error),
+      deadLettered: (failure) => this.events.emit('dead-letter', failure),
+      interrupted: () => this.drainExpired,
+    });
+    this.ledger = new OffsetLedger({
+      commit: async (offsets) => {
+        if (this.consumer === undefined) throw new Error('the consumer is not running');
+        await this.consumer.commit(offsets);
+      },
+      rewind: (topic, partition, from, attempt) => {
+        const key = partitionKey(topic, partition);
+        this.rewound.set(key, (this.rewound.get(key) ?? 0) + 1);
+        this.consumer?.rewind(topic, partition, from, retryDelayMs(this.retryPolicy, attempt));
+      },
+      committed: (range) => this.emitCommitted(range),
+      revoked: (revoked) => this.events.emit('partitions-revoked', revoked),
+      logger: this.log,
+    });
   }
 
   get groupId(): string {
@@ -291,19 +220,23 @@ export class KafkaBatchServer
     if (this.routes.size === 0) {
       this.log.warn('no @EventPattern handlers registered: nothing to consume');
     } else {
-      void this.start();
-      this.startWatchdog();
+      this.consumer = this.createConsumer();
+      for (const { topic, partitions, pause } of this.earlyPauses.splice(0)) {
+        if (pause) this.consumer.pause(topic, partitions);
+        else this.consumer.resume(topic, partitions);
+      }
+      this.started = this.start(this.consumer);
     }
     callback();
   }
 
-  /** Stops fetching, lets the batch in flight finish and commit, then leaves the group and disconnects. */
+  /** Stops fetching, lets the batches in flight finish and commit, then leaves the group and disconnects. */
   close(): Promise<void> {
     this.closed ??= this.shutdown();
     return this.closed;
   }
 
-  /** Listens to `batch` (committed), `status` changes or `dead-letter` writes. */
+  /** Listens to `batch` (committed), `status` changes, `dead-letter` writes or `partitions-revoked`. */
   on<
     EventKey extends keyof KafkaBatchServerEvents = keyof KafkaBatchServerEvents,
     EventCallback extends KafkaBatchServerEvents[EventKey] = KafkaBatchServerEvents[EventKey],
@@ -316,73 +249,50 @@ export class KafkaBatchServer
   }
 
   unwrap<T>(): T {
-    return { kafka: this.kafka, consumer: this.consumer } as T;
+    return { consumer: this.consumer } as T;
   }
 
   /**
    * Stops fetching `topic` (or some of its partitions) until {@link resume}, e.g. while a
-   * downstream store is down; records already fetched are still handled. Survives rebalances and
-   * consumer restarts.
+   * downstream store is down; records already fetched are still handled. Survives rebalances.
    */
   pause(topic: string, partitions?: readonly number[]): void {
-    const current = this.paused.get(topic);
-    if (partitions === undefined || current === 'all') this.paused.set(topic, 'all');
-    else this.paused.set(topic, new Set([...(current ?? []), ...partitions]));
-    this.applyPause(this.consumer);
+    if (this.consumer) this.consumer.pause(topic, partitions);
+    else this.earlyPauses.push({ topic, partitions, pause: true });
   }
 
   resume(topic: string, partitions?: readonly number[]): void {
-    const current = this.paused.get(topic);
-    if (partitions === undefined || current === undefined) {
-      this.paused.delete(topic);
-    } else if (current !== 'all') {
-      for (const partition of partitions) current.delete(partition);
-      if (current.size === 0) this.paused.delete(topic);
-    }
-    try {
-      this.consumer?.resume([{ topic, partitions: partitions ? [...partitions] : undefined }]);
-    } catch {
-      // not running yet: nothing is paused on the broker side either
-    }
+    if (this.consumer) this.consumer.resume(topic, partitions);
+    else this.earlyPauses.push({ topic, partitions, pause: false });
   }
 
   /** Topics (and partitions) currently paused. */
-  pausedTopics(): { topic: string; partitions?: number[] }[] {
-    return [...this.paused].map(([topic, partitions]) =>
-      partitions === 'all' ? { topic } : { topic, partitions: [...partitions] },
-    );
-  }
-
-  private applyPause(consumer: Consumer | undefined): void {
-    if (consumer === undefined || this.paused.size === 0) return;
-    try {
-      consumer.pause(this.pausedTopics());
-    } catch {
-      // consumer#run has not started yet; GROUP_JOIN applies it
-    }
+  pausedTopics(): PausedTopic[] {
+    return this.consumer?.paused() ?? [];
   }
 
   // ---- health --------------------------------------------------------------------------------
 
   health(): KafkaConsumerHealth {
-    let lag: number | null = null;
-    for (const value of this.lagByPartition.values()) lag = (lag ?? 0) + value;
+    const status = this.consumer?.status ?? (this.closed ? 'stopped' : 'starting');
+    const assignment: Record<string, number[]> = {};
+    for (const [topic, partitions] of this.consumer?.assignment ?? []) assignment[topic] = [...partitions];
     return {
       groupId: this.options.groupId,
       topics: this.topics,
-      status: this.currentStatus,
-      connected: this.connected,
-      groupJoined: this.groupJoined,
-      assignment: this.assignment,
+      status,
+      connected: status === 'group-joined' || status === 'rebalancing',
+      groupJoined: status === 'group-joined',
+      assignment,
       lastBatchAt: this.lastBatchAt === null ? null : new Date(this.lastBatchAt).toISOString(),
-      lag,
-      lastError: this.lastError,
+      lag: this.consumer?.lag ?? null,
+      lastError: status === 'group-joined' ? null : (this.startError ?? this.consumer?.lastError ?? null),
     };
   }
 
-  /** True while the consumer is connected and a member of its group. */
+  /** True while the consumer is a member of its group and not stopping. */
   get ready(): boolean {
-    return this.connected && this.groupJoined && !this.stopping;
+    return this.consumer?.status === 'group-joined' && this.closed === undefined;
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------
@@ -393,11 +303,15 @@ export class KafkaBatchServer
         throw new Error(`@EventPattern("${pattern}") is not a Kafka topic name`);
       }
       const spec = this.options.topicSpecs?.find((candidate) => candidate.topic === pattern) ?? topicSpec(pattern);
+      const batchMode = handler.extras?.[KAFKA_BATCH_HANDLER] === true;
       this.routes.set(pattern, {
         topic: pattern,
-        handler,
-        batchMode: handler.extras?.[KAFKA_BATCH_HANDLER] === true,
-        deferCommit: handler.extras?.[KAFKA_BATCH_HANDLER] === true && handler.extras?.[KAFKA_DEFERRED_COMMIT] === true,
+        handler: async (data, context) => {
+          const result: unknown = await handler(data, context);
+          if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+        },
+        batchMode,
+        deferCommit: batchMode && handler.extras?.[KAFKA_DEFERRED_COMMIT] === true,
         spec,
         validate: this.validate && spec !== undefined,
         deadLetter: spec?.dlq ?? true,
@@ -406,161 +320,49 @@ export class KafkaBatchServer
     }
   }
 
-  private setStatus(status: KafkaConsumerStatus): void {
-    if (status === this.currentStatus) return;
-    this.currentStatus = status;
-    this._status$.next(status);
-    this.events.emit('status', status);
-  }
-
-  /** One attempt to build, connect and run a consumer; on failure, another after a backoff. */
-  private async start(): Promise<void> {
-    if (this.stopping) return;
-    this.setStatus('starting');
-    const consumer = this.createConsumer();
-    this.consumer = consumer;
-    // close() may come at any await: a consumer it did not see must not start running afterwards.
-    const abandoned = async (): Promise<boolean> => {
-      if (!this.stopping && this.consumer === consumer) return false;
-      await consumer.disconnect().catch(() => undefined);
-      return true;
-    };
-    try {
-      await consumer.connect();
-      if (await abandoned()) return;
-      if (this.options.ensureDeadLetterTopics ?? true) await this.ensureDeadLetterTopics();
-      if (await abandoned()) return;
-      await consumer.subscribe({ topics: this.topics, fromBeginning: this.options.fromBeginning ?? true });
-      if (await abandoned()) return;
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-        eachBatch: (payload) => this.handleBatch(payload),
-      });
-      this.restartAttempt = 0;
-    } catch (error) {
-      this.lastError = describeHandlerFailure(error).reason;
-      this.log.warn({ err: error }, 'Kafka consumer could not start; retrying');
-      await this.restartLater(consumer);
-    }
-  }
-
-  private createConsumer(): Consumer {
-    const sessionTimeout = this.options.config?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000;
-    const consumer: Consumer = this.kafka.consumer({
-      sessionTimeout,
-      rebalanceTimeout: 60_000,
-      // Java's default ratio: a third of the session, so two heartbeats may go missing.
-      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
-      // Idle fetches return after 1 s (Java: 500 ms): a stopping consumer waits for the one in flight.
-      maxWaitTimeInMs: 1_000,
-      allowAutoTopicCreation: false,
-      ...this.options.consumerConfig,
+  private createConsumer(): ManagedConsumer {
+    return new ManagedConsumer(this.connection, {
       groupId: this.options.groupId,
-      retry: {
-        ...KAFKA_CLIENT_RETRY,
-        ...this.options.consumerConfig?.retry,
-        // kafkajs restarts a crashed consumer on its own; never one this server replaced or is closing.
-        restartOnFailure: async () => this.consumer === consumer && !this.stopping,
+      topics: this.topics,
+      handle: (batch, signal) => this.handleBatch(batch, signal),
+      autoCommit: false,
+      fromBeginning: this.options.fromBeginning ?? true,
+      sessionTimeoutMs: this.options.sessionTimeoutMs ?? this.options.config?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
+      groupInstanceId: this.options.groupInstanceId,
+      maxWaitMs: this.options.fetch?.maxWaitMs,
+      maxBytes: this.options.fetch?.maxBytes,
+      partitionMaxBytes: this.options.fetch?.partitionMaxBytes,
+      partitionsConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      retryDelayMs: 1_000,
+      onRevoked: async (assignment) => {
+        const partitions = [...assignment].flatMap(([topic, list]) => list.map((partition) => ({ topic, partition })));
+        await this.ledger.revoke(partitions, this.closed ? 'the consumer is stopping' : 'the group rebalanced');
       },
+      onAssigned: (assignment) => this.log.info({ assignment: Object.fromEntries(assignment) }, 'joined the consumer group'),
+      onStatus: (status) => {
+        this._status$.next(status);
+        this.events.emit('status', status);
+      },
+      logger: this.log,
     });
-    const { CONNECT, DISCONNECT, GROUP_JOIN, REBALANCING, CRASH, END_BATCH_PROCESS } = consumer.events;
-    consumer.on(CONNECT, () => {
-      if (this.consumer !== consumer) return;
-      this.connected = true;
-      this.setStatus('connected');
-    });
-    consumer.on(DISCONNECT, () => {
-      if (this.consumer !== consumer) return;
-      this.connected = false;
-      this.groupJoined = false;
-      this.assignment = {};
-      this.lagByPartition.clear();
-      this.setStatus(this.stopping ? 'stopping' : 'disconnected');
-    });
-    consumer.on(GROUP_JOIN, (event) => {
-      if (this.consumer !== consumer) return;
-      // Also after kafkajs restarted the consumer by itself, which emits no new CONNECT.
-      this.connected = true;
-      this.groupJoined = true;
-      this.lastActivity = Date.now();
-      this.lastError = null;
-      this.restartAttempt = 0;
-      this.assignment = event.payload.memberAssignment;
-      this.lagByPartition.clear();
-      // A new generation fetches every partition from its committed offset again.
-      this.revokeDeferred([...this.deferred.keys()], 'the group rebalanced');
-      this.applyPause(consumer);
-      this.setStatus('group-joined');
-      this.log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
-    });
-    consumer.on(REBALANCING, () => {
-      if (this.consumer !== consumer) return;
-      this.groupJoined = false;
-      this.setStatus('rebalancing');
-    });
-    consumer.on(END_BATCH_PROCESS, (event) => {
-      const { topic, partition, offsetLag } = event.payload;
-      this.lagByPartition.set(`${topic}|${partition}`, Number(offsetLag));
-      this.lastActivity = Date.now();
-    });
-    const { FETCH, HEARTBEAT, COMMIT_OFFSETS } = consumer.events;
-    for (const activity of [FETCH, HEARTBEAT, COMMIT_OFFSETS]) {
-      consumer.on(activity, () => {
-        if (this.consumer === consumer) this.lastActivity = Date.now();
-      });
-    }
-    consumer.on(CRASH, (event) => {
-      if (this.consumer !== consumer) return;
-      const { error, restart } = event.payload;
-      this.groupJoined = false;
-      this.lastError = describeHandlerFailure(error).reason;
-      this.setStatus('crashed');
-      if (this.stopping) return;
-      if (restart) {
-        this.log.warn({ err: error }, 'Kafka consumer crashed; kafkajs restarts it');
-      } else {
-        // kafkajs gives up on errors it deems permanent; a broker that comes back later must still find us.
-        this.log.error({ err: error }, 'Kafka consumer crashed for good; starting a new one');
-        void this.restartLater(consumer);
+  }
+
+  private async start(consumer: ManagedConsumer): Promise<void> {
+    if (this.options.ensureDeadLetterTopics ?? true) {
+      // Before joining: a record dead-lettered in the first batch needs its topic.
+      for (let attempt = 1; this.closed === undefined; attempt++) {
+        try {
+          await this.ensureDeadLetterTopics();
+          this.startError = null;
+          break;
+        } catch (error) {
+          this.startError = `creating the dead-letter topics failed: ${rootCauses(error).join('; ')}`;
+          this.log.warn({ err: error, attempt }, 'could not create the dead-letter topics yet; trying again');
+          await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 5_000)));
+        }
       }
-    });
-    return consumer;
-  }
-
-  private async restartLater(failed: Consumer): Promise<void> {
-    if (this.consumer === failed) this.consumer = undefined;
-    // A consumer on dead connections may never finish disconnecting; it stops fetching at once anyway.
-    await raceTimeout(failed.disconnect(), 10_000, 'disconnecting the failed consumer').catch(() => undefined);
-    if (this.stopping) return;
-    const initial = this.options.reconnect?.initialDelayMs ?? 1_000;
-    const max = this.options.reconnect?.maxDelayMs ?? 30_000;
-    const delay = retryDelayMs(
-      { maxAttempts: Number.MAX_SAFE_INTEGER, baseDelayMs: initial, maxDelayMs: max, jitter: 0.2 },
-      ++this.restartAttempt,
-    );
-    this.setStatus('disconnected');
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.start(), delay);
-    this.restartTimer.unref();
-  }
-
-  private startWatchdog(): void {
-    const stallTimeoutMs = this.options.stallTimeoutMs ?? 90_000;
-    this.watchdog = setInterval(() => {
-      const consumer = this.consumer;
-      if (consumer === undefined || this.stopping || this.batchesInFlight > 0) return;
-      if (this.currentStatus !== 'group-joined') return;
-      const silentMs = Date.now() - this.lastActivity;
-      if (silentMs < stallTimeoutMs) return;
-      this.log.error({ silentMs }, 'Kafka consumer stalled (no fetch or heartbeat); replacing it');
-      this.lastError = `stalled: no fetch or heartbeat for ${silentMs} ms`;
-      this.groupJoined = false;
-      this.lastActivity = Date.now();
-      void this.restartLater(consumer);
-    }, Math.min(5_000, Math.max(100, stallTimeoutMs / 4)));
-    this.watchdog.unref();
+    }
+    if (this.closed === undefined) await consumer.start();
   }
 
   private async ensureDeadLetterTopics(): Promise<void> {
@@ -568,22 +370,12 @@ export class KafkaBatchServer
     const configs = [...this.routes.values()]
       .filter((route) => route.deadLetter)
       .map((route) => deadLetterTopicConfig(route.topic, replicationFactor));
-    if (configs.length === 0) return;
-    const admin = TopicAdmin.of(this.kafka, { replicationFactor, logger: this.log });
-    try {
-      await admin.ensureConfigs(configs);
-    } finally {
-      await admin.close();
-    }
+    const created = await createMissingTopics(this.connection, configs);
+    if (created.length > 0) this.log.info({ topics: created }, 'created dead-letter topics');
   }
 
   private async shutdown(): Promise<void> {
-    this.stopping = true;
-    this.setStatus('stopping');
-    clearTimeout(this.restartTimer);
-    clearInterval(this.watchdog);
-    // Wake any record waiting out a retry delay: it is left uncommitted for the next owner.
-    this.stopSignal.abort();
+    const consumer = this.consumer;
     const timeoutMs = this.options.shutdownTimeoutMs ?? 25_000;
     const drainDeadline = setTimeout(() => {
       this.drainExpired = true;
@@ -594,486 +386,95 @@ export class KafkaBatchServer
     drainDeadline.unref();
     try {
       // Deferred commits first: what the app made durable is committed while still in the group.
-      if (this.consumer && this.deferredTopics().length > 0) {
-        await raceTimeout(this.settleDeferred(this.consumer), Math.max(100, timeoutMs * 0.8), 'deferred commits').catch(
-          (error: unknown) => this.log.warn({ err: error }, 'shutdown: records not yet durable are left for redelivery'),
+      if (consumer && this.deferredTopics().length > 0) {
+        for (const topic of this.deferredTopics()) consumer.pause(topic);
+        await raceTimeout(this.settleDeferred(), Math.max(100, timeoutMs * 0.8), 'deferred commits').catch((error: unknown) =>
+          this.log.warn({ err: error }, 'shutdown: records not yet durable are left for redelivery'),
         );
       }
-      // kafkajs stops fetching, waits for the batch in flight (which commits what it handled) and
-      // leaves the group. Bounded: on dead connections it could wait forever, and the uncommitted
-      // records are redelivered anyway.
-      if (this.consumer) await raceTimeout(this.consumer.disconnect(), timeoutMs, 'the Kafka consumer disconnecting');
+      // The consumer stops fetching, waits for the batches in flight (which commit what they
+      // handled) and leaves the group. Bounded: uncommitted records are redelivered anyway.
+      if (consumer) await raceTimeout(consumer.stop(), timeoutMs, 'the Kafka consumer stopping');
     } catch (error) {
-      this.log.warn({ err: error }, 'error while disconnecting the Kafka consumer');
+      this.log.warn({ err: error }, 'error while stopping the Kafka consumer');
     } finally {
       clearTimeout(drainDeadline);
     }
-    if (this.deadLetterProducerConnected) await this.deadLetterProducer?.disconnect().catch(() => undefined);
-    clearTimeout(this.deferredCommitRetry);
-    this.deferred.clear();
-    this.consumer = undefined;
-    this.connected = false;
-    this.groupJoined = false;
-    this.setStatus('stopped');
+    await this.started?.catch(() => undefined);
+    await this.deadLetterProducer?.disconnect().catch(() => undefined);
+    this.ledger.clear();
     this.log.info('Kafka consumer stopped');
   }
 
-  // ---- the batch ---------------------------------------------------------------------------
-
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    const route = this.routes.get(batch.topic);
-    if (route === undefined || batch.messages.length === 0) return;
-
-    // Offsets are resolved lazily: only the last record done matters, and only at commit time.
-    let lastDone: string | undefined;
-    let handled = 0;
-    const done = (offset: string, count = 1): void => {
-      lastDone = offset;
-      handled += count;
-    };
-
-    let failure: unknown;
-    const durables: Promise<unknown>[] | undefined = route.deferCommit ? [] : undefined;
-    this.batchesInFlight++;
-    try {
-      if (route.batchMode) await this.handleWholeBatch(route, payload, done, durables);
-      else await this.handleRecords(route, payload, done);
-    } catch (error) {
-      failure = error;
-    } finally {
-      this.batchesInFlight--;
-      this.lastActivity = Date.now();
-    }
-
-    if (lastDone !== undefined) payload.resolveOffset(lastDone);
-    if (durables !== undefined) {
-      // resolved (so the fetch moves on) but committed only once the app says the records are durable
-      if (lastDone !== undefined) this.deferRange(batch.topic, batch.partition, batch.messages[0].offset, lastDone, handled, durables);
-      if (handled > 0) {
-        this.lastBatchAt = Date.now();
-        this.options.metrics?.kafkaConsumed(batch.topic, handled);
-      }
-    } else {
-      await this.commitHandled(payload, failure);
-    }
-    if (handled > 0 && durables === undefined) {
-      this.lastBatchAt = Date.now();
-      this.options.metrics?.kafkaConsumed(batch.topic, handled);
-      if (this.events.listenerCount('batch') > 0) {
-        const committed: CommittedBatch = {
-          topic: batch.topic,
-          partition: batch.partition,
-          firstOffset: batch.messages[0].offset,
-          lastOffset: lastDone ?? batch.messages[0].offset,
-          records: handled,
-        };
-        this.events.emit('batch', committed);
-      }
-    }
-
-    if (failure instanceof BatchInterruptedError) return; // shutting down: the rest is redelivered
-    if (failure !== undefined) {
-      const rebalancing = REBALANCE_ERRORS.has((failure as { type?: string }).type ?? '');
-      this.log[rebalancing ? 'info' : 'error'](
-        { err: failure, topic: batch.topic, partition: batch.partition, committedUpTo: lastDone ?? null },
-        'batch stopped before its end; the rest will be delivered again',
-      );
-      throw failure;
-    }
+  private async settleDeferred(): Promise<void> {
+    while (this.batchesInFlight > 0 && !this.drainExpired) await new Promise((resolve) => setTimeout(resolve, 20));
+    await this.ledger.settle();
   }
-
-  /** Commits what the batch handled (and nothing of deferred-commit topics, which commit themselves). */
-  private async commitHandled(payload: EachBatchPayload, failure: unknown): Promise<void> {
-    let offsets = payload.uncommittedOffsets();
-    const deferredTopics = this.deferredTopics();
-    if (deferredTopics.length > 0) offsets = { topics: offsets.topics.filter((t) => !deferredTopics.includes(t.topic)) };
-    try {
-      await payload.commitOffsetsIfNecessary(offsets);
-    } catch (commitError) {
-      if (failure === undefined) throw commitError;
-      this.log.warn({ err: commitError }, 'could not commit the records handled before the failure');
-    }
-  }
-
-  // ---- deferred commits ----------------------------------------------------------------------
 
   private deferredTopics(): string[] {
     return [...this.routes.values()].filter((route) => route.deferCommit).map((route) => route.topic);
   }
 
-  /** Records `[firstOffset, lastOffset]` of a deferred-commit batch: committed once `durables` resolve. */
-  private deferRange(
-    topic: string,
-    partition: number,
-    firstOffset: string,
-    lastOffset: string,
-    records: number,
-    durables: Promise<unknown>[],
-  ): void {
-    const key = `${topic}|${partition}`;
-    let state = this.deferred.get(key);
-    if (state === undefined) {
-      state = { topic, partition, ranges: [] };
-      this.deferred.set(key, state);
-    }
-    const owner = state;
-    const settled = Promise.all(durables);
-    const range: DeferredRange = {
-      firstOffset,
-      lastOffset,
-      next: (BigInt(lastOffset) + 1n).toString(),
-      records,
-      durable: false,
-      settled: settled.catch(() => undefined),
-    };
-    owner.ranges.push(range);
-    settled.then(
-      () => {
-        if (this.deferred.get(key) !== owner) return; // revoked meanwhile: the records come again
-        this.rewinds.delete(key);
-        range.durable = true;
-        this.scheduleDeferredCommit();
-      },
-      (error: unknown) => {
-        if (this.deferred.get(key) !== owner) return;
-        this.log.error(
-          { err: error, topic, partition, firstOffset: owner.ranges[0]?.firstOffset },
-          'records were not made durable; fetching the partition again from its first uncommitted record',
-        );
-        this.rewind(owner);
-      },
-    );
-  }
+  // ---- the batch ---------------------------------------------------------------------------
 
-  /** Forgets the partition's uncommitted records, tells the app, and fetches them again. */
-  private rewind(state: DeferredPartition): void {
-    const from = state.ranges[0]?.firstOffset;
-    const key = `${state.topic}|${state.partition}`;
-    this.revokeDeferred([key], 'records were not made durable');
-    if (from === undefined || this.stopping) return;
-    // The partition waits with the retry policy's backoff before it is read again, so records that
-    // keep failing to be made durable are retried at a bounded pace rather than in a tight loop.
-    const attempt = (this.rewinds.get(key) ?? 0) + 1;
-    this.rewinds.set(key, attempt);
-    const partitions = [{ topic: state.topic, partitions: [state.partition] }];
+  private async handleBatch(batch: PartitionBatch, signal: AbortSignal): Promise<void> {
+    const route = this.routes.get(batch.topic);
+    if (route === undefined) return;
+    const { topic, partition, records } = batch;
+    const key = partitionKey(topic, partition);
+    const rewinds = this.rewound.get(key) ?? 0;
+    const progress: PipelineProgress = { settled: 0, durables: [] };
+    let failure: unknown;
+    this.batchesInFlight++;
     try {
-      this.consumer?.pause(partitions);
+      await this.pipeline.run(route, batch, progress, signal);
     } catch (error) {
-      this.log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not pause the partition before reading it again');
+      failure = error;
+    } finally {
+      this.batchesInFlight--;
     }
-    const timer = setTimeout(() => {
-      if (this.stopping) return;
-      try {
-        this.consumer?.seek({ topic: state.topic, partition: state.partition, offset: from });
-        // A partition the app paused meanwhile (a store down) stays paused until the app resumes it.
-        const paused = this.paused.get(state.topic);
-        if (paused !== 'all' && !paused?.has(state.partition)) this.consumer?.resume(partitions);
-      } catch (error) {
-        this.log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not seek back; a restart redelivers');
-      }
-    }, retryDelayMs(this.retryPolicy, attempt));
-    timer.unref();
-  }
-
-  /** Drops the uncommitted ranges of `keys` and emits `partitions-revoked` for them. */
-  private revokeDeferred(keys: string[], why: string): void {
-    const byTopic = new Map<string, number[]>();
-    for (const key of keys) {
-      const state = this.deferred.get(key);
-      if (state === undefined) continue;
-      this.deferred.delete(key);
-      if (state.ranges.length === 0) continue;
-      const partitions = byTopic.get(state.topic);
-      if (partitions) partitions.push(state.partition);
-      else byTopic.set(state.topic, [state.partition]);
-    }
-    if (byTopic.size === 0) return;
-    const revoked = [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
-    this.log.info({ revoked, why }, 'uncommitted records of deferred-commit partitions will be delivered again');
-    this.events.emit('partitions-revoked', revoked);
-  }
-
-  private scheduleDeferredCommit(): void {
-    if (this.deferredCommitScheduled) return;
-    this.deferredCommitScheduled = true;
-    // one commit request for everything that became durable in the same turn
-    setImmediate(() => {
-      this.deferredCommitScheduled = false;
-      this.deferredCommits = this.deferredCommits.then(() => this.commitDurable());
-    });
-  }
-
-  /**
-   * Commits, per partition, up to the end of the longest run of durable ranges from the oldest:
-   * never past a record the app has not declared durable.
-   */
-  private async commitDurable(): Promise<void> {
-    const consumer = this.consumer;
-    if (consumer === undefined) return;
-    const commits: { state: DeferredPartition; count: number }[] = [];
-    for (const state of this.deferred.values()) {
-      let count = 0;
-      while (count < state.ranges.length && state.ranges[count]?.durable) count++;
-      if (count > 0) commits.push({ state, count });
-    }
-    if (commits.length === 0) return;
-    const offsets = commits.map(({ state, count }) => ({
-      topic: state.topic,
-      partition: state.partition,
-      offset: (state.ranges[count - 1] as DeferredRange).next,
-    }));
-    try {
-      await consumer.commitOffsets(offsets);
-    } catch (error) {
-      const rebalancing = REBALANCE_ERRORS.has((error as { type?: string }).type ?? '');
-      this.log[rebalancing ? 'info' : 'warn']({ err: error, offsets }, 'could not commit durable offsets; trying again');
-      clearTimeout(this.deferredCommitRetry);
-      this.deferredCommitRetry = setTimeout(() => this.scheduleDeferredCommit(), 1_000);
-      this.deferredCommitRetry.unref();
-      return;
-    }
-    for (const { state, count } of commits) {
-      // revoked while committing: its ranges are gone with it (committing them was still right: they are durable)
-      if (this.deferred.get(`${state.topic}|${state.partition}`) !== state) continue;
-      for (const range of state.ranges.splice(0, count)) {
-        if (this.events.listenerCount('batch') > 0) {
-          const committed: CommittedBatch = {
-            topic: state.topic,
-            partition: state.partition,
-            firstOffset: range.firstOffset,
-            lastOffset: range.lastOffset,
-            records: range.records,
-          };
-          this.events.emit('batch', committed);
+    const settled = progress.settled;
+    // Past the batch's last record when all of it is settled: aborted records and markers too.
+    const next = settled === records.length ? batch.nextOffset : records[settled].offset;
+    if (settled > 0) {
+      const first = records[0].offset;
+      const last = records[settled - 1].offset;
+      if (route.deferCommit) {
+        // A batch handed over before its partition was rewound is read again: not committed.
+        if ((this.rewound.get(key) ?? 0) === rewinds) {
+          this.ledger.add(topic, partition, { firstOffset: first, lastOffset: last, next, records: settled }, progress.durables);
         }
-      }
-    }
-  }
-
-  /**
-   * On close: stops fetching the deferred-commit topics, waits for the batches in flight and for
-   * the app to settle what it holds, then commits what is durable.
-   */
-  private async settleDeferred(consumer: Consumer): Promise<void> {
-    try {
-      consumer.pause(this.deferredTopics().map((topic) => ({ topic })));
-    } catch {
-      // not running: nothing is fetched anyway
-    }
-    while (this.batchesInFlight > 0 && !this.drainExpired) await sleep(20);
-    const pending = [...this.deferred.values()].flatMap((state) => state.ranges.map((range) => range.settled));
-    await Promise.all(pending);
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.deferredCommits;
-    await this.commitDurable();
-  }
-
-  private async handleRecords(
-    route: Route,
-    { batch, heartbeat, isStale }: EachBatchPayload,
-    done: (offset: string) => void,
-  ): Promise<void> {
-    const { messages, partition } = batch;
-    let lastHeartbeat = Date.now();
-    for (let index = 0; index < messages.length; index++) {
-      if (this.drainExpired) throw new BatchInterruptedError('shutdown timeout reached');
-      if (isStale()) return; // someone seeked this partition: the fetch will start from the new offset
-      const message = messages[index];
-      await this.handleRecord(route, partition, message, heartbeat);
-      done(message.offset);
-      const now = Date.now();
-      if (now - lastHeartbeat >= 1_000) {
-        lastHeartbeat = now;
-        await heartbeat();
-      }
-    }
-  }
-
-  /** Decodes (and validates) a record's value, or says why it cannot be handled. */
-  private decode(route: Route, message: KafkaMessage): Decoded | Refused {
-    if (message.value === null) return { ok: true, value: null }; // a tombstone of a compacted topic
-    let value: unknown;
-    try {
-      value = JSON.parse(message.value.toString('utf8'));
-    } catch (error) {
-      return { ok: false, errorType: 'DeserializationError', reason: `value is not JSON: ${(error as Error).message}` };
-    }
-    if (route.validate && route.spec !== undefined) {
-      const version = headerValue(message.headers as IHeaders | undefined, HEADERS.schemaVersion);
-      // A newer writer may add optional fields this build does not know yet.
-      const newer = version !== undefined && Number(version) > route.spec.version;
-      const result = validateEvent(route.spec, value, { allowUnknownFields: newer });
-      if (!result.ok) {
-        return { ok: false, errorType: 'ValidationError', reason: formatFieldErrors(result.errors) };
-      }
-    }
-    return { ok: true, value };
-  }
-
-  private async handleRecord(
-    route: Route,
-    partition: number,
-    message: KafkaMessage,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const { topic } = route;
-    if (this.exhausted.size > 0) {
-      const key = exhaustedKeyOf(topic, partition, message.offset);
-      const alreadyExhausted = this.exhausted.get(key);
-      if (alreadyExhausted !== undefined) {
-        await this.deadLetter(route, message, alreadyExhausted);
-        this.exhausted.delete(key);
-        return;
-      }
-    }
-
-    const decoded = this.decode(route, message);
-    if (!decoded.ok) {
-      this.options.metrics?.kafkaFailed(topic);
-      await this.deadLetter(route, message, this.failureOf(route, partition, message, decoded, 0));
-      return;
-    }
-
-    const context = new KafkaRecordContext(topic, partition, message, this.options.groupId);
-    const correlationId = context.header(HEADERS.correlationId) || newCorrelationId();
-    context.useCorrelationId(correlationId);
-    const timer = this.options.metrics?.handlerSeconds(topic);
-    for (let attempt = 1; ; attempt++) {
-      context.attempt = attempt;
-      const started = timer ? performance.now() : 0;
-      try {
-        await runWithCorrelationId(correlationId, () => this.invoke(route.handler, decoded.value, context));
-        timer?.observe((performance.now() - started) / 1000);
-        return;
-      } catch (error) {
-        this.options.metrics?.kafkaFailed(topic);
-        const described = this.describeFailure(error);
-        const giveUp = error instanceof UnprocessableRecordError || attempt >= this.retryPolicy.maxAttempts;
-        if (giveUp) {
-          const failure = this.failureOf(route, partition, message, described, attempt);
-          try {
-            await this.deadLetter(route, message, failure);
-          } catch (deadLetterError) {
-            this.rememberExhausted(exhaustedKeyOf(topic, partition, message.offset), failure);
-            throw deadLetterError;
-          }
-          return;
-        }
-        const delay = retryDelayMs(this.retryPolicy, attempt);
-        this.log.warn(
-          { topic, partition, offset: message.offset, attempt, retryInMs: delay, correlationId, err: error },
-          'handler failed; retrying',
-        );
-        await this.waitBeforeRetry(delay, heartbeat);
-      }
-    }
-  }
-
-  private async handleWholeBatch(
-    route: Route,
-    { batch, heartbeat }: EachBatchPayload,
-    done: (offset: string, count?: number) => void,
-    durables: Promise<unknown>[] | undefined,
-  ): Promise<void> {
-    const { partition, messages } = batch;
-    // Records that cannot be decoded are settled first; the handler sees the rest, in order.
-    const values: unknown[] = [];
-    const kept: KafkaMessage[] = [];
-    for (const message of messages) {
-      if (this.drainExpired) throw new BatchInterruptedError('shutdown timeout reached');
-      const decoded = this.decode(route, message);
-      if (decoded.ok) {
-        values.push(decoded.value);
-        kept.push(message);
       } else {
-        this.options.metrics?.kafkaFailed(route.topic);
-        await this.deadLetter(route, message, this.failureOf(route, partition, message, decoded, 0));
+        try {
+          await this.consumer?.commit([{ topic, partition, offset: next }]);
+          this.emitCommitted({ topic, partition, firstOffset: first, lastOffset: last, records: settled });
+        } catch (commitError) {
+          this.log.warn({ err: commitError, topic, partition }, 'could not commit the handled records; they may come again');
+        }
       }
+      this.lastBatchAt = Date.now();
+      this.options.metrics?.kafkaConsumed(topic, settled);
     }
-    const refused = messages.length - kept.length;
-    if (kept.length === 0) {
-      done(messages[messages.length - 1].offset, refused);
-      return;
+    if (failure === undefined) return;
+    if (!(failure instanceof BatchInterruptedError)) {
+      this.log.error(
+        { err: failure, topic, partition, nextOffset: String(next) },
+        'batch stopped before its end; the rest will be delivered again',
+      );
     }
-    const where = { highWatermark: batch.highWatermark, durables };
-    await this.handleSegment(route, partition, values, kept, 0, kept.length, true, heartbeat, (offset, count) =>
-      done(offset, count), where,
-    );
-    // Every record is settled: the batch's own last offset covers trailing refused records too.
-    done(messages[messages.length - 1].offset, refused);
+    throw new IncompleteBatchError(next, failure);
   }
 
-  /**
-   * Runs the batch handler on `values[start, end)`. The whole batch gets the full retry policy;
-   * if it still fails it is split in halves, tried once each, down to single records, which get the
-   * full policy again and then the DLQ. A poison record costs a few attempts, not the whole batch.
-   */
-  private async handleSegment(
-    route: Route,
-    partition: number,
-    values: unknown[],
-    messages: KafkaMessage[],
-    start: number,
-    end: number,
-    fullRetries: boolean,
-    heartbeat: () => Promise<void>,
-    done: (offset: string, count: number) => void,
-    where: { highWatermark: string; durables: Promise<unknown>[] | undefined },
-  ): Promise<void> {
-    const size = end - start;
-    const attempts = fullRetries || size === 1 ? this.retryPolicy.maxAttempts : 1;
-    const segmentMessages = start === 0 && end === messages.length ? messages : messages.slice(start, end);
-    const segmentValues = start === 0 && end === values.length ? values : values.slice(start, end);
-    const context = new KafkaBatchContext(route.topic, partition, segmentMessages, this.options.groupId, where.highWatermark);
-    // promises of an attempt that threw are dropped: its records are handed over again
-    const attemptDurables: Promise<unknown>[] = [];
-    if (where.durables !== undefined) context.collectDurable(attemptDurables);
-    const timer = this.options.metrics?.handlerSeconds(route.topic);
-    for (let attempt = 1; ; attempt++) {
-      if (this.drainExpired) throw new BatchInterruptedError('shutdown timeout reached');
-      context.attempt = attempt;
-      attemptDurables.length = 0;
-      const started = timer ? performance.now() : 0;
-      try {
-        await runWithCorrelationId(undefined, () => this.invoke(route.handler, segmentValues, context));
-        timer?.observe((performance.now() - started) / 1000);
-        where.durables?.push(...attemptDurables);
-        done(messages[end - 1].offset, size);
-        return;
-      } catch (error) {
-        this.options.metrics?.kafkaFailed(route.topic, size);
-        const unprocessable = error instanceof UnprocessableRecordError;
-        if (size === 1 && (unprocessable || attempt >= attempts)) {
-          const failure = this.failureOf(route, partition, messages[start], this.describeFailure(error), attempt);
-          await this.deadLetter(route, messages[start], failure);
-          done(messages[start].offset, 1);
-          return;
-        }
-        if (unprocessable || attempt >= attempts) {
-          const middle = start + Math.floor(size / 2);
-          this.log.warn(
-            { topic: route.topic, partition, firstOffset: messages[start].offset, records: size, err: error },
-            'batch handler failed; splitting the batch to find the failing records',
-          );
-          await this.handleSegment(route, partition, values, messages, start, middle, false, heartbeat, done, where);
-          await heartbeat();
-          await this.handleSegment(route, partition, values, messages, middle, end, false, heartbeat, done, where);
-          return;
-        }
-        const delay = retryDelayMs(this.retryPolicy, attempt);
-        this.log.warn(
-          { topic: route.topic, partition, records: size, attempt, retryInMs: delay, err: error },
-          'batch handler failed; retrying',
-        );
-        await this.waitBeforeRetry(delay, heartbeat);
-      }
-    }
-  }
-
-  private async invoke(handler: MessageHandler, data: unknown, context: unknown): Promise<void> {
-    const result: unknown = await handler(data, context);
-    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  private emitCommitted(range: CommittedRange): void {
+    if (this.events.listenerCount('batch') === 0) return;
+    const committed: CommittedBatch = {
+      topic: range.topic,
+      partition: range.partition,
+      firstOffset: range.firstOffset.toString(),
+      lastOffset: range.lastOffset.toString(),
+      records: range.records,
+    };
+    this.events.emit('batch', committed);
   }
 
   private describeFailure(error: unknown): { errorType: string; reason: string } {
@@ -1087,100 +488,17 @@ export class KafkaBatchServer
     return describeHandlerFailure(error);
   }
 
-  private failureOf(
-    route: Route,
-    partition: number,
-    message: KafkaMessage,
-    described: { errorType: string; reason: string },
-    attempts: number,
-  ): DeadLetterFailure {
-    return {
-      reason: described.reason,
-      errorType: described.errorType,
-      topic: route.topic,
-      partition,
-      offset: message.offset,
-      attempts,
-      consumerGroup: this.options.groupId,
-      failedAt: new Date(),
-    };
-  }
-
-  private rememberExhausted(key: string, failure: DeadLetterFailure): void {
-    if (this.exhausted.size >= 10_000) this.exhausted.clear();
-    this.exhausted.set(key, failure);
-  }
-
-  /** Waits `ms` while keeping the group membership alive; shutting down cuts it short. */
-  private async waitBeforeRetry(ms: number, heartbeat: () => Promise<void>): Promise<void> {
-    let remaining = ms;
-    while (remaining > 0) {
-      if (this.stopping) throw new BatchInterruptedError('shutting down during a retry delay');
-      const step = Math.min(remaining, 1_000);
-      try {
-        await sleep(step, undefined, { signal: this.stopSignal.signal });
-      } catch {
-        throw new BatchInterruptedError('shutting down during a retry delay');
-      }
-      remaining -= step;
-      await heartbeat();
-    }
-  }
-
   // ---- dead letters ------------------------------------------------------------------------
 
-  /** Writes the original record to `<topic>.dlq` and waits for the brokers' acknowledgement. */
-  private async deadLetter(route: Route, message: KafkaMessage, failure: DeadLetterFailure): Promise<void> {
-    const logFields = {
-      topic: route.topic,
-      partition: failure.partition,
-      offset: failure.offset,
-      attempts: failure.attempts,
-      errorType: failure.errorType,
-      reason: failure.reason,
-      correlationId: headerValue(message.headers as IHeaders | undefined, HEADERS.correlationId),
-    };
-    if (!route.deadLetter) {
-      this.log.error(logFields, 'record skipped: its topic has no dead-letter topic in the catalog');
-      return;
-    }
-    try {
-      const producer = await this.deadLetterProducerReady();
-      await producer.send({
-        topic: route.deadLetterTopic,
-        acks: -1,
-        compression: compressionTypeOf(topicSpec(route.deadLetterTopic)?.compression),
-        messages: [
-          {
-            key: message.key,
-            value: message.value,
-            headers: deadLetterHeaders(message.headers as IHeaders | undefined, failure),
-          },
-        ],
-      });
-    } catch (error) {
-      throw new DeadLetterUnavailableError(route.deadLetterTopic, error);
-    }
-    this.options.metrics?.kafkaDeadLettered(route.topic);
-    this.log.warn({ ...logFields, deadLetterTopic: route.deadLetterTopic }, 'record sent to the dead-letter topic');
-    if (this.events.listenerCount('dead-letter') > 0) this.events.emit('dead-letter', failure);
-  }
-
-  private async deadLetterProducerReady(): Promise<Producer> {
-    this.deadLetterProducer ??= this.kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      retry: { ...KAFKA_CLIENT_RETRY },
+  /** Writes the original record, with its headers and the dlq.* ones, to `topic`; resolves once acknowledged. */
+  private async writeDeadLetter(topic: string, record: FetchedRecord, failure: DeadLetterFailure): Promise<void> {
+    this.deadLetterProducer ??= new TypedProducer(this.connection, {
+      service: this.options.service,
+      logger: this.log,
+      lingerMs: 0,
     });
-    const producer = this.deadLetterProducer;
-    this.deadLetterProducerConnected ??= producer.connect().catch((error: unknown) => {
-      this.deadLetterProducerConnected = undefined;
-      throw error;
-    });
-    await this.deadLetterProducerConnected;
-    return producer;
+    await this.deadLetterProducer.sendRaw(topic, [
+      { key: record.key, value: record.value, headers: deadLetterHeaders(record.headers, failure) },
+    ]);
   }
 }
-

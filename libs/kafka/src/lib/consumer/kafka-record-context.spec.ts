@@ -1,16 +1,15 @@
-import type { KafkaMessage } from 'kafkajs';
 import { HEADERS } from '@tributary/contracts';
 import { KafkaBatchContext, KafkaRecordContext } from './kafka-record-context';
+import type { FetchedRecord } from './partition-fetcher';
 
-function message(offset: string, headers: Record<string, Buffer> = {}): KafkaMessage {
+function message(offset: string, headers: Record<string, Buffer> = {}): FetchedRecord {
   return {
     key: Buffer.from('AAPL'),
     value: Buffer.from('{}'),
-    timestamp: '1742567400123',
-    attributes: 0,
-    offset,
-    headers,
-  } as KafkaMessage;
+    timestamp: 1742567400123n,
+    offset: BigInt(offset),
+    headers: Object.entries(headers).map(([name, value]) => [Buffer.from(name), value] as const),
+  };
 }
 
 describe('KafkaRecordContext', () => {
@@ -39,6 +38,18 @@ describe('KafkaRecordContext', () => {
     });
     expect(context.groupId).toBe('cep-engine');
     expect(context.timestamp).toBe('1742567400123');
+  });
+
+  it('a header written twice reads as its last value, as with the Java client', () => {
+    const context = new KafkaRecordContext('market.trades', 0, {
+      ...message('3'),
+      headers: [
+        [Buffer.from('trace'), Buffer.from('first')],
+        [Buffer.from('trace'), Buffer.from('last')],
+      ],
+    }, 'cep-engine');
+    expect(context.header('trace')).toBe('last');
+    expect(context.headers).toEqual({ trace: 'last' });
   });
 
   it('reports the correlation ID the handler runs under when the record had none', () => {

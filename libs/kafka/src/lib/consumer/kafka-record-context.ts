@@ -1,7 +1,7 @@
 import { BaseRpcContext } from '@nestjs/microservices';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { HEADERS } from '@tributary/contracts';
 import { decodeHeaders, headerValue } from '../record-headers';
+import type { FetchedRecord } from './partition-fetcher';
 
 /**
  * What a handler knows about the record it is given, besides the decoded value:
@@ -11,6 +11,7 @@ import { decodeHeaders, headerValue } from '../record-headers';
 export class KafkaRecordContext extends BaseRpcContext<[]> {
   private decodedHeaders?: Record<string, string>;
   private decodedKey?: string | null;
+  private offsetText?: string;
   private correlation?: string;
   /** Which attempt of this record the handler is running: 1 the first time, 2 on the first retry. */
   attempt = 1;
@@ -18,8 +19,8 @@ export class KafkaRecordContext extends BaseRpcContext<[]> {
   constructor(
     readonly topic: string,
     readonly partition: number,
-    /** The record as kafkajs delivered it (raw key, value and header buffers). */
-    readonly message: KafkaMessage,
+    /** The record as fetched: raw key, value and header bytes, offset and timestamp. */
+    readonly raw: FetchedRecord,
     /** The consumer group handling it. */
     readonly groupId: string,
   ) {
@@ -28,24 +29,25 @@ export class KafkaRecordContext extends BaseRpcContext<[]> {
 
   /** Offset of the record in its partition (a decimal string: offsets exceed 2^53 in principle). */
   get offset(): string {
-    return this.message.offset;
+    this.offsetText ??= this.raw.offset.toString();
+    return this.offsetText;
   }
 
   /** The record key as UTF-8 text; null for a record without key. */
   get key(): string | null {
-    if (this.decodedKey === undefined) this.decodedKey = this.message.key === null ? null : this.message.key.toString('utf8');
+    if (this.decodedKey === undefined) this.decodedKey = this.raw.key === null ? null : this.raw.key.toString('utf8');
     return this.decodedKey;
   }
 
   /** Every header as UTF-8 text (the last value wins when a header repeats). */
   get headers(): Readonly<Record<string, string>> {
-    this.decodedHeaders ??= decodeHeaders(this.message.headers as IHeaders | undefined);
+    this.decodedHeaders ??= decodeHeaders(this.raw.headers);
     return this.decodedHeaders;
   }
 
   /** One header as text, without decoding the others. */
   header(name: string): string | undefined {
-    return this.decodedHeaders ? this.decodedHeaders[name] : headerValue(this.message.headers as IHeaders | undefined, name);
+    return this.decodedHeaders ? this.decodedHeaders[name] : headerValue(this.raw.headers, name);
   }
 
   /** Event time from the `event.time` header: epoch nanoseconds UTC, decimal. */
@@ -69,7 +71,7 @@ export class KafkaRecordContext extends BaseRpcContext<[]> {
 
   /** Broker or producer timestamp of the record, epoch milliseconds as a string. */
   get timestamp(): string {
-    return this.message.timestamp;
+    return this.raw.timestamp.toString();
   }
 }
 
@@ -87,7 +89,7 @@ export class KafkaBatchContext extends BaseRpcContext<[]> {
     readonly topic: string,
     readonly partition: number,
     /** The records, in offset order, one per value handed to the handler. */
-    readonly messages: readonly KafkaMessage[],
+    readonly records: readonly FetchedRecord[],
     readonly groupId: string,
     private readonly watermark = '',
   ) {
@@ -95,7 +97,7 @@ export class KafkaBatchContext extends BaseRpcContext<[]> {
   }
 
   get size(): number {
-    return this.messages.length;
+    return this.records.length;
   }
 
   /**
@@ -123,21 +125,21 @@ export class KafkaBatchContext extends BaseRpcContext<[]> {
   }
 
   get firstOffset(): string {
-    return this.messages[0]?.offset ?? '';
+    return this.records[0]?.offset.toString() ?? '';
   }
 
   get lastOffset(): string {
-    return this.messages[this.messages.length - 1]?.offset ?? '';
+    return this.records[this.records.length - 1]?.offset.toString() ?? '';
   }
 
   /** The context of the `index`-th value of the batch. */
   record(index: number): KafkaRecordContext {
-    this.contexts ??= new Array<KafkaRecordContext | undefined>(this.messages.length);
+    this.contexts ??= new Array<KafkaRecordContext | undefined>(this.records.length);
     let context = this.contexts[index];
     if (context === undefined) {
-      const message = this.messages[index];
-      if (message === undefined) throw new RangeError(`no record ${index} in a batch of ${this.messages.length}`);
-      context = new KafkaRecordContext(this.topic, this.partition, message, this.groupId);
+      const record = this.records[index];
+      if (record === undefined) throw new RangeError(`no record ${index} in a batch of ${this.records.length}`);
+      context = new KafkaRecordContext(this.topic, this.partition, record, this.groupId);
       this.contexts[index] = context;
     }
     return context;

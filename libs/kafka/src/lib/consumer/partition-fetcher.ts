@@ -154,8 +154,8 @@ export class PartitionFetcher {
             const key = keyOf(name, answer.partitionIndex);
             const fetchedFrom = asked.get(key);
             const position = this.positions.get(key);
-            // Revoked or moved while the fetch was out: what came back is not wanted any more.
-            if (fetchedFrom === undefined || position === undefined || position.offset !== fetchedFrom) continue;
+            // Revoked, moved or paused while the fetch was out: what came back is not wanted now.
+            if (fetchedFrom === undefined || position === undefined || position.offset !== fetchedFrom || position.paused) continue;
             if (answer.errorCode !== 0) {
               if (STALE_LEADER.has(answer.errorCode)) stale = true;
               errors.push({

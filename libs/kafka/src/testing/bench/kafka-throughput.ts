@@ -12,7 +12,6 @@ import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '
 type Trade = EventOf<'market.trades'>;
 
 async function consume(
-  kafka: ReturnType<typeof testKafka>,
   topic: string,
   total: number,
   label: string,
@@ -22,7 +21,7 @@ async function consume(
   const server = new KafkaBatchServer({
     service: 'bench',
     groupId: uniqueName('bench'),
-    kafka,
+    connection: testConnection(),
     logger: quietLogger(),
     validate: options.validate,
     topicSpecs: [{ ...CATALOG['market.trades'], topic }],
@@ -69,9 +68,9 @@ async function main(): Promise<void> {
         recordsPerRequest: Math.round(producer.stats.records / producer.stats.requests),
       }),
     );
-    await consume(kafka, topic, total, 'consumer, record handler, validation on', { validate: true, batch: false });
-    await consume(kafka, topic, total, 'consumer, record handler, validation off', { validate: false, batch: false });
-    await consume(kafka, topic, total, 'consumer, batch handler, validation on', { validate: true, batch: true });
+    await consume(topic, total, 'consumer, record handler, validation on', { validate: true, batch: false });
+    await consume(topic, total, 'consumer, record handler, validation off', { validate: false, batch: false });
+    await consume(topic, total, 'consumer, batch handler, validation on', { validate: true, batch: true });
   } finally {
     await producer.disconnect();
     await topics.cleanup();
