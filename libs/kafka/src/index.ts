@@ -79,7 +79,9 @@ export {
 export { KafkaHandlerErrorFilter } from './lib/consumer/handler-error-filter';
 export { connectKafkaConsumer } from './lib/consumer/connect-kafka-consumer';
 export {
+  assignWith,
   CO_PARTITION_ASSIGNER,
+  coPartitionAssignor,
   CoPartitionAssigner,
   coPartitionedAssignment,
 } from './lib/consumer/co-partition-assigner';

@@ -1,7 +1,7 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { CepEngine, EventTimeline } from '@tributary/cep';
 import { type Alert, type CepSideOutput, decodeEvent, dlqTopicOf, HEADERS, ValidationError } from '@tributary/contracts';
-import { deadLetterHeaders, headerValue } from '@tributary/kafka';
+import { deadLetterHeaders, headerValue, type RecordHeaders } from '@tributary/kafka';
 import type { CepEvent, CompiledRule } from '../rules/rule-api';
 import { alertOf, lateOf, timeoutOf } from './alert-factory';
 import type { CepTopics } from './cep-topics';
@@ -15,7 +15,7 @@ export interface InputRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers?: IHeaders;
+  readonly headers?: RecordHeaders;
 }
 
 export interface DeadLetter {

@@ -1,8 +1,8 @@
-import type { Kafka, PartitionAssigner } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RulePlacement } from '@tributary/cep';
 import { CATALOG, type TopicSpec, topicSpec } from '@tributary/contracts';
-import { CoPartitionAssigner, deadLetterTopicConfig, TopicAdmin, topicConfigOf } from '@tributary/kafka';
+import { coPartitionAssignor, deadLetterTopicConfig, type KafkaConnection, type PartitionAssignor, TopicAdmin, topicConfigOf } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { GLOBAL_SLOT, type Slot } from '../engine/checkpoint';
 import type { PartitionProcessor } from '../engine/partition-processor';
@@ -12,11 +12,13 @@ import type { RuleSpec } from '../rules/rule-api';
 import type { RuleBook } from '../rules/rule-book';
 
 import { InputLane } from './input-lane';
-import { SingleOwnerAssigner } from './single-owner-assigner';
+import { singleOwnerAssignor } from './single-owner-assigner';
 import { StateTopicsReader } from './state-topics-reader';
 import { CHECKPOINT_PARTITIONS } from './transactional-writer';
 
 export interface CepRunnerOptions {
+  /** How the input consumers reach the cluster. */
+  readonly connection: KafkaConnection;
   readonly group: string;
   /** `service/instance`. */
   readonly writer: string;
@@ -133,18 +135,18 @@ export class CepRunner {
     if (this.rules.size === 0 && this.options.seedRules && this.options.seedRules.length > 0) {
       await this.seed(this.options.seedRules);
     }
-    const lane = (name: RulePlacement, groupId: string, assigner: PartitionAssigner, slotOf: (partition: number) => Slot): InputLane =>
+    const lane = (name: RulePlacement, groupId: string, assignor: PartitionAssignor, slotOf: (partition: number) => Slot): InputLane =>
       new InputLane(this.kafka, reader, {
         ...this.options,
         name,
         groupId,
-        assigner,
+        assignor,
         slotOf,
         rules: () => this.rules.enabledRules().filter((rule) => rule.placement === name),
         ensureInputs: (inputs) => this.ensureTopics(inputs),
         logger: logger.child({ lane: name }),
       });
-    this.lanes = [lane('partitioned', group, CoPartitionAssigner, (partition) => partition), lane('global', `${group}.global`, SingleOwnerAssigner, () => GLOBAL_SLOT)];
+    this.lanes = [lane('partitioned', group, coPartitionAssignor, (partition) => partition), lane('global', `${group}.global`, singleOwnerAssignor, () => GLOBAL_SLOT)];
     this.rules.onChange((changed) => this.onRulesChanged(changed));
     this.timer = setInterval(() => {
       for (const each of this.lanes) each.tick();

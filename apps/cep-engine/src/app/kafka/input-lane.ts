@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Alert } from '@tributary/contracts';
+import { type Assignment, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch } from '@tributary/kafka';
 import { type Slot } from '../engine/checkpoint';
 import { PartitionProcessor } from '../engine/partition-processor';
 import type { CepTopics } from '../engine/cep-topics';
@@ -20,7 +21,8 @@ export interface InputLaneOptions {
   readonly groupId: string;
   /** The service's consumer group: names checkpoints and transactional ids. */
   readonly group: string;
-  readonly assigner: PartitionAssigner;
+  readonly assignor: PartitionAssignor;
+  readonly connection: KafkaConnection;
   /** The slot an assigned input partition belongs to. */
   slotOf(partition: number): Slot;
   /** The enabled rules this lane runs. */
@@ -80,7 +82,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class InputLane {
   private readonly tasks = new Map<Slot, SlotTask>();
   private readonly opening = new Map<Slot, Promise<SlotTask>>();
-  private consumer: Consumer | undefined;
+  private consumer: ManagedConsumer | undefined;
   private subscribed: string[] = [];
   /** Slots the group assigned to this instance in the current generation. */
   private assigned: Slot[] = [];
@@ -115,6 +117,8 @@ export class InputLane {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // A consumer still trying to join gives up; then the restart in progress ends.
+    await this.consumer?.stop().catch(() => undefined);
     await this.restarting?.catch(() => undefined);
     await this.stopConsumer(true);
     this.state = 'stopped';
@@ -184,80 +188,78 @@ export class InputLane {
     }
     await this.options.ensureInputs(inputs);
     const generation = ++this.generation;
-    const consumer = this.kafka.consumer({
+    const consumer: ManagedConsumer = new ManagedConsumer(this.options.connection, {
       groupId: this.options.groupId,
-      partitionAssigners: [this.options.assigner],
-      readUncommitted: false,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 20_000,
-      heartbeatInterval: 1_000,
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
+      topics: this.subscribed,
+      assignor: this.options.assignor,
+      readCommitted: true,
+      sessionTimeoutMs: 10_000,
+      maxWaitMs: 100,
+      // offsets are committed in the slots' transactions, with their checkpoints
+      autoCommit: false,
+      partitionsConcurrently: 1,
+      fromBeginning: this.options.startFrom === 'earliest',
+      handle: (batch): Promise<void> => this.onBatch(batch, generation, consumer),
+      onAssigned: (assignment) => this.onAssigned(assignment, generation),
+      logger: this.options.logger,
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const owned = new Set<Slot>(Object.values(payload.memberAssignment).flat().map((partition) => this.options.slotOf(partition)));
-      this.assigned = [...owned].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1));
-      this.options.logger.info({ slots: this.assigned, lane: this.options.name }, 'partitions assigned');
-      for (const slot of [...this.tasks.keys()]) if (!owned.has(slot)) void this.closeTask(slot, 'revoked');
-      // Take the new slots over now (fence the previous owner, load the checkpoint), not at their first record.
-      for (const slot of this.assigned) {
-        this.task(slot).catch((error: unknown) => this.options.logger.warn({ err: error, slot }, 'could not take the slot over yet'));
-      }
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (generation !== this.generation || this.stopping) return;
-      this.lastError = payload.error.message;
-      if (!payload.restart) void this.restartConsumer(`consumer crashed: ${payload.error.message}`);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: this.subscribed, fromBeginning: this.options.startFrom === 'earliest' });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload, generation, consumer),
-    });
+    // Keeps trying to join while the cluster is away, until the lane stops.
+    await consumer.start();
+    if (generation !== this.generation || this.stopping) return;
     this.state = 'running';
     this.lastError = undefined;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload, generation: number, consumer: Consumer): Promise<void> {
+  /** A new generation: slots no longer owned are released, new ones taken over now (not at their first record). */
+  private onAssigned(assignment: Assignment, generation: number): void {
+    if (generation !== this.generation) return;
+    const owned = new Set<Slot>([...assignment.values()].flat().map((partition) => this.options.slotOf(partition)));
+    this.assigned = [...owned].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1));
+    this.options.logger.info({ slots: this.assigned, lane: this.options.name }, 'partitions assigned');
+    for (const slot of [...this.tasks.keys()]) if (!owned.has(slot)) void this.closeTask(slot, 'revoked');
+    // Fence the previous owner and load the checkpoint now.
+    for (const slot of this.assigned) {
+      this.task(slot).catch((error: unknown) => this.options.logger.warn({ err: error, slot }, 'could not take the slot over yet'));
+    }
+  }
+
+  private async onBatch(batch: PartitionBatch, generation: number, consumer: ManagedConsumer): Promise<void> {
     if (generation !== this.generation) return;
     const task = await this.task(this.options.slotOf(batch.partition));
     if (task.closed || generation !== this.generation) return;
     const processor = task.processor;
-    const first = batch.messages[0];
-    const position = processor.position(batch.topic, batch.partition);
-    if (first !== undefined && position !== undefined && BigInt(first.offset) > BigInt(position)) {
+    const { topic, partition, records } = batch;
+    const first = records[0];
+    const position = processor.position(topic, partition);
+    if (first !== undefined && position !== undefined && first.offset > BigInt(position)) {
       // The consumer starts beyond the checkpoint (no group offset yet, or one lost): read from the
       // checkpoint instead. Asked once per position, since the gap may be transaction markers only.
-      const name = `${batch.topic}/${batch.partition}`;
+      const name = `${topic}/${partition}`;
       if (task.soughtTo.get(name) !== position) {
         task.soughtTo.set(name, position);
-        this.options.logger.info({ topic: batch.topic, partition: batch.partition, from: first.offset, to: position }, 'input read from the checkpoint position');
-        consumer.seek({ topic: batch.topic, partition: batch.partition, offset: position });
+        this.options.logger.info({ topic, partition, from: first.offset.toString(), to: position }, 'input read from the checkpoint position');
+        consumer.rewind(topic, partition, BigInt(position));
         return;
       }
     }
     let applied = 0;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+    for (const record of records) {
+      if (this.stopping || generation !== this.generation) break;
       const result = processor.ingest({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: message.headers,
+        topic,
+        partition,
+        offset: record.offset.toString(),
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
       });
       if (result !== 'skipped') applied++;
     }
-    if (applied > 0) this.options.metrics?.consumed(batch.topic, applied);
+    if (applied > 0) this.options.metrics?.consumed(topic, applied);
     processor.collect();
     // Alerts commit at once; side outputs and dead letters join them or the next interval's commit.
     if (processor.hasAlerts) void this.commit(task);
-    await heartbeat();
   }
 
   /** The task of a slot, opening it (fence, claim, restore) on first use. */
@@ -368,6 +370,5 @@ export class InputLane {
     if (consumer) await consumer.stop().catch(() => undefined);
     await Promise.all([...this.opening.values()].map((opening) => opening.catch(() => undefined)));
     await Promise.all([...this.tasks.keys()].map((slot) => this.closeTask(slot, 'consumer stopped', commit)));
-    if (consumer) await consumer.disconnect().catch(() => undefined);
   }
 }

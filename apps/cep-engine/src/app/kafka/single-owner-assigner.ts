@@ -1,4 +1,5 @@
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { assignWith, type PartitionAssignor } from '@tributary/kafka';
 
 /** Name the group protocol announces; every instance of the group must use it. */
 export const SINGLE_OWNER_ASSIGNER = 'TributarySingleOwner';
@@ -41,3 +42,9 @@ export const SingleOwnerAssigner: PartitionAssigner = ({ cluster }) => ({
     return { name: SINGLE_OWNER_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
   },
 });
+
+/** {@link singleOwnerAssignment} for the group leader of a managed consumer (same protocol name and bytes). */
+export const singleOwnerAssignor: PartitionAssignor = {
+  name: SINGLE_OWNER_ASSIGNER,
+  assign: (members, partitionCounts) => assignWith(singleOwnerAssignment, members, partitionCounts),
+};

@@ -1,9 +1,16 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, Optional } from '@nestjs/common';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { Candle, CATALOG, type LateTrade, type TopicSpec, type UnderlyingTrade, validateEvent } from '@tributary/contracts';
-import { KAFKA_CLIENT, KAFKA_CLIENT_RETRY, KAFKA_LOGGER, TypedProducer } from '@tributary/kafka';
+import {
+  type Assignment,
+  KAFKA_CONNECTION,
+  KAFKA_LOGGER,
+  type KafkaConnection,
+  ManagedConsumer,
+  type PartitionBatch,
+  TypedProducer,
+} from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 import { CandleAggregator, decodeCheckpoint, encodeCheckpoint } from './candle-aggregator';
 
@@ -52,7 +59,7 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
  * an open window still needs, with the aggregator's checkpoint as the offset's metadata.
  *
  * After a restart or a rebalance the aggregator is rebuilt from the committed offsets and their
- * checkpoints (the consumer is sought back to them), so a crash at any point loses no trade and
+ * checkpoints (the partitions are read again from them), so a crash at any point loses no trade and
  * changes no closed candle; candles emitted after the last commit are emitted again, identical
  * (same key on a compacted topic), and a late trade may be reported twice with the same
  * `idempotency.key`.
@@ -64,22 +71,19 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly lateSpec: TopicSpec<typeof LateTrade.schema>;
   private readonly sourceSpec: TopicSpec;
   private aggregator: CandleAggregator;
-  private consumer?: Consumer;
-  private admin?: Admin;
+  private consumer?: ManagedConsumer;
   private running = false;
   private stopping = false;
-  private groupJoined = false;
-  private assignment: number[] = [];
-  private reloadNeeded = true;
+  /** Set while the aggregator holds records whose output was not written: nothing runs until the rebuild. */
+  private broken = false;
+  private failures = 0;
   private lastError: string | null = null;
-  private restartTimer?: NodeJS.Timeout;
-  private restartDelayMs = 1000;
   private idleTimer?: NodeJS.Timeout;
   private readonly lastSeen = new Map<number, number>();
   private readonly idle = new Set<number>();
   private readonly committed = new Map<number, string>();
-  /** First offset processed per partition since the group was joined (where an uncommitted partition restarts). */
-  private readonly startOffsets = new Map<number, string>();
+  /** Where each partition started in this generation (where one never committed is read again from). */
+  private readonly startOffsets = new Map<number, bigint>();
   /** One batch, idle check or reload at a time: the aggregator is not re-entrant. */
   private lock: Promise<void> = Promise.resolve();
   private readonly emitted: Counter<'interval' | 'kind'>;
@@ -87,7 +91,7 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly skipped: Counter<'reason'>;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     private readonly producer: TypedProducer,
     @Inject(KAFKA_LOGGER) logger: Logger,
     @Inject(CANDLE_STREAM_OPTIONS) private readonly options: CandleStreamOptions,
@@ -129,13 +133,9 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.restartTimer);
     clearInterval(this.idleTimer);
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    // kafkajs lets the batch in flight finish (it commits what it wrote) before leaving the group.
-    await consumer?.disconnect().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the candle consumer'));
-    await this.admin?.disconnect().catch(() => undefined);
+    // The batch in flight finishes (and commits what it wrote) before the member leaves the group.
+    await this.consumer?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the candle consumer'));
     this.running = false;
   }
 
@@ -143,11 +143,11 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
     const watermark = this.aggregator.watermarkUs;
     return {
       running: this.running,
-      groupJoined: this.groupJoined,
+      groupJoined: this.consumer?.status === 'group-joined',
       watermark: Number.isFinite(watermark) ? (BigInt(watermark) * 1000n).toString() : null,
       openWindows: this.aggregator.windowCount,
-      assignment: this.assignment,
-      lastError: this.lastError,
+      assignment: this.partitions(),
+      lastError: this.lastError ?? this.consumer?.lastError ?? null,
     };
   }
 
@@ -159,65 +159,32 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  private async start(): Promise<void> {
-    if (this.stopping) return;
-    const consumer = this.kafka.consumer({
-      groupId: this.options.groupId,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 500,
-      sessionTimeout: 30_000,
-      retry: { ...KAFKA_CLIENT_RETRY, restartOnFailure: async () => this.consumer === consumer && !this.stopping },
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      this.groupJoined = true;
-      this.assignment = [...(event.payload.memberAssignment[this.options.sourceTopic] ?? [])].sort((a, b) => a - b);
-      this.reloadNeeded = true; // kafkajs resumes every partition from its committed offset
-      this.startOffsets.clear();
-      this.lastError = null;
-      this.restartDelayMs = 1000;
-      this.log.info({ partitions: this.assignment }, 'candle aggregator joined its group');
-    });
-    consumer.on(consumer.events.REBALANCING, () => {
-      this.groupJoined = false;
-    });
-    consumer.on(consumer.events.CRASH, (event) => {
-      this.groupJoined = false;
-      this.reloadNeeded = true;
-      this.lastError = String((event.payload.error as Error | undefined)?.message ?? event.payload.error);
-      if (!event.payload.restart && !this.stopping && this.consumer === consumer) this.restartLater(consumer);
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [this.options.sourceTopic], fromBeginning: this.options.fromBeginning ?? false });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => this.exclusive(() => this.handleBatch(payload)),
-      });
-      this.running = true;
-      if (this.options.idlePartitionMs > 0) {
-        clearInterval(this.idleTimer);
-        this.idleTimer = setInterval(() => void this.exclusive(() => this.checkIdle()), Math.max(100, this.options.idlePartitionMs / 2));
-        this.idleTimer.unref();
-      }
-    } catch (error) {
-      this.lastError = (error as Error).message;
-      this.log.warn({ err: error }, 'candle consumer could not start; retrying');
-      this.restartLater(consumer);
-    }
+  private partitions(): number[] {
+    return [...(this.consumer?.assignment.get(this.options.sourceTopic) ?? [])].sort((a, b) => a - b);
   }
 
-  private restartLater(failed: Consumer): void {
-    if (this.consumer === failed) this.consumer = undefined;
-    this.running = false;
-    void failed.disconnect().catch(() => undefined);
+  private async start(): Promise<void> {
     if (this.stopping) return;
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.start(), this.restartDelayMs);
-    this.restartTimer.unref();
-    this.restartDelayMs = Math.min(30_000, this.restartDelayMs * 2);
+    const consumer = new ManagedConsumer(this.connection, {
+      groupId: this.options.groupId,
+      topics: [this.options.sourceTopic],
+      fromBeginning: this.options.fromBeginning ?? false,
+      // commits behind the open windows, with the aggregator's checkpoint
+      autoCommit: false,
+      partitionsConcurrently: 1,
+      maxWaitMs: 500,
+      handle: (batch) => this.exclusive(() => this.handleBatch(batch)),
+      onAssigned: (assignment) => this.exclusive(() => this.rebuild(assignment)),
+      logger: this.log,
+    });
+    this.consumer = consumer;
+    this.running = true;
+    if (this.options.idlePartitionMs > 0) {
+      this.idleTimer = setInterval(() => void this.exclusive(() => this.checkIdle()), Math.max(100, this.options.idlePartitionMs / 2));
+      this.idleTimer.unref();
+    }
+    // Keeps trying to join while the cluster is away, until the module is destroyed.
+    await consumer.start();
   }
 
   private exclusive(work: () => Promise<void>): Promise<void> {
@@ -226,36 +193,28 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
     return run;
   }
 
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (this.stopping || payload.isStale()) return;
-    if (this.reloadNeeded) {
-      const sought = await this.reload();
-      // A partition sought back to its committed offset gets this batch again from there.
-      if (sought.has(batch.partition)) return;
-    }
-    const { partition, messages } = batch;
+  private async handleBatch(batch: PartitionBatch): Promise<void> {
+    if (this.stopping || this.broken) return;
+    const { partition, records } = batch;
     const aggregator = this.aggregator;
     try {
-      if (messages.length > 0 && !this.startOffsets.has(partition)) this.startOffsets.set(partition, messages[0].offset);
-      for (const message of messages) {
-        const source = { partition, offset: message.offset };
-        const trade = this.decode(message.value);
+      for (const record of records) {
+        const source = { partition, offset: record.offset.toString() };
+        const trade = this.decode(record.value);
         if (trade === undefined) aggregator.skip(source);
         else aggregator.add(trade, source);
       }
-      if (messages.length > 0) {
+      if (records.length > 0) {
         this.lastSeen.set(partition, Date.now());
         this.idle.delete(partition);
       }
       await this.flushAndCommit();
+      this.failures = 0;
     } catch (error) {
-      // The aggregator holds records whose output was not written: rebuild it from the commits.
-      this.reloadNeeded = true;
-      throw error;
+      this.lastError = (error as Error).message;
+      this.log.warn({ err: error }, 'could not write or commit candles; rebuilding the windows from the commits');
+      await this.rewindToCommits();
     }
-    if (messages.length > 0) payload.resolveOffset(messages[messages.length - 1].offset);
-    await payload.heartbeat();
   }
 
   private decode(raw: Buffer | null): UnderlyingTrade.Value | undefined {
@@ -310,19 +269,19 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
 
     const consumer = this.consumer;
     if (consumer === undefined) return;
-    const commits: { topic: string; partition: number; offset: string; metadata: string }[] = [];
+    const commits: { topic: string; partition: number; offset: bigint; metadata: string }[] = [];
     for (const partition of this.aggregator.partitions()) {
       const point = this.aggregator.commitPoint(partition);
       if (point === undefined) continue;
       const metadata = encodeCheckpoint(point.checkpoint);
       const key = `${point.offset}|${metadata}`;
       if (this.committed.get(partition) === key) continue;
-      commits.push({ topic: this.options.sourceTopic, partition, offset: point.offset, metadata });
+      commits.push({ topic: this.options.sourceTopic, partition, offset: BigInt(point.offset), metadata });
       this.committed.set(partition, key);
     }
     if (commits.length > 0) {
       try {
-        await consumer.commitOffsets(commits);
+        await consumer.commit(commits);
       } catch (error) {
         for (const commit of commits) this.committed.delete(commit.partition);
         throw error;
@@ -331,44 +290,75 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * A new aggregator from the committed offsets and their checkpoints; the consumer is sought back to
-   * them (a partition never committed goes back to the first record read since the group was joined,
-   * or stays where kafkajs started it). Answers the partitions sought.
+   * A new generation: a new aggregator from the committed offsets and their checkpoints (the
+   * consumer reads each partition from its committed offset, or from where the group starts).
    */
-  private async reload(): Promise<Set<number>> {
-    const sought = new Set<number>();
+  private async rebuild(assignment: Assignment): Promise<void> {
     const consumer = this.consumer;
-    if (consumer === undefined) return sought;
-    this.admin ??= this.kafka.admin();
-    await this.admin.connect();
+    if (consumer === undefined) return;
     const topic = this.options.sourceTopic;
-    const [offsets] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    this.startOffsets.clear();
+    for (const partition of assignment.get(topic) ?? []) {
+      const position = consumer.position(topic, partition);
+      if (position !== undefined) this.startOffsets.set(partition, position);
+    }
+    await this.restoreFromCommits(consumer, assignment.get(topic) ?? []);
+    this.log.info({ partitions: this.partitions(), watermarkUs: this.aggregator.watermarkUs }, 'candle windows rebuilt from the committed offsets');
+  }
+
+  /**
+   * After a failed write or commit the aggregator holds records whose output is not written: it is
+   * rebuilt from the commits and every partition is read again from its committed offset (or from
+   * where it started in this generation), after a backoff.
+   */
+  private async rewindToCommits(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    this.broken = true;
+    this.failures++;
+    const delayMs = Math.min(30_000, 500 * 2 ** (this.failures - 1));
+    const topic = this.options.sourceTopic;
+    const partitions = this.partitions();
+    try {
+      const committed = await this.restoreFromCommits(consumer, partitions);
+      for (const partition of partitions) {
+        const offset = committed.get(partition) ?? this.startOffsets.get(partition);
+        if (offset !== undefined) consumer.rewind(topic, partition, offset, delayMs);
+      }
+      this.broken = false;
+    } catch (error) {
+      // The commits cannot be read either: batches are ignored (they are read again after the
+      // rewind) until they can.
+      this.log.warn({ err: error }, 'could not read the committed offsets; trying again');
+      const retry = setTimeout(() => void this.exclusive(() => this.rewindToCommits()), delayMs);
+      retry.unref();
+    }
+  }
+
+  /** Replaces the aggregator with one restored from the checkpoints; answers the committed offsets. */
+  private async restoreFromCommits(consumer: ManagedConsumer, partitions: readonly number[]): Promise<Map<number, bigint>> {
+    const topic = this.options.sourceTopic;
+    const entries = await consumer.committed(new Map([[topic, [...partitions]]]));
     const aggregator = this.newAggregator();
+    const offsets = new Map<number, bigint>();
     this.committed.clear();
     this.lastSeen.clear();
     this.idle.clear();
     const now = Date.now();
-    for (const partition of this.assignment) {
-      const entry = offsets?.partitions.find((candidate) => candidate.partition === partition);
-      const checkpoint = decodeCheckpoint(entry?.metadata);
+    for (const partition of partitions) {
+      const entry = entries.get(`${topic}:${partition}`);
+      const checkpoint = decodeCheckpoint(entry?.metadata ?? undefined);
       aggregator.expectPartition(partition);
       if (checkpoint !== undefined) aggregator.restore(partition, checkpoint);
-      const committedOffset = entry !== undefined && Number(entry.offset) >= 0 ? entry.offset : this.startOffsets.get(partition);
-      if (committedOffset !== undefined) {
-        consumer.seek({ topic, partition, offset: committedOffset });
-        sought.add(partition);
-      }
+      if (entry?.offset !== undefined) offsets.set(partition, entry.offset);
       this.lastSeen.set(partition, now);
     }
-    this.startOffsets.clear();
     this.aggregator = aggregator;
-    this.reloadNeeded = false;
-    this.log.info({ partitions: this.assignment, watermarkUs: aggregator.watermarkUs }, 'candle windows rebuilt from the committed offsets');
-    return sought;
+    return offsets;
   }
 
   private async checkIdle(): Promise<void> {
-    if (this.reloadNeeded || !this.groupJoined || this.stopping) return;
+    if (this.broken || this.consumer?.status !== 'group-joined' || this.stopping) return;
     const now = Date.now();
     let changed = false;
     for (const [partition, seen] of this.lastSeen) {
@@ -381,8 +371,8 @@ export class CandleStream implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       await this.flushAndCommit();
     } catch (error) {
-      this.reloadNeeded = true;
       this.log.warn({ err: error }, 'could not write the candles an idle partition released; rebuilding from the commits');
+      await this.rewindToCommits();
     }
   }
 }

@@ -72,7 +72,7 @@ describe('event-time candles on the real broker', () => {
   }
 
   async function startStream(options: CandleStreamOptions): Promise<CandleStream> {
-    const stream = new CandleStream(kafka, producer, quietLogger(), options);
+    const stream = new CandleStream(testConnection(), producer, quietLogger(), options);
     streams.push(stream);
     stream.onApplicationBootstrap();
     await eventually(() => stream.status().groupJoined, 'the candle consumer to join its group');

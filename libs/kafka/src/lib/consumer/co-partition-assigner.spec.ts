@@ -1,4 +1,4 @@
-import { coPartitionedAssignment } from './co-partition-assigner';
+import { coPartitionAssignor, coPartitionedAssignment } from './co-partition-assigner';
 
 describe('co-partitioned assignment', () => {
   it('gives partition N of every topic to the same member, so a symbol\'s streams meet in one instance', () => {
@@ -24,5 +24,23 @@ describe('co-partitioned assignment', () => {
 
   it('assigns nothing without members', () => {
     expect(coPartitionedAssignment([], { a: [0] }).size).toBe(0);
+  });
+
+  it('as the group leader runs it, only the topics some member subscribes to are dealt out', () => {
+    const members = [
+      { memberId: 'm-2', subscription: { topics: ['market.trades', 'market.quotes'] } },
+      { memberId: 'm-1', subscription: { topics: ['market.trades', 'market.quotes'] } },
+    ];
+    const counts = new Map([
+      ['market.trades', 4],
+      ['market.quotes', 4],
+      ['cep.rules', 1],
+    ]);
+    const assignment = coPartitionAssignor.assign(members, counts);
+    expect(coPartitionAssignor.name).toBe('TributaryCoPartitioned');
+    expect(Object.fromEntries([...assignment].map(([member, topics]) => [member, Object.fromEntries(topics)]))).toEqual({
+      'm-1': { 'market.trades': [0, 2], 'market.quotes': [0, 2] },
+      'm-2': { 'market.trades': [1, 3], 'market.quotes': [1, 3] },
+    });
   });
 });

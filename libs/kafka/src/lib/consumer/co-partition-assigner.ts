@@ -1,4 +1,5 @@
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import type { Assignment, PartitionAssignor } from './group-protocol';
 
 /** Name the group protocol announces; every instance of a group must use it. */
 export const CO_PARTITION_ASSIGNER = 'TributaryCoPartitioned';
@@ -50,3 +51,33 @@ export const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
     return { name: CO_PARTITION_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
   },
 });
+
+/**
+ * {@link coPartitionedAssignment} as the group leader of a {@link GroupSession} runs it. It
+ * announces the same protocol name and subscription bytes as {@link CoPartitionAssigner}, so
+ * members of either kind agree on it.
+ */
+export const coPartitionAssignor: PartitionAssignor = {
+  name: CO_PARTITION_ASSIGNER,
+  assign(members, partitionCounts) {
+    return assignWith(coPartitionedAssignment, members, partitionCounts);
+  },
+};
+
+/** Runs an assignment computed from member ids and partitions over the leader's view of the group. */
+export function assignWith(
+  compute: (memberIds: readonly string[], partitionsByTopic: Readonly<Record<string, readonly number[]>>) => Map<string, Record<string, number[]>>,
+  members: Parameters<PartitionAssignor['assign']>[0],
+  partitionCounts: ReadonlyMap<string, number>,
+): Map<string, Assignment> {
+  const subscribed = new Set(members.flatMap((member) => member.subscription.topics));
+  const partitionsByTopic: Record<string, number[]> = {};
+  for (const [topic, count] of partitionCounts) {
+    if (subscribed.has(topic)) partitionsByTopic[topic] = Array.from({ length: count }, (_, partition) => partition);
+  }
+  const computed = compute(
+    members.map((member) => member.memberId),
+    partitionsByTopic,
+  );
+  return new Map([...computed].map(([memberId, topics]) => [memberId, new Map(Object.entries(topics))]));
+}

@@ -31,7 +31,9 @@ const ERRORS = {
   REBALANCE_IN_PROGRESS: 27,
   MEMBER_ID_REQUIRED: 79,
   FENCED_INSTANCE_ID: 82,
+  UNSTABLE_OFFSET_COMMIT: 88,
 } as const;
+const UNSTABLE_OFFSET_COMMIT: number = ERRORS.UNSTABLE_OFFSET_COMMIT;
 const COORDINATOR_MOVED = new Set<number>([
   ERRORS.COORDINATOR_LOAD_IN_PROGRESS,
   ERRORS.COORDINATOR_NOT_AVAILABLE,
@@ -158,6 +160,27 @@ export class GroupSession {
 
   /** The group's committed offsets of the partitions (undefined where nothing was committed). */
   async committed(assignment: Assignment): Promise<Map<string, bigint | undefined>> {
+    const entries = await this.committedEntries(assignment);
+    return new Map([...entries].map(([key, entry]) => [key, entry.offset]));
+  }
+
+  /**
+   * The group's committed offsets of the partitions with the metadata committed beside them,
+   * keyed `topic:partition`. While a transaction that commits offsets of a partition is still
+   * open (UNSTABLE_OFFSET_COMMIT) it asks again, as the Java consumer does.
+   */
+  async committedEntries(assignment: Assignment): Promise<Map<string, { offset: bigint | undefined; metadata: string | null }>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchCommitted(assignment);
+      } catch (error) {
+        if (!(error instanceof GroupError) || error.errorCode !== UNSTABLE_OFFSET_COMMIT || attempt >= 150 || this.stopped) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  private async fetchCommitted(assignment: Assignment): Promise<Map<string, { offset: bigint | undefined; metadata: string | null }>> {
     const response = await this.call<offsetFetchV8.OffsetFetchResponse>(
       offsetFetchV8.api,
       [
@@ -170,16 +193,16 @@ export class GroupSession {
       ],
       true,
     );
-    const result = new Map<string, bigint | undefined>();
+    const result = new Map<string, { offset: bigint | undefined; metadata: string | null }>();
     for (const group of response.groups) {
       if (group.errorCode !== 0) throw new GroupError('reading committed offsets', group.errorCode);
       for (const topic of group.topics) {
         for (const partition of topic.partitions) {
           if (partition.errorCode !== 0) throw new GroupError(`reading the offset of ${topic.name}`, partition.errorCode);
-          result.set(
-            `${topic.name}:${partition.partitionIndex}`,
-            partition.committedOffset < 0n ? undefined : partition.committedOffset,
-          );
+          result.set(`${topic.name}:${partition.partitionIndex}`, {
+            offset: partition.committedOffset < 0n ? undefined : partition.committedOffset,
+            metadata: partition.metadata ?? null,
+          });
         }
       }
     }

@@ -2,7 +2,7 @@ import { Consumer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection, rootCauses } from '../kafka-connection';
 import type { Assignment, PartitionAssignor } from './group-protocol';
-import { GroupSession } from './group-session';
+import { type CommittedOffset, GroupSession } from './group-session';
 import { type FetchedRecord, PartitionFetcher } from './partition-fetcher';
 import { type PausedTopic, PauseState } from './pause-state';
 
@@ -314,6 +314,8 @@ export class ManagedConsumer {
   private async handleBatch(batch: PartitionBatch, signal: AbortSignal): Promise<void> {
     const { topic, partition, records, nextOffset } = batch;
     const autoCommit = this.options.autoCommit !== false;
+    // Moved since it was fetched (a seek, a rewind, revoked): it is read again from the new position.
+    if (this.fetcher.position(topic, partition) !== nextOffset) return;
     try {
       if (records.length > 0) await this.options.handle(batch, signal);
       if (autoCommit) await this.session.commit([{ topic, partition, offset: nextOffset }]);
@@ -334,8 +336,18 @@ export class ManagedConsumer {
    * Commits offsets (the next offset to read per partition) in this member's generation; for
    * consumers with `autoCommit: false`.
    */
-  commit(offsets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
+  commit(offsets: readonly CommittedOffset[]): Promise<void> {
     return this.session.commit(offsets);
+  }
+
+  /** The group's committed offsets of the partitions, with their metadata, keyed `topic:partition`. */
+  committed(assignment: Assignment): Promise<Map<string, { offset: bigint | undefined; metadata: string | null }>> {
+    return this.session.committedEntries(assignment);
+  }
+
+  /** Where the partition will be read next, if this member owns it. */
+  position(topic: string, partition: number): bigint | undefined {
+    return this.fetcher.position(topic, partition);
   }
 
   /** Before a rebalance: no new rounds, the round in flight finishes (and commits), the positions go. */
