@@ -1,9 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { type Admin, type Kafka, type KafkaMessage, Partitioners, type Producer } from 'kafkajs';
+import { Admin as FetchClient } from '@platformatic/kafka';
+import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DLQ_HEADERS, type DlqRecord } from '@tributary/contracts';
-import { decodeHeaders, fetchTopicOffsetsOnceLed, KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
+import {
+  applyBrokerAddress,
+  clientOptionsOf,
+  decodeHeaders,
+  type FetchedRecord,
+  fetchTopicOffsetsOnceLed,
+  KAFKA_CLIENT,
+  KAFKA_CONNECTION,
+  KAFKA_LOGGER,
+  type KafkaConnection,
+  PartitionFetcher,
+} from '@tributary/kafka';
 import { DlqRequestError, dlqRecordOf, MAX_REPLAY_RECORDS, replayHeaders, type ReplaySelection, selects } from './dlq-records';
 
 export interface DlqPartition {
@@ -55,8 +66,8 @@ function max(a: bigint, b: bigint): bigint {
 }
 
 /**
- * Inspection, replay and purge of dead-letter topics. Reads use a short-lived consumer of a throwaway
- * group that never commits (nothing of the DLQ's consumers is moved); replays send the original key,
+ * Inspection, replay and purge of dead-letter topics. Reads fetch the DLQ partition from its leader
+ * directly, without a consumer group (nothing of the DLQ's consumers is moved); replays send the original key,
  * value and headers back to the original topic with an idempotent acks=all producer; purges delete
  * records below an offset with the admin API (DeleteRecords).
  */
@@ -67,6 +78,7 @@ export class DeadLetters implements OnModuleDestroy {
 
   constructor(
     @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -111,7 +123,7 @@ export class DeadLetters implements OnModuleDestroy {
     const high = BigInt(bounds.high);
     const messages = await this.read(dlqTopic, partition, from, high, limit, () => true);
     const records = messages.map((message) => dlqRecordOf(dlqTopic, partition, message));
-    const last = messages.length > 0 ? BigInt(messages[messages.length - 1].offset) + 1n : from;
+    const last = messages.length > 0 ? messages[messages.length - 1].offset + 1n : from;
     return { dlqTopic, partition, partitions, records, nextOffset: last < high ? String(last) : null };
   }
 
@@ -127,7 +139,7 @@ export class DeadLetters implements OnModuleDestroy {
     for (const message of messages) {
       const origin = decodeHeaders(message.headers)[DLQ_HEADERS.originalTopic];
       if (origin !== undefined && origin !== topic) {
-        throw new DlqRequestError(`record ${message.offset} of ${dlqTopic} came from ${origin}, not ${topic}; nothing was replayed`);
+        throw new DlqRequestError(`record ${String(message.offset)} of ${dlqTopic} came from ${origin}, not ${topic}; nothing was replayed`);
       }
     }
     const replayed: ReplayedRecord[] = [];
@@ -145,7 +157,7 @@ export class DeadLetters implements OnModuleDestroy {
           key: message.key,
           value: message.value,
           partition: partitions[i],
-          headers: replayHeaders(message.headers, { dlqTopic, partition: selection.partition, offset: message.offset }, at),
+          headers: replayHeaders(message.headers, { dlqTopic, partition: selection.partition, offset: String(message.offset) }, at),
         })),
       });
       // The broker answers per partition with the base offset of the records appended there, in the
@@ -154,11 +166,11 @@ export class DeadLetters implements OnModuleDestroy {
       messages.forEach((message, i) => {
         const offset = next.get(partitions[i]) ?? 0n;
         next.set(partitions[i], offset + 1n);
-        replayed.push({ dlqOffset: message.offset, topic, partition: partitions[i], offset: String(offset) });
+        replayed.push({ dlqOffset: String(message.offset), topic, partition: partitions[i], offset: String(offset) });
       });
       this.logger.info({ dlqTopic, topic, records: replayed.length }, 'dead-lettered records replayed to their original topic');
     }
-    const found = new Set(messages.map((message) => BigInt(message.offset)));
+    const found = new Set(messages.map((message) => message.offset));
     const missing =
       selection.offsets !== undefined ? selection.offsets.filter((offset) => !found.has(offset)).map(String) : [];
     return { dlqTopic, topic, replayed, missing };
@@ -201,7 +213,7 @@ export class DeadLetters implements OnModuleDestroy {
   }
 
   /** The partition the default partitioner gives each record, from the topic's partition count. */
-  private async partitionsOf(topic: string, messages: readonly KafkaMessage[]): Promise<number[]> {
+  private async partitionsOf(topic: string, messages: readonly FetchedRecord[]): Promise<number[]> {
     const admin = await this.connectedAdmin();
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     const count = metadata.topics[0]?.partitions.length ?? 1;
@@ -213,8 +225,8 @@ export class DeadLetters implements OnModuleDestroy {
   }
 
   /**
-   * Records of one partition in [from, until) that `accept` takes, at most `limit`, read with a
-   * consumer of a new group that is sought to `from` and never commits.
+   * Records of one partition in [from, until) that `accept` takes, at most `limit`, fetched from
+   * the partition's leader directly: no consumer group, nothing committed.
    */
   private async read(
     dlqTopic: string,
@@ -223,38 +235,28 @@ export class DeadLetters implements OnModuleDestroy {
     until: bigint,
     limit: number,
     accept: (offset: bigint) => boolean,
-  ): Promise<KafkaMessage[]> {
+  ): Promise<FetchedRecord[]> {
     if (from >= until || limit <= 0) return [];
-    const consumer = this.kafka.consumer({
-      groupId: `tributary-gateway-dlq-reader-${randomUUID()}`,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 200,
-    });
-    const found: KafkaMessage[] = [];
-    let finish!: () => void;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const timer = setTimeout(() => finish(), READ_TIMEOUT_MS);
-    await consumer.connect();
+    const client = applyBrokerAddress(new FetchClient(clientOptionsOf(this.connection)), this.connection);
+    const fetcher = new PartitionFetcher(client, { maxWaitMs: 200 });
+    fetcher.assign(dlqTopic, partition, from);
+    const found: FetchedRecord[] = [];
+    const deadline = Date.now() + READ_TIMEOUT_MS;
     try {
-      await consumer.subscribe({ topic: dlqTopic, fromBeginning: false });
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          if (batch.partition !== partition) return;
-          for (const message of batch.messages) {
-            const offset = BigInt(message.offset);
-            if (offset < from) continue;
-            if (offset >= until || found.length >= limit) return finish();
-            if (accept(offset)) found.push(message);
+      reading: while (Date.now() < deadline) {
+        const fetched = await fetcher.fetch();
+        const failure = fetched.errors[0];
+        if (failure?.outOfRange) break; // purged meanwhile: what is left of the range is gone
+        for (const { records } of fetched.partitions) {
+          for (const record of records) {
+            if (record.offset >= until || found.length >= limit) break reading;
+            if (accept(record.offset)) found.push(record);
           }
-          if (found.length >= limit || BigInt(batch.lastOffset()) + 1n >= until) finish();
-        },
-      });
-      consumer.seek({ topic: dlqTopic, partition, offset: String(from) });
-      await finished;
+        }
+        if ((fetcher.position(dlqTopic, partition) ?? until) >= until) break;
+      }
     } finally {
-      clearTimeout(timer);
-      await consumer.disconnect();
+      await client.close().catch(() => undefined);
     }
     return found;
   }

@@ -1,17 +1,15 @@
-import type { KafkaMessage } from 'kafkajs';
 import { DLQ_HEADERS } from '@tributary/contracts';
+import type { FetchedRecord } from '@tributary/kafka';
 import { deadLetterTopicOf, DlqRequestError, dlqRecordOf, parseReplaySelection, REPLAY_HEADERS, replayHeaders, selects } from './dlq-records';
 
-function message(fields: Partial<KafkaMessage>): KafkaMessage {
+function message(fields: { value?: Buffer | null; headers?: Record<string, Buffer> }): FetchedRecord {
   return {
     key: Buffer.from('SPY'),
-    value: Buffer.from('{"symbol":"SPY"}'),
-    timestamp: '1742567400123',
-    attributes: 0,
-    offset: '7',
-    headers: {},
-    ...fields,
-  } as KafkaMessage;
+    value: fields.value === undefined ? Buffer.from('{"symbol":"SPY"}') : fields.value,
+    timestamp: 1742567400123n,
+    offset: 7n,
+    headers: Object.entries(fields.headers ?? {}).map(([name, value]) => [Buffer.from(name), value] as const),
+  };
 }
 
 const failureHeaders = {

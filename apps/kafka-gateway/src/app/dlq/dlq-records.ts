@@ -1,6 +1,6 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders } from 'kafkajs';
 import { DLQ_HEADERS, type DlqRecord, dlqTopicOf, isDlqTopic, topicSpec } from '@tributary/contracts';
-import { decodeHeaders } from '@tributary/kafka';
+import { decodeHeaders, type FetchedRecord, headersFromPairs, type RecordHeaders } from '@tributary/kafka';
 
 /** Headers a replayed record carries so its consumers (and people) can tell it came back from a DLQ. */
 export const REPLAY_HEADERS = {
@@ -38,7 +38,7 @@ function intHeader(headers: Record<string, string>, name: string): number {
  * and why, where from and when it failed (from the `dlq.*` headers). Bytes that are not UTF-8 are
  * shown as base64, so nothing is altered in the showing.
  */
-export function dlqRecordOf(dlqTopic: string, partition: number, message: KafkaMessage): DlqRecord.Value {
+export function dlqRecordOf(dlqTopic: string, partition: number, message: FetchedRecord): DlqRecord.Value {
   const headers = decodeHeaders(message.headers);
   const value = message.value;
   const utf8 = value === null || isUtf8(value);
@@ -57,7 +57,7 @@ export function dlqRecordOf(dlqTopic: string, partition: number, message: KafkaM
     consumerGroup: headers[DLQ_HEADERS.consumerGroup] || 'unknown',
     failedAt: failedAt !== undefined && !Number.isNaN(Date.parse(failedAt)) ? new Date(failedAt).toISOString() : new Date(Number(message.timestamp)).toISOString(),
     dlqPartition: partition,
-    dlqOffset: message.offset,
+    dlqOffset: message.offset.toString(),
   };
 }
 
@@ -66,9 +66,10 @@ export function dlqRecordOf(dlqTopic: string, partition: number, message: KafkaM
  * failed (the `dlq.*` ones removed, `idempotency.key` kept so consumers that saw it once drop it), plus
  * where it was replayed from and when.
  */
-export function replayHeaders(headers: IHeaders | undefined, from: { dlqTopic: string; partition: number; offset: string }, at: Date): IHeaders {
+export function replayHeaders(headers: RecordHeaders | undefined, from: { dlqTopic: string; partition: number; offset: string }, at: Date): IHeaders {
   const replayed: IHeaders = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
+  const original = Array.isArray(headers) ? headersFromPairs(headers) : (headers as IHeaders | undefined);
+  for (const [name, value] of Object.entries(original ?? {})) {
     if (!DLQ_HEADER_NAMES.has(name) && name !== REPLAY_HEADERS.replayedFrom && name !== REPLAY_HEADERS.replayedAt) replayed[name] = value;
   }
   replayed[REPLAY_HEADERS.replayedFrom] = `${from.dlqTopic}/${from.partition}/${from.offset}`;

@@ -3,12 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { isTopicName, type TopicName } from '@tributary/contracts';
-import { KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
+import { KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, ManagedConsumer, type PartitionBatch } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 import { presentedKey } from '../auth/api-key.guard';
 import { ApiKeyRegistry } from '../auth/api-keys';
@@ -41,62 +40,58 @@ interface Subscriber {
 /** One consumer per subscribed stream, shared by its subscribers; it never commits and reads from the end. */
 class LiveStream {
   readonly subscribers = new Set<Subscriber>();
-  private readonly consumer: Consumer;
+  private readonly consumer: ManagedConsumer;
+  /** Resolves once the group has its partitions (subscribers are told they are subscribed then). */
   readonly started: Promise<void>;
 
   constructor(
-    kafka: Kafka,
+    connection: KafkaConnection,
     readonly topic: string,
     groupId: string,
     private readonly maxBufferBytes: number,
     private readonly onDropped: (n: number) => void,
     private readonly logger: Logger,
   ) {
-    this.consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
-    this.started = this.start();
+    this.consumer = new ManagedConsumer(connection, {
+      groupId,
+      topics: [topic],
+      fromBeginning: false,
+      autoCommit: false,
+      maxWaitMs: 100,
+      handle: async (batch) => this.fanOut(batch),
+      logger,
+    });
+    this.started = this.consumer.start();
   }
 
-  private async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
-    // Subscribers are told they are subscribed once the group has its partitions, not when run() returns.
-    const joined = new Promise<void>((resolve) => {
-      const stopListening = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        stopListening();
-        resolve();
-      });
-    });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          if (this.subscribers.size === 0) return;
-          const key = message.key === null ? null : message.key.toString('utf8');
-          let frame: string | undefined;
-          for (const subscriber of this.subscribers) {
-            if (subscriber.accepts !== undefined && !subscriber.accepts(key)) continue;
-            if (subscriber.socket.readyState !== WebSocket.OPEN) continue;
-            if (subscriber.socket.bufferedAmount > this.maxBufferBytes) {
-              subscriber.dropped += 1;
-              this.onDropped(1);
-              if (subscriber.dropped >= SLOW_SUBSCRIBER_DROP_LIMIT) {
-                // Told on every record it did get; a subscriber this far behind is let go.
-                subscriber.socket.close(1013, `too slow: ${subscriber.dropped} records dropped; reconnect`);
-                this.subscribers.delete(subscriber);
-              }
-              continue;
-            }
-            if (subscriber.dropped > 0) {
-              subscriber.socket.send(JSON.stringify({ type: 'dropped', count: subscriber.dropped }));
-              subscriber.dropped = 0;
-            }
-            frame ??= JSON.stringify(this.recordOf(batch.topic, batch.partition, message.offset, key, message.timestamp, message.value));
-            subscriber.socket.send(frame);
+  private fanOut(batch: PartitionBatch): void {
+    for (const record of batch.records) {
+      if (this.subscribers.size === 0) return;
+      const key = record.key === null ? null : record.key.toString('utf8');
+      let frame: string | undefined;
+      for (const subscriber of this.subscribers) {
+        if (subscriber.accepts !== undefined && !subscriber.accepts(key)) continue;
+        if (subscriber.socket.readyState !== WebSocket.OPEN) continue;
+        if (subscriber.socket.bufferedAmount > this.maxBufferBytes) {
+          subscriber.dropped += 1;
+          this.onDropped(1);
+          if (subscriber.dropped >= SLOW_SUBSCRIBER_DROP_LIMIT) {
+            // Told on every record it did get; a subscriber this far behind is let go.
+            subscriber.socket.close(1013, `too slow: ${subscriber.dropped} records dropped; reconnect`);
+            this.subscribers.delete(subscriber);
           }
+          continue;
         }
-      },
-    });
-    await joined;
+        if (subscriber.dropped > 0) {
+          subscriber.socket.send(JSON.stringify({ type: 'dropped', count: subscriber.dropped }));
+          subscriber.dropped = 0;
+        }
+        frame ??= JSON.stringify(
+          this.recordOf(batch.topic, batch.partition, record.offset.toString(), key, record.timestamp.toString(), record.value),
+        );
+        subscriber.socket.send(frame);
+      }
+    }
   }
 
   private recordOf(topic: string, partition: number, offset: string, key: string | null, timestamp: string, raw: Buffer | null): LiveRecord {
@@ -113,8 +108,7 @@ class LiveStream {
   }
 
   async stop(): Promise<void> {
-    await this.started.catch(() => undefined);
-    await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error, topic: this.topic }, 'live stream consumer did not disconnect cleanly'));
+    await this.consumer.stop().catch((error: unknown) => this.logger.warn({ err: error, topic: this.topic }, 'live stream consumer did not stop cleanly'));
   }
 }
 
@@ -143,7 +137,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly landing: EventLanding,
     @Inject(INGESTION_OPTIONS) ingestion: IngestionOptions,
     @Inject(STREAM_SOCKET_OPTIONS) private readonly options: StreamSocketOptions,
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
     metrics: TributaryMetrics,
     private readonly ingestionMetrics: IngestionMetrics,
@@ -254,7 +248,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     let live = this.live.get(stream);
     if (live === undefined) {
       live = new LiveStream(
-        this.kafka,
+        this.connection,
         stream,
         `tributary-gateway-live-${randomUUID()}`,
         this.options.maxSubscriberBufferBytes,

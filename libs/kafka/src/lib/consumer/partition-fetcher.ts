@@ -1,4 +1,4 @@
-import { type Connection, type Consumer, fetchV17, type RecordsBatch, ResponseError } from '@platformatic/kafka';
+import { type Base, type Connection, fetchV17, type RecordsBatch, ResponseError } from '@platformatic/kafka';
 import { type AbortedTransaction, committedBatches, isAbortMarkerKey } from './aborted-transactions';
 
 const FETCH = 1;
@@ -75,7 +75,8 @@ export class PartitionFetcher {
   private readonly positions = new Map<string, Position>();
 
   constructor(
-    private readonly client: Consumer,
+    /** Any @platformatic/kafka client: only its metadata and connections are used. */
+    private readonly client: Pick<Base, 'metadata' | 'connections' | 'clearMetadata'>,
     private readonly options: PartitionFetcherOptions = {},
   ) {}
 
@@ -185,7 +186,7 @@ export class PartitionFetcher {
 
   private send(
     connection: Connection,
-    metadata: Awaited<ReturnType<Consumer['metadata']>>,
+    metadata: Awaited<ReturnType<Base['metadata']>>,
     positions: readonly Position[],
   ): Promise<fetchV17.FetchResponse> {
     const byTopic = new Map<string, fetchV17.FetchRequestTopic>();
