@@ -25,8 +25,17 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { CATALOG, type EventOf, HEADERS, sampleEvent } from '@tributary/contracts';
-import { kafkaConnection, type OutgoingRecord, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import {
+  KAFKA_BATCH_HANDLER,
+  KafkaBatchServer,
+  kafkaConnection,
+  ManagedConsumer,
+  type OutgoingRecord,
+  parseKafkaEnv,
+  TypedProducer,
+} from '@tributary/kafka';
 import { readInfraEnv, runKafkaTool, workspaceRoot } from '@tributary/testing';
+import pino from 'pino';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 /** ProducerPerformance gets three times as many records: a short run measures mostly the JVM warming up. */
@@ -360,6 +369,68 @@ async function typedProducer(topic: string, validate: boolean): Promise<Figure> 
   }
 }
 
+/** Tributary's managed consumer over a topic the typed producer wrote, from the beginning, in a fresh group. */
+async function managedConsumer(topic: string): Promise<Figure> {
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: BROKERS.join(',') }), 'kafka-clients-bench');
+  let seen = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const consumer = new ManagedConsumer(connection, {
+    groupId: `${run}-managed-${randomUUID().slice(0, 6)}`,
+    topics: [topic],
+    autoCommit: true,
+    handle: async ({ records }) => {
+      seen += records.length;
+      if (seen >= RECORDS) done();
+    },
+  });
+  try {
+    // From the moment the member has its partitions: ConsumerPerformance's fetch rate leaves the join out too.
+    await consumer.start();
+    return await measure(RECORDS - seen, () => finished);
+  } finally {
+    await consumer.stop();
+  }
+}
+
+/**
+ * The consumer transport of every service (`KafkaBatchServer`, as `@EventPattern` or
+ * `@BatchEventPattern` handlers get it): each record parsed from JSON and checked against the
+ * market.quotes contract, commits after each batch.
+ */
+async function batchServer(topic: string, batch: boolean): Promise<Figure> {
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: BROKERS.join(',') }), 'kafka-clients-bench');
+  let seen = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = new KafkaBatchServer({
+    service: 'kafka-clients-bench',
+    groupId: `${run}-server-${randomUUID().slice(0, 6)}`,
+    connection,
+    topicSpecs: [{ ...CATALOG['market.quotes'], topic }],
+    validate: true,
+    ensureDeadLetterTopics: false,
+    partitionsConsumedConcurrently: PARTITIONS,
+    logger: pino({ level: 'warn' }),
+  });
+  server.addHandler(
+    topic,
+    async (value: unknown) => {
+      seen += batch ? (value as unknown[]).length : 1;
+      if (seen >= RECORDS) done();
+    },
+    true,
+    { [KAFKA_BATCH_HANDLER]: batch },
+  );
+  try {
+    server.listen(() => undefined);
+    while (!server.ready) await new Promise((resolve) => setTimeout(resolve, 5));
+    return await measure(RECORDS - seen, () => finished);
+  } finally {
+    await server.close();
+  }
+}
+
 async function createTopic(name: string): Promise<string> {
   await runKafkaTool('org.apache.kafka.tools.TopicCommand', [
     '--bootstrap-server',
@@ -410,7 +481,7 @@ async function javaConsumer(topic: string): Promise<Figure> {
     '--messages',
     String(RECORDS),
     '--group',
-    `${run}-java`,
+    `${run}-java-${randomUUID().slice(0, 6)}`,
     '--timeout',
     '60000',
     '--hide-header',
@@ -508,13 +579,18 @@ async function main(): Promise<void> {
   );
   const javaProduced = await javaProducer(await createTopic(`${run}-java`));
   report('Java ProducerPerformance (no headers)', javaProduced);
+  let contractTopic = '';
   for (const validate of [true, false]) {
-    report(
-      `Tributary TypedProducer, contract headers, validation ${validate ? 'on' : 'off'}`,
-      await typedProducer(await createTopic(`${run}-typed-${validate ? 'validated' : 'plain'}`), validate),
-      javaProduced,
-    );
+    const topic = await createTopic(`${run}-typed-${validate ? 'validated' : 'plain'}`);
+    contractTopic ||= topic;
+    report(`Tributary TypedProducer, contract headers, validation ${validate ? 'on' : 'off'}`, await typedProducer(topic, validate), javaProduced);
   }
+  // The consumers read the records the typed producer wrote: contract headers and all.
+  const javaConsumedContract = await javaConsumer(contractTopic);
+  report('Java ConsumerPerformance (records with contract headers)', javaConsumedContract);
+  report('Tributary ManagedConsumer, no decoding', await managedConsumer(contractTopic), javaConsumedContract);
+  report('Tributary KafkaBatchServer, batch handler, JSON + contract check', await batchServer(contractTopic, true), javaConsumedContract);
+  report('Tributary KafkaBatchServer, record handler, JSON + contract check', await batchServer(contractTopic, false), javaConsumedContract);
   const candidates = chosen.filter((name) => !notInstallable.has(name)).map((name) => FACTORIES[name]());
   let consumable: string | undefined;
   for (const candidate of candidates) {

@@ -119,7 +119,7 @@ export class CollectorModule {
         },
         {
           provide: OptionsCollector,
-          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger, kafka: Kafka) =>
+          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger, kafka: Kafka, connection: KafkaConnection) =>
             new OptionsCollector(source, producer, {
               underlyings: config.UNDERLYINGS,
               selection: {
@@ -141,9 +141,9 @@ export class CollectorModule {
               metrics,
               logger: logger.child({ component: 'collector' }),
               // A restarted simulator continues after what the collector published (market.quotes carries every underlying).
-              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, 'market.quotes', 'options-collector/') : undefined,
+              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, connection, 'market.quotes', 'options-collector/') : undefined,
             }),
-          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CLIENT],
+          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CLIENT, KAFKA_CONNECTION],
         },
         CollectorLifecycle,
       ],

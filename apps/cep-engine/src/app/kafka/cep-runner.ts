@@ -128,7 +128,7 @@ export class CepRunner {
   private async startOnce(): Promise<void> {
     const { topics, logger, group } = this.options;
     await this.ensureTopics([]);
-    const reader = new StateTopicsReader(this.kafka, topics, group, this.rules, logger.child({ component: 'state-reader' }));
+    const reader = new StateTopicsReader(this.kafka, this.options.connection, topics, group, this.rules, logger.child({ component: 'state-reader' }));
     this.reader = reader;
     await reader.start();
     await reader.rulesLoaded(60_000);

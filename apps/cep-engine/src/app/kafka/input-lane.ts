@@ -194,6 +194,7 @@ export class InputLane {
       assignor: this.options.assignor,
       readCommitted: true,
       sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 20_000,
       maxWaitMs: 100,
       // offsets are committed in the slots' transactions, with their checkpoints
       autoCommit: false,

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CATALOG, type CepRule, decodeEvent, HEADERS } from '@tributary/contracts';
-import { fetchTopicOffsetsOnceLed, headerValue } from '@tributary/kafka';
+import { fetchTopicOffsetsOnceLed, headerValue, type KafkaConnection, TopicReader } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { checkpointKey, claimKey, parseCheckpointRecord, parseSlot, type PartitionCheckpoint, type Slot } from '../engine/checkpoint';
 import type { RuleBook } from '../rules/rule-book';
@@ -16,10 +15,10 @@ interface ClaimWaiter {
  * Follows the two compacted topics every instance reads in full: `cep.rules` (into the RuleBook) and
  * `cep.checkpoints` (the latest checkpoint of each slot of this group, kept as raw bytes
  * and parsed only when this instance takes the partition). Read committed, so a checkpoint of an
- * aborted transaction is never seen. It uses a consumer group of its own, never committing offsets.
+ * aborted transaction is never seen. It reads every partition without a consumer group, committing nothing.
  */
 export class StateTopicsReader {
-  private consumer: Consumer | undefined;
+  private reader: TopicReader | undefined;
   private readonly checkpoints = new Map<Slot, Buffer>();
   private readonly claims = new Map<Slot, string>();
   private readonly waiters = new Map<Slot, ClaimWaiter[]>();
@@ -29,6 +28,7 @@ export class StateTopicsReader {
 
   constructor(
     private readonly kafka: Kafka,
+    private readonly connection: KafkaConnection,
     private readonly topics: CepTopics,
     private readonly group: string,
     private readonly rules: RuleBook,
@@ -38,29 +38,27 @@ export class StateTopicsReader {
   }
 
   async start(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: `${this.group}.state-reader.${randomBytes(6).toString('hex')}`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 100,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-    });
-    this.consumer = consumer;
-    await consumer.connect();
-    await consumer.subscribe({ topics: [this.topics.rules, this.topics.checkpoints], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ topic, partition, message }) => {
-        if (topic === this.topics.rules) this.onRule(partition, message.offset, message.key, message.value, message.headers);
-        else this.onCheckpoint(message.key, message.value);
+    const reader = new TopicReader(this.connection, {
+      topics: [this.topics.rules, this.topics.checkpoints],
+      from: 'earliest',
+      readCommitted: true,
+      maxWaitMs: 100,
+      handle: ({ topic, partition, records }) => {
+        for (const record of records) {
+          if (topic === this.topics.rules) this.onRule(partition, record.offset, record.key, record.value, record.headers);
+          else this.onCheckpoint(record.key, record.value);
+        }
       },
+      logger: this.logger,
     });
+    this.reader = reader;
+    await reader.start();
   }
 
   async stop(): Promise<void> {
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect().catch(() => undefined);
+    const reader = this.reader;
+    this.reader = undefined;
+    await reader?.stop().catch(() => undefined);
   }
 
   /** Resolves once every rule written before this call has been read. */
@@ -112,11 +110,11 @@ export class StateTopicsReader {
     return record.kind === 'state' ? record : undefined;
   }
 
-  private onRule(partition: number, offset: string, key: Buffer | null, value: Buffer | null, headers: Parameters<typeof headerValue>[0]): void {
-    this.rulesSeen.set(partition, BigInt(offset));
+  private onRule(partition: number, offset: bigint, key: Buffer | null, value: Buffer | null, headers: Parameters<typeof headerValue>[0]): void {
+    this.rulesSeen.set(partition, offset);
     const id = key?.toString('utf8');
     if (!id) {
-      this.logger.warn({ offset }, 'rules topic record without a key ignored');
+      this.logger.warn({ offset: String(offset) }, 'rules topic record without a key ignored');
       return;
     }
     if (value === null) {
@@ -128,11 +126,11 @@ export class StateTopicsReader {
       const rulesSpec = { ...CATALOG['cep.rules'], topic: this.topics.rules };
       spec = decodeEvent(rulesSpec, value, { schemaVersion: headerValue(headers, HEADERS.schemaVersion), maxFutureSkewMs: Number.MAX_SAFE_INTEGER }) as CepRule.Value;
     } catch (error) {
-      this.logger.error({ err: error, rule: id, offset }, 'invalid rule record ignored');
+      this.logger.error({ err: error, rule: id, offset: String(offset) }, 'invalid rule record ignored');
       return;
     }
     if (spec.id !== id) {
-      this.logger.error({ rule: spec.id, key: id, offset }, 'rule record whose key is not its id ignored');
+      this.logger.error({ rule: spec.id, key: id, offset: String(offset) }, 'rule record whose key is not its id ignored');
       return;
     }
     if (this.rules.apply(id, spec)) {

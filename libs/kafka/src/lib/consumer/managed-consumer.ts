@@ -47,6 +47,11 @@ export interface ManagedConsumerOptions {
   /** Where a partition without a committed offset starts: its earliest record (default) or new records only. */
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
+  /**
+   * How long a rebalance waits for every member to rejoin (a member that died without leaving is
+   * waited for this long); default 60 s. Batches must finish within it.
+   */
+  readonly rebalanceTimeoutMs?: number;
   readonly groupInstanceId?: string;
   readonly assignor?: PartitionAssignor;
   /** Default true: records of aborted transactions are never handed over. */
@@ -140,6 +145,7 @@ export class ManagedConsumer {
       groupId: options.groupId,
       topics: options.topics,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs,
       groupInstanceId: options.groupInstanceId,
       assignor: options.assignor,
       onRevoke: (assignment) => this.revoke(assignment),
