@@ -1,7 +1,8 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import { HEADERS } from '@tributary/contracts';
-import { decodeHeaders, headerValue } from '../record-headers';
+import { decodeHeaders } from '../record-headers';
 import type { FetchedRecord } from './partition-fetcher';
+import { recordHeader } from './record-batch-reader';
 
 /**
  * What a handler knows about the record it is given, besides the decoded value:
@@ -47,7 +48,7 @@ export class KafkaRecordContext extends BaseRpcContext<[]> {
 
   /** One header as text, without decoding the others. */
   header(name: string): string | undefined {
-    return this.decodedHeaders ? this.decodedHeaders[name] : headerValue(this.raw.headers, name);
+    return this.decodedHeaders ? this.decodedHeaders[name] : recordHeader(this.raw, name);
   }
 
   /** Event time from the `event.time` header: epoch nanoseconds UTC, decimal. */

@@ -1,5 +1,6 @@
-import { type Base, type Connection, fetchV17, type RecordsBatch, ResponseError } from '@platformatic/kafka';
+import { type Base, type Connection, fetchV17, type Reader } from '@platformatic/kafka';
 import { type AbortedTransaction, committedBatches, isAbortMarkerKey } from './aborted-transactions';
+import { type BatchView, readRecordBatches } from './record-batch-reader';
 
 const FETCH = 1;
 const VERSION = 17;
@@ -188,7 +189,7 @@ export class PartitionFetcher {
     connection: Connection,
     metadata: Awaited<ReturnType<Base['metadata']>>,
     positions: readonly Position[],
-  ): Promise<fetchV17.FetchResponse> {
+  ): Promise<FetchAnswer> {
     const byTopic = new Map<string, fetchV17.FetchRequestTopic>();
     for (const position of positions) {
       const topic = metadata.topics.get(position.topic);
@@ -219,51 +220,92 @@ export class PartitionFetcher {
         '',
       );
     return new Promise((resolve, reject) => {
-      connection.send(FETCH, VERSION, payload, fetchV17.parseResponse, true, true, (error: unknown, response: unknown) => {
-        // The parser throws a ResponseError carrying the whole answer when any partition failed.
-        const answered = error instanceof ResponseError ? (error as { response?: unknown }).response : error ? undefined : response;
-        if (answered === undefined) reject(error);
-        else resolve(answered as fetchV17.FetchResponse);
+      connection.send(FETCH, VERSION, payload, parseFetchResponse, true, true, (error: unknown, response: unknown) => {
+        if (error) reject(error);
+        else resolve(response as FetchAnswer);
       });
     });
   }
 
   private recordsOf(
-    batches: readonly RecordsBatch[],
+    batches: readonly BatchView[],
     aborted: readonly AbortedTransaction[] | null,
     from: bigint,
   ): { records: FetchedRecord[]; nextOffset: bigint } {
     let nextOffset = from;
     const facts = batches.map((batch) => {
-      const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+      const lastOffset = batch.baseOffset + BigInt(batch.lastOffsetDelta);
       if (lastOffset + 1n > nextOffset) nextOffset = lastOffset + 1n;
       const control = (batch.attributes & CONTROL) !== 0;
       return {
         batch,
-        baseOffset: batch.firstOffset,
+        baseOffset: batch.baseOffset,
         lastOffset,
         producerId: batch.producerId,
         transactional: (batch.attributes & TRANSACTIONAL) !== 0,
         control,
-        abortMarker: control && isAbortMarkerKey(batch.records[0]?.key),
+        abortMarker: control && isAbortMarkerKey(batch.records()[0]?.key ?? null),
       };
     });
     const delivered = (this.options.readCommitted ?? true) ? committedBatches(facts, aborted) : facts.filter((fact) => !fact.control);
     const records: FetchedRecord[] = [];
     for (const { batch } of delivered) {
-      for (const record of batch.records) {
-        const offset = batch.firstOffset + BigInt(record.offsetDelta);
-        // A fetch starts at the batch holding the fetch offset: records before it were handed over already.
-        if (offset < from) continue;
-        records.push({
-          offset,
-          timestamp: batch.firstTimestamp + record.timestampDelta,
-          key: record.key,
-          value: record.value,
-          headers: record.headers,
-        });
-      }
+      // A fetch starts at the batch holding the fetch offset: records before it were handed over already.
+      const skipBelow = batch.baseOffset < from ? Number(from - batch.baseOffset) : 0;
+      for (const record of batch.records()) if (record.offsetDelta >= skipBelow) records.push(record);
     }
     return { records, nextOffset };
   }
+}
+
+/** What the fetcher keeps of a Fetch answer: per partition, its error, high watermark, aborted transactions and record batches. */
+interface FetchAnswer {
+  readonly responses: readonly {
+    readonly topicId: string;
+    readonly partitions: readonly {
+      readonly partitionIndex: number;
+      readonly errorCode: number;
+      readonly highWatermark: bigint;
+      readonly abortedTransactions: AbortedTransaction[] | null;
+      readonly records: readonly BatchView[];
+    }[];
+  }[];
+}
+
+/**
+ * Reads a Fetch v17 answer (Kafka protocol guide) keeping each partition's records as record
+ * batch views over the answer's bytes ({@link readRecordBatches}): nothing of a record is decoded
+ * until the consumer asks for it. Partition errors are returned, not thrown.
+ */
+function parseFetchResponse(_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): FetchAnswer {
+  reader.readInt32(); // throttle_time_ms
+  const errorCode = reader.readInt16();
+  if (errorCode !== 0) throw new Error(`the fetch failed with error ${errorCode}`);
+  reader.readInt32(); // session_id
+  const responses = reader.readArray((topic) => ({
+    topicId: topic.readUUID(),
+    partitions: topic.readArray((partition) => {
+      const partitionIndex = partition.readInt32();
+      const partitionError = partition.readInt16();
+      const highWatermark = partition.readInt64();
+      partition.readInt64(); // last_stable_offset
+      partition.readInt64(); // log_start_offset
+      const abortedTransactions = partition.readNullableArray((entry) => ({
+        producerId: entry.readInt64(),
+        firstOffset: entry.readInt64(),
+      }));
+      partition.readInt32(); // preferred_read_replica
+      let size = partition.readUnsignedVarInt(); // COMPACT_RECORDS: length + 1, 0 for null
+      let records: BatchView[] = [];
+      if (size > 1) {
+        size--;
+        records = readRecordBatches(partition.buffer.slice(partition.position, partition.position + size));
+        partition.skip(size);
+      }
+      partition.readTaggedFields(); // diverging_epoch, current_leader, snapshot_id
+      return { partitionIndex, errorCode: partitionError, highWatermark, abortedTransactions, records };
+    }, true, false),
+  }));
+  reader.readTaggedFields(); // node_endpoints
+  return { responses };
 }

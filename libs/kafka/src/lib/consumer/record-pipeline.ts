@@ -2,11 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { formatFieldErrors, HEADERS, type TopicSpec, validateEvent } from '@tributary/contracts';
 import { newCorrelationId, runWithCorrelationId, type TributaryMetrics } from '@tributary/observability';
-import { type DeadLetterFailure, describeHandlerFailure, headerValue } from '../record-headers';
+import { type DeadLetterFailure, describeHandlerFailure } from '../record-headers';
 import { retryDelayMs, type RetryPolicy } from '../retry-policy';
 import { BatchInterruptedError, DeadLetterUnavailableError, UnprocessableRecordError } from './consumer-errors';
 import { KafkaBatchContext, KafkaRecordContext } from './kafka-record-context';
 import type { FetchedRecord } from './partition-fetcher';
+import { recordHeader, recordValueText } from './record-batch-reader';
 
 /** How the records of one topic are handled. */
 export interface PipelineRoute {
@@ -87,15 +88,16 @@ export class RecordPipeline {
 
   /** Decodes (and validates) a record's value, or says why it cannot be handled. */
   decode(route: PipelineRoute, record: FetchedRecord): Decoded {
-    if (record.value === null) return { ok: true, value: null }; // a tombstone of a compacted topic
+    const text = recordValueText(record);
+    if (text === null) return { ok: true, value: null }; // a tombstone of a compacted topic
     let value: unknown;
     try {
-      value = JSON.parse(record.value.toString('utf8'));
+      value = JSON.parse(text);
     } catch (error) {
       return { ok: false, errorType: 'DeserializationError', reason: `value is not JSON: ${(error as Error).message}` };
     }
     if (route.validate && route.spec !== undefined) {
-      const version = headerValue(record.headers, HEADERS.schemaVersion);
+      const version = recordHeader(record, HEADERS.schemaVersion);
       // A newer writer may add optional fields this build does not know yet.
       const newer = version !== undefined && Number(version) > route.spec.version;
       const result = validateEvent(route.spec, value, { allowUnknownFields: newer });
@@ -272,7 +274,7 @@ export class RecordPipeline {
       attempts: failure.attempts,
       errorType: failure.errorType,
       reason: failure.reason,
-      correlationId: headerValue(record.headers, HEADERS.correlationId),
+      correlationId: recordHeader(record, HEADERS.correlationId),
     };
     if (!route.deadLetter) {
       this.options.logger.error(logFields, 'record skipped: its topic has no dead-letter topic in the catalog');
