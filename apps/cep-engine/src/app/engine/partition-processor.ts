@@ -16,6 +16,8 @@ export interface InputRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers?: RecordHeaders;
+  /** The `schema.version` header, when the reader looked it up already (without decoding every header). */
+  readonly schemaVersion?: string;
 }
 
 export interface DeadLetter {
@@ -227,7 +229,7 @@ export class PartitionProcessor {
     }
     let value: Record<string, unknown>;
     try {
-      value = decodeEvent(spec, record.value, { schemaVersion: headerValue(record.headers, HEADERS.schemaVersion) }) as Record<string, unknown>;
+      value = decodeEvent(spec, record.value, { schemaVersion: 'schemaVersion' in record ? record.schemaVersion : headerValue(record.headers, HEADERS.schemaVersion) }) as Record<string, unknown>;
     } catch (error) {
       const failure = error instanceof ValidationError ? { errorType: 'ValidationError', reason: error.message } : describeFailure(error);
       this.deadLetter(record, failure.errorType, failure.reason);

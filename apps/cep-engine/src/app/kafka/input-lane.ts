@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Alert } from '@tributary/contracts';
-import { type Assignment, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch } from '@tributary/kafka';
+import { type Alert, HEADERS } from '@tributary/contracts';
+import { type Assignment, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch, recordHeader } from '@tributary/kafka';
 import { type Slot } from '../engine/checkpoint';
 import { PartitionProcessor } from '../engine/partition-processor';
 import type { CepTopics } from '../engine/cep-topics';
@@ -253,7 +253,11 @@ export class InputLane {
         offset: record.offset.toString(),
         key: record.key,
         value: record.value,
-        headers: record.headers,
+        // decoded only for a dead letter
+        get headers() {
+          return record.headers;
+        },
+        schemaVersion: recordHeader(record, HEADERS.schemaVersion),
       });
       if (result !== 'skipped') applied++;
     }
