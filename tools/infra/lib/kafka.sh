@@ -1,13 +1,15 @@
 # shellcheck shell=bash
 # Kafka: Apache Kafka broker (KRaft combined mode, single node) run from Maven Central jars.
 
-# Four consecutive ports from TRIBUTARY_KAFKA_PORT (default 9092): plaintext, controller, SASL, SASL_SSL.
+# Five consecutive ports from TRIBUTARY_KAFKA_PORT (default 9092): plaintext, controller, SASL,
+# SASL_SSL, and the broker's JMX (loopback only: the tests read the broker's request metrics).
 KAFKA_PLAINTEXT_PORT="${TRIBUTARY_KAFKA_PORT:-9092}"
-[[ "$KAFKA_PLAINTEXT_PORT" =~ ^[1-9][0-9]{0,4}$ ]] && ((KAFKA_PLAINTEXT_PORT <= 65532)) ||
-  die "TRIBUTARY_KAFKA_PORT=$KAFKA_PLAINTEXT_PORT is not a port number (it and the three above it are used)"
+[[ "$KAFKA_PLAINTEXT_PORT" =~ ^[1-9][0-9]{0,4}$ ]] && ((KAFKA_PLAINTEXT_PORT <= 65531)) ||
+  die "TRIBUTARY_KAFKA_PORT=$KAFKA_PLAINTEXT_PORT is not a port number (it and the four above it are used)"
 KAFKA_CONTROLLER_PORT=$((KAFKA_PLAINTEXT_PORT + 1))
 KAFKA_SASL_PORT=$((KAFKA_PLAINTEXT_PORT + 2))
 KAFKA_SASL_SSL_PORT=$((KAFKA_PLAINTEXT_PORT + 3))
+KAFKA_JMX_PORT=$((KAFKA_PLAINTEXT_PORT + 4))
 KAFKA_SCRAM_USER=tributary
 KAFKA_SCRAM_PASSWORD=tributary-secret
 KAFKA_TLS_PASSWORD=tributary-tls
@@ -138,7 +140,7 @@ kafka_start() {
     say "kafka: already running (pid $pid, Kafka $running)"
     return 0
   fi
-  ensure_ports_free kafka "$KAFKA_PLAINTEXT_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SASL_SSL_PORT"
+  ensure_ports_free kafka "$KAFKA_PLAINTEXT_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SASL_SSL_PORT" "$KAFKA_JMX_PORT"
   fetch_jars "kafka $KAFKA_VERSION" "$KAFKA_POM" "$KAFKA_LIBS"
   mkdir -p "$KAFKA_DIR"
   kafka_tls_ensure
@@ -151,6 +153,10 @@ kafka_start() {
     "$(java_cmd)" -Xms512m -Xmx1g -server \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.port="$KAFKA_JMX_PORT" \
+    -Dcom.sun.management.jmxremote.rmi.port="$KAFKA_JMX_PORT" -Dcom.sun.management.jmxremote.host="$INFRA_HOST" \
+    -Djava.rmi.server.hostname="$INFRA_HOST" -Dcom.sun.management.jmxremote.authenticate=false \
+    -Dcom.sun.management.jmxremote.ssl=false \
     -Dkafka.logs.dir="$KAFKA_DIR" "-D$KAFKA_LOG4J_PROPERTY=file:$KAFKA_LOG4J" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_PROPS"
 }
@@ -210,10 +216,12 @@ kafka_env() {
   env_line KAFKA_TOOLS_LOG4J "$KAFKA_TOOLS_LOG4J"
   env_line KAFKA_TOOLS_LOG4J_PROPERTY "$KAFKA_LOG4J_PROPERTY"
   env_line KAFKA_VERSION "$KAFKA_VERSION"
+  env_line KAFKA_JMX_URL "service:jmx:rmi:///jndi/rmi://$INFRA_HOST:$KAFKA_JMX_PORT/jmxrmi"
 }
 
 kafka_endpoints() {
   say "  kafka     PLAINTEXT      $INFRA_HOST:$KAFKA_PLAINTEXT_PORT"
   say "            SASL SCRAM     $INFRA_HOST:$KAFKA_SASL_PORT (SCRAM-SHA-256/512, user $KAFKA_SCRAM_USER)"
   say "            SASL_SSL SCRAM $INFRA_HOST:$KAFKA_SASL_SSL_PORT (CA $KAFKA_TLS_DIR/ca.pem)"
+  say "            JMX            $INFRA_HOST:$KAFKA_JMX_PORT (loopback, no authentication)"
 }
