@@ -22,7 +22,8 @@ export {
   type KafkaConnection,
 } from './lib/kafka-connection';
 
-// Topics
+// Topics and cluster administration
+export { ClusterAdmin, hasKafkaErrorCode, type ClusterAdminOptions, type PartitionOffsets } from './lib/cluster-admin';
 export {
   deadLetterTopicConfig,
   createMissingTopics,

@@ -6,10 +6,9 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, TypedProducer } from '@tributary/kafka';
+import { KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, TypedProducer } from '@tributary/kafka';
 import { METRICS_REGISTRY, TributaryMetrics } from '@tributary/observability';
 import type { OptionsCollectorConfig } from '../config';
 import { MarketSimulator } from '../simulator/market-simulator';
@@ -119,7 +118,7 @@ export class CollectorModule {
         },
         {
           provide: OptionsCollector,
-          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger, kafka: Kafka, connection: KafkaConnection) =>
+          useFactory: (source: MarketSource, producer: TypedProducer, metrics: CollectorMetrics, logger: Logger, connection: KafkaConnection) =>
             new OptionsCollector(source, producer, {
               underlyings: config.UNDERLYINGS,
               selection: {
@@ -141,9 +140,9 @@ export class CollectorModule {
               metrics,
               logger: logger.child({ component: 'collector' }),
               // A restarted simulator continues after what the collector published (market.quotes carries every underlying).
-              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(kafka, connection, 'market.quotes', 'options-collector/') : undefined,
+              lastPublishedEventTimeMs: config.SIMULATOR_RESUME ? () => lastEventTimeMs(connection, 'market.quotes', 'options-collector/') : undefined,
             }),
-          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CLIENT, KAFKA_CONNECTION],
+          inject: [MARKET_SOURCE, COLLECTOR_PRODUCER, CollectorMetrics, KAFKA_LOGGER, KAFKA_CONNECTION],
         },
         CollectorLifecycle,
       ],

@@ -30,7 +30,7 @@ describe('the latest event time already published', () => {
   });
 
   it('is undefined for an empty topic', async () => {
-    expect(await lastEventTimeMs(kafka, connection, topic, 'options-collector/')).toBeUndefined();
+    expect(await lastEventTimeMs(connection, topic, 'options-collector/')).toBeUndefined();
   });
 
   it('is the highest event.time the collector wrote at the end of each partition, in milliseconds; other writers do not count', async () => {
@@ -51,6 +51,6 @@ describe('the latest event time already published', () => {
       ],
     });
     await producer.disconnect();
-    expect(await lastEventTimeMs(kafka, connection, topic, 'options-collector/')).toBe(1_741_012_290_500);
+    expect(await lastEventTimeMs(connection, topic, 'options-collector/')).toBe(1_741_012_290_500);
   });
 });

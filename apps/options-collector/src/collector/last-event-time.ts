@@ -1,6 +1,5 @@
-import type { Kafka } from 'kafkajs';
 import { HEADERS } from '@tributary/contracts';
-import { type FetchedRecord, fetchTopicOffsetsOnceLed, headerValue, type KafkaConnection, TopicReader } from '@tributary/kafka';
+import { ClusterAdmin, type FetchedRecord, headerValue, type KafkaConnection, TopicReader } from '@tributary/kafka';
 
 /** Records read back from the end of each partition to find the latest of a producer's. */
 const TAIL = 200n;
@@ -12,19 +11,17 @@ const TAIL = 200n;
  * group, committing nothing.
  */
 export async function lastEventTimeMs(
-  kafka: Kafka,
   connection: KafkaConnection,
   topic: string,
   producerPrefix: string,
   timeoutMs = 15_000,
 ): Promise<number | undefined> {
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = new ClusterAdmin(connection);
   let all: { partition: number; low: string; high: string }[];
   try {
-    all = await fetchTopicOffsetsOnceLed(admin, topic);
+    all = await admin.topicOffsets(topic);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
   const ends = new Map(all.map(({ partition, high }) => [partition, BigInt(high)]));
   const offsets = all.filter(({ low, high }) => BigInt(high) > BigInt(low));

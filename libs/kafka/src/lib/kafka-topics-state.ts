@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { allTopicSpecs, type TopicSpec } from '@tributary/contracts';
 import { describeError } from '@tributary/observability';
-import { KAFKA_CLIENT, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
+import { ClusterAdmin } from './cluster-admin';
+import type { KafkaConnection } from './kafka-connection';
+import { KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
 import { KAFKA_LOGGER } from './kafka-logger';
 import { retryDelayMs } from './retry-policy';
-import { TopicAdmin } from './topics';
 
 /**
  * Ensures the catalog topics on start when `KafkaModule.forRoot({ ensureTopics })` asks for it,
@@ -21,10 +21,10 @@ export class KafkaTopicsState implements OnApplicationBootstrap, OnApplicationSh
   private timer?: NodeJS.Timeout;
   private attempt = 0;
   private stopped = false;
-  private admin?: TopicAdmin;
+  private admin?: ClusterAdmin;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_MODULE_OPTIONS) private readonly options: KafkaModuleOptions,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
   ) {
@@ -51,7 +51,7 @@ export class KafkaTopicsState implements OnApplicationBootstrap, OnApplicationSh
 
   private async ensure(): Promise<void> {
     if (this.stopped) return;
-    const admin = TopicAdmin.of(this.kafka, {
+    const admin = new ClusterAdmin(this.connection, {
       replicationFactor: this.options.config.KAFKA_REPLICATION_FACTOR,
       logger: this.logger,
     });

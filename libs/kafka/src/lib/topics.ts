@@ -5,9 +5,9 @@ import {
   KafkaJSAggregateError,
   type KafkaJSProtocolError,
 } from 'kafkajs';
-import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import type { Logger } from 'pino';
-import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from './kafka-connection';
+import { ClusterAdmin } from './cluster-admin';
+import type { KafkaConnection } from './kafka-connection';
 import { dlqTopicOf, kafkaTopicConfig, topicSpec, type TopicSpec } from '@tributary/contracts';
 
 export interface EnsureTopicsOptions {
@@ -208,8 +208,6 @@ export async function ensureTopics(
   return new TopicAdmin(client, options).ensure(specs);
 }
 
-const TOPIC_ALREADY_EXISTS = 36;
-
 /**
  * Creates those of `configs` that do not exist yet (with their partitions, replication and
  * configuration), over the connection's own admin client. A topic someone else created
@@ -217,39 +215,10 @@ const TOPIC_ALREADY_EXISTS = 36;
  */
 export async function createMissingTopics(connection: KafkaConnection, configs: readonly ITopicConfig[]): Promise<string[]> {
   if (configs.length === 0) return [];
-  const admin = applyBrokerAddress(new PlatformaticAdmin(clientOptionsOf(connection)), connection);
+  const admin = new ClusterAdmin(connection);
   try {
-    const existing = new Set(await admin.listTopics());
-    const created: string[] = [];
-    for (const config of configs) {
-      if (existing.has(config.topic)) continue;
-      try {
-        await admin.createTopics({
-          topics: [config.topic],
-          partitions: config.numPartitions ?? 1,
-          replicas: config.replicationFactor ?? 1,
-          configs: (config.configEntries ?? []).map(({ name, value }) => ({ name, value })),
-        });
-        created.push(config.topic);
-      } catch (error) {
-        if (!hasErrorCode(error, TOPIC_ALREADY_EXISTS)) throw error;
-      }
-    }
-    return created;
+    return (await admin.ensureConfigs(configs)).created;
   } finally {
-    await admin.close().catch(() => undefined);
+    await admin.close();
   }
-}
-
-/** True when a @platformatic/kafka error (or one nested in it) carries the Kafka error code. */
-function hasErrorCode(error: unknown, code: number): boolean {
-  const seen = new Set<unknown>();
-  const visit = (current: unknown): boolean => {
-    if (typeof current !== 'object' || current === null || seen.has(current)) return false;
-    seen.add(current);
-    if ((current as { apiCode?: unknown }).apiCode === code) return true;
-    const errors = (current as { errors?: unknown }).errors;
-    return [...(Array.isArray(errors) ? errors : []), (current as { cause?: unknown }).cause].some(visit);
-  };
-  return visit(error);
 }

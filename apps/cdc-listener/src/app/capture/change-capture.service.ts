@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { type Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createLogger, METRICS_REGISTRY } from '@tributary/observability';
-import { ensureTopics, KAFKA_CLIENT, TypedProducer } from '@tributary/kafka';
+import { ClusterAdmin, KAFKA_CONNECTION, type KafkaConnection, TypedProducer } from '@tributary/kafka';
 import type { CdcListenerConfig } from '../../config';
 import { AUDIT_TABLE } from '../../config';
 import { AuditTrailWriter } from '../audit/audit-trail-writer';
@@ -46,7 +45,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
   constructor(
     @Inject(CDC_CONFIG) private readonly config: CdcListenerConfig,
     producer: TypedProducer,
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.logger = createLogger('cdc-listener', config.LOG_LEVEL, { instance: config.INSTANCE_ID });
@@ -133,10 +132,12 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
         }
         const stream = this.newStream();
         await stream.prepare(await this.adminClient());
-        await ensureTopics(this.kafka, [
-          this.publisher.transactionSpec,
-          ...(await this.tableTopics()),
-        ], { replicationFactor: this.config.KAFKA_REPLICATION_FACTOR });
+        const topics = new ClusterAdmin(this.connection, { replicationFactor: this.config.KAFKA_REPLICATION_FACTOR });
+        try {
+          await topics.ensure([this.publisher.transactionSpec, ...(await this.tableTopics())]);
+        } finally {
+          await topics.close();
+        }
         if (this.stopped) return;
         this.stream = stream;
         attempt = 0;

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RulePlacement } from '@tributary/cep';
 import { CATALOG, type TopicSpec, topicSpec } from '@tributary/contracts';
-import { coPartitionAssignor, deadLetterTopicConfig, type KafkaConnection, type PartitionAssignor, TopicAdmin, topicConfigOf } from '@tributary/kafka';
+import { ClusterAdmin, coPartitionAssignor, deadLetterTopicConfig, type KafkaConnection, type PartitionAssignor, topicConfigOf } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { GLOBAL_SLOT, type Slot } from '../engine/checkpoint';
 import type { PartitionProcessor } from '../engine/partition-processor';
@@ -128,7 +128,7 @@ export class CepRunner {
   private async startOnce(): Promise<void> {
     const { topics, logger, group } = this.options;
     await this.ensureTopics([]);
-    const reader = new StateTopicsReader(this.kafka, this.options.connection, topics, group, this.rules, logger.child({ component: 'state-reader' }));
+    const reader = new StateTopicsReader(this.options.connection, topics, group, this.rules, logger.child({ component: 'state-reader' }));
     this.reader = reader;
     await reader.start();
     await reader.rulesLoaded(60_000);
@@ -181,7 +181,7 @@ export class CepRunner {
 
   private async ensureTopics(inputs: readonly string[]): Promise<void> {
     const { topics, replicationFactor } = this.options;
-    const admin = TopicAdmin.of(this.kafka, { replicationFactor, logger: this.options.logger });
+    const admin = new ClusterAdmin(this.options.connection, { replicationFactor, logger: this.options.logger });
     const renamed = (name: string): TopicSpec => ({ ...(topicSpec(name) as TopicSpec), topic: topics.onCluster(name) });
     try {
       await admin.ensureConfigs([

@@ -1,7 +1,6 @@
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CATALOG, type CepRule, decodeEvent, HEADERS } from '@tributary/contracts';
-import { fetchTopicOffsetsOnceLed, headerValue, type KafkaConnection, TopicReader } from '@tributary/kafka';
+import { ClusterAdmin, headerValue, type KafkaConnection, TopicReader } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { checkpointKey, claimKey, parseCheckpointRecord, parseSlot, type PartitionCheckpoint, type Slot } from '../engine/checkpoint';
 import type { RuleBook } from '../rules/rule-book';
@@ -27,7 +26,6 @@ export class StateTopicsReader {
   private readonly prefix: string;
 
   constructor(
-    private readonly kafka: Kafka,
     private readonly connection: KafkaConnection,
     private readonly topics: CepTopics,
     private readonly group: string,
@@ -63,13 +61,12 @@ export class StateTopicsReader {
 
   /** Resolves once every rule written before this call has been read. */
   async rulesLoaded(timeoutMs: number): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
+    const admin = new ClusterAdmin(this.connection);
     let ends: { partition: number; high: string; low: string }[];
     try {
-      ends = await fetchTopicOffsetsOnceLed(admin, this.topics.rules);
+      ends = await admin.topicOffsets(this.topics.rules);
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
     const deadline = Date.now() + timeoutMs;
     const pending = () =>

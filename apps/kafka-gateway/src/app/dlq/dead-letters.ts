@@ -1,19 +1,20 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Admin as FetchClient } from '@platformatic/kafka';
-import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DLQ_HEADERS, type DlqRecord } from '@tributary/contracts';
 import {
   applyBrokerAddress,
   clientOptionsOf,
+  ClusterAdmin,
   decodeHeaders,
   type FetchedRecord,
-  fetchTopicOffsetsOnceLed,
   KAFKA_CLIENT,
   KAFKA_CONNECTION,
   KAFKA_LOGGER,
   type KafkaConnection,
   PartitionFetcher,
+  partitionOfKey,
 } from '@tributary/kafka';
 import { DlqRequestError, dlqRecordOf, MAX_REPLAY_RECORDS, replayHeaders, type ReplaySelection, selects } from './dlq-records';
 
@@ -73,7 +74,7 @@ function max(a: bigint, b: bigint): bigint {
  */
 @Injectable()
 export class DeadLetters implements OnModuleDestroy {
-  private admin?: Promise<Admin>;
+  private admin?: ClusterAdmin;
   private producer?: Promise<Producer>;
 
   constructor(
@@ -84,36 +85,26 @@ export class DeadLetters implements OnModuleDestroy {
 
   /** Every `*.dlq` topic on the cluster with its record counts. */
   async overview(): Promise<{ dlqTopic: string; records: string; partitions: readonly DlqPartition[] }[]> {
-    // An admin client of its own: kafkajs keeps refreshing every topic an admin was asked about and
-    // fails all its later calls once one is deleted, and any DLQ on the cluster may be deleted.
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
-      const result = [];
-      for (const dlqTopic of topics) {
-        let partitions: DlqPartition[];
-        try {
-          partitions = await this.partitions(dlqTopic, admin);
-        } catch (error) {
-          // Deleted between the listing and the offsets: it is not part of the overview.
-          this.logger.debug({ err: error, dlqTopic }, 'a dead-letter topic went away while it was listed');
-          continue;
-        }
-        result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
+    const admin = this.clusterAdmin();
+    const topics = (await admin.listTopics()).filter((name) => name.endsWith('.dlq')).sort();
+    const result = [];
+    for (const dlqTopic of topics) {
+      let partitions: DlqPartition[];
+      try {
+        partitions = await this.partitions(dlqTopic);
+      } catch (error) {
+        // Deleted between the listing and the offsets: it is not part of the overview.
+        this.logger.debug({ err: error, dlqTopic }, 'a dead-letter topic went away while it was listed');
+        continue;
       }
-      return result;
-    } finally {
-      await admin.disconnect();
+      result.push({ dlqTopic, records: String(partitions.reduce((sum, p) => sum + BigInt(p.records), 0n)), partitions });
     }
+    return result;
   }
 
-  async partitions(dlqTopic: string, via?: Admin): Promise<DlqPartition[]> {
-    const admin = via ?? (await this.connectedAdmin());
-    const offsets = await fetchTopicOffsetsOnceLed(admin, dlqTopic);
-    return offsets
-      .map(({ partition, low, high }) => ({ partition, low, high, records: String(BigInt(high) - BigInt(low)) }))
-      .sort((a, b) => a.partition - b.partition);
+  async partitions(dlqTopic: string): Promise<DlqPartition[]> {
+    const offsets = await this.clusterAdmin().topicOffsets(dlqTopic, 5_000);
+    return offsets.map(({ partition, low, high }) => ({ partition, low, high, records: String(BigInt(high) - BigInt(low)) }));
   }
 
   async page(dlqTopic: string, partition: number, fromOffset: bigint, limit: number): Promise<DlqPage> {
@@ -182,8 +173,7 @@ export class DeadLetters implements OnModuleDestroy {
     const before = beforeOffset === undefined || beforeOffset > high ? high : beforeOffset;
     const lowBefore = BigInt(bounds.low);
     if (before > lowBefore) {
-      const admin = await this.connectedAdmin();
-      await admin.deleteTopicRecords({ topic: dlqTopic, partitions: [{ partition, offset: String(before) }] });
+      await this.clusterAdmin().deleteRecordsBefore(dlqTopic, partition, before);
       this.logger.warn({ dlqTopic, partition, beforeOffset: String(before), deleted: String(before - lowBefore) }, 'dead-letter records purged');
     }
     const after = this.boundsOf(dlqTopic, await this.partitions(dlqTopic), partition);
@@ -201,7 +191,7 @@ export class DeadLetters implements OnModuleDestroy {
     const producer = this.producer;
     this.admin = undefined;
     this.producer = undefined;
-    await Promise.allSettled([admin?.then((a) => a.disconnect()), producer?.then((p) => p.disconnect())]);
+    await Promise.allSettled([admin?.close(), producer?.then((p) => p.disconnect())]);
   }
 
   private boundsOf(dlqTopic: string, partitions: readonly DlqPartition[], partition: number): DlqPartition {
@@ -212,16 +202,11 @@ export class DeadLetters implements OnModuleDestroy {
     return bounds;
   }
 
-  /** The partition the default partitioner gives each record, from the topic's partition count. */
+  /** The partition the default partitioner gives each record (murmur2 of the key, as Java's), from the topic's partition count. */
   private async partitionsOf(topic: string, messages: readonly FetchedRecord[]): Promise<number[]> {
-    const admin = await this.connectedAdmin();
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const count = metadata.topics[0]?.partitions.length ?? 1;
-    const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
-    return messages.map((message) =>
-      partitioner({ topic, partitionMetadata, message: { key: message.key, value: message.value } }),
-    );
+    const count = await this.clusterAdmin().partitionCount(topic);
+    let next = 0;
+    return messages.map((message) => (message.key === null ? next++ % count : partitionOfKey(message.key, count)));
   }
 
   /**
@@ -261,15 +246,8 @@ export class DeadLetters implements OnModuleDestroy {
     return found;
   }
 
-  private connectedAdmin(): Promise<Admin> {
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })().catch((error: unknown) => {
-      this.admin = undefined;
-      throw error;
-    });
+  private clusterAdmin(): ClusterAdmin {
+    this.admin ??= new ClusterAdmin(this.connection);
     return this.admin;
   }
 

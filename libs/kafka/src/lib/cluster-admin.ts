@@ -1,0 +1,158 @@
+import { Admin } from '@platformatic/kafka';
+import type { ITopicConfig } from 'kafkajs';
+import type { Logger } from 'pino';
+import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
+import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from './kafka-connection';
+
+const TOPIC_ALREADY_EXISTS = 36;
+const EARLIEST = -2n;
+const LATEST = -1n;
+
+/** A partition's first offset still in the log and the offset its next record will get. */
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: string;
+  readonly high: string;
+}
+
+export interface ClusterAdminOptions {
+  /** Replication factor of created topics (`KAFKA_REPLICATION_FACTOR`); default 1. */
+  readonly replicationFactor?: number;
+  readonly logger?: Logger;
+}
+
+/** True when a @platformatic/kafka error (or one nested in it) carries the Kafka error code. */
+export function hasKafkaErrorCode(error: unknown, code: number): boolean {
+  const seen = new Set<unknown>();
+  const visit = (current: unknown): boolean => {
+    if (typeof current !== 'object' || current === null || seen.has(current)) return false;
+    seen.add(current);
+    if ((current as { apiCode?: unknown }).apiCode === code) return true;
+    const errors = (current as { errors?: unknown }).errors;
+    return [...(Array.isArray(errors) ? errors : []), (current as { cause?: unknown }).cause].some(visit);
+  };
+  return visit(error);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The cluster administration a service does, over @platformatic/kafka's admin client on the
+ * service's connection: create missing topics (and wait until every partition has a leader, so
+ * the first produce does not meet NOT_LEADER), read partitions' offsets, delete records. One
+ * client, opened on first use and closed by `close()`.
+ */
+export class ClusterAdmin {
+  private readonly admin: Admin;
+
+  constructor(
+    connection: KafkaConnection,
+    private readonly options: ClusterAdminOptions = {},
+  ) {
+    this.admin = applyBrokerAddress(new Admin(clientOptionsOf(connection)), connection);
+  }
+
+  /** Creates the catalog topics of `specs` that are missing, with the catalog's partitions and configs. */
+  ensure(specs: readonly TopicSpec[]): Promise<{ created: string[]; existing: string[] }> {
+    const replicationFactor = this.options.replicationFactor ?? 1;
+    return this.ensureConfigs(
+      specs.map((spec) => ({ topic: spec.topic, numPartitions: spec.partitions, replicationFactor, configEntries: kafkaTopicConfig(spec) })),
+    );
+  }
+
+  /**
+   * Creates those of `configs` that do not exist yet; existing ones are left as they are
+   * (partition counts are never changed behind the keys' backs). A topic someone else created
+   * meanwhile counts as existing. Resolves once every partition of the created topics has a leader.
+   */
+  async ensureConfigs(configs: readonly ITopicConfig[]): Promise<{ created: string[]; existing: string[] }> {
+    const unique = new Map(configs.map((config) => [config.topic, config]));
+    const present = new Set(await this.admin.listTopics());
+    const created: string[] = [];
+    const existing = [...unique.keys()].filter((topic) => present.has(topic));
+    for (const config of unique.values()) {
+      if (present.has(config.topic)) continue;
+      try {
+        await this.admin.createTopics({
+          topics: [config.topic],
+          partitions: config.numPartitions ?? 1,
+          replicas: config.replicationFactor ?? this.options.replicationFactor ?? 1,
+          configs: (config.configEntries ?? []).map(({ name, value }) => ({ name, value })),
+        });
+        created.push(config.topic);
+      } catch (error) {
+        if (!hasKafkaErrorCode(error, TOPIC_ALREADY_EXISTS)) throw error;
+        existing.push(config.topic);
+      }
+    }
+    if (created.length > 0) {
+      await this.waitForLeaders(created);
+      this.options.logger?.info({ topics: created }, 'created Kafka topics');
+    }
+    return { created, existing };
+  }
+
+  async listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const metadata = await this.admin.metadata({ topics: [topic], forceUpdate: true });
+    const count = metadata.topics.get(topic)?.partitionsCount;
+    if (count === undefined) throw new Error(`topic ${topic} does not exist`);
+    return count;
+  }
+
+  /**
+   * Each partition's first and next offsets, asked again while the partitions have no leader
+   * answering yet (a topic created moments ago), for up to `timeoutMs`.
+   */
+  async topicOffsets(topic: string, timeoutMs = 30_000): Promise<PartitionOffsets[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 50; ; delay = Math.min(1_000, delay * 2)) {
+      try {
+        const count = await this.partitionCount(topic);
+        const ask = (timestamp: bigint) =>
+          this.admin.listOffsets({
+            topics: [{ name: topic, partitions: Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp })) }],
+          });
+        const [lows, highs] = await Promise.all([ask(EARLIEST), ask(LATEST)]);
+        const lowOf = new Map(lows[0]?.partitions.map((entry) => [entry.partitionIndex, entry.offset]) ?? []);
+        return (highs[0]?.partitions ?? [])
+          .map((entry) => ({ partition: entry.partitionIndex, low: String(lowOf.get(entry.partitionIndex) ?? 0n), high: String(entry.offset) }))
+          .sort((a, b) => a.partition - b.partition);
+      } catch (error) {
+        if (Date.now() + delay > deadline) throw error;
+      }
+      await sleep(delay);
+    }
+  }
+
+  /** Deletes the records of a partition below `before` (DeleteRecords); answers the new first offset. */
+  async deleteRecordsBefore(topic: string, partition: number, before: bigint): Promise<bigint> {
+    const [deleted] = await this.admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: before }] }] });
+    return deleted?.partitions.find((entry) => entry.partition === partition)?.lowWatermark ?? before;
+  }
+
+  async close(): Promise<void> {
+    await this.admin.close().catch(() => undefined);
+  }
+
+  private async waitForLeaders(topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 50; ; delay = Math.min(1_000, delay * 2)) {
+      try {
+        const metadata = await this.admin.metadata({ topics: [...topics], forceUpdate: true });
+        const led = topics.every((topic) => {
+          const known = metadata.topics.get(topic);
+          return known !== undefined && known.partitions.length > 0 && known.partitions.every((partition) => partition.leader >= 0);
+        });
+        if (led) return;
+      } catch {
+        // the controller created the topics but this broker does not know them yet
+      }
+      if (Date.now() + delay > deadline) throw new Error(`created ${topics.join(', ')} but their partitions got no leader within ${timeoutMs} ms`);
+      await sleep(delay);
+    }
+  }
+}
