@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createConnection, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { type Admin, type ISocketFactory, Kafka, type KafkaMessage } from 'kafkajs';
+import { type Admin, Kafka, type KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { parseEnv } from '@tributary/config';
 import { DEFAULT_WAIT_MS, eventually, workspaceRoot } from '@tributary/testing';
@@ -252,50 +251,4 @@ export async function startTestServer(options: TestServerOptions): Promise<Kafka
   );
   await eventually(() => server.ready, `the consumer of ${topic} to join its group`);
   return server;
-}
-
-/**
- * Makes the brokers unreachable for one kafkajs client: new connections are refused and open ones
- * are reset (a broker that died) or, when `silent`, just stop carrying anything (a network blackhole).
- */
-export class BrokerOutage {
-  private readonly sockets = new Set<Socket>();
-  private down = false;
-  private refused = 0;
-
-  constructor(private readonly silent = false) {}
-
-  readonly socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
-    if (this.down) this.refused++;
-    // Port 1 on the loopback refuses at once, like a broker that is not listening.
-    const socket = this.down
-      ? createConnection({ host: '127.0.0.1', port: 1 })
-      : createConnection({ host, port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    return socket;
-  };
-
-  begin(): void {
-    this.down = true;
-    for (const socket of this.sockets) {
-      if (this.silent) socket.destroy();
-      else socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
-    }
-  }
-
-  end(): void {
-    this.down = false;
-  }
-
-  /** Connections the client attempted while the brokers were unreachable: proof that it noticed and keeps trying. */
-  get refusedConnections(): number {
-    return this.refused;
-  }
-
-  /** Connections currently open through this factory. */
-  get openSockets(): number {
-    return this.sockets.size;
-  }
 }

@@ -26,6 +26,11 @@ export class TcpProxy {
     return this.listening;
   }
 
+  /** Client connections being forwarded now. */
+  get openConnections(): number {
+    return this.sockets.size / 2;
+  }
+
   /** Connections that arrived while the proxy refused them or stayed silent. */
   get refusedConnections(): number {
     return this.turnedAway;

@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import type { Admin, Kafka } from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 import { DEFAULT_PROBE_TIMEOUT_MS, describeError, raceTimeout } from '@tributary/observability';
 import type { KafkaBatchServer } from '../consumer/kafka-batch-server';
-import { KAFKA_CLIENT, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from '../kafka.tokens';
+import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from '../kafka-connection';
+import { KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from '../kafka.tokens';
 import { KafkaTopicsState } from '../kafka-topics-state';
 
 /**
@@ -19,13 +20,12 @@ export class KafkaHealthIndicator implements OnApplicationShutdown {
   readonly brokers: string;
   private readonly timeoutMs: number;
   private admin?: Admin;
-  private adminConnected?: Promise<void>;
   /** One probe at a time: overlapping probes share it instead of stacking requests on a dead broker. */
   private inFlight?: Promise<{ brokers: number; controller: number | null; clusterId: string }>;
   private closed = false;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_MODULE_OPTIONS) options: KafkaModuleOptions,
     @Optional() private readonly topics?: KafkaTopicsState,
     @Optional() private readonly indicators: HealthIndicatorService = new HealthIndicatorService(),
@@ -84,9 +84,8 @@ export class KafkaHealthIndicator implements OnApplicationShutdown {
   private describeCluster(): Promise<{ brokers: number; controller: number | null; clusterId: string }> {
     this.inFlight ??= (async () => {
       try {
-        const admin = await this.connectedAdmin();
-        const cluster = await admin.describeCluster();
-        return { brokers: cluster.brokers.length, controller: cluster.controller, clusterId: cluster.clusterId };
+        const cluster = await this.adminClient().metadata({ topics: [], forceUpdate: true });
+        return { brokers: cluster.brokers.size, controller: cluster.controllerId >= 0 ? cluster.controllerId : null, clusterId: cluster.id };
       } catch (error) {
         await this.dropAdmin();
         throw error;
@@ -97,18 +96,15 @@ export class KafkaHealthIndicator implements OnApplicationShutdown {
     return this.inFlight;
   }
 
-  private async connectedAdmin(): Promise<Admin> {
+  private adminClient(): Admin {
     // No retries inside the probe: the readiness probe itself is the retry loop.
-    this.admin ??= this.kafka.admin({ retry: { retries: 0 } });
-    this.adminConnected ??= this.admin.connect();
-    await this.adminConnected;
+    this.admin ??= applyBrokerAddress(new Admin({ ...clientOptionsOf(this.connection), retries: 0 }), this.connection);
     return this.admin;
   }
 
   private async dropAdmin(): Promise<void> {
     const admin = this.admin;
     this.admin = undefined;
-    this.adminConnected = undefined;
-    await admin?.disconnect().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
   }
 }

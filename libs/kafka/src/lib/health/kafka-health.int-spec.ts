@@ -1,24 +1,22 @@
 import { Controller, Get, Inject, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Kafka } from 'kafkajs';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
-import {
-  BrokerOutage,
-  quietLogger,
-  testKafka,
-  testKafkaConfig,
-  uniqueName,
-} from '../../testing/kafka-test-kit';
-import { eventually } from '@tributary/testing';
-import { kafkaClientConfig } from '../kafka-client';
+import { quietLogger, testConnection, testKafka, testKafkaConfig, uniqueName } from '../../testing/kafka-test-kit';
+import { eventually, TcpProxy } from '@tributary/testing';
+import type { KafkaConnection } from '../kafka-connection';
 import { KafkaModule } from '../kafka.module';
 import { KafkaHealthIndicator } from './kafka-health.indicator';
 
-function flakyClient(outage: BrokerOutage): Kafka {
-  return new Kafka({
-    ...kafkaClientConfig(testKafkaConfig(), 'kafka-it', quietLogger()),
-    socketFactory: outage.socketFactory,
-  });
+/** A connection to the local broker through a TCP hop the test can cut (every broker address rewritten to it). */
+async function linked(): Promise<{ link: TcpProxy; connection: KafkaConnection }> {
+  const [host, port] = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',')[0]?.split(':') ?? [];
+  const link = new TcpProxy(host ?? '127.0.0.1', Number(port ?? 9092));
+  await link.open();
+  const connection = {
+    ...testConnection({ KAFKA_BROKERS: `127.0.0.1:${link.port}`, KAFKA_CONNECTION_TIMEOUT_MS: '2s' }),
+    brokerAddress: () => ({ host: '127.0.0.1', port: link.port }),
+  };
+  return { link, connection };
 }
 
 /** A probe answer is a verdict on the cluster, not on how busy this machine is: the timeout is generous. */
@@ -35,8 +33,8 @@ async function probeUntilUp(indicator: KafkaHealthIndicator, timeoutMs: number):
 
 describe('Kafka readiness', () => {
   it('the health check reports down while the brokers are unreachable and up again by itself once they are back, over one reused connection', async () => {
-    const outage = new BrokerOutage();
-    const indicator = new KafkaHealthIndicator(flakyClient(outage), {
+    const { link, connection } = await linked();
+    const indicator = new KafkaHealthIndicator(connection, {
       service: 'kafka-it',
       config: testKafkaConfig(),
       healthTimeoutMs: PROBE_TIMEOUT_MS,
@@ -45,24 +43,26 @@ describe('Kafka readiness', () => {
       const up = await indicator.isHealthy('kafka');
       expect(up['kafka'].status).toBe('up');
       expect(up['kafka']['brokersUp']).toBeGreaterThanOrEqual(1);
+      expect(up['kafka']['clusterId']).toEqual(expect.any(String));
       for (let probe = 0; probe < 5; probe++) await indicator.isHealthy('kafka');
-      expect(outage.openSockets).toBeLessThanOrEqual(2);
+      expect(link.openConnections).toBeLessThanOrEqual(2);
 
-      outage.begin();
+      link.refuse();
       const down = await indicator.isHealthy('kafka');
       expect(down['kafka'].status).toBe('down');
       expect(String(down['kafka']['message'])).toMatch(/^Kafka /);
 
-      outage.end();
+      link.restore();
       await probeUntilUp(indicator, 60_000);
-      expect(outage.openSockets).toBeLessThanOrEqual(2);
+      expect(link.openConnections).toBeLessThanOrEqual(2);
     } finally {
       await indicator.onApplicationShutdown();
+      await link.cut();
     }
   }, 120_000);
 
   it('an app whose Kafka is unreachable at boot starts anyway, reports not ready, then ensures its topics and reports ready once Kafka is back', async () => {
-    const outage = new BrokerOutage();
+    const { link, connection } = await linked();
     const spec: TopicSpec = { ...CATALOG['market.trades'], topic: uniqueName('it-module-trades'), partitions: 2 };
 
     @Controller()
@@ -80,7 +80,7 @@ describe('Kafka readiness', () => {
         KafkaModule.forRoot({
           service: 'kafka-it',
           config: testKafkaConfig(),
-          client: flakyClient(outage),
+          connection,
           ensureTopics: [spec],
           logger: quietLogger(),
           healthTimeoutMs: PROBE_TIMEOUT_MS,
@@ -90,7 +90,7 @@ describe('Kafka readiness', () => {
     })
     class ServiceModule {}
 
-    outage.begin();
+    link.refuse();
     const app = await NestFactory.create(ServiceModule, { logger: false });
     await app.init();
     const health = app.get(KafkaHealthIndicator);
@@ -98,7 +98,7 @@ describe('Kafka readiness', () => {
     try {
       expect((await health.isHealthy('kafka'))['kafka'].status).toBe('down');
 
-      outage.end();
+      link.restore();
       await probeUntilUp(health, 90_000);
       await admin.connect();
       expect(await admin.listTopics()).toContain(spec.topic);
@@ -106,6 +106,7 @@ describe('Kafka readiness', () => {
       await app.close();
       await admin.deleteTopics({ topics: [spec.topic] }).catch(() => undefined);
       await admin.disconnect();
+      await link.cut();
     }
   }, 150_000);
 });
