@@ -23,7 +23,13 @@ export {
 } from './lib/kafka-connection';
 
 // Topics and cluster administration
-export { ClusterAdmin, hasKafkaErrorCode, type ClusterAdminOptions, type PartitionOffsets } from './lib/cluster-admin';
+export {
+  ClusterAdmin,
+  hasKafkaErrorCode,
+  type ClusterAdminOptions,
+  type PartitionOffsets,
+  type TopicDescription,
+} from './lib/cluster-admin';
 export {
   deadLetterTopicConfig,
   createMissingTopics,

@@ -5,6 +5,19 @@ import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from './kafka-connection';
 
 const TOPIC_ALREADY_EXISTS = 36;
+const TOPIC_RESOURCE = 2;
+const SET = 0;
+/** configSource 1 (DYNAMIC_TOPIC_CONFIG): a value set on the topic itself rather than inherited. */
+const TOPIC_CONFIG_SOURCE = 1;
+
+/** A topic's partition count and configuration as the cluster has them. */
+export interface TopicDescription {
+  readonly partitions: number;
+  /** Every config with its effective value. */
+  readonly configs: ReadonlyMap<string, string>;
+  /** Configs set on the topic itself (not inherited from the broker's defaults). */
+  readonly overrides: ReadonlyMap<string, string>;
+}
 const EARLIEST = -2n;
 const LATEST = -1n;
 
@@ -126,6 +139,44 @@ export class ClusterAdmin {
       }
       await sleep(delay);
     }
+  }
+
+  /** Partition counts and configurations of those of `topics` that exist. */
+  async describeTopics(topics: readonly string[]): Promise<Map<string, TopicDescription>> {
+    const present = new Set(await this.admin.listTopics());
+    const names = topics.filter((topic) => present.has(topic));
+    const result = new Map<string, TopicDescription>();
+    if (names.length === 0) return result;
+    const [metadata, described] = await Promise.all([
+      this.admin.metadata({ topics: names, forceUpdate: true }),
+      this.admin.describeConfigs({ resources: names.map((resourceName) => ({ resourceType: TOPIC_RESOURCE, resourceName })) }),
+    ]);
+    for (const name of names) {
+      const partitions = metadata.topics.get(name)?.partitionsCount;
+      const resource = described.find((entry) => entry.resourceName === name);
+      if (partitions === undefined || resource === undefined) continue;
+      const configs = new Map<string, string>();
+      const overrides = new Map<string, string>();
+      for (const config of resource.configs) {
+        if (config.value === null || config.value === undefined) continue;
+        configs.set(config.name, config.value);
+        if (config.configSource === TOPIC_CONFIG_SOURCE && !config.isSensitive) overrides.set(config.name, config.value);
+      }
+      result.set(name, { partitions, configs, overrides });
+    }
+    return result;
+  }
+
+  /** Sets configs of a topic (IncrementalAlterConfigs: the topic's other overrides stay as they are). */
+  async setTopicConfigs(topic: string, entries: readonly { name: string; value: string }[]): Promise<void> {
+    await this.admin.incrementalAlterConfigs({
+      resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topic, configs: entries.map(({ name, value }) => ({ name, configOperation: SET, value })) }],
+    });
+  }
+
+  /** Grows a topic to `count` partitions (Kafka never removes partitions). */
+  async createPartitions(topic: string, count: number): Promise<void> {
+    await this.admin.createPartitions({ topics: [{ name: topic, count }] });
   }
 
   /** Deletes the records of a partition below `before` (DeleteRecords); answers the new first offset. */

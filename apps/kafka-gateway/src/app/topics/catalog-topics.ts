@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { allTopicSpecs } from '@tributary/contracts';
-import { KAFKA_CLIENT, KAFKA_LOGGER } from '@tributary/kafka';
+import { ClusterAdmin, KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection } from '@tributary/kafka';
 import { TopicReconciler } from './topic-reconciler';
 
 export const CATALOG_TOPICS_OPTIONS = Symbol('CATALOG_TOPICS_OPTIONS');
@@ -20,25 +19,18 @@ export interface CatalogTopicsOptions {
  */
 @Injectable()
 export class CatalogTopics implements OnApplicationBootstrap, OnModuleDestroy {
-  private admin?: Admin;
-  private connected?: Promise<void>;
+  private admin?: ClusterAdmin;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
     @Inject(CATALOG_TOPICS_OPTIONS) private readonly options: CatalogTopicsOptions,
   ) {}
 
   /** A reconciler of every catalog topic and its dead-letter topic. */
   async reconciler(): Promise<TopicReconciler> {
-    this.admin ??= this.kafka.admin();
-    const admin = this.admin;
-    this.connected ??= admin.connect().catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    await this.connected;
-    return new TopicReconciler(admin, allTopicSpecs(), { replicationFactor: this.options.replicationFactor, logger: this.logger });
+    this.admin ??= new ClusterAdmin(this.connection, { replicationFactor: this.options.replicationFactor, logger: this.logger });
+    return new TopicReconciler(this.admin, allTopicSpecs(), { logger: this.logger });
   }
 
   onApplicationBootstrap(): void {
@@ -54,6 +46,6 @@ export class CatalogTopics implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.connected !== undefined) await this.admin?.disconnect();
+    await this.admin?.close();
   }
 }

@@ -3,7 +3,7 @@ import { type Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
 import { readInfraEnv } from '@tributary/testing';
 import { TopicReconciler } from './topic-reconciler';
-import { createTopicsWithLeaders } from '@tributary/kafka';
+import { ClusterAdmin, createTopicsWithLeaders } from '@tributary/kafka';
 
 /** Catalog-shaped specs under names of this run only, so the shared broker's topics are never touched. */
 function specsOfThisRun(): TopicSpec[] {
@@ -38,6 +38,7 @@ async function topicConfig(admin: Admin, topic: string): Promise<Record<string, 
 
 describe('topic catalog applied to the cluster', () => {
   let admin: Admin;
+  let cluster: ClusterAdmin;
   let specs: TopicSpec[];
 
   beforeAll(async () => {
@@ -47,6 +48,12 @@ describe('topic catalog applied to the cluster', () => {
     });
     admin = kafka.admin();
     await admin.connect();
+    cluster = new ClusterAdmin({
+      clientId: 'gateway-reconcile-it',
+      brokers: readInfraEnv()['KAFKA_BROKERS'].split(','),
+      connectionTimeoutMs: 5_000,
+      requestTimeoutMs: 30_000,
+    });
   });
 
   beforeEach(() => {
@@ -57,10 +64,13 @@ describe('topic catalog applied to the cluster', () => {
     await admin.deleteTopics({ topics: specs.map((spec) => spec.topic) }).catch(() => undefined);
   });
 
-  afterAll(() => admin.disconnect());
+  afterAll(async () => {
+    await cluster.close();
+    await admin.disconnect();
+  });
 
   it('reports topics missing from the cluster, then creates them with the catalog partitions and configs', async () => {
-    const reconciler = new TopicReconciler(admin, specs);
+    const reconciler = new TopicReconciler(cluster, specs);
     const before = await reconciler.drift();
     expect(before.inSync).toBe(false);
     expect(before.topics.map((topic) => [topic.topic, topic.missing])).toEqual(
@@ -94,7 +104,7 @@ describe('topic catalog applied to the cluster', () => {
         },
       ],
     });
-    const reconciler = new TopicReconciler(admin, [quotes]);
+    const reconciler = new TopicReconciler(cluster, [quotes]);
 
     const drift = (await reconciler.drift()).topics[0];
     expect(drift.missing).toBe(false);
@@ -120,7 +130,7 @@ describe('topic catalog applied to the cluster', () => {
   it('never removes partitions: more partitions than the catalog are reported and left as they are', async () => {
     const [quotes] = specs;
     await createTopicsWithLeaders(admin, { topics: [{ topic: quotes.topic, numPartitions: 5 }] });
-    const reconciler = new TopicReconciler(admin, [quotes]);
+    const reconciler = new TopicReconciler(cluster, [quotes]);
 
     const applied = await reconciler.apply();
     expect(applied.partitionsNotDecreased).toEqual([{ topic: quotes.topic, catalog: 3, cluster: 5 }]);
@@ -130,7 +140,7 @@ describe('topic catalog applied to the cluster', () => {
   });
 
   it('changes nothing on a second apply', async () => {
-    const reconciler = new TopicReconciler(admin, specs);
+    const reconciler = new TopicReconciler(cluster, specs);
     await reconciler.apply();
     const again = await reconciler.apply();
     expect(again).toMatchObject({

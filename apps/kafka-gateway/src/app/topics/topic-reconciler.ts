@@ -1,7 +1,6 @@
-import { type Admin, ConfigResourceTypes } from 'kafkajs';
 import type { Logger } from 'pino';
 import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
-import { TopicAdmin } from '@tributary/kafka';
+import type { ClusterAdmin, TopicDescription } from '@tributary/kafka';
 
 /** A topic config whose cluster value is not the catalog's. */
 export interface ConfigDrift {
@@ -36,29 +35,19 @@ export interface ApplyReport {
   readonly after: DriftReport;
 }
 
-/** configSource 1 (DYNAMIC_TOPIC_CONFIG): a value set on the topic itself rather than inherited. */
-const TOPIC_CONFIG_SOURCE = 1;
-
-interface ClusterTopic {
-  partitions: number;
-  configs: Map<string, string>;
-  /** Configs set on the topic itself: kept when the full set is rewritten. */
-  topicOverrides: Map<string, string>;
-}
 
 /**
  * Compares the catalog's topics (partitions, retention, cleanup policy, compression, segment and
  * compaction settings) with the cluster and brings the cluster in line: creates missing topics,
  * adds partitions (never removes them: that would move keys to other partitions, so it is
- * reported instead) and rewrites configs. kafkajs has no IncrementalAlterConfigs, and AlterConfigs
- * replaces a topic's whole set of overrides, so the reconciler describes the topic, keeps the
- * overrides it already has, lays the catalog's values over them and writes the merged set.
+ * reported instead) and sets the catalog's configs with IncrementalAlterConfigs, which leaves a
+ * topic's other overrides as they are.
  */
 export class TopicReconciler {
   constructor(
-    private readonly admin: Admin,
+    private readonly admin: ClusterAdmin,
     private readonly specs: readonly TopicSpec[],
-    private readonly options: { replicationFactor?: number; logger?: Logger } = {},
+    private readonly options: { logger?: Logger } = {},
   ) {}
 
   async drift(): Promise<DriftReport> {
@@ -77,9 +66,8 @@ export class TopicReconciler {
 
     const missing = before.topics.filter((topic) => topic.missing).map((topic) => topic.topic);
     if (missing.length > 0) {
-      const topicAdmin = new TopicAdmin(this.admin, { replicationFactor: this.options.replicationFactor ?? 1 });
       // A topic another instance created in between counts as existing, not as a failure.
-      const ensured = await topicAdmin.ensure(missing.map((topic) => specOf.get(topic) as TopicSpec));
+      const ensured = await this.admin.ensure(missing.map((topic) => specOf.get(topic) as TopicSpec));
       created.push(...ensured.created);
     }
 
@@ -94,24 +82,12 @@ export class TopicReconciler {
         partitionsNotDecreased.push({ topic: topic.topic, catalog: topic.partitions.catalog, cluster });
       }
     }
-    if (grow.length > 0) await this.admin.createPartitions({ topicPartitions: grow });
+    for (const { topic, count } of grow) await this.admin.createPartitions(topic, count);
 
     const misconfigured = before.topics.filter((topic) => !topic.missing && topic.configs.length > 0);
-    if (misconfigured.length > 0) {
-      const cluster = await this.describe(misconfigured.map((topic) => topic.topic));
-      await this.admin.alterConfigs({
-        validateOnly: false,
-        resources: misconfigured.map((topic) => {
-          const merged = new Map(cluster.get(topic.topic)?.topicOverrides ?? []);
-          for (const entry of kafkaTopicConfig(specOf.get(topic.topic) as TopicSpec)) merged.set(entry.name, entry.value);
-          return {
-            type: ConfigResourceTypes.TOPIC,
-            name: topic.topic,
-            configEntries: [...merged].map(([name, value]) => ({ name, value })),
-          };
-        }),
-      });
-      for (const topic of misconfigured) configsAligned.push({ topic: topic.topic, configs: [...topic.configs] });
+    for (const topic of misconfigured) {
+      await this.admin.setTopicConfigs(topic.topic, kafkaTopicConfig(specOf.get(topic.topic) as TopicSpec));
+      configsAligned.push({ topic: topic.topic, configs: [...topic.configs] });
     }
 
     const report = { created, partitionsIncreased, partitionsNotDecreased, configsAligned };
@@ -141,7 +117,7 @@ export class TopicReconciler {
     }
   }
 
-  private compare(spec: TopicSpec, cluster: ClusterTopic | undefined): TopicDrift {
+  private compare(spec: TopicSpec, cluster: TopicDescription | undefined): TopicDrift {
     const catalogConfigs = kafkaTopicConfig(spec);
     if (cluster === undefined) {
       return {
@@ -164,31 +140,8 @@ export class TopicReconciler {
     };
   }
 
-  /** Partition counts and configs of the catalog topics that exist (or of `only`). */
-  private async describe(only?: readonly string[]): Promise<Map<string, ClusterTopic>> {
-    const wanted = new Set(only ?? this.specs.map((spec) => spec.topic));
-    const present = (await this.admin.listTopics()).filter((topic) => wanted.has(topic));
-    const result = new Map<string, ClusterTopic>();
-    if (present.length === 0) return result;
-    const [metadata, described] = await Promise.all([
-      this.admin.fetchTopicMetadata({ topics: present }),
-      this.admin.describeConfigs({
-        includeSynonyms: false,
-        resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
-      }),
-    ]);
-    for (const topic of metadata.topics) {
-      result.set(topic.name, { partitions: topic.partitions.length, configs: new Map(), topicOverrides: new Map() });
-    }
-    for (const resource of described.resources) {
-      const topic = result.get(resource.resourceName);
-      if (topic === undefined) continue;
-      for (const entry of resource.configEntries) {
-        topic.configs.set(entry.configName, entry.configValue);
-        const source = (entry as { configSource?: number }).configSource;
-        if (source === TOPIC_CONFIG_SOURCE && !entry.isSensitive) topic.topicOverrides.set(entry.configName, entry.configValue);
-      }
-    }
-    return result;
+  /** Partition counts and configs of the catalog topics that exist. */
+  private describe(): Promise<Map<string, TopicDescription>> {
+    return this.admin.describeTopics(this.specs.map((spec) => spec.topic));
   }
 }
