@@ -1,8 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RulePlacement } from '@tributary/cep';
-import { CATALOG, type TopicSpec, topicSpec } from '@tributary/contracts';
-import { ClusterAdmin, coPartitionAssignor, deadLetterTopicConfig, type KafkaConnection, type PartitionAssignor, topicConfigOf } from '@tributary/kafka';
+import { CATALOG, type CepRule, type TopicSpec, topicSpec } from '@tributary/contracts';
+import { ClusterAdmin, coPartitionAssignor, deadLetterTopicConfig, type KafkaConnection, type PartitionAssignor, topicConfigOf, TypedProducer } from '@tributary/kafka';
 import type { CepTopics } from '../engine/cep-topics';
 import { GLOBAL_SLOT, type Slot } from '../engine/checkpoint';
 import type { PartitionProcessor } from '../engine/partition-processor';
@@ -158,20 +158,15 @@ export class CepRunner {
 
   /** Writes the default rules (only when the rules topic is empty). */
   private async seed(specs: readonly RuleSpec[]): Promise<void> {
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
+    const [service = 'cep-engine', instance] = this.options.writer.split('/');
+    const producer = new TypedProducer(this.options.connection, { service, instanceId: instance, logger: this.options.logger });
     try {
-      const spec: TopicSpec = { ...CATALOG['cep.rules'], topic: this.options.topics.rules };
+      const spec = { ...CATALOG['cep.rules'], topic: this.options.topics.rules };
       const ts = (BigInt(Date.now()) * 1_000_000n).toString();
-      await producer.send({
-        topic: spec.topic,
-        acks: -1,
-        messages: specs.map((rule) => ({
-          key: rule.id,
-          value: JSON.stringify({ ...rule, ts, updatedBy: `${this.options.writer} seed` }),
-          headers: { 'schema.name': 'CepRule', 'schema.version': String(spec.version), 'event.time': ts, producer: this.options.writer },
-        })),
-      });
+      await producer.sendTo(
+        spec,
+        specs.map((rule) => ({ value: { ...rule, ts, updatedBy: `${this.options.writer} seed` } as CepRule.Value })),
+      );
     } finally {
       await producer.disconnect();
     }
