@@ -1,6 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Admin as FetchClient } from '@platformatic/kafka';
-import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DLQ_HEADERS, type DlqRecord } from '@tributary/contracts';
 import {
@@ -9,12 +8,12 @@ import {
   ClusterAdmin,
   decodeHeaders,
   type FetchedRecord,
-  KAFKA_CLIENT,
   KAFKA_CONNECTION,
   KAFKA_LOGGER,
   type KafkaConnection,
   PartitionFetcher,
   partitionOfKey,
+  TypedProducer,
 } from '@tributary/kafka';
 import { DlqRequestError, dlqRecordOf, MAX_REPLAY_RECORDS, replayHeaders, type ReplaySelection, selects } from './dlq-records';
 
@@ -69,17 +68,16 @@ function max(a: bigint, b: bigint): bigint {
 /**
  * Inspection, replay and purge of dead-letter topics. Reads fetch the DLQ partition from its leader
  * directly, without a consumer group (nothing of the DLQ's consumers is moved); replays send the original key,
- * value and headers back to the original topic with an idempotent acks=all producer; purges delete
+ * value and headers back to the original topic with the service's typed producer (idempotent, acks=all); purges delete
  * records below an offset with the admin API (DeleteRecords).
  */
 @Injectable()
 export class DeadLetters implements OnModuleDestroy {
   private admin?: ClusterAdmin;
-  private producer?: Promise<Producer>;
 
   constructor(
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
     @Inject(KAFKA_CONNECTION) private readonly connection: KafkaConnection,
+    private readonly producer: TypedProducer,
     @Inject(KAFKA_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -135,29 +133,23 @@ export class DeadLetters implements OnModuleDestroy {
     }
     const replayed: ReplayedRecord[] = [];
     if (messages.length > 0) {
-      const producer = await this.connectedProducer();
       // The partition of each record is chosen here, by the partitioner every Tributary producer uses
       // (Java-compatible murmur2 of the key), so a replayed record lands where new records of its key
-      // go and the report can say exactly where each one went.
+      // go; the producer reports the offset each one got.
       const partitions = await this.partitionsOf(topic, messages);
       const at = new Date();
-      const metadata = await producer.send({
+      const placed = await this.producer.sendRawWithOffsets(
         topic,
-        acks: -1,
-        messages: messages.map((message, i) => ({
+        messages.map((message, i) => ({
           key: message.key,
           value: message.value,
           partition: partitions[i],
           headers: replayHeaders(message.headers, { dlqTopic, partition: selection.partition, offset: String(message.offset) }, at),
         })),
-      });
-      // The broker answers per partition with the base offset of the records appended there, in the
-      // order they were given.
-      const next = new Map(metadata.map((m) => [m.partition, BigInt(m.baseOffset ?? '0')]));
+      );
       messages.forEach((message, i) => {
-        const offset = next.get(partitions[i]) ?? 0n;
-        next.set(partitions[i], offset + 1n);
-        replayed.push({ dlqOffset: String(message.offset), topic, partition: partitions[i], offset: String(offset) });
+        const where = placed[i];
+        replayed.push({ dlqOffset: String(message.offset), topic, partition: where?.partition ?? partitions[i], offset: String(where?.offset ?? -1n) });
       });
       this.logger.info({ dlqTopic, topic, records: replayed.length }, 'dead-lettered records replayed to their original topic');
     }
@@ -188,10 +180,8 @@ export class DeadLetters implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     const admin = this.admin;
-    const producer = this.producer;
     this.admin = undefined;
-    this.producer = undefined;
-    await Promise.allSettled([admin?.close(), producer?.then((p) => p.disconnect())]);
+    await admin?.close();
   }
 
   private boundsOf(dlqTopic: string, partitions: readonly DlqPartition[], partition: number): DlqPartition {
@@ -249,17 +239,5 @@ export class DeadLetters implements OnModuleDestroy {
   private clusterAdmin(): ClusterAdmin {
     this.admin ??= new ClusterAdmin(this.connection);
     return this.admin;
-  }
-
-  private connectedProducer(): Promise<Producer> {
-    this.producer ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
-      await producer.connect();
-      return producer;
-    })().catch((error: unknown) => {
-      this.producer = undefined;
-      throw error;
-    });
-    return this.producer;
   }
 }

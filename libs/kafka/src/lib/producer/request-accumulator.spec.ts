@@ -199,4 +199,29 @@ describe('RequestAccumulator: many calls, few produce requests', () => {
     // A call with nothing to add resolves at once.
     await expect(accumulator.write('t', 'none', () => undefined)).resolves.toBeUndefined();
   });
+
+  it('tells a caller that asks where each of its records went: the base offset of its partition batch plus its place in it', async () => {
+    const bases = new Map([
+      ['t\u00000', 100n],
+      ['t\u00001', 7n],
+    ]);
+    const accumulator = new RequestAccumulator(
+      async (parts) =>
+        parts.map((part) => ({ topic: part.topic, partition: part.partition, baseOffset: bases.get(`${part.topic}\u0000${part.partition}`) ?? 0n, count: part.records.recordCount })),
+      { lingerMs: 5, maxBatchBytes: 1_000_000 },
+    );
+    // another caller's records go first into the same batch of partition 0 (the same request: it lingers)
+    const before = write(accumulator, 't', ['x', 'y']);
+    const placed = accumulator.writeReporting('t', 'none', (sink) => {
+      sink.add(0, 'k', 'a', 1_000);
+      sink.add(1, 'k', 'b', 1_000);
+      sink.add(0, 'k', 'c', 1_000);
+    });
+    await before;
+    expect(await placed).toEqual([
+      { partition: 0, offset: 102n },
+      { partition: 1, offset: 7n },
+      { partition: 0, offset: 103n },
+    ]);
+  });
 });

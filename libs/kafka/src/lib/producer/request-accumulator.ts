@@ -1,9 +1,15 @@
 import type { CompressionAlgorithmValue } from '@platformatic/kafka';
-import type { PartitionRecords } from './batch-producer';
+import type { PartitionRecords, PartitionWritten } from './batch-producer';
 import { type ExtraHeader, type HeaderTemplate, RecordBatchWriter } from './record-batch';
 
-/** Sends one request's batches and resolves once the brokers acknowledged all of them. */
-export type BatchSender = (parts: readonly PartitionRecords[]) => Promise<unknown>;
+/** Sends one request's batches and resolves once the brokers acknowledged all of them (with where each partition's batch went, when known). */
+export type BatchSender = (parts: readonly PartitionRecords[]) => Promise<readonly PartitionWritten[] | void>;
+
+/** Where one record of a call went. */
+export interface RecordPlacement {
+  readonly partition: number;
+  readonly offset: bigint;
+}
 
 export interface AccumulatorOptions {
   /** How long the first record waits for company before its request leaves. */
@@ -25,15 +31,27 @@ export interface RecordSink {
   ): void;
 }
 
+/** Where a call's record was written: its request, its partition's batch and its index there. */
+interface Slot {
+  readonly request: PendingRequest;
+  readonly key: string;
+  readonly partition: number;
+  readonly index: number;
+}
+
 /** Settles one caller's promise once every request its records went into is acknowledged. */
 class Completion {
   readonly promise: Promise<void>;
+  /** Set for callers that want to know where each record went, in the order they added them. */
+  readonly slots?: Slot[];
+  readonly placements: RecordPlacement[] = [];
   private remaining = 0;
   private settled = false;
   private resolvePromise!: () => void;
   private rejectPromise!: (error: unknown) => void;
 
-  constructor() {
+  constructor(trackPlacements = false) {
+    if (trackPlacements) this.slots = [];
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
@@ -45,7 +63,14 @@ class Completion {
     this.remaining++;
   }
 
-  requestWritten(): void {
+  requestWritten(request?: PendingRequest, baseOffsets?: ReadonlyMap<string, bigint>): void {
+    if (this.slots !== undefined && request !== undefined) {
+      this.slots.forEach((slot, position) => {
+        if (slot.request !== request) return;
+        const base = baseOffsets?.get(slot.key);
+        if (base !== undefined) this.placements[position] = { partition: slot.partition, offset: base + BigInt(slot.index) };
+      });
+    }
     if (--this.remaining === 0 && !this.settled) {
       this.settled = true;
       this.resolvePromise();
@@ -61,6 +86,8 @@ class Completion {
 
 type PartitionBatch = PartitionRecords & { readonly records: RecordBatchWriter };
 
+const batchKeyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /** One produce request being filled: a record batch per partition, and the calls waiting for it. */
 class PendingRequest {
   readonly partitions = new Map<string, PartitionBatch>();
@@ -72,7 +99,7 @@ class PendingRequest {
   constructor(private readonly spare: RecordBatchWriter[]) {}
 
   batchOf(topic: string, partition: number, compression: CompressionAlgorithmValue): RecordBatchWriter {
-    const key = `${topic}\u0000${partition}`;
+    const key = batchKeyOf(topic, partition);
     let part = this.partitions.get(key);
     if (part === undefined) {
       part = { topic, partition, compression, records: this.spare.pop() ?? new RecordBatchWriter() };
@@ -120,13 +147,24 @@ export class RequestAccumulator {
    * added are sent anyway, so check everything before adding.
    */
   write(topic: string, compression: CompressionAlgorithmValue, write: (sink: RecordSink) => void): Promise<void> {
-    const completion = new Completion();
+    return this.accept(new Completion(), topic, compression, write);
+  }
+
+  /** {@link write}, resolving with where each record went (partition and offset), in the order they were added. */
+  async writeReporting(topic: string, compression: CompressionAlgorithmValue, write: (sink: RecordSink) => void): Promise<RecordPlacement[]> {
+    const completion = new Completion(true);
+    await this.accept(completion, topic, compression, write);
+    return completion.placements;
+  }
+
+  private accept(completion: Completion, topic: string, compression: CompressionAlgorithmValue, write: (sink: RecordSink) => void): Promise<void> {
     let added = 0;
     const sink: RecordSink = {
       add: (partition, key, value, timestampMs, headers, varying, extra) => {
         added++;
         const request = this.requestFor(completion);
         const batch = request.batchOf(topic, partition, compression);
+        completion.slots?.push({ request, key: batchKeyOf(topic, partition), partition, index: batch.recordCount });
         const before = batch.size;
         batch.append(key, value, timestampMs, headers, varying, extra);
         request.bytes += batch.size - before;
@@ -209,8 +247,9 @@ export class RequestAccumulator {
 
   private async send(request: PendingRequest): Promise<void> {
     try {
-      await this.sender([...request.partitions.values()]);
-      for (const completion of request.completions) completion.requestWritten();
+      const written = await this.sender([...request.partitions.values()]);
+      const baseOffsets = written ? new Map(written.map((part) => [batchKeyOf(part.topic, part.partition), part.baseOffset])) : undefined;
+      for (const completion of request.completions) completion.requestWritten(request, baseOffsets);
     } catch (error) {
       for (const completion of request.completions) completion.fail(error);
     } finally {

@@ -23,7 +23,7 @@ import {
 import { backoffMs, BatchProducer } from './batch-producer';
 import { KeyPartitioner, partitionOfKey } from './partitioner';
 import { type ExtraHeader, HeaderTemplate } from './record-batch';
-import { RequestAccumulator } from './request-accumulator';
+import { type RecordSink, RequestAccumulator } from './request-accumulator';
 
 /** A value with the record details a caller may set; anything left out comes from the catalog. */
 export interface OutgoingRecord<V> {
@@ -289,24 +289,43 @@ export class TypedProducer {
   sendRaw(topic: string, records: readonly RawRecord[], compression?: Compression): Promise<void> {
     if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
     if (records.length === 0) return Promise.resolve();
-    const codec = compressionOf(compression ?? topicSpec(topic)?.compression);
     return this.whenPartitioned(topic, records.length, (partitioner, state) =>
-      this.accumulator.write(topic, codec, (sink) => {
-        const now = Date.now();
-        for (const record of records) {
-          const key = record.key ?? null;
-          const partition =
-            record.partition ??
-            (key === null
-              ? state.roundRobin++ % partitioner.partitions
-              : typeof key === 'string'
-                ? partitioner.partitionOf(key)
-                : partitionOfKey(key, partitioner.partitions));
-          const timestamp = record.timestamp === undefined ? now : Number(record.timestamp);
-          sink.add(partition, key, record.value, timestamp, undefined, undefined, headerList(record.headers));
-        }
-      }),
+      this.accumulator.write(topic, compressionOf(compression ?? topicSpec(topic)?.compression), this.rawWriter(records, partitioner, state)),
     );
+  }
+
+  /**
+   * {@link sendRaw}, resolving with where each record went (its partition and offset), in the order
+   * given: for callers that report it (a DLQ replay says where each record landed).
+   */
+  sendRawWithOffsets(topic: string, records: readonly RawRecord[], compression?: Compression): Promise<{ partition: number; offset: bigint }[]> {
+    if (this.closing) return Promise.reject(new Error(`cannot send to ${topic}: the producer is disconnected`));
+    if (records.length === 0) return Promise.resolve([]);
+    return this.whenPartitioned(topic, records.length, (partitioner, state) =>
+      this.accumulator.writeReporting(topic, compressionOf(compression ?? topicSpec(topic)?.compression), this.rawWriter(records, partitioner, state)),
+    );
+  }
+
+  private rawWriter(
+    records: readonly RawRecord[],
+    partitioner: KeyPartitioner,
+    state: { roundRobin: number },
+  ): (sink: RecordSink) => void {
+    return (sink) => {
+      const now = Date.now();
+      for (const record of records) {
+        const key = record.key ?? null;
+        const partition =
+          record.partition ??
+          (key === null
+            ? state.roundRobin++ % partitioner.partitions
+            : typeof key === 'string'
+              ? partitioner.partitionOf(key)
+              : partitionOfKey(key, partitioner.partitions));
+        const timestamp = record.timestamp === undefined ? now : Number(record.timestamp);
+        sink.add(partition, key, record.value, timestamp, undefined, undefined, headerList(record.headers));
+      }
+    };
   }
 
   /** Sends whatever is waiting now and resolves once every request in flight has come back. */
@@ -407,18 +426,21 @@ export class TypedProducer {
    * first calls for a topic wait for its metadata, later ones queue behind them. Counts the records
    * in the service's metrics once they are written.
    */
-  private whenPartitioned(
+  private whenPartitioned<T>(
     topic: string,
     records: number,
-    write: (partitioner: KeyPartitioner, state: TopicPartitions) => Promise<void>,
-  ): Promise<void> {
+    write: (partitioner: KeyPartitioner, state: TopicPartitions) => Promise<T>,
+  ): Promise<T> {
     let state = this.partitions.get(topic);
     if (state === undefined) {
       state = { fetchedAt: 0, waiting: 0, roundRobin: Math.floor(Math.random() * 1_000) };
       this.partitions.set(topic, state);
     }
     const known = state;
-    const counted = () => this.options.metrics?.kafkaProduced(topic, records);
+    const counted = (result: T): T => {
+      this.options.metrics?.kafkaProduced(topic, records);
+      return result;
+    };
     if (known.partitioner !== undefined && known.waiting === 0) {
       if (Date.now() - known.fetchedAt > PARTITIONS_MAX_AGE_MS) this.refreshPartitions(topic, known);
       return write(known.partitioner, known).then(counted);
