@@ -112,6 +112,7 @@ export class ManagedConsumer {
   private readonly session: GroupSession;
   private readonly fetcher: PartitionFetcher;
   private starting?: Promise<void>;
+  private stopped?: Promise<void>;
   private loop?: Promise<void>;
   private round?: Promise<void>;
   private joined = false;
@@ -260,8 +261,12 @@ export class ManagedConsumer {
    * leaves the group and closes the connections. A consumer stopped while it is still trying to
    * join gives up joining.
    */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.setStatus('stopping');
     this.stopping = true;
     this.generation.abort();
