@@ -76,7 +76,7 @@ export { PauseState, type PausedTopic } from './lib/consumer/pause-state';
 export { RecordPipeline, type PipelineBatch, type PipelineProgress, type PipelineRoute } from './lib/consumer/record-pipeline';
 export { type FetchedRecord, PartitionFetcher } from './lib/consumer/partition-fetcher';
 export { TopicReader, type TopicReaderOptions } from './lib/consumer/topic-reader';
-export { LazyRecord, readRecordBatches, recordHeader, recordValueText } from './lib/consumer/record-batch-reader';
+export { LazyRecord, readRecordBatches, recordHeader, recordValueSize, recordValueText } from './lib/consumer/record-batch-reader';
 export { GroupSession, type GroupSessionOptions } from './lib/consumer/group-session';
 export { type Assignment, type PartitionAssignor, rangeAssignor } from './lib/consumer/group-protocol';
 export {

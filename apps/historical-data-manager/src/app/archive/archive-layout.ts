@@ -9,10 +9,21 @@ export interface HourPartition {
 
 const NS_PER_MS = 1_000_000n;
 
-/** The hour partition of an event time given in epoch nanoseconds. */
-export function hourPartitionOf(eventTimeNs: bigint): HourPartition {
-  const iso = new Date(Number(eventTimeNs / NS_PER_MS)).toISOString();
-  return { date: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
+const MS_PER_HOUR = 3_600_000;
+/** The last hour asked for: records come in runs of the same hour, and formatting a date is not free. */
+let lastHour = Number.NaN;
+let lastPartition: Readonly<HourPartition> = { date: '', hour: 0 };
+
+/** The hour partition of an event time given in epoch nanoseconds (the same object for the same hour: do not change it). */
+export function hourPartitionOf(eventTimeNs: bigint): Readonly<HourPartition> {
+  const ms = Number(eventTimeNs / NS_PER_MS);
+  const hour = Math.floor(ms / MS_PER_HOUR);
+  if (hour !== lastHour) {
+    const iso = new Date(hour * MS_PER_HOUR).toISOString();
+    lastPartition = { date: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
+    lastHour = hour;
+  }
+  return lastPartition;
 }
 
 /** `<dataset>/date=YYYY-MM-DD/hour=HH/`, the prefix Spark, Trino, DuckDB and pandas read as partition columns. */

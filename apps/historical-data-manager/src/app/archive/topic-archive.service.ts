@@ -8,7 +8,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { KafkaBatchContext, KafkaBatchServer, RevokedPartitions } from '@tributary/kafka';
+import { type KafkaBatchContext, type KafkaBatchServer, recordValueSize, type RevokedPartitions } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import type { DataSource } from 'typeorm';
 import type { HistoricalDataManagerConfig } from '../../config';
@@ -106,8 +106,8 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       const record = batch.record(i);
       const value = values[i] as Record<string, unknown>;
       const eventTime = record.eventTime ?? archived.spec.eventTime(value as never);
-      bytes += record.raw.value?.length ?? 0;
-      records.push({ offset: BigInt(record.offset), key: record.key, eventTimeNs: BigInt(eventTime), value });
+      bytes += recordValueSize(record.raw);
+      records.push({ offset: record.raw.offset, key: record.key, eventTimeNs: BigInt(eventTime), value });
     }
     batch.commitWhenDurable(this.bufferOf(archived).add(batch.partition, records, bytes));
     const watermark = batch.highWatermark === '' ? null : BigInt(batch.highWatermark);

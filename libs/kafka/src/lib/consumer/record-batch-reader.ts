@@ -110,6 +110,11 @@ export class LazyRecord {
     return this.valueCache;
   }
 
+  /** Bytes of the value (0 for a tombstone); no Buffer is made for it. */
+  get valueSize(): number {
+    return Math.max(0, this.valueLength);
+  }
+
   /** The value as UTF-8 text, null for a tombstone; no Buffer is made for it. */
   valueText(): string | null {
     return this.valueLength < 0 ? null : this.buffer.toString('utf8', this.valueAt, this.valueAt + this.valueLength);
@@ -258,6 +263,12 @@ export function recordHeader(record: { readonly headers: readonly (readonly [Buf
     if (key !== null && key.toString() === name) return value === null ? undefined : value.toString('utf8');
   }
   return undefined;
+}
+
+/** Bytes of a fetched record's value, 0 for a tombstone. */
+export function recordValueSize(record: { readonly value: Buffer | null }): number {
+  if (record instanceof LazyRecord) return record.valueSize;
+  return record.value?.length ?? 0;
 }
 
 /** A fetched record's value as UTF-8 text, null for a tombstone. */
