@@ -118,7 +118,9 @@ export class ClusterAdmin {
 
   /**
    * Each partition's first and next offsets, asked again while the partitions have no leader
-   * answering yet (a topic created moments ago), for up to `timeoutMs`.
+   * answering yet (a topic created moments ago), for up to `timeoutMs`. A topic the broker does not
+   * know is asked for again too: a KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION for a moment
+   * after the controller created it.
    */
   async topicOffsets(topic: string, timeoutMs = 30_000): Promise<PartitionOffsets[]> {
     const deadline = Date.now() + timeoutMs;
