@@ -20,7 +20,8 @@ export type RecordHeaders = IHeaders | HeaderPairs;
 
 const headerNames = new Map<string, Buffer>();
 
-function nameBytes(name: string): Buffer {
+/** A header name as bytes, cached: lookups compare bytes, not decoded strings. */
+export function nameBytes(name: string): Buffer {
   let bytes = headerNames.get(name);
   if (bytes === undefined) {
     bytes = Buffer.from(name);

@@ -19,6 +19,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitter: 0.1,
 };
 
+/** Trying to reach the cluster again (joining a group, creating topics): 250 ms doubling to 5 s, without end. */
+export const RECONNECT_BACKOFF: RetryPolicy = { maxAttempts: Number.MAX_SAFE_INTEGER, baseDelayMs: 250, maxDelayMs: 5_000, jitter: 0.2 };
+
 /**
  * The wait before attempt `failedAttempts + 1`, after `failedAttempts` (>= 1) failures.
  * `random` returns a number in [0, 1), as Math.random does; jitter only ever shortens the wait.

@@ -8,7 +8,7 @@ import { type KafkaConnection, kafkaConnection, rootCauses } from '../kafka-conn
 import type { KafkaEnvConfig } from '../kafka-env';
 import { TypedProducer } from '../producer/typed-producer';
 import { type DeadLetterFailure, deadLetterHeaders, describeHandlerFailure } from '../record-headers';
-import { assertRetryPolicy, DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from '../retry-policy';
+import { assertRetryPolicy, DEFAULT_RETRY_POLICY, RECONNECT_BACKOFF, retryDelayMs, type RetryPolicy } from '../retry-policy';
 import { createMissingTopics, deadLetterTopicConfig } from '../topics';
 import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
 import { BatchInterruptedError } from './consumer-errors';
@@ -358,7 +358,7 @@ export class KafkaBatchServer
         } catch (error) {
           this.startError = `creating the dead-letter topics failed: ${rootCauses(error).join('; ')}`;
           this.log.warn({ err: error, attempt }, 'could not create the dead-letter topics yet; trying again');
-          await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 5_000)));
+          await new Promise((resolve) => setTimeout(resolve, retryDelayMs(RECONNECT_BACKOFF, attempt)));
         }
       }
     }

@@ -5,6 +5,7 @@ import type { Assignment, PartitionAssignor } from './group-protocol';
 import { type CommittedOffset, GroupSession } from './group-session';
 import { type FetchedRecord, PartitionFetcher } from './partition-fetcher';
 import { type PausedTopic, PauseState } from './pause-state';
+import { RECONNECT_BACKOFF, retryDelayMs } from '../retry-policy';
 
 /** The records of one partition handed to the handler, in offset order. */
 export interface PartitionBatch {
@@ -250,7 +251,7 @@ export class ManagedConsumer {
         this.failure = rootCauses(error).join('; ');
         this.setStatus('disconnected');
         this.options.logger?.warn({ err: error, groupId: this.options.groupId, attempt }, 'joining the consumer group failed; trying again');
-        await sleep(Math.min(250 * 2 ** (attempt - 1), 5_000));
+        await sleep(retryDelayMs(RECONNECT_BACKOFF, attempt));
       }
     }
     if (this.joined && !this.stopping) this.loop = this.run();

@@ -1,4 +1,5 @@
 import { compressionsAlgorithmsByBitmask, crc32c } from '@platformatic/kafka';
+import { type HeaderPairs, headerValue, nameBytes } from '../record-headers';
 
 // Record batch v2 layout (Kafka protocol guide, "Record Batch"): offsets of the header fields.
 const BATCH_LENGTH_OFFSET = 8;
@@ -245,24 +246,9 @@ function decodeRecords(
   return records;
 }
 
-const headerNames = new Map<string, Buffer>();
-
 /** One header of a fetched record as text (the last when it repeats); without decoding the others when the record is lazy. */
-export function recordHeader(record: { readonly headers: readonly (readonly [Buffer | null, Buffer | null])[] }, name: string): string | undefined {
-  if (record instanceof LazyRecord) {
-    let bytes = headerNames.get(name);
-    if (bytes === undefined) {
-      bytes = Buffer.from(name);
-      if (headerNames.size < 1_000) headerNames.set(name, bytes);
-    }
-    return record.header(bytes);
-  }
-  const pairs = record.headers;
-  for (let index = pairs.length - 1; index >= 0; index--) {
-    const [key, value] = pairs[index];
-    if (key !== null && key.toString() === name) return value === null ? undefined : value.toString('utf8');
-  }
-  return undefined;
+export function recordHeader(record: { readonly headers: HeaderPairs }, name: string): string | undefined {
+  return record instanceof LazyRecord ? record.header(nameBytes(name)) : headerValue(record.headers, name);
 }
 
 /** Bytes of a fetched record's value, 0 for a tombstone. */
