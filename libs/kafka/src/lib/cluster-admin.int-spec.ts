@@ -62,4 +62,20 @@ describe('ClusterAdmin against the real broker', () => {
     expect(await admin.deleteRecordsBefore(topic, 1, 3n)).toBe(3n);
     expect((await admin.topicOffsets(topic))[1]).toEqual({ partition: 1, low: '3', high: '5' });
   });
+
+  it('sets a group\'s offsets without joining it and reads them back; deleted groups and topics are gone', async () => {
+    const topic = `${run}-group`;
+    const groupId = `${run}-group`;
+    created.push(topic);
+    await admin.ensureConfigs([{ topic, numPartitions: 3, replicationFactor: 1 }]);
+    expect(await admin.committedOffsets(groupId, [topic])).toEqual(new Map());
+
+    await admin.commitOffsets(groupId, new Map([[topic, new Map([[0, 4n], [2, 9n]])]]));
+    expect(await admin.committedOffsets(groupId, [topic])).toEqual(new Map([[topic, new Map([[0, 4n], [2, 9n]])]]));
+
+    await admin.deleteGroups([groupId]);
+    expect(await admin.committedOffsets(groupId, [topic])).toEqual(new Map());
+    await admin.deleteTopics([topic, `${run}-never-created`]);
+    expect(await admin.listTopics()).not.toContain(topic);
+  });
 });

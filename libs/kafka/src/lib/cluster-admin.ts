@@ -1,7 +1,7 @@
-import { Admin } from '@platformatic/kafka';
-import type { ITopicConfig } from 'kafkajs';
+import { Admin, Consumer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
+import { GroupSession } from './consumer/group-session';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from './kafka-connection';
 
 const TOPIC_ALREADY_EXISTS = 36;
@@ -26,6 +26,14 @@ export interface PartitionOffsets {
   readonly partition: number;
   readonly low: string;
   readonly high: string;
+}
+
+/** A topic to create: name, partitions, replication and the configs set on it. */
+export interface TopicConfig {
+  readonly topic: string;
+  readonly numPartitions?: number;
+  readonly replicationFactor?: number;
+  readonly configEntries?: readonly { readonly name: string; readonly value: string }[];
 }
 
 export interface ClusterAdminOptions {
@@ -59,7 +67,7 @@ export class ClusterAdmin {
   private readonly admin: Admin;
 
   constructor(
-    connection: KafkaConnection,
+    private readonly connection: KafkaConnection,
     private readonly options: ClusterAdminOptions = {},
   ) {
     this.admin = applyBrokerAddress(new Admin(clientOptionsOf(connection)), connection);
@@ -78,7 +86,7 @@ export class ClusterAdmin {
    * (partition counts are never changed behind the keys' backs). A topic someone else created
    * meanwhile counts as existing. Resolves once every partition of the created topics has a leader.
    */
-  async ensureConfigs(configs: readonly ITopicConfig[]): Promise<{ created: string[]; existing: string[] }> {
+  async ensureConfigs(configs: readonly TopicConfig[]): Promise<{ created: string[]; existing: string[] }> {
     const unique = new Map(configs.map((config) => [config.topic, config]));
     const present = new Set(await this.admin.listTopics());
     const created: string[] = [];
@@ -103,6 +111,44 @@ export class ClusterAdmin {
       this.options.logger?.info({ topics: created }, 'created Kafka topics');
     }
     return { created, existing };
+  }
+
+  /** Deletes those of `topics` that exist (their records with them). */
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    const present = new Set(await this.admin.listTopics());
+    const existing = topics.filter((topic) => present.has(topic));
+    if (existing.length > 0) await this.admin.deleteTopics({ topics: existing });
+  }
+
+  /** A group's committed offsets (the next offset to read) per topic and partition; partitions without a commit are absent. */
+  async committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, Map<number, bigint>>> {
+    const assignment = new Map<string, number[]>();
+    for (const topic of topics) assignment.set(topic, Array.from({ length: await this.partitionCount(topic) }, (_, partition) => partition));
+    const entries = await this.withGroup(groupId, (session) => session.committedEntries(assignment));
+    const result = new Map<string, Map<number, bigint>>();
+    for (const [key, { offset }] of entries) {
+      if (offset === undefined) continue;
+      const at = key.lastIndexOf(':');
+      const topic = key.slice(0, at);
+      const partitions = result.get(topic) ?? new Map<number, bigint>();
+      partitions.set(Number(key.slice(at + 1)), offset);
+      result.set(topic, partitions);
+    }
+    return result;
+  }
+
+  /**
+   * Sets a group's committed offsets without joining it (the group must have no active member):
+   * where its consumers start next time.
+   */
+  async commitOffsets(groupId: string, offsets: ReadonlyMap<string, ReadonlyMap<number, bigint>>): Promise<void> {
+    const entries = [...offsets].flatMap(([topic, partitions]) => [...partitions].map(([partition, offset]) => ({ topic, partition, offset })));
+    await this.withGroup(groupId, (session) => session.commit(entries));
+  }
+
+  /** Deletes consumer groups that have no active member (their committed offsets with them). */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length > 0) await this.admin.deleteGroups({ groups: [...groupIds] });
   }
 
   async listTopics(): Promise<string[]> {
@@ -189,6 +235,19 @@ export class ClusterAdmin {
 
   async close(): Promise<void> {
     await this.admin.close().catch(() => undefined);
+  }
+
+  /**
+   * Runs `work` with a session of the group that never joins it: its offset requests go to the
+   * group's coordinator with no generation, as an administrator's do.
+   */
+  private async withGroup<T>(groupId: string, work: (session: GroupSession) => Promise<T>): Promise<T> {
+    const client = applyBrokerAddress(new Consumer({ ...clientOptionsOf(this.connection), groupId }), this.connection);
+    try {
+      return await work(new GroupSession(client, { groupId, topics: [] }));
+    } finally {
+      await client.close().catch(() => undefined);
+    }
   }
 
   private async waitForLeaders(topics: readonly string[], timeoutMs = 30_000): Promise<void> {

@@ -1,8 +1,11 @@
-import type { IHeaders } from 'kafkajs';
 import { DLQ_HEADERS } from '@tributary/contracts';
 
-/** A header value as kafkajs hands it over: a Buffer, or several when the header repeats. */
-type RawHeaderValue = IHeaders[string];
+/** Headers keyed by name: a value, or several when the header repeats (the order they were written in). */
+export interface HeaderMap {
+  [name: string]: string | Buffer | (string | Buffer)[] | undefined;
+}
+
+type RawHeaderValue = HeaderMap[string];
 
 function headerText(raw: RawHeaderValue): string | undefined {
   if (raw === undefined || raw === null) return undefined;
@@ -15,8 +18,8 @@ function headerText(raw: RawHeaderValue): string | undefined {
 /** Headers as a fetched record carries them: name and value pairs in the order written (names may repeat). */
 export type HeaderPairs = readonly (readonly [Buffer | null, Buffer | null])[];
 
-/** Headers of a consumed record, keyed by name (kafkajs) or as the pairs fetched. */
-export type RecordHeaders = IHeaders | HeaderPairs;
+/** Headers of a record, keyed by name or as the pairs fetched. */
+export type RecordHeaders = HeaderMap | HeaderPairs;
 
 const headerNames = new Map<string, Buffer>();
 
@@ -33,7 +36,7 @@ export function nameBytes(name: string): Buffer {
 /** One header of a consumed record as UTF-8 text, or undefined when it is absent. */
 export function headerValue(headers: RecordHeaders | undefined, name: string): string | undefined {
   if (headers === undefined) return undefined;
-  if (!Array.isArray(headers)) return headerText((headers as IHeaders)[name]);
+  if (!Array.isArray(headers)) return headerText((headers as HeaderMap)[name]);
   const wanted = nameBytes(name);
   // the last one wins, as with Java's Headers.lastHeader()
   for (let index = headers.length - 1; index >= 0; index--) {
@@ -47,7 +50,7 @@ export function headerValue(headers: RecordHeaders | undefined, name: string): s
 export function decodeHeaders(input: RecordHeaders | undefined): Record<string, string> {
   const decoded: Record<string, string> = {};
   if (input === undefined) return decoded;
-  const headers = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as IHeaders);
+  const headers = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as HeaderMap);
   for (const name of Object.keys(headers)) {
     const value = headerText(headers[name]);
     if (value !== undefined) decoded[name] = value;
@@ -76,8 +79,8 @@ export interface DeadLetterFailure {
  * Headers of the copy of a record sent to `<topic>.dlq`: every original header, untouched, plus
  * the DLQ_HEADERS saying why, where from and after how many attempts.
  */
-export function deadLetterHeaders(input: RecordHeaders | undefined, failure: DeadLetterFailure): IHeaders {
-  const original = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as IHeaders | undefined);
+export function deadLetterHeaders(input: RecordHeaders | undefined, failure: DeadLetterFailure): HeaderMap {
+  const original = Array.isArray(input) ? headersFromPairs(input as HeaderPairs) : (input as HeaderMap | undefined);
   const reason =
     failure.reason.length > MAX_REASON_LENGTH ? `${failure.reason.slice(0, MAX_REASON_LENGTH - 1)}…` : failure.reason;
   return {
@@ -115,7 +118,7 @@ export function describeHandlerFailure(error: unknown): { errorType: string; rea
  * Headers of a fetched record (name and value pairs, as the broker returns them) keyed by name, as
  * the header helpers take them; a name that repeats keeps all its values.
  */
-export function headersFromPairs(pairs: HeaderPairs): IHeaders {
+export function headersFromPairs(pairs: HeaderPairs): HeaderMap {
   const headers: Record<string, Buffer | Buffer[]> = {};
   for (const [name, value] of pairs) {
     if (name === null) continue;

@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { type Admin, Kafka, type KafkaMessage } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import { parseEnv } from '@tributary/config';
 import { DEFAULT_WAIT_MS, eventually, workspaceRoot } from '@tributary/testing';
 import { decodeHeaders } from '../lib/record-headers';
 import {
-  createKafka,
+  ClusterAdmin,
+  type FetchedRecord,
   KAFKA_BATCH_HANDLER,
   KafkaBatchServer,
   type KafkaBatchServerOptions,
@@ -16,8 +16,10 @@ import {
   kafkaConnection,
   kafkaEnv,
   type KafkaEnvConfig,
+  type RawRecord,
+  TopicReader,
+  TypedProducer,
 } from '../index';
-import { createTopicsWithLeaders } from '../lib/topics';
 
 /** A topic or group name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {
@@ -37,10 +39,6 @@ export function testKafkaConfig(overrides: Record<string, string> = {}): KafkaEn
   });
 }
 
-export function testKafka(overrides: Record<string, string> = {}): Kafka {
-  return createKafka(testKafkaConfig(overrides), 'kafka-it', quietLogger());
-}
-
 /** The connection settings of {@link testKafkaConfig}, as the typed producer takes them. */
 export function testConnection(overrides: Record<string, string> = {}, clientId = 'kafka-it'): KafkaConnection {
   return kafkaConnection(testKafkaConfig(overrides), clientId);
@@ -48,36 +46,32 @@ export function testConnection(overrides: Record<string, string> = {}, clientId 
 
 /** Creates topics for one test and deletes them (and their DLQs) afterwards. */
 export class TestTopics {
-  private readonly admin: Admin;
+  /** The admin client of the topics, for the test's own questions (offsets, configs, groups). */
+  readonly admin: ClusterAdmin;
   private readonly created = new Set<string>();
-  private connected = false;
 
-  constructor(kafka: Kafka) {
-    this.admin = kafka.admin();
+  constructor(connection: KafkaConnection = testConnection()) {
+    this.admin = new ClusterAdmin(connection);
   }
 
-  async create(name: string, partitions = 1): Promise<string> {
-    if (!this.connected) {
-      await this.admin.connect();
-      this.connected = true;
-    }
-    await createTopicsWithLeaders(this.admin, { topics: [{ topic: name, numPartitions: partitions }] });
+  /** Creates the topic (with the configs given) and resolves once every partition has a leader. */
+  async create(name: string, partitions = 1, configs: Readonly<Record<string, string>> = {}): Promise<string> {
+    const configEntries = Object.entries(configs).map(([config, value]) => ({ name: config, value }));
+    await this.admin.ensureConfigs([{ topic: name, numPartitions: partitions, configEntries }]);
     this.created.add(name);
     this.created.add(`${name}.dlq`);
     return name;
   }
 
+  /** The group's committed offsets of the topic, per partition. */
   async committedOffsets(groupId: string, topic: string): Promise<Record<number, string>> {
-    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
-    return Object.fromEntries(entry.partitions.map((partition) => [partition.partition, partition.offset]));
+    const committed = (await this.admin.committedOffsets(groupId, [topic])).get(topic) ?? new Map<number, bigint>();
+    return Object.fromEntries([...committed].map(([partition, offset]) => [partition, offset.toString()]));
   }
 
   async cleanup(): Promise<void> {
-    if (!this.connected) return;
-    const existing = new Set(await this.admin.listTopics());
-    const topics = [...this.created].filter((topic) => existing.has(topic));
-    if (topics.length > 0) await this.admin.deleteTopics({ topics }).catch(() => undefined);
-    await this.admin.disconnect();
+    if (this.created.size > 0) await this.admin.deleteTopics([...this.created]).catch(() => undefined);
+    await this.admin.close();
   }
 }
 
@@ -91,45 +85,90 @@ export interface ReadRecord {
   readonly timestamp: string;
 }
 
-/** Reads `count` records of a topic from the beginning with a plain kafkajs consumer. */
+function readRecordOf(partition: number, record: FetchedRecord): ReadRecord {
+  return {
+    key: record.key === null ? null : record.key.toString(),
+    value: record.value,
+    headers: decodeHeaders(record.headers),
+    partition,
+    offset: record.offset.toString(),
+    timestamp: record.timestamp.toString(),
+  };
+}
+
+export interface FollowOptions {
+  /** Where each partition starts; default its earliest record. */
+  readonly from?: 'earliest' | 'latest';
+  /** Default true: records of aborted transactions are never seen. */
+  readonly readCommitted?: boolean;
+}
+
+/**
+ * Reads every partition of some topics from the start (no consumer group, nothing committed) and
+ * keeps what it read in `records`, in the order it arrived; `stop` when done.
+ */
+export class TopicFollower {
+  readonly records: (ReadRecord & { readonly topic: string })[] = [];
+  private readonly reader: TopicReader;
+
+  private constructor(connection: KafkaConnection, topics: readonly string[], options: FollowOptions) {
+    this.reader = new TopicReader(connection, {
+      topics,
+      from: options.from ?? 'earliest',
+      readCommitted: options.readCommitted ?? true,
+      handle: (batch) => {
+        for (const record of batch.records) this.records.push({ topic: batch.topic, ...readRecordOf(batch.partition, record) });
+      },
+      logger: quietLogger(),
+    });
+  }
+
+  /** Starts reading; resolves once every partition has its start position. */
+  static async start(connection: KafkaConnection, topics: readonly string[], options: FollowOptions = {}): Promise<TopicFollower> {
+    const follower = new TopicFollower(connection, topics, options);
+    await follower.reader.start();
+    return follower;
+  }
+
+  /** Records of one topic read so far (all of them without `topic`). */
+  of(topic?: string): ReadRecord[] {
+    return topic === undefined ? this.records : this.records.filter((record) => record.topic === topic);
+  }
+
+  /** Waits until `count` records (of `topic`, when given) have been read; returns them. */
+  async waitFor(count: number, topic?: string, timeoutMs = DEFAULT_WAIT_MS): Promise<ReadRecord[]> {
+    await eventually(() => this.of(topic).length >= count, `${count} records of ${topic ?? 'the topics'} (read ${this.of(topic).length})`, timeoutMs);
+    return this.of(topic);
+  }
+
+  stop(): Promise<void> {
+    return this.reader.stop();
+  }
+}
+
+/** Reads `count` records of a topic from the beginning, without a consumer group. */
 export async function readRecords(
-  kafka: Kafka,
+  connection: KafkaConnection,
   topic: string,
   count: number,
   timeoutMs = DEFAULT_WAIT_MS,
 ): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
-  const records: ReadRecord[] = [];
+  const follower = await TopicFollower.start(connection, [topic]);
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`read ${records.length} of ${count} records of ${topic} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      void consumer.run({
-        eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
-          records.push({
-            key: message.key === null ? null : message.key.toString(),
-            value: message.value,
-            headers: decodeHeaders(message.headers),
-            partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-          });
-          if (records.length >= count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
+    return (await follower.waitFor(count, topic, timeoutMs)).slice(0, count);
   } finally {
-    await consumer.disconnect();
+    await follower.stop();
   }
-  return records;
+}
+
+/** Writes records as they are (no contract, no validation) and resolves once the broker has them all. */
+export async function produceRecords(connection: KafkaConnection, topic: string, records: readonly RawRecord[]): Promise<void> {
+  const producer = new TypedProducer(connection, { service: 'kafka-it', lingerMs: 0, validate: false, logger: quietLogger() });
+  try {
+    await producer.sendRaw(topic, records);
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 export interface EchoLine {
