@@ -50,6 +50,16 @@ export {
   type TypedProducerOptions,
 } from './lib/producer/typed-producer';
 export { KeyPartitioner, partitionOfKey } from './lib/producer/partitioner';
+export { type PartitionRecords, type PartitionWritten } from './lib/producer/batch-producer';
+export { type ExtraHeader, HeaderTemplate, RecordBatchWriter } from './lib/producer/record-batch';
+export {
+  isTransactionFenced,
+  TransactionalProducer,
+  TransactionError,
+  TransactionFencedError,
+  type TransactionalProducerOptions,
+  type TransactionOffsets,
+} from './lib/producer/transactional-producer';
 
 // Consuming
 export {

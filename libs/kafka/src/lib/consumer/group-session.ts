@@ -6,7 +6,6 @@ import {
   leaveGroupV5,
   offsetCommitV8,
   offsetFetchV8,
-  ResponseError,
   syncGroupV5,
 } from '@platformatic/kafka';
 import {
@@ -19,6 +18,7 @@ import {
   type PartitionAssignor,
   rangeAssignor,
 } from './group-protocol';
+import { callApi } from '../protocol-call';
 
 const PROTOCOL_TYPE = 'consumer';
 /** Error codes of the group coordinator (Kafka protocol guide). */
@@ -357,15 +357,12 @@ export class GroupSession {
   /** Sends a request to the group coordinator; the answer is returned even when it carries an error code. */
   private async call<R>(api: unknown, ...args: unknown[]): Promise<R> {
     const connection = await this.coordinatorConnection();
-    return new Promise<R>((resolve, reject) => {
-      (api as (connection: Connection, ...rest: unknown[]) => void)(connection, ...args, (error: unknown, response: unknown) => {
-        const answered = error instanceof ResponseError ? (error as { response?: unknown }).response : error ? undefined : response;
-        if (answered === undefined) {
-          this.coordinator = undefined;
-          reject(error);
-        } else resolve(answered as R);
-      });
-    });
+    try {
+      return await callApi<R>(connection, api, ...args);
+    } catch (error) {
+      this.coordinator = undefined;
+      throw error;
+    }
   }
 
   private async coordinatorConnection(): Promise<Connection> {

@@ -32,6 +32,21 @@ export interface BatchProducerOptions {
    */
   readonly deliveryTimeoutMs?: number;
   readonly onRetry?: (failure: { topic: string; partition: number; error: string; attempt: number }) => void;
+  /**
+   * Batches of a transaction: written with the transactional flag under the producer id and epoch
+   * the transaction coordinator gave (`identity`), never a new one of our own. A batch refused for
+   * good fails the send; the caller aborts the transaction.
+   */
+  readonly transactional?: {
+    readonly transactionalId: string;
+    readonly identity: () => ProducerIdentity;
+  };
+}
+
+/** A producer id and epoch (InitProducerId). */
+export interface ProducerIdentity {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
 }
 
 const DUPLICATE_SEQUENCE_NUMBER = 46;
@@ -67,7 +82,7 @@ export class PartitionWriteError extends Error {
  * overtaken by a later batch of its partition.
  */
 export class BatchProducer {
-  private producer?: { producerId: bigint; producerEpoch: number };
+  private producer?: ProducerIdentity;
   private readonly sequences = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -81,7 +96,12 @@ export class BatchProducer {
    * no broker answers.
    */
   async connect(): Promise<void> {
-    this.producer ??= await this.client.initIdempotentProducer({});
+    if (this.options.transactional === undefined) this.producer ??= await this.client.initIdempotentProducer({});
+  }
+
+  /** Numbers the next batches from zero: the producer got a new id or epoch. */
+  resetSequences(): void {
+    this.sequences.clear();
   }
 
   /** Partitions of a topic, from the client's metadata (cached by the client, refreshed on errors). */
@@ -113,12 +133,12 @@ export class BatchProducer {
       const lost = failed.find((failure) => PRODUCER_STATE_LOST.has(failure.error.apiId));
       const fatal = failed.find((failure) => !failure.retriable);
       const delay = backoffMs(attempt);
-      if ((fatal && !lost) || Date.now() + delay >= deadline) {
+      if ((fatal && !lost) || (lost && this.options.transactional) || Date.now() + delay >= deadline) {
         // The partitions' sequences now have a gap the broker would refuse: the next send starts
         // over with a new producer id.
         this.producer = undefined;
         this.sequences.clear();
-        throw ((fatal ?? failed[0]) as Failure).error;
+        throw ((this.options.transactional ? (lost ?? fatal) : (fatal ?? lost)) ?? failed[0]).error;
       }
       for (const failure of failed) {
         this.options.onRetry?.({
@@ -160,8 +180,8 @@ export class BatchProducer {
   }
 
   private async encode(parts: readonly PartitionRecords[]): Promise<Encoded[]> {
-    this.producer ??= await this.client.initIdempotentProducer({});
-    const { producerId, producerEpoch } = this.producer;
+    const transactional = this.options.transactional;
+    const { producerId, producerEpoch } = transactional ? transactional.identity() : (this.producer ??= await this.client.initIdempotentProducer({}));
     return parts.map((part) => {
       const partitionKey = key(part.topic, part.partition);
       const baseSequence = this.sequences.get(partitionKey) ?? 0;
@@ -173,6 +193,7 @@ export class BatchProducer {
         producerEpoch,
         baseSequence,
         compression: part.compression,
+        transactional: transactional !== undefined,
       });
       return { part, batch, count };
     });
@@ -209,6 +230,7 @@ export class BatchProducer {
         try {
           const connection = await this.client.connections.get(broker);
           outcomes = await sendProduce(connection, {
+            transactionalId: this.options.transactional?.transactionalId ?? null,
             acks: this.options.acks ?? -1,
             timeoutMs: this.options.requestTimeoutMs ?? 30_000,
             batches: batches.map(({ part, batch }) => ({
