@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Consumer, IHeaders, Kafka } from 'kafkajs';
 import { DLQ_HEADERS, dlqTopicOf, HEADERS, validateEvent } from '@tributary/contracts';
-import { createKafka } from '@tributary/kafka';
+import { ClusterAdmin, decodeHeaders, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { commitEndOffsets, eventually } from '@tributary/testing';
+import { eventually } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 
@@ -20,15 +19,6 @@ interface Received {
   headers: Record<string, string>;
 }
 
-function text(headers: IHeaders | undefined): Record<string, string> {
-  const decoded: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(headers ?? {})) {
-    const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (last !== undefined && last !== null) decoded[name] = last.toString();
-  }
-  return decoded;
-}
-
 /**
  * The service as `npm start` runs it (simulator, defaults), in process, against the real broker. The
  * catalog topics are shared: this run's records are told apart by their `producer` header, which
@@ -38,8 +28,7 @@ describe('options-collector publishing to the real broker', () => {
   const instance = `it-${randomUUID().slice(0, 8)}`;
   const producerId = `options-collector/${instance}`;
   const received: Received[] = [];
-  let kafka: Kafka;
-  let consumer: Consumer;
+  let reader: TopicReader;
   let app: INestApplication;
   let baseUrl: string;
 
@@ -55,43 +44,49 @@ describe('options-collector publishing to the real broker', () => {
       SIMULATOR_FAULT_FRACTION: '0.01',
       CHAIN_SNAPSHOT_INTERVAL_MS: '200ms',
     });
-    kafka = createKafka(config, `collector-it-${instance}`, createLogger('collector-it', 'warn'));
+    const connection = kafkaConnection(config, `collector-it-${instance}`);
 
     app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
 
-    // The service creates the catalog topics itself; a consumer needs them to exist to subscribe.
-    const admin = kafka.admin();
-    await admin.connect();
+    // The service creates the catalog topics itself; the reader needs them to exist, their partitions
+    // led, to take its start positions.
+    const admin = new ClusterAdmin(connection);
     try {
       await eventually(async () => {
         const topics = new Set(await admin.listTopics());
         for (const topic of [...TOPICS, ...DLQ_TOPICS]) if (!topics.has(topic)) throw new Error(`${topic} missing`);
         return true;
       }, 'the catalog topics and their DLQs');
-      // The group starts at the end of the topics as it is now, however long the consumer takes to join.
-      await commitEndOffsets(admin, `collector-it-${instance}`, [...TOPICS, ...DLQ_TOPICS]);
+      for (const topic of [...TOPICS, ...DLQ_TOPICS]) await admin.topicOffsets(topic);
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
 
-    consumer = kafka.consumer({ groupId: `collector-it-${instance}`, allowAutoTopicCreation: false });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...TOPICS, ...DLQ_TOPICS] });
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    await consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        const headers = text(message.headers);
-        if (headers[HEADERS.producer] !== producerId) return;
-        received.push({ topic, key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', headers });
+    // Every partition is read from its end as it is now (the catalog topics are shared with other
+    // runs); `start` resolves once each has that position, so nothing published after it is missed.
+    reader = new TopicReader(connection, {
+      topics: [...TOPICS, ...DLQ_TOPICS],
+      from: 'latest',
+      handle: ({ topic, records }) => {
+        for (const record of records) {
+          if (recordHeader(record, HEADERS.producer) !== producerId) continue;
+          received.push({
+            topic,
+            key: record.key?.toString() ?? null,
+            value: record.value?.toString() ?? '',
+            headers: decodeHeaders(record.headers),
+          });
+        }
       },
+      logger: createLogger('collector-it', 'warn'),
     });
-    await joined;
+    await reader.start();
   });
 
   afterAll(async () => {
-    await consumer?.disconnect();
+    await reader?.stop();
     await app?.close();
   });
 

@@ -1,4 +1,3 @@
-import type { Message } from 'kafkajs';
 import {
   CATALOG,
   DLQ_HEADERS,
@@ -10,7 +9,7 @@ import {
   type TopicName,
   validateEvent,
 } from '@tributary/contracts';
-import type { TypedProducer } from '@tributary/kafka';
+import type { RawRecord, TypedProducer } from '@tributary/kafka';
 
 /** The topics the collector writes. */
 export type CollectorTopic =
@@ -46,7 +45,7 @@ interface Part {
 export class OutgoingBatch {
   /** Valid records per topic, one list per producer lane. */
   private readonly valid = new Map<CollectorTopic, unknown[][]>();
-  private readonly invalid = new Map<string, Message[]>();
+  private readonly invalid = new Map<string, RawRecord[]>();
   private readonly validateOptions: { readonly nowMs: number };
   private parts: Part[] | undefined;
   /** Valid records, per topic. */
@@ -169,7 +168,7 @@ export function deadLetterMessage(
   reason: string,
   producerId: string,
   failedAt: Date,
-): Message {
+): RawRecord {
   const spec = topicSpec(topic);
   const fields = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   let key: string | undefined;

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Consumer, Kafka } from 'kafkajs';
 import { HEADERS, nanosFromMillis, validateEvent } from '@tributary/contracts';
 import { parseEnv } from '@tributary/config';
-import { createKafka } from '@tributary/kafka';
+import { ClusterAdmin, decodeHeaders, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { commitEndOffsets, eventually } from '@tributary/testing';
+import { eventually } from '@tributary/testing';
 import { AppModule } from '../../app/app.module';
 import { dateOfDay, easternDay } from '../../chain/market-calendar';
 import { optionsCollectorConfigIssues, optionsCollectorEnv } from '../../config';
@@ -37,8 +36,7 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
   const yymmdd = expiration.slice(2).replaceAll('-', '');
   const atTheMoney = `SPY${yymmdd}C00500000`;
   let peer: AlpacaPeer;
-  let kafka: Kafka;
-  let consumer: Consumer;
+  let reader: TopicReader;
   let app: INestApplication;
   let baseUrl: string;
 
@@ -74,43 +72,44 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
       },
       optionsCollectorConfigIssues,
     );
-    kafka = createKafka(config, `collector-it-${instance}`, createLogger('collector-it', 'warn'));
-    consumer = kafka.consumer({ groupId: `collector-it-${instance}`, allowAutoTopicCreation: false });
+    const connection = kafkaConnection(config, `collector-it-${instance}`);
     app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
-    const admin = kafka.admin();
-    await admin.connect();
+    const admin = new ClusterAdmin(connection);
     try {
       await eventually(async () => {
         const topics = new Set(await admin.listTopics());
         return READ_TOPICS.every((topic) => topics.has(topic));
       }, 'catalog topics');
-      // The group starts at the end of the topics as it is now, so what this test makes the service
-      // publish is read however long the consumer takes to join.
-      await commitEndOffsets(admin, `collector-it-${instance}`, READ_TOPICS);
+      // Asked once their partitions have leaders: the reader takes its start positions from them.
+      for (const topic of READ_TOPICS) await admin.topicOffsets(topic);
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
-    await consumer.connect();
-    await consumer.subscribe({ topics: READ_TOPICS });
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    await consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [name, raw] of Object.entries(message.headers ?? {})) {
-          const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-          if (last !== undefined && last !== null) headers[name] = last.toString();
+    // The reader starts at the end of the topics as it is now (they are shared with other runs);
+    // once `start` resolves, everything this test makes the service publish is read.
+    reader = new TopicReader(connection, {
+      topics: READ_TOPICS,
+      from: 'latest',
+      handle: ({ topic, records }) => {
+        for (const record of records) {
+          if (recordHeader(record, HEADERS.producer) !== `options-collector/${instance}`) continue;
+          received.push({
+            topic,
+            key: record.key?.toString() ?? null,
+            value: record.value?.toString() ?? '',
+            headers: decodeHeaders(record.headers),
+          });
         }
-        if (headers[HEADERS.producer] !== `options-collector/${instance}`) return;
-        received.push({ topic, key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', headers });
       },
+      logger: createLogger('collector-it', 'warn'),
     });
-    await joined;
+    await reader.start();
   });
 
   afterAll(async () => {
-    await consumer?.disconnect();
+    await reader?.stop();
     await app?.close();
     await peer?.stop();
   });
