@@ -1,20 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import pino, { type Logger } from 'pino';
 import {
-  createTopicsWithLeaders,
+  ClusterAdmin,
   decodeHeaders,
   type KafkaConnection,
   kafkaConnection,
+  ManagedConsumer,
   parseKafkaEnv,
-  registerCompressionCodecs,
+  TopicReader,
+  TypedProducer,
 } from '@tributary/kafka';
 import { eventually, readInfraEnv } from '@tributary/testing';
 
-// Candles and findings are zstd, trades lz4: the test's own clients read them too.
-registerCompressionCodecs();
-
-/** Helpers of the candle and quality integration tests: own topics, raw reads and writes. */
+/**
+ * Kafka helpers of the gateway's integration tests (candles, quality, ingestion, DLQ, streaming): own
+ * topics, committed offsets, and raw reads and writes that go around the code under test. Importing
+ * @tributary/kafka registers the zstd, lz4 and snappy codecs, so compressed topics read as any other.
+ */
 export function uniqueTopicPrefix(what: string): string {
   return `it-${what}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
@@ -23,17 +25,22 @@ function testBrokers(): string {
   return process.env['KAFKA_BROKERS'] ?? readInfraEnv()['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 }
 
-export function testKafka(): Kafka {
-  return new Kafka({ clientId: 'gateway-it', brokers: testBrokers().split(','), logLevel: logLevel.NOTHING });
-}
-
-/** The same broker as {@link testKafka}, as the typed producer connects to it. */
+/** The local plaintext listener, as the gateway's own clients connect to it. */
 export function testConnection(): KafkaConnection {
   return kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: testBrokers() }), 'gateway-it');
 }
 
 export function quietLogger(): Logger {
   return pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
+}
+
+/**
+ * A producer that writes records exactly as given (`sendRaw`): no catalog schema check, no contract
+ * headers, a record's explicit partition kept, a key placed as the Java client places it. It resolves
+ * once the brokers have the records (acks=all).
+ */
+export function rawProducer(connection: KafkaConnection = testConnection()): TypedProducer {
+  return new TypedProducer(connection, { service: 'gateway-it', lingerMs: 0, validate: false, logger: quietLogger() });
 }
 
 export interface ReadRecord {
@@ -44,53 +51,66 @@ export interface ReadRecord {
   readonly offset: string;
 }
 
+/** A group's commit of one partition, with the metadata committed beside the offset. */
+export interface CommittedEntry {
+  readonly partition: number;
+  readonly offset: string;
+  readonly metadata: string | null;
+}
+
 /** Topics created for one test file and deleted afterwards. */
 export class OwnTopics {
-  private readonly admin: Admin;
+  /** The admin client of the topics, for the test's own questions (offsets, groups). */
+  readonly admin: ClusterAdmin;
   private readonly created: string[] = [];
 
-  constructor(kafka: Kafka) {
-    this.admin = kafka.admin();
+  constructor(private readonly connection: KafkaConnection = testConnection()) {
+    this.admin = new ClusterAdmin(connection);
   }
 
+  /** Creates the topics and resolves once every partition has a leader. */
   async create(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
-    await this.admin.connect();
-    await createTopicsWithLeaders(this.admin, {
-      topics: topics.map(({ topic, partitions }) => ({ topic, numPartitions: partitions ?? 1 })),
-    });
+    await this.admin.ensureConfigs(topics.map(({ topic, partitions }) => ({ topic, numPartitions: partitions ?? 1 })));
     this.created.push(...topics.map(({ topic }) => topic));
   }
 
-  async committed(
-    groupId: string,
-    topic: string,
-  ): Promise<{ partition: number; offset: string; metadata: string | null }[]> {
-    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
-    return entry.partitions;
+  /**
+   * What `groupId` committed for each partition of `topic`, with the commit's metadata (partitions
+   * without a commit are left out). The admin client answers offsets only; the metadata (where the
+   * candle stream keeps its checkpoint) is read by a consumer of the group that never joins it.
+   */
+  async committed(groupId: string, topic: string): Promise<CommittedEntry[]> {
+    const partitions = Array.from({ length: await this.admin.partitionCount(topic) }, (_, partition) => partition);
+    const group = new ManagedConsumer(this.connection, { groupId, topics: [topic], handle: async () => undefined, logger: quietLogger() });
+    try {
+      const entries: CommittedEntry[] = [];
+      for (const [key, { offset, metadata }] of await group.committed(new Map([[topic, partitions]]))) {
+        // keyed `topic:partition`
+        if (offset !== undefined) entries.push({ partition: Number(key.slice(key.lastIndexOf(':') + 1)), offset: offset.toString(), metadata });
+      }
+      return entries.sort((a, b) => a.partition - b.partition);
+    } finally {
+      await group.stop();
+    }
   }
 
   /** The end offset of each partition of `topic` as it stands now. */
   async ends(topic: string): Promise<{ partition: number; high: string }[]> {
-    return (await this.admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, high }));
+    return (await this.admin.topicOffsets(topic)).map(({ partition, high }) => ({ partition, high }));
   }
 
   /** Waits until `groupId` has committed every record written to `topic` so far. */
   async waitUntilConsumed(groupId: string, topic: string): Promise<void> {
     const ends = await this.ends(topic);
     await eventually(async () => {
-      const committed = await this.committed(groupId, topic);
-      return ends.every(
-        ({ partition, high }) =>
-          high === '0' || committed.find((entry) => entry.partition === partition)?.offset === high,
-      );
+      const committed = (await this.admin.committedOffsets(groupId, [topic])).get(topic);
+      return ends.every(({ partition, high }) => high === '0' || committed?.get(partition) === BigInt(high));
     }, `${groupId} to commit every record written to ${topic}`);
   }
 
   async cleanup(): Promise<void> {
-    const existing = new Set(await this.admin.listTopics());
-    const topics = this.created.filter((topic) => existing.has(topic));
-    if (topics.length > 0) await this.admin.deleteTopics({ topics }).catch(() => undefined);
-    await this.admin.disconnect();
+    if (this.created.length > 0) await this.admin.deleteTopics(this.created).catch(() => undefined);
+    await this.admin.close();
   }
 }
 
@@ -101,55 +121,67 @@ interface Reading {
 }
 
 /**
- * Reads `topic` from its start (or, per partition, from the offsets in `from`), keeping the records
- * `keep` accepts, until `done` holds.
+ * Reads `topic` from its start (or, per partition, from the offsets in `from`) without a consumer
+ * group, keeping the records `keep` accepts, until `done` holds. A topic the gateway created moments
+ * ago may not be known to the broker yet: the reader starts once it is.
  */
 async function readFromStart(
-  kafka: Kafka,
+  connection: KafkaConnection,
   topic: string,
   done: (reading: Reading) => boolean,
   what: string,
   keep: (record: ReadRecord) => boolean = () => true,
   from?: ReadonlyMap<number, bigint>,
 ): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({
-    groupId: uniqueTopicPrefix('reader'),
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 200,
-  });
   const reading: Reading = { records: [], lastOffsets: new Map() };
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
-        const record: ReadRecord = {
-          key: message.key === null ? null : message.key.toString(),
-          value: message.value === null ? null : message.value.toString(),
-          headers: decodeHeaders(message.headers),
-          partition,
-          offset: message.offset,
-        };
-        if (keep(record)) reading.records.push(record);
-        reading.lastOffsets.set(partition, BigInt(message.offset));
+  const reader = await eventually(async () => {
+    const candidate = new TopicReader(connection, {
+      topics: [topic],
+      from: from === undefined ? 'earliest' : (_topic, partition) => from.get(partition),
+      maxWaitMs: 200,
+      handle: ({ partition, records }) => {
+        for (const fetched of records) {
+          const record: ReadRecord = {
+            key: fetched.key === null ? null : fetched.key.toString(),
+            value: fetched.value === null ? null : fetched.value.toString(),
+            headers: decodeHeaders(fetched.headers),
+            partition,
+            offset: fetched.offset.toString(),
+          };
+          if (keep(record)) reading.records.push(record);
+          reading.lastOffsets.set(partition, fetched.offset);
+        }
       },
+      logger: quietLogger(),
     });
-    for (const [partition, offset] of from ?? []) consumer.seek({ topic, partition, offset: String(offset) });
+    try {
+      await candidate.start();
+      return candidate;
+    } catch (error) {
+      await candidate.stop();
+      throw error;
+    }
+  }, `the partitions of ${topic} to read`);
+  try {
     await eventually(() => done(reading), what);
     return [...reading.records];
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
 }
 
-/** Every record of `topic` from its start, once `done(records)` holds. */
+/**
+ * The records of `topic` from its start that `keep` accepts (all by default), once `done(records)`
+ * holds for them.
+ */
 export function readUntil(
-  kafka: Kafka,
+  connection: KafkaConnection,
   topic: string,
   done: (records: readonly ReadRecord[]) => boolean,
   what: string,
+  keep?: (record: ReadRecord) => boolean,
 ): Promise<ReadRecord[]> {
-  return readFromStart(kafka, topic, (reading) => done(reading.records), what);
+  return readFromStart(connection, topic, (reading) => done(reading.records), what, keep);
 }
 
 /**
@@ -158,19 +190,18 @@ export function readUntil(
  * wrote, including any record that should not be there.
  */
 export async function readAll(
-  kafka: Kafka,
+  connection: KafkaConnection,
   topic: string,
   keep?: (record: ReadRecord) => boolean,
   since?: ReadonlyMap<number, bigint>,
 ): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const admin = new ClusterAdmin(connection);
+  const ends = await admin.topicOffsets(topic).finally(() => admin.close());
   const lastOffsets = ends
     .filter(({ partition, low, high }) => BigInt(high) > (since?.get(partition) ?? BigInt(low)))
     .map(({ partition, high }) => ({ partition, last: BigInt(high) - 1n }));
   return readFromStart(
-    kafka,
+    connection,
     topic,
     (reading) =>
       lastOffsets.every(({ partition, last }) => (reading.lastOffsets.get(partition) ?? -1n) >= last),
@@ -184,9 +215,8 @@ export async function readAll(
  * The end offset of every partition of `topic` now: pass it to {@link readAll} as `since` to read
  * only what is written afterwards (a shared catalog topic may hold millions of older records).
  */
-export async function topicEnds(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+export async function topicEnds(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
+  const admin = new ClusterAdmin(connection);
+  const ends = await admin.topicOffsets(topic).finally(() => admin.close());
   return new Map(ends.map(({ partition, high }) => [partition, BigInt(high)]));
 }

@@ -1,10 +1,9 @@
-import type { Kafka, Producer } from 'kafkajs';
 import type { Candle, LateTrade, UnderlyingTrade } from '@tributary/contracts';
 import { TypedProducer } from '@tributary/kafka';
 import { eventually } from '@tributary/testing';
 import { CandleAggregator, decodeCheckpoint } from './candle-aggregator';
 import { CandleStream, type CandleStreamOptions } from './candle-stream';
-import { OwnTopics, quietLogger, readAll, readUntil, type ReadRecord, testConnection, testKafka, uniqueTopicPrefix } from './candle-topics.testing';
+import { OwnTopics, quietLogger, rawProducer, readAll, readUntil, type ReadRecord, testConnection, uniqueTopicPrefix } from './candle-topics.testing';
 import { seededRandom as random } from '@tributary/testing';
 
 // Event times a few hours back (all valid, none in the future), on a whole minute.
@@ -22,17 +21,15 @@ function latestByKey(records: readonly ReadRecord[]): Map<string, Candle.Value> 
 }
 
 describe('event-time candles on the real broker', () => {
-  let kafka: Kafka;
+  const connection = testConnection();
   let topics: OwnTopics;
-  let raw: Producer;
+  let raw: TypedProducer;
   let producer: TypedProducer;
   const streams: CandleStream[] = [];
 
   beforeAll(async () => {
-    kafka = testKafka();
-    topics = new OwnTopics(kafka);
-    raw = kafka.producer({ allowAutoTopicCreation: false });
-    await raw.connect();
+    topics = new OwnTopics(connection);
+    raw = rawProducer(connection);
     producer = new TypedProducer(testConnection(), { service: 'kafka-gateway-it', lingerMs: 2 });
   });
 
@@ -101,11 +98,10 @@ describe('event-time candles on the real broker', () => {
   }
 
   async function send(topic: string, trades: readonly { trade: UnderlyingTrade.Value; partition: number }[]): Promise<void> {
-    await raw.send({
+    await raw.sendRaw(
       topic,
-      acks: -1,
-      messages: trades.map(({ trade: value, partition }) => ({ key: value.symbol, value: JSON.stringify(value), partition })),
-    });
+      trades.map(({ trade: value, partition }) => ({ key: value.symbol, value: JSON.stringify(value), partition })),
+    );
   }
 
   it('turns trades on the input topic into 1 s, 10 s and 1 min candles equal to an in-process aggregation of the same trades', async () => {
@@ -145,7 +141,7 @@ describe('event-time candles on the real broker', () => {
     for (const interval of ['1s', '10s', '1m'] as const) {
       const count = [...wanted.values()].filter((candle) => candle.interval === interval).length;
       expect(count).toBeGreaterThan(0);
-      const records = await readAll(kafka, names.candles[interval]);
+      const records = await readAll(connection, names.candles[interval]);
       const got = latestByKey(records);
       expect(records.length).toBe(count); // within the bound, each window once
       for (const [key, candle] of got) {
@@ -161,27 +157,27 @@ describe('event-time candles on the real broker', () => {
     await startStream(options);
     const on0 = (value: UnderlyingTrade.Value) => ({ trade: value, partition: 0 });
     await send(names.source, [on0(trade('LATE', 200, 10, 10, 'a')), on0(trade('LATE', 2000, 11, 10, 'b'))]);
-    await readUntil(kafka, names.candles['1s'], (read) => read.length >= 1, 'the first candle');
+    await readUntil(connection, names.candles['1s'], (read) => read.length >= 1, 'the first candle');
     await send(names.source, [on0(trade('LATE', 700, 9, 30, 'c'))]); // late by 1.3 s: corrects [0, 1)
     await send(names.source, [on0(trade('LATE', 9000, 11, 1, 'd'))]); // watermark 8.5 s: [0, 1) closes at 6 s
     await send(names.source, [on0(trade('LATE', 900, 99, 1, 'too-late'))]);
     await send(names.source, [on0(trade('LATE', 80_000, 11, 1, 'e'))]);
     await processedEverything(options);
 
-    const candles = await readAll(kafka, names.candles['1s']);
+    const candles = await readAll(connection, names.candles['1s']);
     expect(candles.map((record) => record.key)).toContain(`LATE|${ns(9000)}`);
     const first = candles.filter((record) => record.key === `LATE|${ns(0)}`).map((record) => JSON.parse(record.value ?? '') as Candle.Value);
     expect(first.map((c) => [c.revision, c.trades, c.volume, c.low, c.close])).toEqual([
       [0, 1, 10, 10, 10],
       [1, 2, 40, 9, 9],
     ]);
-    const late = await readAll(kafka, names.late);
+    const late = await readAll(connection, names.late);
     expect(late).toHaveLength(1);
     const report = JSON.parse(late[0].value ?? '') as LateTrade.Value;
     expect(report).toMatchObject({ symbol: 'LATE', tradeId: 'too-late', missed: [{ interval: '1s', windowStart: ns(0) }], allowedLatenessMs: 5000 });
     expect(late[0].headers['idempotency.key']).toBe(`late:${names.source}:0:${report.source.offset}`);
     // The 10 s window was still open: it counts the trade the 1 s window could not.
-    const tens = latestByKey(await readAll(kafka, names.candles['10s']));
+    const tens = latestByKey(await readAll(connection, names.candles['10s']));
     expect(tens.get(`LATE|${ns(0)}`)).toMatchObject({ trades: 5, high: 99 });
   });
 
@@ -209,7 +205,7 @@ describe('event-time candles on the real broker', () => {
     await startStream(options);
     await send(names.source, [...trades.slice(230), trade('RST', 200_000, 20, 1, 'closer')].map((value) => ({ trade: value, partition: 0 })));
     await processedEverything(options);
-    const got = latestByKey(await readAll(kafka, names.candles['1s']));
+    const got = latestByKey(await readAll(connection, names.candles['1s']));
     for (const candle of wanted) expect(got.get(`${candle.symbol}|${candle.windowStart}`)).toEqual(candle);
   });
 });

@@ -1,6 +1,5 @@
-import type { IHeaders } from 'kafkajs';
 import { DLQ_HEADERS, type DlqRecord, dlqTopicOf, isDlqTopic, topicSpec } from '@tributary/contracts';
-import { decodeHeaders, type FetchedRecord, headersFromPairs, type RecordHeaders } from '@tributary/kafka';
+import { decodeHeaders, type FetchedRecord, type HeaderMap, headersFromPairs, type RecordHeaders } from '@tributary/kafka';
 
 /** Headers a replayed record carries so its consumers (and people) can tell it came back from a DLQ. */
 export const REPLAY_HEADERS = {
@@ -66,9 +65,9 @@ export function dlqRecordOf(dlqTopic: string, partition: number, message: Fetche
  * failed (the `dlq.*` ones removed, `idempotency.key` kept so consumers that saw it once drop it), plus
  * where it was replayed from and when.
  */
-export function replayHeaders(headers: RecordHeaders | undefined, from: { dlqTopic: string; partition: number; offset: string }, at: Date): IHeaders {
-  const replayed: IHeaders = {};
-  const original = Array.isArray(headers) ? headersFromPairs(headers) : (headers as IHeaders | undefined);
+export function replayHeaders(headers: RecordHeaders | undefined, from: { dlqTopic: string; partition: number; offset: string }, at: Date): HeaderMap {
+  const replayed: HeaderMap = {};
+  const original = Array.isArray(headers) ? headersFromPairs(headers) : (headers as HeaderMap | undefined);
   for (const [name, value] of Object.entries(original ?? {})) {
     if (!DLQ_HEADER_NAMES.has(name) && name !== REPLAY_HEADERS.replayedFrom && name !== REPLAY_HEADERS.replayedAt) replayed[name] = value;
   }

@@ -1,9 +1,8 @@
-import type { Kafka, Producer } from 'kafkajs';
 import { DLQ_HEADERS, type QualityFinding, type UnderlyingTrade } from '@tributary/contracts';
 import { TypedProducer } from '@tributary/kafka';
 import { createMetricsRegistry, TributaryMetrics } from '@tributary/observability';
 import { eventually } from '@tributary/testing';
-import { OwnTopics, quietLogger, readAll, readUntil, testConnection, testKafka, uniqueTopicPrefix } from '../candles/candle-topics.testing';
+import { OwnTopics, quietLogger, rawProducer, readAll, readUntil, testConnection, uniqueTopicPrefix } from '../candles/candle-topics.testing';
 import { TradeQualityProcessor, type TradeQualityOptions } from './trade-quality-processor';
 
 const BASE_MS = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
@@ -13,9 +12,9 @@ function trade(ms: number, price: number, id: string): UnderlyingTrade.Value {
 }
 
 describe('data quality processor on the real broker', () => {
-  let kafka: Kafka;
+  const connection = testConnection();
   let topics: OwnTopics;
-  let raw: Producer;
+  let raw: TypedProducer;
   let producer: TypedProducer;
   let processor: TradeQualityProcessor;
   const metrics = new TributaryMetrics(createMetricsRegistry({ service: 'kafka-gateway-it', defaultMetrics: false }));
@@ -34,16 +33,14 @@ describe('data quality processor on the real broker', () => {
   };
 
   beforeAll(async () => {
-    kafka = testKafka();
-    topics = new OwnTopics(kafka);
+    topics = new OwnTopics(connection);
     await topics.create([
       { topic: options.sourceTopic },
       { topic: `${options.sourceTopic}.dlq` },
       { topic: options.validatedTopic },
       { topic: options.findingsTopic },
     ]);
-    raw = kafka.producer({ allowAutoTopicCreation: false });
-    await raw.connect();
+    raw = rawProducer(connection);
     producer = new TypedProducer(testConnection(), { service: 'kafka-gateway-it', lingerMs: 2 });
     processor = new TradeQualityProcessor(testConnection(), producer, quietLogger(), options, metrics);
     await processor.onApplicationBootstrap();
@@ -67,23 +64,19 @@ describe('data quality processor on the real broker', () => {
       value: typeof value === 'string' ? value : JSON.stringify(value),
       headers: key ? { 'idempotency.key': key } : undefined,
     });
-    await raw.send({
-      topic: options.sourceTopic,
-      acks: -1,
-      messages: [
-        ...normal.map((value) => message(value)),
-        message(duplicated, 'feed/dup-1'),
-        message(duplicated, 'feed/dup-1'), // sent twice: published once
-        message(fatFinger),
-        message({ ...trade(2_800, 100, 'neg'), price: -1 }),
-        message('{"symbol": "QLTY", '),
-        message(afterGap),
-      ],
-    });
+    await raw.sendRaw(options.sourceTopic, [
+      ...normal.map((value) => message(value)),
+      message(duplicated, 'feed/dup-1'),
+      message(duplicated, 'feed/dup-1'), // sent twice: published once
+      message(fatFinger),
+      message({ ...trade(2_800, 100, 'neg'), price: -1 }),
+      message('{"symbol": "QLTY", '),
+      message(afterGap),
+    ]);
 
     // Once the processor committed every input record, what it forwarded and dead-lettered is all on the brokers.
     await topics.waitUntilConsumed(options.groupId, options.sourceTopic);
-    const validated = await readAll(kafka, options.validatedTopic);
+    const validated = await readAll(connection, options.validatedTopic);
     expect(validated.map((record) => (JSON.parse(record.value ?? '') as UnderlyingTrade.Value).tradeId)).toEqual([
       ...normal.map((value) => value.tradeId),
       'dup',
@@ -93,7 +86,7 @@ describe('data quality processor on the real broker', () => {
     expect(validated[0].headers['idempotency.key']).toMatch(/^sha256:[0-9a-f]{40}$/);
     expect(validated[0].key).toBe('QLTY');
 
-    const dead = await readAll(kafka, `${options.sourceTopic}.dlq`);
+    const dead = await readAll(connection, `${options.sourceTopic}.dlq`);
     expect(dead.map((record) => record.headers[DLQ_HEADERS.errorType]).sort()).toEqual(['DeserializationError', 'PriceOutlier', 'ValidationError']);
     const outlier = dead.find((record) => record.headers[DLQ_HEADERS.errorType] === 'PriceOutlier');
     expect(outlier?.headers[DLQ_HEADERS.reason]).toMatch(/^price outlier: 1001 is .* standard deviations from the rolling mean 100\.0/);
@@ -101,8 +94,8 @@ describe('data quality processor on the real broker', () => {
     expect(dead.find((record) => record.headers[DLQ_HEADERS.errorType] === 'ValidationError')?.headers[DLQ_HEADERS.reason]).toMatch(/\/price/);
 
     // Findings about records the transport dead-lettered are written without holding the commit back.
-    await readUntil(kafka, options.findingsTopic, (read) => read.length >= 5, '5 findings');
-    const findings = (await readAll(kafka, options.findingsTopic)).map((record) => JSON.parse(record.value ?? '') as QualityFinding.Value);
+    await readUntil(connection, options.findingsTopic, (read) => read.length >= 5, '5 findings');
+    const findings = (await readAll(connection, options.findingsTopic)).map((record) => JSON.parse(record.value ?? '') as QualityFinding.Value);
     const byCheck = (check: QualityFinding.QualityCheck) => findings.filter((finding) => finding.check === check);
     expect(byCheck('duplicate')).toEqual([
       expect.objectContaining({ action: 'dropped', fingerprint: 'key:feed/dup-1', firstSeen: { partition: 0, offset: '25' } }),
