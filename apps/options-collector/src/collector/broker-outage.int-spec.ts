@@ -1,22 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { type Consumer, Kafka } from 'kafkajs';
 import { CATALOG, HEADERS } from '@tributary/contracts';
 import { connectionsConnectsChannel } from '@platformatic/kafka';
-import {
-  createKafka,
-  ensureTopics,
-  headerValue,
-  KAFKA_CLIENT,
-  KAFKA_CONNECTION,
-  kafkaClientConfig,
-  kafkaConnection,
-} from '@tributary/kafka';
+import { ClusterAdmin, KAFKA_CONNECTION, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { commitEndOffsets, eventually, TcpProxy } from '@tributary/testing';
+import { eventually, TcpProxy } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 import type { MarketSource } from '../simulator/market-source';
@@ -39,8 +29,8 @@ const OUTAGE_STEP_WAIT_MS = 150_000;
 /**
  * The service as `npm start` runs it (simulator), whose every connection to the real broker passes
  * through a TCP hop the test cuts for a while: a real network failure in front of the real broker.
- * Kafka advertises its own address in the metadata, so the service's clients dial every broker through
- * the hop (the producer's broker address rewrite, the health check's socket factory), not only the
+ * Kafka advertises its own address in the metadata, so the service's connection rewrites every broker
+ * address to the hop (its producers, topic check and health check all dial through it), not only the
  * bootstrap one.
  */
 describe('options-collector through a broker outage', () => {
@@ -48,11 +38,10 @@ describe('options-collector through a broker outage', () => {
   const producerId = `options-collector/${instance}`;
   // A TCP hop between the service and the real broker, cut and restored by the test.
   const link = new TcpProxy(BROKER.host, BROKER.port);
-  /** Distinct records of this run per topic, as a consumer connected straight to the broker reads them. */
+  /** Distinct records of this run per topic, as a reader connected straight to the broker reads them. */
   const received = new Map<string, Set<string>>(TOPICS.map((topic) => [topic, new Set<string>()]));
   const receivedOn = (topic: string): Set<string> => received.get(topic) ?? new Set<string>();
-  let kafka: Kafka;
-  let consumer: Consumer;
+  let reader: TopicReader;
   let app: INestApplication;
   let baseUrl: string;
   let collector: OptionsCollector;
@@ -79,41 +68,34 @@ describe('options-collector through a broker outage', () => {
       KAFKA_REQUEST_TIMEOUT_MS: '5s',
     });
     const logger = createLogger('collector-outage-it', 'fatal');
-    kafka = createKafka(config, `outage-it-${instance}`, logger);
-    const specs = TOPICS.map((topic) => CATALOG[topic]);
-    await ensureTopics(kafka, specs);
+    // Straight to the broker, not through the link: what the test reads is not cut with the service.
+    const direct = kafkaConnection(config, `outage-it-${instance}`);
+    const admin = new ClusterAdmin(direct);
+    try {
+      await admin.ensure(TOPICS.map((topic) => CATALOG[topic]));
+      // Asked once every partition has a leader: the reader takes its start positions from them.
+      for (const topic of TOPICS) await admin.topicOffsets(topic);
+    } finally {
+      await admin.close();
+    }
 
     // Read this run's records from the end offsets of now on (the catalog topics are shared).
-    const admin = kafka.admin();
-    await admin.connect();
-    const groupId = `outage-it-${instance}`;
-    await commitEndOffsets(admin, groupId, TOPICS);
-    await admin.disconnect();
-    consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...TOPICS] });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        const seen = receivedOn(batch.topic);
-        for (const message of batch.messages) {
-          if (headerValue(message.headers, HEADERS.producer) === producerId) seen.add(message.value?.toString() ?? '');
+    reader = new TopicReader(direct, {
+      topics: TOPICS,
+      from: 'latest',
+      handle: ({ topic, records }) => {
+        const seen = receivedOn(topic);
+        for (const record of records) {
+          if (recordHeader(record, HEADERS.producer) === producerId) seen.add(record.value?.toString() ?? '');
         }
       },
+      logger,
     });
+    await reader.start();
 
     await link.open();
     connectionsConnectsChannel.start.subscribe(countDial);
-    const throughLink = new Kafka({
-      ...kafkaClientConfig(config, 'options-collector', logger),
-      socketFactory: ({ onConnect }) => {
-        const socket = connect({ host: '127.0.0.1', port: link.port }, onConnect);
-        socket.setNoDelay(true);
-        return socket;
-      },
-    });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-      .overrideProvider(KAFKA_CLIENT)
-      .useValue(throughLink)
       .overrideProvider(KAFKA_CONNECTION)
       .useValue({
         ...kafkaConnection(config, 'options-collector'),
@@ -133,7 +115,7 @@ describe('options-collector through a broker outage', () => {
   afterAll(async () => {
     connectionsConnectsChannel.start.unsubscribe(countDial);
     await app?.close();
-    await consumer?.disconnect();
+    await reader?.stop();
     await link.cut().catch(() => undefined);
   });
 
