@@ -171,8 +171,8 @@ async function readFromStart(
 }
 
 /**
- * The records of `topic` from its start that `keep` accepts (all by default), once `done(records)`
- * holds for them.
+ * The records of `topic` from its start (or, per partition, from the offsets in `since`, see
+ * {@link topicEnds}) that `keep` accepts (all by default), once `done(records)` holds for them.
  */
 export function readUntil(
   connection: KafkaConnection,
@@ -180,8 +180,9 @@ export function readUntil(
   done: (records: readonly ReadRecord[]) => boolean,
   what: string,
   keep?: (record: ReadRecord) => boolean,
+  since?: ReadonlyMap<number, bigint>,
 ): Promise<ReadRecord[]> {
-  return readFromStart(connection, topic, (reading) => done(reading.records), what, keep);
+  return readFromStart(connection, topic, (reading) => done(reading.records), what, keep, since);
 }
 
 /**
@@ -212,8 +213,8 @@ export async function readAll(
 }
 
 /**
- * The end offset of every partition of `topic` now: pass it to {@link readAll} as `since` to read
- * only what is written afterwards (a shared catalog topic may hold millions of older records).
+ * The end offset of every partition of `topic` now: pass it to {@link readAll} or {@link readUntil}
+ * as `since` to read only what is written afterwards (a shared catalog topic may hold millions of older records).
  */
 export async function topicEnds(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
   const admin = new ClusterAdmin(connection);

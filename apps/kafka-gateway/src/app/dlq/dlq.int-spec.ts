@@ -1,23 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { CATALOG, HEADERS, sampleEvent } from '@tributary/contracts';
-import {
-  createTopicsWithLeaders,
-  deadLetterHeaders,
-  ensureTopics,
-  registerCompressionCodecs,
-} from '@tributary/kafka';
+import { ClusterAdmin, deadLetterHeaders, ensureTopics } from '@tributary/kafka';
 import type { DlqPage, ReplayReport } from './dead-letters';
-import {
-  commitEndOffsets,
-  eventually,
-  readInfraEnv,
-  type ServiceProcess,
-  startService,
-  waitForHttpStatus,
-} from '@tributary/testing';
+import { commitEndOffsets, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { rawProducer, type ReadRecord, readUntil, testConnection, topicEnds } from '../candles/candle-topics.testing';
 
-registerCompressionCodecs();
 const ADMIN_KEY = 'tributary-dev-key';
 const READER_KEY = 'desk-reader-key-0123456789';
 
@@ -25,8 +12,8 @@ describe('dead-letter operations', () => {
   const schema = `gwdlq_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const topic = `cdc.${schema}.orders`;
   const dlqTopic = `${topic}.dlq`;
-  let kafka: Kafka;
-  let admin: Admin;
+  const connection = testConnection();
+  let admin: ClusterAdmin;
   let gateway: ServiceProcess;
   const groupId = `gateway-dlq-test-${randomUUID()}`;
 
@@ -42,37 +29,22 @@ describe('dead-letter operations', () => {
     return (await (await response).json()) as T;
   }
 
-  async function consumeOriginal(expected: number): Promise<KafkaMessage[]> {
-    const consumer: Consumer = kafka.consumer({ groupId: `gateway-dlq-test-${randomUUID()}` });
-    const found: KafkaMessage[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void found.push(message) });
-      await eventually(() => found.length >= expected, `${expected} replayed records on ${topic}`);
-      return found;
-    } finally {
-      await consumer.disconnect();
-    }
+  function consumeOriginal(expected: number): Promise<ReadRecord[]> {
+    return readUntil(connection, topic, (found) => found.length >= expected, `${expected} replayed records on ${topic}`);
   }
 
   beforeAll(async () => {
-    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
-    admin = kafka.admin();
-    await admin.connect();
-    await createTopicsWithLeaders(admin, {
-      topics: [
-        { topic, numPartitions: 6 },
-        { topic: dlqTopic, numPartitions: 1 },
-      ],
-    });
+    admin = new ClusterAdmin(connection);
+    await admin.ensureConfigs([
+      { topic, numPartitions: 6 },
+      { topic: dlqTopic, numPartitions: 1 },
+    ]);
     // Five records dead-lettered the way every Tributary consumer does it: original key, value and
     // headers, plus the dlq.* headers.
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: dlqTopic,
-      messages: Array.from({ length: 5 }, (_, i) => ({
+    const producer = rawProducer(connection);
+    await producer.sendRaw(
+      dlqTopic,
+      Array.from({ length: 5 }, (_, i) => ({
         key: JSON.stringify({ id: String(i) }),
         value: JSON.stringify({
           op: 'c',
@@ -92,12 +64,13 @@ describe('dead-letter operations', () => {
           },
         ),
       })),
-    });
+    );
     await producer.disconnect();
 
     // The gateway's own trade quality processor reads market.trades from the end: its group starts at
     // the end as it is now, so a trade written later (the replayed one) is read however long it takes to join.
-    await ensureTopics(kafka, [CATALOG['market.trades']]);
+    // The test reads market.trades.validated from its end as it is before the replay: it must exist by then.
+    await ensureTopics(connection, [CATALOG['market.trades'], CATALOG['market.trades.validated']]);
     await commitEndOffsets(admin, `${groupId}-quality`, ['market.trades']);
 
     gateway = startService('kafka-gateway', {
@@ -115,8 +88,8 @@ describe('dead-letter operations', () => {
 
   afterAll(async () => {
     await gateway?.stop();
-    await admin?.deleteTopics({ topics: [topic, dlqTopic] }).catch(() => undefined);
-    await admin?.disconnect();
+    await admin?.deleteTopics([topic, dlqTopic]).catch(() => undefined);
+    await admin?.close();
   });
 
   it("pages through a DLQ with each record's reason, origin and original value", async () => {
@@ -179,18 +152,16 @@ describe('dead-letter operations', () => {
 
     const landed = await consumeOriginal(2);
     expect(landed).toHaveLength(2);
-    const byKey = new Map(landed.map((m) => [m.key?.toString(), m]));
+    const byKey = new Map(landed.map((record) => [record.key, record]));
     for (const [i, where] of [
       [1, report.replayed[0]],
       [3, report.replayed[1]],
     ] as const) {
       const message = byKey.get(JSON.stringify({ id: String(i) }));
-      expect(message?.value?.toString()).toBe(
-        JSON.stringify({ op: 'c', after: { id: String(i), quantity: '10' } }),
-      );
-      expect(message?.headers?.['idempotency.key']?.toString()).toBe(`0/1A2B3C:${i}`);
-      expect(message?.headers?.['dlq.reason']).toBeUndefined();
-      expect(message?.headers?.['dlq.replayed.from']?.toString()).toBe(`${dlqTopic}/0/${i}`);
+      expect(message?.value).toBe(JSON.stringify({ op: 'c', after: { id: String(i), quantity: '10' } }));
+      expect(message?.headers['idempotency.key']).toBe(`0/1A2B3C:${i}`);
+      expect(message?.headers['dlq.reason']).toBeUndefined();
+      expect(message?.headers['dlq.replayed.from']).toBe(`${dlqTopic}/0/${i}`);
       expect(message?.offset).toBe(where.offset);
     }
   });
@@ -221,11 +192,9 @@ describe('dead-letter operations', () => {
       .slice(0, 6)
       .toUpperCase()}`;
     const trade = sampleEvent('market.trades', { symbol, ts: String(BigInt(Date.now()) * 1_000_000n) });
-    const producer = kafka.producer();
-    await producer.connect();
-    const [sent] = await producer.send({
-      topic: 'market.trades.dlq',
-      messages: [
+    const producer = rawProducer(connection);
+    const [sent] = await producer
+      .sendRawWithOffsets('market.trades.dlq', [
         {
           key: symbol,
           value: JSON.stringify(trade),
@@ -243,41 +212,23 @@ describe('dead-letter operations', () => {
             },
           ),
         },
-      ],
-    });
-    await producer.disconnect();
+      ])
+      .finally(() => producer.disconnect());
 
-    const replay = await call('POST', '/admin/dlq/market.trades/replay', { offsets: [sent.baseOffset] });
+    // Validated records are read from the end of market.trades.validated as it is before the replay.
+    const since = await topicEnds(connection, 'market.trades.validated');
+    const replay = await call('POST', '/admin/dlq/market.trades/replay', { offsets: [String(sent.offset)] });
     expect(replay.status).toBe(200);
     expect((await json<ReplayReport>(replay)).replayed).toHaveLength(1);
 
-    const consumer = kafka.consumer({ groupId: `gateway-dlq-test-validated-${randomUUID()}` });
-    const validated: KafkaMessage[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: 'market.trades.validated', fromBeginning: false });
-      // Validated records are read from the partition of the symbol, from just before the replay.
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          if (message.key?.toString() === symbol) validated.push(message);
-        },
-      });
-      // The gateway created market.trades.validated moments ago: a busy broker may not lead its
-      // partitions yet (NOT_LEADER_OR_FOLLOWER), which passes.
-      const since = Date.now() - 120_000;
-      const offsets = await eventually(
-        () => admin.fetchTopicOffsetsByTimestamp('market.trades.validated', since),
-        'the offsets of market.trades.validated from two minutes ago',
-      );
-      for (const { partition, offset } of offsets)
-        consumer.seek({ topic: 'market.trades.validated', partition, offset });
-      await eventually(
-        () => validated.length >= 1,
-        `the replayed trade of ${symbol} on market.trades.validated`,
-      );
-    } finally {
-      await consumer.disconnect();
-    }
-    expect(JSON.parse(validated[0].value?.toString() ?? '')).toEqual(trade);
+    const validated = await readUntil(
+      connection,
+      'market.trades.validated',
+      (found) => found.length >= 1,
+      `the replayed trade of ${symbol} on market.trades.validated`,
+      (record) => record.key === symbol,
+      since,
+    );
+    expect(JSON.parse(validated[0].value ?? '')).toEqual(trade);
   });
 });

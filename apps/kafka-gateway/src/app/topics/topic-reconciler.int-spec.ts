@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
 import { readInfraEnv } from '@tributary/testing';
 import { TopicReconciler } from './topic-reconciler';
-import { ClusterAdmin, createTopicsWithLeaders } from '@tributary/kafka';
+import { ClusterAdmin, type KafkaConnection } from '@tributary/kafka';
 
 /** Catalog-shaped specs under names of this run only, so the shared broker's topics are never touched. */
 function specsOfThisRun(): TopicSpec[] {
@@ -26,34 +25,29 @@ function specsOfThisRun(): TopicSpec[] {
   ];
 }
 
-async function topicConfig(admin: Admin, topic: string): Promise<Record<string, string>> {
-  const described = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
-  });
-  return Object.fromEntries(
-    described.resources[0].configEntries.map((entry) => [entry.configName, entry.configValue]),
-  );
+/** Every config of the topic with the value in force, as the broker describes it. */
+async function topicConfig(admin: ClusterAdmin, topic: string): Promise<Record<string, string>> {
+  const described = (await admin.describeTopics([topic])).get(topic);
+  if (described === undefined) throw new Error(`${topic} does not exist`);
+  return Object.fromEntries(described.configs);
 }
 
 describe('topic catalog applied to the cluster', () => {
-  let admin: Admin;
+  // The reconciler's client, and a client of the test's own that sets topics up and checks what the
+  // broker has (so nothing the reconciler remembers answers for the cluster).
   let cluster: ClusterAdmin;
+  let admin: ClusterAdmin;
   let specs: TopicSpec[];
 
-  beforeAll(async () => {
-    const kafka = new Kafka({
-      brokers: readInfraEnv()['KAFKA_BROKERS'].split(','),
-      logLevel: logLevel.NOTHING,
-    });
-    admin = kafka.admin();
-    await admin.connect();
-    cluster = new ClusterAdmin({
+  beforeAll(() => {
+    const connection: KafkaConnection = {
       clientId: 'gateway-reconcile-it',
       brokers: readInfraEnv()['KAFKA_BROKERS'].split(','),
       connectionTimeoutMs: 5_000,
       requestTimeoutMs: 30_000,
-    });
+    };
+    cluster = new ClusterAdmin(connection);
+    admin = new ClusterAdmin(connection);
   });
 
   beforeEach(() => {
@@ -61,12 +55,12 @@ describe('topic catalog applied to the cluster', () => {
   });
 
   afterEach(async () => {
-    await admin.deleteTopics({ topics: specs.map((spec) => spec.topic) }).catch(() => undefined);
+    await admin.deleteTopics(specs.map((spec) => spec.topic)).catch(() => undefined);
   });
 
   afterAll(async () => {
     await cluster.close();
-    await admin.disconnect();
+    await admin.close();
   });
 
   it('reports topics missing from the cluster, then creates them with the catalog partitions and configs', async () => {
@@ -81,8 +75,7 @@ describe('topic catalog applied to the cluster', () => {
     expect(applied.created.sort()).toEqual(specs.map((spec) => spec.topic).sort());
     expect(applied.after.inSync).toBe(true);
 
-    const metadata = await admin.fetchTopicMetadata({ topics: [specs[0].topic] });
-    expect(metadata.topics[0].partitions).toHaveLength(3);
+    expect(await admin.partitionCount(specs[0].topic)).toBe(3);
     expect(await topicConfig(admin, specs[1].topic)).toMatchObject({
       'cleanup.policy': 'compact',
       'compression.type': 'zstd',
@@ -91,19 +84,17 @@ describe('topic catalog applied to the cluster', () => {
 
   it('reports and repairs partitions below the catalog and configs changed by hand, keeping other topic overrides', async () => {
     const [quotes] = specs;
-    await createTopicsWithLeaders(admin, {
-      topics: [
-        {
-          topic: quotes.topic,
-          numPartitions: 1,
-          configEntries: [
-            { name: 'retention.ms', value: '60000' },
-            { name: 'compression.type', value: 'gzip' },
-            { name: 'max.message.bytes', value: '2000000' },
-          ],
-        },
-      ],
-    });
+    await admin.ensureConfigs([
+      {
+        topic: quotes.topic,
+        numPartitions: 1,
+        configEntries: [
+          { name: 'retention.ms', value: '60000' },
+          { name: 'compression.type', value: 'gzip' },
+          { name: 'max.message.bytes', value: '2000000' },
+        ],
+      },
+    ]);
     const reconciler = new TopicReconciler(cluster, [quotes]);
 
     const drift = (await reconciler.drift()).topics[0];
@@ -129,7 +120,7 @@ describe('topic catalog applied to the cluster', () => {
 
   it('never removes partitions: more partitions than the catalog are reported and left as they are', async () => {
     const [quotes] = specs;
-    await createTopicsWithLeaders(admin, { topics: [{ topic: quotes.topic, numPartitions: 5 }] });
+    await admin.ensureConfigs([{ topic: quotes.topic, numPartitions: 5 }]);
     const reconciler = new TopicReconciler(cluster, [quotes]);
 
     const applied = await reconciler.apply();
