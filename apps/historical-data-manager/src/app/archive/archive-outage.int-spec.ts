@@ -1,7 +1,7 @@
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv, TcpProxy } from '@tributary/testing';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,6 @@ import { DataSource } from 'typeorm';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
 import { datasetOfTopic } from './archive-layout';
 import { TopicArchiveService } from './topic-archive.service';
-import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
@@ -32,13 +31,10 @@ function trades(prefix: string, from: number, count: number) {
 }
 
 describe('archive while S3 or PostgreSQL is away (a real network failure in front of the real servers)', () => {
-  const kafka = new Kafka({
-    clientId: `hdm-outage-it-${run}`,
-    brokers: [infraEnv['KAFKA_BROKERS'] as string],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] }), `hdm-outage-it-${run}`);
+  const admin = new ClusterAdmin(connection);
+  // Idempotent, acks=all, keys placed as the Java client places them.
+  const producer = new TypedProducer(connection, { service: `hdm-outage-it-${run}`, validate: false });
   const s3 = createS3Client(testConfig({}));
   let catalog: DataSource;
   let dir: string;
@@ -48,7 +44,6 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hdm-outage-it-'));
-    await admin.connect();
     await producer.connect();
     catalog = await new DataSource({
       type: 'postgres',
@@ -59,8 +54,8 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
   afterAll(async () => {
     await producer.disconnect();
     await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics: topics.flatMap((t) => [t, `${t}.dlq`]) }).catch(() => undefined);
-    await admin.disconnect();
+    await admin.deleteTopics(topics.flatMap((t) => [t, `${t}.dlq`])).catch(() => undefined);
+    await admin.close();
     for (const topic of topics) {
       const listed = await s3.send(
         new ListObjectsV2Command({ Bucket: bucket, Prefix: `${datasetOfTopic(topic)}/` }),
@@ -82,7 +77,7 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
     topics.push(topic);
     groups.push(groupId);
     schemas.push(schema);
-    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 2 }] });
+    await admin.ensureConfigs([{ topic, numPartitions: 2 }]);
     const service = await startTestApp(
       testConfig({
         KAFKA_GROUP_ID: groupId,
@@ -96,25 +91,25 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
       }),
     );
     const produce = async (from: number, count: number) =>
-      producer.send({
+      producer.sendRaw(
         topic,
-        messages: trades(name, from, count).map((t) => ({
+        trades(name, from, count).map((t) => ({
           key: t.symbol,
           value: JSON.stringify(t),
           headers: { 'event.time': t.ts },
         })),
-      });
+      );
     const archivedRows = async (): Promise<number> => {
       const rows: { n: string }[] = await catalog
         .query(`SELECT coalesce(sum(row_count), 0)::text AS n FROM "${schema}".files`)
         .catch(() => [{ n: '0' }]);
       return Number(rows[0]?.n ?? 0);
     };
-    const deadLettered = async () =>
-      (await admin.fetchTopicOffsets(`${topic}.dlq`).catch(() => [])).reduce(
-        (sum, p) => sum + Number(p.high),
-        0,
-      );
+    // Records in the DLQ; 0 while it does not exist yet (the consumer creates it as it starts).
+    const deadLettered = async () => {
+      if (!(await admin.listTopics()).includes(`${topic}.dlq`)) return 0;
+      return (await admin.topicOffsets(`${topic}.dlq`)).reduce((sum, p) => sum + Number(p.high), 0);
+    };
     return { topic, schema, service, produce, archivedRows, deadLettered };
   }
 
