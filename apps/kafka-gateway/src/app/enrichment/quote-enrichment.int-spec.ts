@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import { CATALOG, formatOccSymbol, HEADERS, sampleEvent } from '@tributary/contracts';
-import { ensureTopics, registerCompressionCodecs } from '@tributary/kafka';
-import { commitEndOffsets, eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { ClusterAdmin, ensureTopics } from '@tributary/kafka';
+import { commitEndOffsets, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { rawProducer, type ReadRecord, readUntil, testConnection } from '../candles/candle-topics.testing';
 
-registerCompressionCodecs();
 
 /** An underlying no other test quotes (an OCC root has at most six characters). */
 function uniqueUnderlying(): string {
@@ -13,18 +12,16 @@ function uniqueUnderlying(): string {
 }
 
 describe('option quotes enriched with the underlying price in event time', () => {
-  let kafka: Kafka;
+  const connection = testConnection();
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
     const groupId = `gateway-enrichment-test-${randomUUID()}`;
     // The join starts at the end of both inputs as they are now: it sees this test's quotes however
     // long it takes to join, and no quote of an earlier run waits in front of them.
-    await ensureTopics(kafka, [CATALOG['options.quotes'], CATALOG['market.quotes']]);
-    const admin = kafka.admin();
-    await admin.connect();
-    await commitEndOffsets(admin, `${groupId}-enrichment`, ['options.quotes', 'market.quotes']).finally(() => admin.disconnect());
+    await ensureTopics(connection, [CATALOG['options.quotes'], CATALOG['market.quotes']]);
+    const admin = new ClusterAdmin(connection);
+    await commitEndOffsets(admin, `${groupId}-enrichment`, ['options.quotes', 'market.quotes']).finally(() => admin.close());
     gateway = startService('kafka-gateway', {
       port: 23132,
       env: {
@@ -42,22 +39,8 @@ describe('option quotes enriched with the underlying price in event time', () =>
     await gateway?.stop();
   });
 
-  async function read(topic: string, key: string, expected: number): Promise<KafkaMessage[]> {
-    const consumer = kafka.consumer({ groupId: `gateway-enrichment-reader-${randomUUID()}` });
-    const found: KafkaMessage[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          if (message.key?.toString() === key) found.push(message);
-        },
-      });
-      await eventually(() => found.length >= expected, `${expected} records of ${key} on ${topic}`);
-      return found;
-    } finally {
-      await consumer.disconnect();
-    }
+  function read(topic: string, key: string, expected: number): Promise<ReadRecord[]> {
+    return readUntil(connection, topic, (found) => found.length >= expected, `${expected} records of ${key} on ${topic}`, (record) => record.key === key);
   }
 
   it('joins each option quote with the underlying mid in force at its event time, and dead-letters a crossed quote', async () => {
@@ -79,9 +62,9 @@ describe('option quotes enriched with the underlying price in event time', () =>
     const quote = (ms: number, bid: number) =>
       sampleEvent('market.quotes', { symbol: underlying, bidPrice: bid, askPrice: bid + 0.2, ts: at(ms) });
 
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    const send = (topic: string, value: unknown) => producer.send({ topic, messages: [{ key: underlying, value: JSON.stringify(value) }] });
+    // Written as they are, placed by key as the Java client places them, each acknowledged before the next.
+    const producer = rawProducer(connection);
+    const send = (topic: string, value: unknown) => producer.sendRaw(topic, [{ key: underlying, value: JSON.stringify(value) }]);
     // The option quotes arrive before the underlying quotes that price them: the join waits for them.
     await send('options.quotes', option(500, 4.0, 4.2));
     await send('options.quotes', option(1_500, 4.5, 4.7));
@@ -92,7 +75,7 @@ describe('option quotes enriched with the underlying price in event time', () =>
     await producer.disconnect();
 
     const enriched = await read('options.quotes.enriched', underlying, 2);
-    const values = enriched.map((m) => JSON.parse(m.value?.toString() ?? '') as Record<string, unknown>);
+    const values = enriched.map((record) => JSON.parse(record.value ?? '') as Record<string, unknown>);
     expect(values.map((v) => [v['ts'], v['underlyingPrice'], v['underlyingTs']])).toEqual([
       [at(500), 100.1, at(0)],
       [at(1_500), 101.1, at(1_000)],
@@ -100,10 +83,10 @@ describe('option quotes enriched with the underlying price in event time', () =>
     expect(values[0]['mid']).toBeCloseTo(4.1, 12);
     expect(values[0]['moneyness']).toBeCloseTo(100.1 / 100, 12);
     expect(values[0]['intrinsic']).toBeCloseTo(0.1, 10);
-    expect(enriched.every((m) => /^options\.quotes:\d+:\d+$/.test(m.headers?.[HEADERS.idempotencyKey]?.toString() ?? ''))).toBe(true);
+    expect(enriched.every((record) => /^options\.quotes:\d+:\d+$/.test(record.headers[HEADERS.idempotencyKey] ?? ''))).toBe(true);
 
     const [rejected] = await read('options.quotes.dlq', underlying, 1);
-    expect(rejected.headers?.['dlq.original.topic']?.toString()).toBe('options.quotes');
-    expect(rejected.headers?.['dlq.reason']?.toString()).toMatch(/bid/i);
+    expect(rejected.headers['dlq.original.topic']).toBe('options.quotes');
+    expect(rejected.headers['dlq.reason']).toMatch(/bid/i);
   });
 });

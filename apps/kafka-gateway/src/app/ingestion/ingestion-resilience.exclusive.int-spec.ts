@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
-import { registerCompressionCodecs } from '@tributary/kafka';
+import type { KafkaConnection } from '@tributary/kafka';
 import { eventually, freezeKafkaBroker, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
-import { readAll, type ReadRecord, topicEnds } from '../candles/candle-topics.testing';
+import { readAll, type ReadRecord, testConnection, topicEnds } from '../candles/candle-topics.testing';
 
-registerCompressionCodecs();
 const STREAM = 'market.quotes';
 const KEY = 'tributary-dev-key';
 
@@ -22,16 +20,15 @@ function post(gateway: ServiceProcess, body: unknown, idempotencyKey: string): P
  * acknowledged: its producer sends one request at a time, so an acknowledged answer means every copy
  * written before it (a send the producer retried on its own) is on the topic too.
  */
-function landed(kafka: Kafka, prefix: string, since: ReadonlyMap<number, bigint>): Promise<ReadRecord[]> {
-  return readAll(kafka, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix), since);
+function landed(connection: KafkaConnection, prefix: string, since: ReadonlyMap<number, bigint>): Promise<ReadRecord[]> {
+  return readAll(connection, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix), since);
 }
 
 describe('ingestion when the broker hangs and comes back', () => {
-  let kafka: Kafka;
+  const connection = testConnection();
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
     gateway = startService('kafka-gateway', {
       port: 23142,
       env: {
@@ -52,7 +49,7 @@ describe('ingestion when the broker hangs and comes back', () => {
 
   it('answers 503 while Kafka does not acknowledge, loses nothing it accepted, and takes the resent events once it is back', async () => {
     const prefix = `outage-${randomUUID()}`;
-    const since = await topicEnds(kafka, STREAM);
+    const since = await topicEnds(connection, STREAM);
     const before = await post(gateway, sampleEvent(STREAM), `${prefix}-before`);
     expect(before.status).toBe(202);
 
@@ -72,7 +69,7 @@ describe('ingestion when the broker hangs and comes back', () => {
       'the resent event accepted',
     );
 
-    const keys = (await landed(kafka, prefix, since)).map((record) => record.headers[HEADERS.idempotencyKey]);
+    const keys = (await landed(connection, prefix, since)).map((record) => record.headers[HEADERS.idempotencyKey]);
     expect(keys.filter((k) => k === `${prefix}-before`)).toHaveLength(1);
     // The event of the 503 may have landed from the producer's own retry as well as from the resend:
     // every copy carries the same idempotency key, so consumers keep one.
@@ -92,12 +89,12 @@ describe('ingestion when the broker hangs and comes back', () => {
 });
 
 describe('ingestion through the SASL/SCRAM listener', () => {
-  let kafka: Kafka;
+  // The test reads what landed through the plaintext listener: only the gateway authenticates.
+  const connection = testConnection();
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
     const infra = readInfraEnv();
-    kafka = new Kafka({ brokers: infra['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
     gateway = startService('kafka-gateway', {
       port: 23152,
       env: {
@@ -118,10 +115,10 @@ describe('ingestion through the SASL/SCRAM listener', () => {
 
   it('lands events with the catalog compression when the gateway authenticates with SCRAM-SHA-512', async () => {
     const key = `sasl-${randomUUID()}`;
-    const since = await topicEnds(kafka, STREAM);
+    const since = await topicEnds(connection, STREAM);
     const response = await post(gateway, sampleEvent(STREAM, { symbol: 'SCRAM' }), key);
     expect(response.status).toBe(202);
-    const [record] = await landed(kafka, key, since);
+    const [record] = await landed(connection, key, since);
     expect(JSON.parse(record?.value ?? '')).toEqual(sampleEvent(STREAM, { symbol: 'SCRAM' }));
   });
 });

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
-import { registerCompressionCodecs } from '@tributary/kafka';
-import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import type { KafkaConnection } from '@tributary/kafka';
+import { type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { type ReadRecord, readUntil, testConnection } from '../candles/candle-topics.testing';
 
 const STREAM = 'market.quotes';
-// The catalog compresses market.quotes; the test's client must read its codec.
-registerCompressionCodecs();
 const ADMIN_KEY = 'tributary-dev-key';
 const READER_KEY = 'desk-reader-key-0123456789';
 
@@ -19,34 +17,22 @@ function post(service: ServiceProcess, path: string, body: string, headers: Reco
 }
 
 /** Records of `STREAM` whose idempotency key starts with `prefix`, once `expected` of them are there. */
-async function recordsKeyed(kafka: Kafka, prefix: string, expected: number) {
-  const consumer: Consumer = kafka.consumer({ groupId: `gateway-ingestion-test-${randomUUID()}` });
-  const found: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    // A new group reads the topic from its start; only this test's keys are kept.
-    await consumer.subscribe({ topic: STREAM, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.headers?.[HEADERS.idempotencyKey]?.toString().startsWith(prefix)) found.push(message);
-      },
-    });
-    await eventually(() => found.length >= expected, `${expected} records keyed ${prefix}*`);
-    return found;
-  } finally {
-    await consumer.disconnect();
-  }
+function recordsKeyed(connection: KafkaConnection, prefix: string, expected: number): Promise<ReadRecord[]> {
+  // The topic is read from its start; only this test's keys are kept.
+  return readUntil(
+    connection,
+    STREAM,
+    (found) => found.length >= expected,
+    `${expected} records keyed ${prefix}*`,
+    (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix),
+  );
 }
 
 describe('HTTP ingestion bridge', () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const connection = testConnection();
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
-    admin = kafka.admin();
-    await admin.connect();
     gateway = startService('kafka-gateway', {
       port: 23102,
       env: {
@@ -61,7 +47,6 @@ describe('HTTP ingestion bridge', () => {
 
   afterAll(async () => {
     await gateway?.stop();
-    await admin?.disconnect();
   });
 
   it('answers 202 once Kafka acknowledged a single event, carrying its Idempotency-Key as the idempotency.key header', async () => {
@@ -74,8 +59,8 @@ describe('HTTP ingestion bridge', () => {
       rejected: 0,
       results: [{ index: 0, status: 'accepted', idempotencyKey: key }],
     });
-    const landed = await recordsKeyed(kafka, key, 1);
-    expect(JSON.parse(landed[0].value?.toString() ?? '')).toEqual(sampleEvent(STREAM));
+    const landed = await recordsKeyed(connection, key, 1);
+    expect(JSON.parse(landed[0].value ?? '')).toEqual(sampleEvent(STREAM));
   });
 
   it('lands the valid events of a batch and answers 400 naming each rejected event (wrong type, negative price, missing field, future time) by index with its field errors', async () => {
@@ -100,8 +85,8 @@ describe('HTTP ingestion bridge', () => {
     expect(answer.results[4].errors).toEqual([{ path: '/symbol', message: 'required' }]);
     expect(answer.results[5].errors).toEqual([expect.objectContaining({ path: '/ts', message: expect.stringMatching(/future/) })]);
 
-    const landed = await recordsKeyed(kafka, prefix, 2);
-    expect(landed.map((message) => message.headers?.[HEADERS.idempotencyKey]?.toString()).sort()).toEqual([`${prefix}-0`, `${prefix}-3`]);
+    const landed = await recordsKeyed(connection, prefix, 2);
+    expect(landed.map((record) => record.headers[HEADERS.idempotencyKey]).sort()).toEqual([`${prefix}-0`, `${prefix}-3`]);
   });
 
   it('takes NDJSON, one event per line', async () => {

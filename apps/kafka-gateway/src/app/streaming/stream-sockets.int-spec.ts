@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import WebSocket from 'ws';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
-import { registerCompressionCodecs } from '@tributary/kafka';
-import { eventually, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { ClusterAdmin, type KafkaConnection, partitionOfKey } from '@tributary/kafka';
+import { eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { readUntil, testConnection } from '../candles/candle-topics.testing';
 
-registerCompressionCodecs();
 const STREAM = 'market.quotes';
 const ADMIN_KEY = 'tributary-dev-key';
 const READER_KEY = 'desk-reader-key-0123456789';
@@ -19,13 +18,10 @@ function uniqueSymbol(): string {
  * A ticker no other test writes whose records land on the same partition of `STREAM` as `symbol`'s (the
  * gateway partitions by key as the Java client does): written first, it is read before `symbol`'s.
  */
-async function neighbourOf(kafka: Kafka, symbol: string): Promise<string> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const metadata = await admin.fetchTopicMetadata({ topics: [STREAM] }).finally(() => admin.disconnect());
-  const partitionMetadata = metadata.topics[0].partitions;
-  const partitionOf = Partitioners.DefaultPartitioner();
-  const partition = (key: string) => partitionOf({ topic: STREAM, partitionMetadata, message: { key, value: null } });
+async function neighbourOf(connection: KafkaConnection, symbol: string): Promise<string> {
+  const admin = new ClusterAdmin(connection);
+  const partitions = await admin.partitionCount(STREAM).finally(() => admin.close());
+  const partition = (key: string) => partitionOfKey(key, partitions);
   for (;;) {
     const candidate = uniqueSymbol();
     if (partition(candidate) === partition(symbol)) return candidate;
@@ -49,13 +45,12 @@ function open(url: string, key: string): Promise<WebSocket> {
 }
 
 describe('WebSocket producers and live fan-out', () => {
-  let kafka: Kafka;
+  const connection = testConnection();
   let gateway: ServiceProcess;
   let wsBase: string;
   const sockets: WebSocket[] = [];
 
   beforeAll(async () => {
-    kafka = new Kafka({ brokers: readInfraEnv()['KAFKA_BROKERS'].split(','), logLevel: logLevel.NOTHING });
     gateway = startService('kafka-gateway', {
       port: 23122,
       env: {
@@ -96,22 +91,15 @@ describe('WebSocket producers and live fan-out', () => {
     // A frame without an id is acknowledged by its sequence number on the connection.
     expect(replies[2]).toMatchObject({ type: 'ack', id: 3, accepted: 1, rejected: 0 });
 
-    const consumer = kafka.consumer({ groupId: `gateway-ws-test-${randomUUID()}` });
-    const landed: KafkaMessage[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: STREAM, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          if (message.key?.toString() === symbol) landed.push(message);
-        },
-      });
-      await eventually(() => landed.length >= 2, 'the two accepted events on Kafka');
-    } finally {
-      await consumer.disconnect();
-    }
+    const landed = await readUntil(
+      connection,
+      STREAM,
+      (found) => found.length >= 2,
+      'the two accepted events on Kafka',
+      (record) => record.key === symbol,
+    );
     expect(landed).toHaveLength(2);
-    expect(landed.some((m) => m.headers?.[HEADERS.idempotencyKey]?.toString() === key)).toBe(true);
+    expect(landed.some((record) => record.headers[HEADERS.idempotencyKey] === key)).toBe(true);
   });
 
   it('refuses the upgrade without a key, with an unknown key, without the scope, and for an unknown stream', async () => {
@@ -136,7 +124,7 @@ describe('WebSocket producers and live fan-out', () => {
       });
     // Another symbol's quote must not reach the subscriber; its own must, with its exact value. The other
     // one goes first to the same partition: by the time the own quote arrives, it would have arrived too.
-    expect((await post(sampleEvent(STREAM, { symbol: await neighbourOf(kafka, symbol) }))).status).toBe(202);
+    expect((await post(sampleEvent(STREAM, { symbol: await neighbourOf(connection, symbol) }))).status).toBe(202);
     const quote = sampleEvent(STREAM, { symbol, bidPrice: 101.25, askPrice: 101.27 });
     expect((await post(quote)).status).toBe(202);
 
