@@ -99,7 +99,6 @@ export {
   assignWith,
   CO_PARTITION_ASSIGNER,
   coPartitionAssignor,
-  CoPartitionAssigner,
   coPartitionedAssignment,
 } from './lib/consumer/co-partition-assigner';
 export { DeadLetterUnavailableError, UnprocessableRecordError } from './lib/consumer/consumer-errors';

@@ -1,7 +1,6 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, TypedProducer } from '@tributary/kafka';
+import { KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, TypedProducer } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
 import type { CepEngineConfig } from '../config';
 import { CepTopics } from './engine/cep-topics';
@@ -53,10 +52,10 @@ export class CepModule {
         },
         {
           provide: CepRunner,
-          useFactory: (kafka: Kafka, connection: KafkaConnection, rules: RuleBook, topics: CepTopics, recent: RecentAlerts, logger: Logger, metrics: TributaryMetrics) => {
+          useFactory: (connection: KafkaConnection, rules: RuleBook, topics: CepTopics, recent: RecentAlerts, logger: Logger, metrics: TributaryMetrics) => {
             const processors = { of: (): PartitionProcessor[] => [] };
             const cepMetrics = new CepMetrics(metrics.registry, () => processors.of());
-            const runner = new CepRunner(kafka, rules, {
+            const runner = new CepRunner(rules, {
               connection,
               group: config.KAFKA_GROUP_ID,
               writer: writerOf(config),
@@ -75,7 +74,7 @@ export class CepModule {
             processors.of = () => runner.processors();
             return runner;
           },
-          inject: [KAFKA_CLIENT, KAFKA_CONNECTION, RuleBook, CepTopics, RecentAlerts, KAFKA_LOGGER, TributaryMetrics],
+          inject: [KAFKA_CONNECTION, RuleBook, CepTopics, RecentAlerts, KAFKA_LOGGER, TributaryMetrics],
         },
         CepLifecycle,
       ],

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { type Alert, type CepSideOutput, HEADERS, type TopicName, topicSpec } from '@tributary/contracts';
-import { createKafka, createTopicsWithLeaders, parseKafkaEnv } from '@tributary/kafka';
+import { ClusterAdmin, type FetchedRecord, type KafkaConnection, kafkaConnection, parseKafkaEnv, type RawRecord, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import {
   eventually,
@@ -102,10 +101,10 @@ export class RecordLog<T> {
 export class CepTestEnvironment {
   readonly prefix: string;
   readonly group: string;
-  readonly kafka: Kafka;
-  private admin: Admin | undefined;
-  private producer: Producer | undefined;
-  private readonly consumers: Consumer[] = [];
+  readonly connection: KafkaConnection;
+  private readonly admin: ClusterAdmin;
+  private producer: TypedProducer | undefined;
+  private readonly readers: TopicReader[] = [];
   /** How far each reader of {@link follow} got per partition: the last offset fetched, transaction markers included. */
   private readonly readUpTo = new Map<string, Map<number, bigint>>();
   private checkpoints: Map<string, PartitionCheckpoint['offsets']> | undefined;
@@ -118,11 +117,8 @@ export class CepTestEnvironment {
     const id = runId(label);
     this.prefix = `${id}.`;
     this.group = `${id}-cep`;
-    this.kafka = createKafka(
-      parseKafkaEnv({ KAFKA_BROKERS: brokers() }),
-      `cep-it-${label}`,
-      createLogger('cep-it', 'silent'),
-    );
+    this.connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: brokers() }), `cep-it-${label}`);
+    this.admin = new ClusterAdmin(this.connection);
   }
 
   topic(name: string): string {
@@ -131,15 +127,19 @@ export class CepTestEnvironment {
 
   /** Creates the prefixed input topics with `partitions` partitions (fewer than the catalog's, for speed). */
   async createInputs(names: readonly (TopicName | `cdc.${string}.${string}`)[]): Promise<void> {
-    this.admin ??= this.kafka.admin();
-    await this.admin.connect();
-    await createTopicsWithLeaders(this.admin, {
-      topics: names.map((name) => ({
+    await this.admin.ensureConfigs(
+      names.map((name) => ({
         topic: this.topic(name),
         numPartitions: this.partitions,
         configEntries: [{ name: 'compression.type', value: topicSpec(name)?.compression ?? 'zstd' }],
       })),
-    });
+    );
+  }
+
+  /** Writes records as they are, acknowledged by every in-sync replica, with an idempotent producer. */
+  private async send(topic: string, records: readonly RawRecord[]): Promise<void> {
+    this.producer ??= new TypedProducer(this.connection, { service: 'cep-it', validate: false, logger: createLogger('cep-it', 'silent') });
+    await this.producer.sendRaw(topic, records);
   }
 
   /** Produces contract values to explicit partitions of a prefixed catalog topic, with the catalog headers. */
@@ -149,16 +149,9 @@ export class CepTestEnvironment {
   ): Promise<void> {
     const spec = topicSpec(name);
     if (!spec) throw new Error(`${name} is not a catalog topic`);
-    this.producer ??= this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await this.producer.connect();
-    await this.producer.send({
-      topic: this.topic(name),
-      acks: -1,
-      messages: records.map(({ value, partition }) => ({
+    await this.send(
+      this.topic(name),
+      records.map(({ value, partition }) => ({
         key: spec.key(value as never),
         value: JSON.stringify(value),
         partition,
@@ -169,7 +162,7 @@ export class CepTestEnvironment {
           [HEADERS.producer]: 'cep-it/0',
         },
       })),
-    });
+    );
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
@@ -199,16 +192,9 @@ export class CepTestEnvironment {
   async produceTrades(
     trades: readonly { symbol: string; price: number; size: number; ts: string }[],
   ): Promise<void> {
-    this.producer ??= this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await this.producer.connect();
-    await this.producer.send({
-      topic: this.topic('market.trades'),
-      acks: -1,
-      messages: trades.map((trade, index) => {
+    await this.send(
+      this.topic('market.trades'),
+      trades.map((trade, index) => {
         const value = {
           symbol: trade.symbol,
           price: trade.price,
@@ -230,31 +216,31 @@ export class CepTestEnvironment {
           },
         };
       }),
-    });
+    );
   }
 
-  /** Reads a topic from the beginning with a read-committed consumer into `into`. */
-  async follow<T>(name: 'cep.alerts' | 'cep.side-outputs', into: T[]): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: `${this.group}-reader-${randomBytes(3).toString('hex')}`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumers.push(consumer);
-    const upTo = new Map<number, bigint>();
-    this.readUpTo.set(this.topic(name), upTo);
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const last = BigInt(payload.lastOffset);
-      if (last > (upTo.get(payload.partition) ?? -1n)) upTo.set(payload.partition, last);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [this.topic(name)], fromBeginning: true });
-    const log = new RecordLog<T>(into);
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        log.add(partition, message.offset, message.value);
+  /** Reads every partition of a topic from the beginning (read-committed, no consumer group), calling `each` per record. */
+  private async read(topic: string, each: (partition: number, record: FetchedRecord) => void, upTo?: Map<number, bigint>): Promise<void> {
+    const reader = new TopicReader(this.connection, {
+      topics: [topic],
+      readCommitted: true,
+      handle: (batch) => {
+        for (const record of batch.records) each(batch.partition, record);
+        // Past the last record the fetch covered, transaction markers included.
+        const last = batch.nextOffset - 1n;
+        if (upTo && last > (upTo.get(batch.partition) ?? -1n)) upTo.set(batch.partition, last);
       },
     });
+    this.readers.push(reader);
+    await reader.start();
+  }
+
+  /** Reads a topic from the beginning with a read-committed reader into `into`. */
+  async follow<T>(name: 'cep.alerts' | 'cep.side-outputs', into: T[]): Promise<void> {
+    const upTo = new Map<number, bigint>();
+    this.readUpTo.set(this.topic(name), upTo);
+    const log = new RecordLog<T>(into);
+    await this.read(this.topic(name), (partition, record) => log.add(partition, record.offset.toString(), record.value), upTo);
   }
 
   followAlerts(into: Alert.Value[]): Promise<void> {
@@ -273,11 +259,9 @@ export class CepTestEnvironment {
    */
   async allAlertsRead(inputs: readonly string[]): Promise<void> {
     const checkpoints = await this.followCheckpoints();
-    this.admin ??= this.kafka.admin();
     const admin = this.admin;
-    await admin.connect();
     for (const topic of inputs.map((name) => this.topic(name))) {
-      const ends = await admin.fetchTopicOffsets(topic);
+      const ends = await admin.topicOffsets(topic);
       const covered = ({ partition, high }: { partition: number; high: string }) => {
         const positions = [...checkpoints.values()].flatMap(
           (offsets) => offsets[topic]?.[String(partition)] ?? [],
@@ -293,7 +277,7 @@ export class CepTestEnvironment {
     const alerts = this.topic('cep.alerts');
     const upTo = this.readUpTo.get(alerts);
     if (upTo === undefined) throw new Error('no reader follows cep.alerts: call followAlerts first');
-    const ends = await admin.fetchTopicOffsets(alerts);
+    const ends = await admin.topicOffsets(alerts);
     await eventually(
       () =>
         ends.every(
@@ -309,32 +293,20 @@ export class CepTestEnvironment {
     if (this.checkpoints !== undefined) return this.checkpoints;
     const latest = new Map<string, PartitionCheckpoint['offsets']>();
     this.checkpoints = latest;
-    const consumer = this.kafka.consumer({
-      groupId: `${this.group}-checkpoints-${randomBytes(3).toString('hex')}`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumers.push(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [new CepTopics(this.prefix).checkpoints], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.value === null) return;
-        const record = parseCheckpointRecord(message.value);
-        if (record.kind === 'state' && record.group === this.group)
-          latest.set(String(record.partition), record.offsets);
-      },
+    await this.read(new CepTopics(this.prefix).checkpoints, (_partition, record) => {
+      if (record.value === null) return;
+      const checkpoint = parseCheckpointRecord(record.value);
+      if (checkpoint.kind === 'state' && checkpoint.group === this.group) latest.set(String(checkpoint.partition), checkpoint.offsets);
     });
     return latest;
   }
 
   /**
    * Every committed alert, as Kafka's own Java consumer reads cep.alerts with isolation.level=read_committed,
-   * once {@link allAlertsRead} has returned. The kafkajs reader of {@link followAlerts} serves the waits;
-   * this is the count for tests whose engines abort transactions (an instance killed or replaced):
-   * kafkajs 2.2.4, reading read-committed, lets a record of an aborted transaction through when several
-   * aborted transactions begin before one fetch, and a test counting alerts exactly would take it for a
-   * doubled alert.
+   * once {@link allAlertsRead} has returned. The reader of {@link followAlerts} serves the waits; this is
+   * the count for tests whose engines abort transactions (an instance killed or replaced): what counts as
+   * committed is what the reference client says, not only what our own reader's aborted-transaction
+   * filter says.
    */
   async committedAlerts(): Promise<Alert.Value[]> {
     const output = await runKafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
@@ -364,13 +336,11 @@ export class CepTestEnvironment {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.services.map((service) => service.stop().catch(() => undefined)));
-    await Promise.all(this.consumers.map((consumer) => consumer.disconnect().catch(() => undefined)));
+    await Promise.all(this.readers.map((reader) => reader.stop().catch(() => undefined)));
     await this.producer?.disconnect().catch(() => undefined);
-    const admin = this.admin ?? this.kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(this.prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.disconnect();
+    const topics = (await this.admin.listTopics()).filter((topic) => topic.startsWith(this.prefix));
+    await this.admin.deleteTopics(topics).catch(() => undefined);
+    await this.admin.close();
   }
 }
 
@@ -408,44 +378,27 @@ export async function replayAlertIds(env: CepTestEnvironment, rules: readonly ob
   const compiled = rules.map((rule) => compileRule({ ...(rule as RuleSpec), version: 1, enabled: true }));
   const processors = new Map<number, PartitionProcessor>();
   const topic = env.topic('market.trades');
-  const consumer = env.kafka.consumer({
-    groupId: `${env.group}-replay-${randomBytes(3).toString('hex')}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 100,
-  });
-  const admin = env.kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  const admin = new ClusterAdmin(env.connection);
+  const ends = await admin.topicOffsets(topic).finally(() => admin.close());
   const seen = new Map<number, bigint>();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
+  const reader = new TopicReader(env.connection, {
+    topics: [topic],
+    readCommitted: true,
+    handle: ({ partition, records, nextOffset }) => {
       let processor = processors.get(partition);
       if (!processor) {
-        processor = new PartitionProcessor(
-          { group: env.group, slot: partition, topics, writer: 'replay', idlePartitionMs: 1e12 },
-          compiled,
-        );
+        processor = new PartitionProcessor({ group: env.group, slot: partition, topics, writer: 'replay', idlePartitionMs: 1e12 }, compiled);
         processors.set(partition, processor);
       }
-      processor.ingest({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: message.headers,
-      });
-      seen.set(partition, BigInt(message.offset));
+      for (const record of records) {
+        processor.ingest({ topic, partition, offset: record.offset.toString(), key: record.key, value: record.value, headers: record.headers });
+      }
+      seen.set(partition, nextOffset);
     },
   });
-  await eventually(
-    () => ends.every(({ partition, high }) => (seen.get(partition) ?? -1n) >= BigInt(high) - 1n),
-    'replay read to the end',
-  );
-  await consumer.disconnect();
+  await reader.start();
+  await eventually(() => ends.every(({ partition, high }) => (seen.get(partition) ?? 0n) >= BigInt(high)), 'replay read to the end');
+  await reader.stop();
   return [...processors.values()].flatMap((processor) =>
     processor.takeCommit().alerts.map((alert) => alert.alertId),
   );

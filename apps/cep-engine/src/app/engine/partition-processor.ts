@@ -1,13 +1,12 @@
-import type { Message } from 'kafkajs';
 import { CepEngine, EventTimeline } from '@tributary/cep';
 import { type Alert, type CepSideOutput, decodeEvent, dlqTopicOf, HEADERS, ValidationError } from '@tributary/contracts';
-import { deadLetterHeaders, headerValue, type RecordHeaders } from '@tributary/kafka';
+import { deadLetterHeaders, type HeaderMap, headerValue, type RecordHeaders } from '@tributary/kafka';
 import type { CepEvent, CompiledRule } from '../rules/rule-api';
 import { alertOf, lateOf, timeoutOf } from './alert-factory';
 import type { CepTopics } from './cep-topics';
 import { GLOBAL_SLOT, type InputOffsets, type PartitionCheckpoint, type RuleCheckpoint, type Slot } from './checkpoint';
 
-/** One consumed record, as kafkajs hands it over. */
+/** One consumed record. */
 export interface InputRecord {
   /** Cluster topic name. */
   readonly topic: string;
@@ -22,7 +21,8 @@ export interface InputRecord {
 
 export interface DeadLetter {
   readonly topic: string;
-  readonly message: Message;
+  /** The input record as it was, with the DLQ headers saying why. */
+  readonly message: { readonly key: Buffer | null; readonly value: Buffer | null; readonly headers: HeaderMap };
 }
 
 /** Everything one Kafka transaction of a partition writes, taken at one point of the input. */

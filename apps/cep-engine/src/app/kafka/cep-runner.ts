@@ -1,4 +1,3 @@
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RulePlacement } from '@tributary/cep';
 import { CATALOG, type CepRule, type TopicSpec, topicSpec } from '@tributary/contracts';
@@ -61,7 +60,6 @@ export class CepRunner {
   private startError: string | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
     private readonly rules: RuleBook,
     private readonly options: CepRunnerOptions,
   ) {}
@@ -136,7 +134,7 @@ export class CepRunner {
       await this.seed(this.options.seedRules);
     }
     const lane = (name: RulePlacement, groupId: string, assignor: PartitionAssignor, slotOf: (partition: number) => Slot): InputLane =>
-      new InputLane(this.kafka, reader, {
+      new InputLane(reader, {
         ...this.options,
         name,
         groupId,

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type Alert, HEADERS } from '@tributary/contracts';
 import { type Assignment, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch, recordHeader } from '@tributary/kafka';
@@ -10,7 +9,7 @@ import type { CepMetrics } from '../observability/cep-metrics';
 import type { RecentAlerts } from '../observability/recent-alerts';
 import type { CompiledRule } from '../rules/rule-api';
 import type { StateTopicsReader } from './state-topics-reader';
-import { isFenced, TransactionalWriter, validOutputs } from './transactional-writer';
+import { type GroupMembership, isFenced, TransactionalWriter, validOutputs } from './transactional-writer';
 
 export type LaneState = 'starting' | 'running' | 'idle' | 'recovering' | 'stopped';
 
@@ -93,7 +92,6 @@ export class InputLane {
   lastError: string | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
     private readonly reader: StateTopicsReader,
     private readonly options: InputLaneOptions,
   ) {}
@@ -282,7 +280,14 @@ export class InputLane {
   private async openTask(slot: Slot): Promise<SlotTask> {
     const { topics, group, writer } = this.options;
     const generation = this.generation;
-    const transactional = new TransactionalWriter(this.kafka, { group, slot, topics, writer, transactionTimeoutMs: this.options.transactionTimeoutMs });
+    const transactional = new TransactionalWriter(this.options.connection, {
+      group,
+      slot,
+      topics,
+      writer,
+      transactionTimeoutMs: this.options.transactionTimeoutMs,
+      logger: this.options.logger,
+    });
     const nonce = randomUUID();
     await transactional.claim(nonce);
     await this.reader.waitForClaim(slot, nonce, 60_000);
@@ -321,7 +326,7 @@ export class InputLane {
         task.committedAtMs = started;
         const withOffsets = task.offsetsDue || task.releasing || started - task.offsetsAtMs >= this.options.commitIntervalMs;
         task.offsetsDue = false;
-        await task.writer.write(unit, withOffsets ? this.options.groupId : null);
+        await task.writer.write(unit, withOffsets ? this.membership() : null);
         const committedAtMs = Date.now();
         if (withOffsets) task.offsetsAtMs = started;
         this.options.metrics?.committed(unit, committedAtMs - started, committedAtMs);
@@ -334,6 +339,14 @@ export class InputLane {
         task.committing = undefined;
       });
     return task.committing;
+  }
+
+  /**
+   * The input consumer's group membership the offsets are committed with (KIP-447): once the group has
+   * moved to a generation this member is not part of, the coordinator refuses them.
+   */
+  private membership(): GroupMembership | null {
+    return this.consumer?.membership ?? null;
   }
 
   private onCommitFailed(task: SlotTask, error: unknown): void {

@@ -1,4 +1,3 @@
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 import { assignWith, type PartitionAssignor } from '@tributary/kafka';
 
 /** Name the group protocol announces; every instance of the group must use it. */
@@ -22,28 +21,7 @@ export function singleOwnerAssignment(
   return assignment;
 }
 
-/** The kafkajs partition assigner of {@link singleOwnerAssignment}. */
-export const SingleOwnerAssigner: PartitionAssigner = ({ cluster }) => ({
-  name: SINGLE_OWNER_ASSIGNER,
-  version: 0,
-  async assign({ members, topics }) {
-    const partitionsByTopic: Record<string, number[]> = {};
-    for (const topic of topics) partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((metadata) => metadata.partitionId);
-    const assignment = singleOwnerAssignment(
-      members.map((member) => member.memberId),
-      partitionsByTopic,
-    );
-    return [...assignment].map(([memberId, topicPartitions]) => ({
-      memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: topicPartitions, userData: Buffer.alloc(0) }),
-    }));
-  },
-  protocol({ topics }) {
-    return { name: SINGLE_OWNER_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
-  },
-});
-
-/** {@link singleOwnerAssignment} for the group leader of a managed consumer (same protocol name and bytes). */
+/** {@link singleOwnerAssignment} for the group leader of a managed consumer. */
 export const singleOwnerAssignor: PartitionAssignor = {
   name: SINGLE_OWNER_ASSIGNER,
   assign: (members, partitionCounts) => assignWith(singleOwnerAssignment, members, partitionCounts),

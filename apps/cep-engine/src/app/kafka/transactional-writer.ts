@@ -1,6 +1,17 @@
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
-import { type Alert, type CepSideOutput, HEADERS, SYMBOL_PARTITIONS, validateEvent } from '@tributary/contracts';
-import { KAFKA_CLIENT_RETRY } from '@tributary/kafka';
+import { HEADERS, SYMBOL_PARTITIONS, validateEvent } from '@tributary/contracts';
+import {
+  compressionOf,
+  type ExtraHeader,
+  HeaderTemplate,
+  isTransactionFenced,
+  type KafkaConnection,
+  KeyPartitioner,
+  partitionOfKey,
+  type PartitionRecords,
+  RecordBatchWriter,
+  TransactionalProducer,
+} from '@tributary/kafka';
+import type { Logger } from 'pino';
 import type { CepTopics } from '../engine/cep-topics';
 import { checkpointKey, claimKey, GLOBAL_SLOT, type PartitionClaim, type Slot, slotName } from '../engine/checkpoint';
 import type { CommitUnit } from '../engine/partition-processor';
@@ -8,15 +19,20 @@ import type { CommitUnit } from '../engine/partition-processor';
 /** Partitions of the checkpoint topic: partition N's checkpoint goes to N mod this, the global slot's to 0. */
 export const CHECKPOINT_PARTITIONS = SYMBOL_PARTITIONS;
 
-/** kafkajs errors meaning another producer with our transactional id took over: this one is a zombie. */
-const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
-
+/**
+ * True when the slot's producer was fenced (another instance took the slot over) or the offsets'
+ * consumer generation is over: this instance no longer owns the slot.
+ */
 export function isFenced(error: unknown): boolean {
-  for (let cause = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined; cause; ) {
-    if (cause.type !== undefined && FENCED.has(cause.type)) return true;
-    cause = (cause.cause ?? cause.originalError) as typeof cause;
-  }
-  return false;
+  return isTransactionFenced(error);
+}
+
+/** The consumer group member whose offsets a transaction commits (KIP-447). */
+export interface GroupMembership {
+  readonly groupId: string;
+  readonly generationId: number;
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
 }
 
 export interface TransactionalWriterOptions {
@@ -26,35 +42,38 @@ export interface TransactionalWriterOptions {
   /** `service/instance`: the `producer` header. */
   readonly writer: string;
   readonly transactionTimeoutMs: number;
+  readonly logger?: Logger;
 }
+
+const ZSTD = compressionOf('zstd');
+const VARYING_HEADERS = [HEADERS.eventTime, HEADERS.correlationId, HEADERS.idempotencyKey];
 
 /**
  * The transactional producer of one slot. Its transactional id is `<group>.p<N>` (`<group>.global` for
  * the global slot): stable for the slot, not for the instance, so whichever instance takes the slot next
  * fences this one (`InitProducerId` bumps the epoch and ends its open transaction) and a zombie can no
- * longer commit alerts, side outputs, a checkpoint or offsets for it. kafkajs sends no consumer-group
- * generation with the offsets (KIP-447), so fencing per slot is what keeps a paused old owner out.
+ * longer commit alerts, side outputs, a checkpoint or offsets for it. The offsets also carry the input
+ * consumer's generation and member id (KIP-447): once the group has moved on, the coordinator refuses
+ * them and the transaction is aborted.
  */
 export class TransactionalWriter {
-  private readonly producer: Producer;
-  private connected = false;
+  private readonly producer: TransactionalProducer;
+  private readonly templates = new Map<string, HeaderTemplate>();
+  private readonly partitioners = new Map<string, KeyPartitioner>();
 
   constructor(
-    kafka: Kafka,
+    connection: KafkaConnection,
     private readonly options: TransactionalWriterOptions,
   ) {
-    this.producer = kafka.producer({
+    this.producer = new TransactionalProducer(connection, {
       transactionalId: `${options.group}.${slotName(options.slot)}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: options.transactionTimeoutMs,
-      allowAutoTopicCreation: false,
-      retry: { ...KAFKA_CLIENT_RETRY, retries: 5 },
+      transactionTimeoutMs: options.transactionTimeoutMs,
+      logger: options.logger,
     });
   }
 
   get transactionalId(): string {
-    return `${this.options.group}.${slotName(this.options.slot)}`;
+    return this.producer.transactionalId;
   }
 
   /**
@@ -62,98 +81,96 @@ export class TransactionalWriter {
    * writes a claim record the checkpoint reader waits for.
    */
   async claim(nonce: string): Promise<void> {
-    await this.connect();
+    await this.producer.init();
     const claim: PartitionClaim = { format: 2, kind: 'claim', group: this.options.group, partition: this.options.slot, writer: this.options.writer, nonce };
-    const transaction = await this.producer.transaction();
-    try {
-      await transaction.send({
-        topic: this.options.topics.checkpoints,
-        acks: -1,
-        messages: [{ key: claimKey(this.options.group, this.options.slot), value: JSON.stringify(claim), partition: this.checkpointPartition }],
-      });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch(() => undefined);
-      throw error;
-    }
+    const records = new RecordBatchWriter();
+    records.append(claimKey(this.options.group, this.options.slot), JSON.stringify(claim), Date.now());
+    await this.producer.commit([{ topic: this.options.topics.checkpoints, partition: this.checkpointPartition, records }]);
   }
 
   /**
    * Writes a commit unit in one transaction: alerts, side outputs, dead letters, the checkpoint and, with
-   * a consumer group id, the group offsets (two more round trips: the caller decides how often).
+   * the input consumer's membership, the group offsets (two more round trips: the caller decides how often).
    */
-  async write(unit: CommitUnit, consumerGroupId: string | null): Promise<void> {
-    await this.connect();
+  async write(unit: CommitUnit, membership: GroupMembership | null): Promise<void> {
     const topics = this.options.topics;
-    const topicMessages: { topic: string; messages: Message[] }[] = [];
-    if (unit.alerts.length > 0) topicMessages.push({ topic: topics.alerts, messages: unit.alerts.map((alert) => this.alertMessage(alert)) });
-    if (unit.sideOutputs.length > 0) topicMessages.push({ topic: topics.sideOutputs, messages: unit.sideOutputs.map((side) => this.sideMessage(side)) });
-    const dlq = new Map<string, Message[]>();
-    for (const letter of unit.deadLetters) dlq.set(letter.topic, [...(dlq.get(letter.topic) ?? []), letter.message]);
-    for (const [topic, messages] of dlq) topicMessages.push({ topic, messages });
-    topicMessages.push({
-      topic: topics.checkpoints,
-      messages: [{ key: checkpointKey(this.options.group, this.options.slot), value: unit.checkpointJson, partition: this.checkpointPartition }],
-    });
-    const offsets = Object.entries(unit.offsets).map(([topic, byPartition]) => ({
-      topic,
-      partitions: Object.entries(byPartition).map(([partition, offset]) => ({ partition: Number(partition), offset })),
-    }));
+    const now = Date.now();
+    const batches = new Map<string, PartitionRecords>();
+    const batchOf = (topic: string, partition: number): RecordBatchWriter => {
+      const name = `${topic}\u0000${partition}`;
+      let part = batches.get(name);
+      if (part === undefined) {
+        part = { topic, partition, records: new RecordBatchWriter(), compression: ZSTD };
+        batches.set(name, part);
+      }
+      return part.records;
+    };
 
-    const transaction = await this.producer.transaction();
-    try {
-      await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.ZSTD });
-      if (consumerGroupId !== null && offsets.length > 0) await transaction.sendOffsets({ consumerGroupId, topics: offsets });
-      await transaction.commit();
-    } catch (error) {
-      if (!isFenced(error)) await transaction.abort().catch(() => undefined);
-      throw error;
+    if (unit.alerts.length > 0) {
+      const template = this.template(topics.alerts, 'Alert');
+      const partitioner = await this.partitioner(topics.alerts);
+      for (const alert of unit.alerts) {
+        batchOf(topics.alerts, partitioner.partitionOf(alert.key)).append(alert.key, JSON.stringify(alert), now, template, [alert.ts, alert.alertId, alert.alertId]);
+      }
     }
+    if (unit.sideOutputs.length > 0) {
+      const template = this.template(topics.sideOutputs, 'CepSideOutput');
+      const partitioner = await this.partitioner(topics.sideOutputs);
+      for (const side of unit.sideOutputs) {
+        batchOf(topics.sideOutputs, partitioner.partitionOf(side.key)).append(side.key, JSON.stringify(side), now, template, [
+          side.ts,
+          `${side.rule}:${side.kind}:${side.ts}`,
+          undefined,
+        ]);
+      }
+    }
+    for (const letter of unit.deadLetters) {
+      const { key, value, headers } = letter.message;
+      const extra: ExtraHeader[] = [];
+      for (const [name, header] of Object.entries(headers)) {
+        if (header === undefined) continue;
+        for (const item of Array.isArray(header) ? header : [header]) extra.push([name, item]);
+      }
+      const partition = key === null ? 0 : partitionOfKey(key, (await this.partitioner(letter.topic)).partitions);
+      batchOf(letter.topic, partition).append(key, value, now, undefined, undefined, extra);
+    }
+    batchOf(topics.checkpoints, this.checkpointPartition).append(checkpointKey(this.options.group, this.options.slot), unit.checkpointJson, now);
+
+    const offsets = Object.entries(unit.offsets).flatMap(([topic, byPartition]) =>
+      Object.entries(byPartition).map(([partition, offset]) => ({ topic, partition: Number(partition), offset: BigInt(offset) })),
+    );
+    await this.producer.commit([...batches.values()], membership !== null && offsets.length > 0 ? { ...membership, offsets } : undefined);
   }
 
   async close(): Promise<void> {
-    if (!this.connected) return;
-    this.connected = false;
-    await this.producer.disconnect().catch(() => undefined);
+    await this.producer.close();
   }
 
   private get checkpointPartition(): number {
     return this.options.slot === GLOBAL_SLOT ? 0 : this.options.slot % CHECKPOINT_PARTITIONS;
   }
 
-  private async connect(): Promise<void> {
-    if (this.connected) return;
-    await this.producer.connect();
-    this.connected = true;
+  /** The contract headers every record of a topic shares, encoded once; event time, correlation and idempotency keys vary. */
+  private template(topic: string, schemaName: string): HeaderTemplate {
+    let template = this.templates.get(topic);
+    if (template === undefined) {
+      template = new HeaderTemplate(
+        { [HEADERS.schemaName]: schemaName, [HEADERS.schemaVersion]: '1', [HEADERS.producer]: this.options.writer },
+        VARYING_HEADERS,
+      );
+      this.templates.set(topic, template);
+    }
+    return template;
   }
 
-  private alertMessage(alert: Alert.Value): Message {
-    return {
-      key: alert.key,
-      value: JSON.stringify(alert),
-      headers: {
-        [HEADERS.schemaName]: 'Alert',
-        [HEADERS.schemaVersion]: '1',
-        [HEADERS.eventTime]: alert.ts,
-        [HEADERS.producer]: this.options.writer,
-        [HEADERS.correlationId]: alert.alertId,
-        [HEADERS.idempotencyKey]: alert.alertId,
-      },
-    };
-  }
-
-  private sideMessage(side: CepSideOutput.Value): Message {
-    return {
-      key: side.key,
-      value: JSON.stringify(side),
-      headers: {
-        [HEADERS.schemaName]: 'CepSideOutput',
-        [HEADERS.schemaVersion]: '1',
-        [HEADERS.eventTime]: side.ts,
-        [HEADERS.producer]: this.options.writer,
-        [HEADERS.correlationId]: `${side.rule}:${side.kind}:${side.ts}`,
-      },
-    };
+  /** Keys placed as the Java client places them (murmur2), over the topic's partitions. */
+  private async partitioner(topic: string): Promise<KeyPartitioner> {
+    let partitioner = this.partitioners.get(topic);
+    if (partitioner === undefined) {
+      partitioner = new KeyPartitioner(await this.producer.partitionCount(topic));
+      this.partitioners.set(topic, partitioner);
+    }
+    return partitioner;
   }
 }
 

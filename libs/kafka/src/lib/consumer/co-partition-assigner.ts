@@ -1,4 +1,3 @@
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 import type { Assignment, PartitionAssignor } from './group-protocol';
 
 /** Name the group protocol announces; every instance of a group must use it. */
@@ -29,33 +28,9 @@ export function coPartitionedAssignment(
   return assignment;
 }
 
-/** The kafkajs partition assigner of {@link coPartitionedAssignment}. */
-export const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
-  name: CO_PARTITION_ASSIGNER,
-  version: 0,
-  async assign({ members, topics }) {
-    const partitionsByTopic: Record<string, number[]> = {};
-    for (const topic of topics) {
-      partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((metadata) => metadata.partitionId);
-    }
-    const assignment = coPartitionedAssignment(
-      members.map((member) => member.memberId),
-      partitionsByTopic,
-    );
-    return [...assignment].map(([memberId, topicPartitions]) => ({
-      memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: topicPartitions, userData: Buffer.alloc(0) }),
-    }));
-  },
-  protocol({ topics }) {
-    return { name: CO_PARTITION_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
-  },
-});
-
 /**
- * {@link coPartitionedAssignment} as the group leader of a {@link GroupSession} runs it. It
- * announces the same protocol name and subscription bytes as {@link CoPartitionAssigner}, so
- * members of either kind agree on it.
+ * {@link coPartitionedAssignment} as the group leader of a {@link GroupSession} runs it, under
+ * the protocol name {@link CO_PARTITION_ASSIGNER} every member of the group announces.
  */
 export const coPartitionAssignor: PartitionAssignor = {
   name: CO_PARTITION_ASSIGNER,

@@ -1,4 +1,3 @@
-import { AssignerProtocol } from 'kafkajs';
 import {
   decodeAssignment,
   decodeSubscription,
@@ -15,28 +14,33 @@ const member = (memberId: string, topics: string[], groupInstanceId?: string): G
 });
 
 describe('the consumer group protocol members and leaders exchange', () => {
-  it('subscriptions are the bytes another Kafka client writes, and read back', () => {
+  // Version 0 of ConsumerProtocolSubscription / ConsumerProtocolAssignment (Kafka's
+  // clients/src/main/resources/common/message), as the Java client writes them: int16 version,
+  // int32-counted arrays, int16-prefixed strings, int32-prefixed user data.
+  it('subscriptions are the bytes the Java client writes, and read back', () => {
     const ours = encodeSubscription({ topics: ['market.trades', 'options.quotes'], userData: Buffer.from('x') });
-    const theirs = AssignerProtocol.MemberMetadata.encode({
-      version: 0,
-      topics: ['market.trades', 'options.quotes'],
-      userData: Buffer.from('x'),
-    });
+    const theirs = Buffer.from(
+      '0000' + '00000002' + '000d' + Buffer.from('market.trades').toString('hex') + '000e' + Buffer.from('options.quotes').toString('hex') + '00000001' + '78',
+      'hex',
+    );
     expect(ours.equals(theirs)).toBe(true);
     expect(decodeSubscription(theirs)).toEqual({ topics: ['market.trades', 'options.quotes'], userData: Buffer.from('x') });
   });
 
-  it('assignments are the bytes another Kafka client writes, and read back; an empty one is no partitions', () => {
+  it('assignments are the bytes the Java client writes, and read back; an empty one is no partitions', () => {
     const assignment = new Map([
       ['market.trades', [0, 2]],
       ['options.quotes', [1]],
     ]);
     const ours = encodeAssignment(assignment, Buffer.alloc(0));
-    const theirs = AssignerProtocol.MemberAssignment.encode({
-      version: 0,
-      assignment: { 'market.trades': [0, 2], 'options.quotes': [1] },
-      userData: Buffer.alloc(0),
-    });
+    const theirs = Buffer.from(
+      '0000' +
+        '00000002' +
+        ('000d' + Buffer.from('market.trades').toString('hex') + '00000002' + '00000000' + '00000002') +
+        ('000e' + Buffer.from('options.quotes').toString('hex') + '00000001' + '00000001') +
+        '00000000',
+      'hex',
+    );
     expect(ours.equals(theirs)).toBe(true);
     expect(decodeAssignment(theirs)).toEqual(assignment);
     expect(decodeAssignment(Buffer.alloc(0)).size).toBe(0);

@@ -165,6 +165,14 @@ export class ManagedConsumer {
     return this.session.assignment;
   }
 
+  /**
+   * The member's group, generation and member id, as a transaction's offsets carry them (KIP-447):
+   * the coordinator refuses those offsets once this generation is over.
+   */
+  get membership(): { readonly groupId: string; readonly generationId: number; readonly memberId: string; readonly groupInstanceId: string | null } {
+    return { groupId: this.options.groupId, ...this.session.generation, groupInstanceId: this.options.groupInstanceId ?? null };
+  }
+
   get status(): ManagedConsumerStatus {
     return this.currentStatus;
   }
