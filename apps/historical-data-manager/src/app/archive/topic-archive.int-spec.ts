@@ -3,10 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseEnv } from '@tributary/config';
-import { connectKafkaConsumer, createTopicsWithLeaders } from '@tributary/kafka';
+import { ClusterAdmin, connectKafkaConsumer, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv } from '@tributary/testing';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,21 +79,17 @@ function trades(from: number, count: number) {
 }
 
 describe('archive of configured topics from the real broker to Parquet on S3', () => {
-  const kafka = new Kafka({
-    clientId: `hdm-archive-it-${run}`,
-    brokers: [infraEnv['KAFKA_BROKERS'] as string],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] }), `hdm-archive-it-${run}`);
+  const admin = new ClusterAdmin(connection);
+  // Idempotent, acks=all, keys placed as the Java client places them.
+  const producer = new TypedProducer(connection, { service: `hdm-archive-it-${run}`, validate: false });
   let catalog: DataSource;
   let s3: S3Client;
   let duck: DuckDBInstance;
   let dir: string;
 
   beforeAll(async () => {
-    await admin.connect();
-    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 3 }] });
+    await admin.ensureConfigs([{ topic, numPartitions: 3 }]);
     await producer.connect();
     catalog = await new DataSource({
       type: 'postgres',
@@ -108,8 +103,8 @@ describe('archive of configured topics from the real broker to Parquet on S3', (
   afterAll(async () => {
     await producer.disconnect();
     await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
-    await admin.disconnect();
+    await admin.deleteTopics([topic, `${topic}.dlq`]).catch(() => undefined);
+    await admin.close();
     for (;;) {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${dataset}/` }));
       const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
@@ -124,14 +119,14 @@ describe('archive of configured topics from the real broker to Parquet on S3', (
   });
 
   async function produce(from: number, count: number): Promise<void> {
-    await producer.send({
+    await producer.sendRaw(
       topic,
-      messages: trades(from, count).map((t) => ({
+      trades(from, count).map((t) => ({
         key: t.symbol,
         value: JSON.stringify(t),
         headers: { 'event.time': t.ts },
       })),
-    });
+    );
   }
 
   async function catalogRows(): Promise<number> {
@@ -145,11 +140,9 @@ describe('archive of configured topics from the real broker to Parquet on S3', (
   }
 
   async function committedOffsets(groupId: string): Promise<Record<number, string>> {
-    const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    // -1: nothing committed yet in that partition
-    return Object.fromEntries(
-      (fetched?.partitions ?? []).filter((p) => p.offset !== '-1').map((p) => [p.partition, p.offset]),
-    );
+    // a partition with nothing committed yet is absent
+    const committed = (await admin.committedOffsets(groupId, [topic])).get(topic) ?? new Map<number, bigint>();
+    return Object.fromEntries([...committed].map(([partition, offset]) => [partition, offset.toString()]));
   }
 
   async function archivedOffsets(): Promise<Record<number, string>> {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
+import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
 import { eventually, readInfraEnv } from '@tributary/testing';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { metricValue, type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
 import { datasetOfTopic } from '../archive/archive-layout';
@@ -18,7 +18,6 @@ import {
 } from '../archive/parquet-partition-writer';
 import { TopicArchiveService } from '../archive/topic-archive.service';
 import { type ArchivedDataset, TopicArchiver } from '../archive/topic-archiver';
-import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const infraEnv = readInfraEnv();
 const run = `${process.pid}_${Date.now()}`;
@@ -116,13 +115,10 @@ const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset/rows', () => {
   const s3: S3Client = createS3Client(testConfig({}));
-  const kafka = new Kafka({
-    clientId: `hdm-query-it-${run}`,
-    brokers: [infraEnv['KAFKA_BROKERS'] as string],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] }), `hdm-query-it-${run}`);
+  const admin = new ClusterAdmin(connection);
+  // Idempotent, acks=all, keys placed as the Java client places them.
+  const producer = new TypedProducer(connection, { service: `hdm-query-it-${run}`, validate: false });
   let catalog: DataSource;
   let service: RunningApp;
   let duck: DuckDBInstance;
@@ -161,8 +157,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     );
     fileBytes = sizes.map((s) => Number(s.byte_size));
 
-    await admin.connect();
-    await createTopicsWithLeaders(admin, { topics: [{ topic: servedTopic, numPartitions: 2 }] });
+    await admin.ensureConfigs([{ topic: servedTopic, numPartitions: 2 }]);
     await producer.connect();
     duck = await DuckDBInstance.create(':memory:');
     service = await startTestApp(
@@ -186,8 +181,8 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     await service?.close();
     await producer.disconnect();
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [servedTopic, `${servedTopic}.dlq`] }).catch(() => undefined);
-    await admin.disconnect();
+    await admin.deleteTopics([servedTopic, `${servedTopic}.dlq`]).catch(() => undefined);
+    await admin.close();
     for (const prefix of [seeded.name, servedDataset]) {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }));
       const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
@@ -432,14 +427,14 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
       conditions: [],
       ts: (t0 + BigInt(i) * 1_000_000_001n).toString(),
     }));
-    await producer.send({
-      topic: servedTopic,
-      messages: trades.map((t) => ({
+    await producer.sendRaw(
+      servedTopic,
+      trades.map((t) => ({
         key: t.symbol,
         value: JSON.stringify(t),
         headers: { 'event.time': t.ts },
       })),
-    });
+    );
     const archive = service.app.get(TopicArchiveService);
     await eventually(() => archive.bufferedRowCount() === 50, 30_000, 'the 50 trades fetched and held');
 
