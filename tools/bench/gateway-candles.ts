@@ -16,20 +16,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import type { UnderlyingTrade } from '@tributary/contracts';
-import {
-  createTopicsWithLeaders,
-  kafkaConnection,
-  parseKafkaEnv,
-  registerCompressionCodecs,
-  TypedProducer,
-} from '@tributary/kafka';
-import { CandleAggregator } from '../../apps/kafka-gateway/src/app/candles/candle-aggregator';
+import { ClusterAdmin, kafkaConnection, ManagedConsumer, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { CandleAggregator, decodeCheckpoint } from '../../apps/kafka-gateway/src/app/candles/candle-aggregator';
 import { CandleStream } from '../../apps/kafka-gateway/src/app/candles/candle-stream';
 
-registerCompressionCodecs();
 const TRADES = Number(process.argv[2] ?? 1_000_000);
 const BROKER_TRADES = Number(process.argv[3] ?? 200_000);
 const PARTITIONS = 12;
@@ -142,11 +134,10 @@ function rate(run: () => number, trades: number): { tradesPerSecond: number; out
 }
 
 async function throughBroker(trades: readonly Generated[]): Promise<Record<string, number>> {
-  const kafka = new Kafka({
-    clientId: 'bench-candles',
-    brokers: (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
-    logLevel: logLevel.NOTHING,
-  });
+  const connection = kafkaConnection(
+    parseKafkaEnv({ KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092' }),
+    'bench-candles',
+  );
   const run = `bench-candles-${Date.now().toString(36)}`;
   const names = {
     source: `${run}.trades`,
@@ -155,37 +146,25 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
     '1m': `${run}.candles.1m`,
     late: `${run}.candles.late`,
   };
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopicsWithLeaders(admin, {
-    topics: [
-      { topic: names.source, numPartitions: PARTITIONS },
-      ...[names['1s'], names['10s'], names['1m'], names.late].map((topic) => ({
-        topic,
-        numPartitions: PARTITIONS,
-      })),
-    ],
-  });
-  const raw = kafka.producer({ allowAutoTopicCreation: false });
-  await raw.connect();
+  const groupId = `${run}-candles`;
+  const admin = new ClusterAdmin(connection);
+  await admin.ensureConfigs(Object.values(names).map((topic) => ({ topic, numPartitions: PARTITIONS })));
+  // The trades as they are, each on the partition of its symbol, acks=all.
+  const raw = new TypedProducer(connection, { service: 'bench-candles', validate: false });
   for (let index = 0; index < trades.length; index += 5000) {
-    await raw.send({
-      topic: names.source,
-      acks: -1,
-      messages: trades
+    await raw.sendRaw(
+      names.source,
+      trades
         .slice(index, index + 5000)
         .map(({ trade, partition }) => ({ key: trade.symbol, value: JSON.stringify(trade), partition })),
-    });
+    );
   }
   await raw.disconnect();
 
-  const producer = new TypedProducer(
-    kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092' }), 'bench-candles'),
-    { service: 'bench-candles', validate: false },
-  );
-  const stream = new CandleStream(kafka, producer, pino({ level: 'warn' }), {
+  const producer = new TypedProducer(connection, { service: 'bench-candles', validate: false });
+  const stream = new CandleStream(connection, producer, pino({ level: 'warn' }), {
     enabled: true,
-    groupId: `${run}-candles`,
+    groupId,
     sourceTopic: names.source,
     fromBeginning: true,
     outOfOrdernessMs: 2000,
@@ -194,6 +173,10 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
     candleTopics: { '1s': names['1s'], '10s': names['10s'], '1m': names['1m'] },
     lateTopic: names.late,
   });
+  // The checkpoints the stream commits as offset metadata, read by a member of its group that never
+  // joins it (the admin client answers offsets only).
+  const commits = new ManagedConsumer(connection, { groupId, topics: [names.source], handle: async () => undefined });
+  const partitions = new Map([[names.source, [...Array(PARTITIONS).keys()]]]);
   const started = Date.now();
   stream.onApplicationBootstrap();
   const lastOffset = String(
@@ -203,21 +186,21 @@ async function throughBroker(trades: readonly Generated[]): Promise<Record<strin
     [...Array(PARTITIONS).keys()].map((p) => [p, String(trades.filter((t) => t.partition === p).length - 1)]),
   );
   for (;;) {
-    const [entry] = await admin.fetchOffsets({ groupId: `${run}-candles`, topics: [names.source] });
-    const done = entry.partitions.every((partition) => {
-      const metadata = partition.metadata ? (JSON.parse(partition.metadata) as { last?: string }) : {};
-      return metadata.last === perPartitionLast.get(partition.partition);
-    });
+    const committed = await commits.committed(partitions);
+    const done = [...perPartitionLast].every(
+      ([partition, last]) => decodeCheckpoint(committed.get(`${names.source}:${partition}`)?.metadata)?.lastOffset === last,
+    );
     if (done) break;
     if (Date.now() - started > 300_000)
       throw new Error(`not done within 5 minutes (largest partition ends at ${lastOffset})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const seconds = (Date.now() - started) / 1000;
+  await commits.stop();
   await stream.onModuleDestroy();
   await producer.disconnect();
-  await admin.deleteTopics({ topics: Object.values(names) }).catch(() => undefined);
-  await admin.disconnect();
+  await admin.deleteTopics(Object.values(names)).catch(() => undefined);
+  await admin.close();
   return {
     trades: trades.length,
     seconds: Math.round(seconds * 100) / 100,

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CATALOG, sampleEvent, type UnderlyingQuote } from '@tributary/contracts';
-import { createKafka, ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
+import { ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { readInfraEnv, startService, waitForHttpStatus } from '@tributary/testing';
@@ -51,10 +51,10 @@ function percentiles(samples: number[]): { p50: number; p99: number; max: number
 async function direct(): Promise<Run> {
   const config = parseEnv(kafkaEnv, { KAFKA_BROKERS: readInfraEnv()['KAFKA_BROKERS'] });
   const logger = createLogger('gateway-ingestion-bench', 'warn');
-  const kafka = createKafka(config, 'gateway-ingestion-bench', logger);
-  await ensureTopics(kafka, [CATALOG[STREAM]]);
+  const connection = kafkaConnection(config, 'gateway-ingestion-bench');
+  await ensureTopics(connection, [CATALOG[STREAM]], { logger });
   // Validating like the gateway does, so the difference is HTTP/WebSocket, auth and JSON, not the checks.
-  const producer = new TypedProducer(kafkaConnection(config, 'gateway-ingestion-bench'), { service: 'gateway-ingestion-bench', instanceId: 'bench', logger, validate: true });
+  const producer = new TypedProducer(connection, { service: 'gateway-ingestion-bench', instanceId: 'bench', logger, validate: true });
   await producer.connect();
   const latencies: number[] = [];
   let events = 0;

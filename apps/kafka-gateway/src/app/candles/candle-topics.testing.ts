@@ -14,8 +14,7 @@ import { eventually, readInfraEnv } from '@tributary/testing';
 
 /**
  * Kafka helpers of the gateway's integration tests (candles, quality, ingestion, DLQ, streaming): own
- * topics, committed offsets, and raw reads and writes that go around the code under test. Importing
- * @tributary/kafka registers the zstd, lz4 and snappy codecs, so compressed topics read as any other.
+ * topics, committed offsets, and raw reads and writes that go around the code under test.
  */
 export function uniqueTopicPrefix(what: string): string {
   return `it-${what}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
