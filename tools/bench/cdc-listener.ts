@@ -34,7 +34,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
-import { createKafka, ensureTopics, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { ClusterAdmin, ensureTopics, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { migrateTradingSchema } from '../../apps/cdc-listener/src/app/trading-schema/trading-database';
 import { AuditTrailWriter } from '../../apps/cdc-listener/src/app/audit/audit-trail-writer';
@@ -56,7 +56,7 @@ const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `${process.pid}_${Date.now().toString(36)}`;
 const logger = createLogger('cdc-listener-bench', 'silent');
 const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
-const kafka = createKafka(kafkaConfig, 'cdc-listener-bench', logger);
+const kafka = kafkaConnection(kafkaConfig, 'cdc-listener-bench');
 const schemas: string[] = [];
 const slots: string[] = [];
 const topics: string[] = [];
@@ -164,7 +164,7 @@ async function capture(admin: Client, name: string, rowsPerTx: number, audit: bo
   slots.push(slotName);
   topics.push(transactionTopic, `${prefix}.${schema}.orders`);
   await migrateTradingSchema(databaseUrl, schema);
-  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-bench'), {
+  const producer = new TypedProducer(kafka, {
     service: 'cdc-listener-bench',
     logger,
     lingerMs: LINGER_MS,
@@ -319,11 +319,13 @@ async function main(): Promise<void> {
     }
     for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    const existing = new Set(await kafkaAdmin.listTopics());
-    await kafkaAdmin.deleteTopics({ topics: topics.filter((topic) => existing.has(topic)) });
-    await kafkaAdmin.disconnect();
+    // Only those that exist are deleted: a phase may have stopped before creating its topics.
+    const kafkaAdmin = new ClusterAdmin(kafka);
+    try {
+      await kafkaAdmin.deleteTopics(topics);
+    } finally {
+      await kafkaAdmin.close();
+    }
   }
 }
 

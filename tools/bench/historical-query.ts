@@ -31,8 +31,8 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
+import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startTestApp, testConfig } from '../../apps/historical-data-manager/src/testing/archive-app';
 import { datasetOfTopic } from '../../apps/historical-data-manager/src/app/archive/archive-layout';
 import {
@@ -49,7 +49,6 @@ import {
   TopicArchiver,
 } from '../../apps/historical-data-manager/src/app/archive/topic-archiver';
 import { HistoryQueryService } from '../../apps/historical-data-manager/src/app/query/history-query.service';
-import { createTopicsWithLeaders } from '@tributary/kafka';
 
 const DAYS = Number(process.env['BENCH_DAYS'] ?? 30);
 const ROWS_PER_FILE = Number(process.env['BENCH_ROWS_PER_FILE'] ?? 2000);
@@ -216,18 +215,22 @@ const HOLD_UNTIL_AGE = {
   ARCHIVE_FETCH_MAX_BYTES_PER_PARTITION: '1048576',
 };
 
-async function archiveThroughBroker(brokers: string, label: string, overrides: Record<string, string>) {
+async function archiveThroughBroker(
+  brokers: string,
+  label: string,
+  overrides: Record<string, string>,
+): Promise<{ topic: string } & Record<string, number | string>> {
   const topic = `hdm.bench.archive.${label}.${run}`;
   const archiveResult: Record<string, number> = {};
-  const kafka = new Kafka({ clientId: `hdm-bench-${run}`, brokers: [brokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
-  await admin.connect();
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: brokers }), `hdm-bench-${run}`);
+  const admin = new ClusterAdmin(connection);
+  // Idempotent, acks=all, keys placed as the Java client places them.
+  const producer = new TypedProducer(connection, { service: `hdm-bench-${run}`, validate: false });
   await producer.connect();
   const archiveSchema = `${schema}_${label}`;
   const groupId = `hdm-bench-${label}-${run}`;
   try {
-    await createTopicsWithLeaders(admin, { topics: [{ topic, numPartitions: 6 }] });
+    await admin.ensureConfigs([{ topic, numPartitions: 6 }]);
     const t0 = START;
     for (let sent = 0; sent < ARCHIVE_ROWS; sent += 10_000) {
       const messages = Array.from({ length: Math.min(10_000, ARCHIVE_ROWS - sent) }, (_, j) => {
@@ -245,7 +248,7 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
         };
         return { key: symbol, value: JSON.stringify(value), headers: { 'event.time': ts } };
       });
-      await producer.send({ topic, messages });
+      await producer.sendRaw(topic, messages);
     }
     const service = await startTestApp(
       testConfig({
@@ -292,8 +295,8 @@ async function archiveThroughBroker(brokers: string, label: string, overrides: R
   } finally {
     await producer.disconnect();
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
-    await admin.disconnect();
+    await admin.deleteTopics([topic, `${topic}.dlq`]).catch(() => undefined);
+    await admin.close();
   }
   return { topic, ...archiveResult };
 }

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CATALOG, dlqSpecOf, type TopicName, type TopicSpec } from '@tributary/contracts';
-import { createKafka, ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
+import { ClusterAdmin, ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
 import { OptionsCollector, type OptionsCollectorOptions } from '../../apps/options-collector/src/collector/options-collector';
@@ -152,14 +152,13 @@ async function main(): Promise<void> {
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const config = parseEnv(kafkaEnv, { KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092' });
   const logger = createLogger('options-collector-bench', 'warn');
-  const kafka = createKafka(config, 'options-collector-bench', logger);
   const connection = kafkaConnection(config, 'options-collector-bench');
   const specs: TopicSpec[] = [];
   for (const topic of COLLECTED_TOPICS) {
     const spec = { ...CATALOG[topic], topic: `${prefix}.${topic}` } as TopicSpec;
     specs.push(spec, { ...dlqSpecOf(CATALOG[topic] as TopicSpec), topic: `${prefix}.${topic}.dlq` } as TopicSpec);
   }
-  await ensureTopics(kafka, specs);
+  await ensureTopics(connection, specs, { logger });
   const producerCount = Math.max(2, Number(process.env['BENCH_PRODUCERS'] ?? 2));
   // As the service builds them: the collector validates each record once, the producers do not.
   const producers = Array.from(
@@ -210,10 +209,9 @@ async function main(): Promise<void> {
     writeFileSync(join(directory, 'options-collector.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     for (const producer of producers) await producer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: specs.map((spec) => spec.topic) }).catch(() => undefined);
-    await admin.disconnect();
+    const admin = new ClusterAdmin(connection);
+    await admin.deleteTopics(specs.map((spec) => spec.topic)).catch(() => undefined);
+    await admin.close();
   }
 }
 
