@@ -1,8 +1,3 @@
-import { registerCompressionCodecs } from './lib/codecs/register-codecs';
-
-// Any process that imports the library reads and writes snappy, lz4 and zstd batches.
-registerCompressionCodecs();
-
 // Configuration and client
 export {
   assertKafkaConfig,
@@ -13,8 +8,6 @@ export {
   type KafkaEnvConfig,
   type SaslMechanismSetting,
 } from './lib/kafka-env';
-export { createKafka, KAFKA_CLIENT_RETRY, kafkaClientConfig, kafkajsLogCreator } from './lib/kafka-client';
-export { registerCompressionCodecs } from './lib/codecs/register-codecs';
 export {
   applyBrokerAddress,
   clientOptionsOf,
@@ -117,7 +110,7 @@ export {
 
 // Nest module and health
 export { KafkaModule } from './lib/kafka.module';
-export { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './lib/kafka.tokens';
+export { KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './lib/kafka.tokens';
 export { KAFKA_LOGGER } from './lib/kafka-logger';
 export { KafkaHealthIndicator } from './lib/health/kafka-health.indicator';
 export { KafkaTopicsState } from './lib/kafka-topics-state';

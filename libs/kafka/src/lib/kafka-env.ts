@@ -7,7 +7,7 @@ export type SaslMechanismSetting = (typeof SASL_MECHANISMS)[number];
 /**
  * Kafka connection and client behaviour of a service, read from the environment. Merge it with the
  * service's own spec (`mergeSpecs(serviceEnv(3104), kafkaEnv)`), then pass the parsed config to
- * {@link assertKafkaConfig} (or let `createKafka` do it) for the checks that span several variables.
+ * {@link assertKafkaConfig} (or let `kafkaConnection` do it) for the checks that span several variables.
  */
 export const kafkaEnv = {
   KAFKA_BROKERS: env.hostPorts({

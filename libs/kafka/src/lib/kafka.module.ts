@@ -6,14 +6,12 @@ import {
   type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { createLogger, TributaryMetrics } from '@tributary/observability';
 import { KafkaHealthIndicator } from './health/kafka-health.indicator';
-import { createKafka } from './kafka-client';
 import { KAFKA_LOGGER } from './kafka-logger';
 import { KafkaTopicsState } from './kafka-topics-state';
-import { KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
+import { KAFKA_CONNECTION, KAFKA_MODULE_OPTIONS, type KafkaModuleOptions } from './kafka.tokens';
 import { type KafkaConnection, kafkaConnection } from './kafka-connection';
 import { TypedProducer } from './producer/typed-producer';
 
@@ -37,9 +35,8 @@ class ProducerShutdown implements OnApplicationShutdown {
  * KafkaModule.forRoot({ service: 'options-collector', config, ensureTopics: true })
  * ```
  *
- * provides the kafkajs client (`@Inject(KAFKA_CLIENT)`), the connection settings
- * (`@Inject(KAFKA_CONNECTION)`), the {@link TypedProducer} and the
- * {@link KafkaHealthIndicator}, everywhere in the app. Nothing here connects at boot: the producer
+ * provides the connection settings (`@Inject(KAFKA_CONNECTION)`), the {@link TypedProducer} and
+ * the {@link KafkaHealthIndicator}, everywhere in the app. Nothing here connects at boot: the producer
  * connects on its first send and topics are ensured in the background, so an absent cluster shows
  * in the health check, not as a crash.
  */
@@ -51,11 +48,6 @@ export class KafkaModule {
       {
         provide: KAFKA_LOGGER,
         useFactory: (): Logger => options.logger ?? createLogger(options.service, options.config.LOG_LEVEL ?? 'info'),
-      },
-      {
-        provide: KAFKA_CLIENT,
-        useFactory: (logger: Logger): Kafka => options.client ?? createKafka(options.config, options.service, logger),
-        inject: [KAFKA_LOGGER],
       },
       {
         provide: KAFKA_CONNECTION,
@@ -85,7 +77,7 @@ export class KafkaModule {
       module: KafkaModule,
       global: true,
       providers,
-      exports: [KAFKA_CLIENT, KAFKA_CONNECTION, KAFKA_LOGGER, TypedProducer, KafkaHealthIndicator, KafkaTopicsState],
+      exports: [KAFKA_CONNECTION, KAFKA_LOGGER, TypedProducer, KafkaHealthIndicator, KafkaTopicsState],
     };
   }
 }

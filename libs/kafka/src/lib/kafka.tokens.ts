@@ -1,12 +1,9 @@
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { TopicSpec } from '@tributary/contracts';
 import type { KafkaConnection } from './kafka-connection';
 import type { KafkaEnvConfig } from './kafka-env';
 import type { TypedProducerOptions } from './producer/typed-producer';
 
-/** Injection token of the service's kafkajs `Kafka` client. */
-export const KAFKA_CLIENT = Symbol('tributary.kafkaClient');
 /** Injection token of the service's {@link KafkaConnection} settings (the typed producer connects with them). */
 export const KAFKA_CONNECTION = Symbol('tributary.kafkaConnection');
 /** Injection token of the {@link KafkaModuleOptions}. */
@@ -26,10 +23,8 @@ export interface KafkaModuleOptions {
   readonly producer?: Partial<Omit<TypedProducerOptions, 'service'>>;
   /** Time a Kafka health probe may take; default 3 s. */
   readonly healthTimeoutMs?: number;
-  /** Logger for kafkajs and the module; default `createLogger(service, LOG_LEVEL)`. */
+  /** Logger of the Kafka clients and the module; default `createLogger(service, LOG_LEVEL)`. */
   readonly logger?: Logger;
-  /** A ready kafkajs client to use instead of building one from `config` (custom socket factory, tests). */
-  readonly client?: Kafka;
   /** Connection settings to use instead of those of `config` (a broker address rewrite, tests). */
   readonly connection?: KafkaConnection;
 }

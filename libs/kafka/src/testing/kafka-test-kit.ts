@@ -63,10 +63,11 @@ export class TestTopics {
     return name;
   }
 
-  /** The group's committed offsets of the topic, per partition. */
+  /** The group's committed offsets of the topic, for every partition ('-1' where nothing was committed). */
   async committedOffsets(groupId: string, topic: string): Promise<Record<number, string>> {
     const committed = (await this.admin.committedOffsets(groupId, [topic])).get(topic) ?? new Map<number, bigint>();
-    return Object.fromEntries([...committed].map(([partition, offset]) => [partition, offset.toString()]));
+    const partitions = await this.admin.partitionCount(topic);
+    return Object.fromEntries(Array.from({ length: partitions }, (_, partition) => [partition, (committed.get(partition) ?? -1n).toString()]));
   }
 
   async cleanup(): Promise<void> {

@@ -1,6 +1,6 @@
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
 import { eventually } from '@tributary/testing';
-import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, testConnection, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { TypedProducer } from '../producer/typed-producer';
 import { KAFKA_BATCH_HANDLER, KAFKA_DEFERRED_COMMIT } from './batch-event-pattern';
 import { KafkaBatchServer, type RevokedPartitions } from './kafka-batch-server';
@@ -80,13 +80,12 @@ class DeferredConsumer {
 }
 
 describe('KafkaBatchServer with deferred commits', () => {
-  const kafka = testKafka();
   let topics: TestTopics;
   let producer: TypedProducer;
   const consumers: DeferredConsumer[] = [];
 
   beforeAll(async () => {
-    topics = new TestTopics(kafka);
+    topics = new TestTopics();
     producer = new TypedProducer(testConnection(), { service: 'options-collector', instanceId: 'it-deferred', logger: quietLogger() });
   });
 

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import { eventually, TcpProxy } from '@tributary/testing';
-import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, testConnection, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { TypedProducer } from '../producer/typed-producer';
 import { ManagedConsumer, type PartitionBatch } from './managed-consumer';
 
 const PARTITIONS = 4;
 
 describe('ManagedConsumer against the real broker', () => {
-  const topics = new TestTopics(testKafka());
+  const topics = new TestTopics();
   const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
 
   afterAll(async () => {

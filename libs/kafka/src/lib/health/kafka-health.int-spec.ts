@@ -1,8 +1,9 @@
 import { Controller, Get, Inject, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
-import { quietLogger, testConnection, testKafka, testKafkaConfig, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, testConnection, testKafkaConfig, uniqueName } from '../../testing/kafka-test-kit';
 import { eventually, TcpProxy } from '@tributary/testing';
+import { ClusterAdmin } from '../cluster-admin';
 import type { KafkaConnection } from '../kafka-connection';
 import { KafkaModule } from '../kafka.module';
 import { KafkaHealthIndicator } from './kafka-health.indicator';
@@ -94,18 +95,17 @@ describe('Kafka readiness', () => {
     const app = await NestFactory.create(ServiceModule, { logger: false });
     await app.init();
     const health = app.get(KafkaHealthIndicator);
-    const admin = testKafka().admin();
+    const admin = new ClusterAdmin(testConnection());
     try {
       expect((await health.isHealthy('kafka'))['kafka'].status).toBe('down');
 
       link.restore();
       await probeUntilUp(health, 90_000);
-      await admin.connect();
       expect(await admin.listTopics()).toContain(spec.topic);
     } finally {
       await app.close();
-      await admin.deleteTopics({ topics: [spec.topic] }).catch(() => undefined);
-      await admin.disconnect();
+      await admin.deleteTopics([spec.topic]).catch(() => undefined);
+      await admin.close();
       await link.cut();
     }
   }, 150_000);

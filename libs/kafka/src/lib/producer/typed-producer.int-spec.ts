@@ -1,13 +1,12 @@
 import { CATALOG, HEADERS, sampleEvent, type EventOf, type TopicSpec, ValidationError } from '@tributary/contracts';
-import { quietLogger, readRecords, testConnection, testKafka, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
+import { quietLogger, readRecords, testConnection, TestTopics, uniqueName } from '../../testing/kafka-test-kit';
 import { partitionOfKey } from './partitioner';
 import { TypedProducer } from './typed-producer';
 
 type Quote = EventOf<'market.quotes'>;
 
 describe('TypedProducer against the real broker', () => {
-  const kafka = testKafka();
-  const topics = new TestTopics(kafka);
+  const topics = new TestTopics();
 
   afterAll(() => topics.cleanup());
 
@@ -33,7 +32,7 @@ describe('TypedProducer against the real broker', () => {
       await producer.disconnect();
     }
 
-    const records = await readRecords(kafka, topic, quotes.length);
+    const records = await readRecords(testConnection(), topic, quotes.length);
     const partitionOf = new Map<string, Set<number>>();
     const timesOf = new Map<string, string[]>();
     for (const record of records) {
@@ -64,13 +63,10 @@ describe('TypedProducer against the real broker', () => {
     } finally {
       await producer.disconnect();
     }
-    const [only] = await readRecords(kafka, topic, 1);
+    const [only] = await readRecords(testConnection(), topic, 1);
     expect(only.headers[HEADERS.correlationId]).toBe('corr-after');
-    const admin = kafka.admin();
-    await admin.connect();
-    const [partition] = await admin.fetchTopicOffsets(topic);
-    await admin.disconnect();
-    expect(partition.high).toBe('1');
+    const [partition] = await topics.admin.topicOffsets(topic);
+    expect(partition?.high).toBe('1');
   });
 
   it('raw records go out as given: key, value, repeated headers, an explicit partition and timestamp', async () => {
@@ -90,7 +86,7 @@ describe('TypedProducer against the real broker', () => {
     } finally {
       await producer.disconnect();
     }
-    const records = await readRecords(kafka, topic, 2);
+    const records = await readRecords(testConnection(), topic, 2);
     const withKey = records.find((record) => record.key === 'binary-key');
     expect(withKey).toMatchObject({ partition: 2, timestamp: '1767225600000', value: Buffer.from('{"n":1}') });
     expect(withKey?.headers['origin']).toBe('orders');
@@ -116,7 +112,7 @@ describe('TypedProducer against the real broker', () => {
     } finally {
       await producer.disconnect();
     }
-    const [record] = await readRecords(kafka, topic, 1);
+    const [record] = await readRecords(testConnection(), topic, 1);
     expect(record?.value?.toString()).toBe('{"symbol":"AAPL","exact":12345678901234567890}');
     expect(record?.partition).toBe(partitionOfKey('AAPL', 2));
     expect(record?.headers).toEqual({
@@ -134,17 +130,14 @@ describe('TypedProducer against the real broker', () => {
     const doomed = await topics.create(uniqueName('it-doomed'));
     const next = await topics.create(uniqueName('it-after-delete'));
     const producer = new TypedProducer(testConnection(), { service: 'kafka-it', logger: quietLogger() });
-    const admin = kafka.admin();
-    await admin.connect();
     try {
       await producer.sendRaw(doomed, [{ key: 'k', value: '{"n":1}' }]);
-      await admin.deleteTopics({ topics: [doomed] });
+      await topics.admin.deleteTopics([doomed]);
       await producer.sendRaw(next, [{ key: 'k', value: '{"n":2}' }]);
     } finally {
-      await admin.disconnect();
       await producer.disconnect();
     }
-    const [record] = await readRecords(kafka, next, 1);
+    const [record] = await readRecords(testConnection(), next, 1);
     expect(record.value?.toString()).toBe('{"n":2}');
   }, 180_000);
 });

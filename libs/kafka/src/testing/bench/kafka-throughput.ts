@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CATALOG, sampleEvent, type EventOf, type TopicSpec } from '@tributary/contracts';
 import { KAFKA_BATCH_HANDLER, KafkaBatchServer, TypedProducer } from '../../index';
 import { eventually } from '@tributary/testing';
-import { quietLogger, testConnection, testKafka, TestTopics, uniqueName } from '../kafka-test-kit';
+import { quietLogger, testConnection, TestTopics, uniqueName } from '../kafka-test-kit';
 
 type Trade = EventOf<'market.trades'>;
 
@@ -44,8 +44,7 @@ async function consume(
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 200_000);
-  const kafka = testKafka();
-  const topics = new TestTopics(kafka);
+  const topics = new TestTopics();
   const topic = await topics.create(uniqueName('bench-trades'), 6);
   const spec: TopicSpec = { ...CATALOG['market.trades'], topic };
   const producer = new TypedProducer(testConnection(), { service: 'bench', logger: quietLogger(), validate: false });
