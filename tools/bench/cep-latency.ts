@@ -1,6 +1,6 @@
 // Event-to-alert latency of cep-engine through the real broker: the built service (dist/apps/cep-engine)
 // consumes trades from the local Kafka, matches a rule and commits alerts in transactions; a
-// read-committed consumer measures from each alert's last event time (stamped with the wall clock when
+// read-committed reader measures from each alert's last event time (stamped with the wall clock when
 // the trade was produced) to the moment the alert is readable. Baseline in the same run: the same
 // trades' own produce-to-consume latency through the broker (no engine, no transactions).
 //
@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { createKafka, createTopicsWithLeaders, parseKafkaEnv } from '@tributary/kafka';
+import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { startService, waitForHttpStatus, workspaceRoot } from '@tributary/testing';
 
@@ -27,11 +27,8 @@ const PROFILE_DIR = process.env['CEP_BENCH_PROFILE_DIR'];
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `cepbench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const prefix = `${id}.`;
-const kafka = createKafka(
-  parseKafkaEnv({ KAFKA_BROKERS: brokers }),
-  'cep-latency-bench',
-  createLogger('cep-bench', 'silent'),
-);
+const logger = createLogger('cep-bench', 'silent');
+const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cep-latency-bench');
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -54,14 +51,12 @@ const nowNs = () =>
   (BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))).toString();
 
 async function main(): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = new ClusterAdmin(connection);
   const trades = `${prefix}market.trades`;
-  await createTopicsWithLeaders(admin, {
-    topics: [
-      { topic: trades, numPartitions: 12, configEntries: [{ name: 'compression.type', value: 'lz4' }] },
-    ],
-  });
+  // Resolves once every partition has a leader, so the first trades are not refused.
+  await admin.ensureConfigs([
+    { topic: trades, numPartitions: 12, configEntries: [{ name: 'compression.type', value: 'lz4' }] },
+  ]);
   const port = await freePort();
   const service = startService('cep-engine', {
     port,
@@ -124,41 +119,43 @@ async function main(): Promise<void> {
     const detectionLatencies: number[] = [];
     const rawLatencies: number[] = [];
     let measuring = true;
-    const alertsReader = kafka.consumer({
-      groupId: `${id}-alerts`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 20,
-    });
-    await alertsReader.connect();
-    await alertsReader.subscribe({ topics: [`${prefix}cep.alerts`], fromBeginning: true });
-    await alertsReader.run({
-      eachMessage: async ({ message }) => {
-        const alert = JSON.parse(message.value?.toString() ?? '{}') as { ts: string; detectedAt: string };
-        const now = BigInt(nowNs());
-        if (!measuring) return;
-        alertLatencies.push(Number(now - BigInt(alert.ts)) / 1e6);
-        detectionLatencies.push(Number(BigInt(alert.detectedAt) - BigInt(alert.ts)) / 1e6);
+    // Read committed: an alert counts once its transaction has committed, as downstream readers see
+    // it. No consumer group: every partition is read from its start, nothing is committed.
+    const alertsReader = new TopicReader(connection, {
+      topics: [`${prefix}cep.alerts`],
+      from: 'earliest',
+      readCommitted: true,
+      maxWaitMs: 20,
+      logger,
+      handle: ({ records }) => {
+        for (const record of records) {
+          const alert = JSON.parse(record.value?.toString() ?? '{}') as { ts: string; detectedAt: string };
+          const now = BigInt(nowNs());
+          if (!measuring) return;
+          alertLatencies.push(Number(now - BigInt(alert.ts)) / 1e6);
+          detectionLatencies.push(Number(BigInt(alert.detectedAt) - BigInt(alert.ts)) / 1e6);
+        }
       },
     });
-    // Baseline: the trades themselves, read plainly as they arrive.
-    const rawReader = kafka.consumer({ groupId: `${id}-raw`, maxWaitTimeInMs: 20 });
-    await rawReader.connect();
-    await rawReader.subscribe({ topics: [trades], fromBeginning: false });
-    await rawReader.run({
-      eachBatch: async ({ batch }) => {
+    await alertsReader.start();
+    // Baseline: the trades themselves, read plainly as they arrive (from the end: only this run's).
+    const rawReader = new TopicReader(connection, {
+      topics: [trades],
+      from: 'latest',
+      maxWaitMs: 20,
+      logger,
+      handle: ({ records }) => {
         const now = BigInt(nowNs());
-        for (const message of batch.messages)
+        for (const record of records)
           if (measuring)
-            rawLatencies.push(Number(now - BigInt(message.headers?.['event.time']?.toString() ?? now)) / 1e6);
+            rawLatencies.push(Number(now - BigInt(headerValue(record.headers, 'event.time') ?? now)) / 1e6);
       },
     });
+    await rawReader.start();
     await new Promise((resolve) => setTimeout(resolve, 3000));
 
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    // Each tick's trades go out as one request (no linger), acknowledged by every in-sync replica.
+    const producer = new TypedProducer(connection, { service: 'cep-bench', lingerMs: 0, validate: false, logger });
     await producer.connect();
     let seq = 0;
     let sent = 0;
@@ -195,7 +192,7 @@ async function main(): Promise<void> {
           },
         };
       });
-      await producer.send({ topic: trades, acks: -1, messages });
+      await producer.sendRaw(trades, messages);
       sent += messages.length;
       const spare = tickMs - (Date.now() - tickStart);
       if (spare > 0) await new Promise((resolve) => setTimeout(resolve, spare));
@@ -204,7 +201,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     measuring = false;
     const cpu = process.cpuUsage(cpuBefore);
-    await Promise.all([producer.disconnect(), alertsReader.disconnect(), rawReader.disconnect()]);
+    await Promise.all([producer.disconnect(), alertsReader.stop(), rawReader.stop()]);
     const metrics = await (await fetch(`${service.baseUrl}/metrics`)).text();
     Object.assign(results, {
       sentPerSecond: Math.round(sent / elapsed),
@@ -235,8 +232,8 @@ async function main(): Promise<void> {
   } finally {
     await service.stop();
     const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.disconnect();
+    if (topics.length > 0) await admin.deleteTopics(topics).catch(() => undefined);
+    await admin.close();
   }
   console.log(JSON.stringify(results, null, 2));
   const dir = join(workspaceRoot, 'bench-results');

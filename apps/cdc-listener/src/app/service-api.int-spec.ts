@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { createKafka, parseKafkaEnv } from '@tributary/kafka';
+import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import {
   dropChangeCaptureObjects,
@@ -59,9 +59,25 @@ async function found<T>(
 
 describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built service, real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
-  const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-api-test', logger);
-  const consumer = kafka.consumer({ groupId: `cdc-api-${run}`, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-api-test');
   const received: Received[] = [];
+  // Every partition read from its first record, without a consumer group: everything the listener
+  // wrote, with the partition each record is in (the rebuild below goes partition by partition).
+  const reader = new TopicReader(connection, {
+    topics,
+    logger,
+    handle: ({ topic, partition, records }) => {
+      for (const record of records) {
+        received.push({
+          topic,
+          partition,
+          key: record.key?.toString() ?? null,
+          value: record.value === null ? null : JSON.parse(record.value.toString()),
+          idempotencyKey: headerValue(record.headers, 'idempotency.key') ?? '',
+        });
+      }
+    },
+  });
   let service: ServiceProcess | undefined;
   let baseUrl = '';
 
@@ -125,31 +141,22 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     await waitForHttpStatus(`${baseUrl}/health/ready`, 200, 90_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${service?.output().slice(-3000)}`);
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        received.push({
-          topic,
-          partition,
-          key: message.key?.toString() ?? null,
-          value: message.value === null ? null : JSON.parse(message.value.toString()),
-          idempotencyKey: message.headers?.['idempotency.key']?.toString() ?? '',
-        });
-      },
-    });
+    // Ready means streaming, which the listener starts only once its topics exist and have leaders.
+    await reader.start();
   });
 
   afterAll(async () => {
     await service?.stop();
-    await consumer.disconnect().catch(() => undefined);
+    await reader.stop();
     await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    const existing = new Set(await kafkaAdmin.listTopics());
-    await kafkaAdmin.deleteTopics({ topics: topics.filter((topic) => existing.has(topic)) });
-    await kafkaAdmin.disconnect();
+    // The listener created them; only those that exist are deleted (it may have failed before).
+    const kafkaAdmin = new ClusterAdmin(connection);
+    try {
+      await kafkaAdmin.deleteTopics(topics);
+    } finally {
+      await kafkaAdmin.close();
+    }
   });
 
   it('records every change in the audit log with its transaction context, queryable by table, key and time, a page at a time', async () => {

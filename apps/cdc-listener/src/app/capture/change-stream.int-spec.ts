@@ -1,5 +1,13 @@
 import { Client } from 'pg';
-import { createKafka, createTopicsWithLeaders, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import {
+  ClusterAdmin,
+  decodeHeaders,
+  headerValue,
+  kafkaConnection,
+  parseKafkaEnv,
+  TopicReader,
+  TypedProducer,
+} from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
@@ -36,10 +44,31 @@ interface Received {
 describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
   const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
-  const kafka = createKafka(kafkaConfig, 'cdc-listener-test', logger);
-  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-test'), { service: 'cdc-listener-test', logger, lingerMs: 2 });
-  const consumer = kafka.consumer({ groupId: `cdc-test-${run}` });
+  const connection = kafkaConnection(kafkaConfig, 'cdc-listener-test');
+  const producer = new TypedProducer(connection, { service: 'cdc-listener-test', logger, lingerMs: 2 });
+  const kafkaAdmin = new ClusterAdmin(connection);
   const received: Received[] = [];
+  const topics = [
+    ...['orders', 'order_fills', 'model_predictions', 'features'].map((table) => `${prefix}.${schema}.${table}`),
+    transactionTopic,
+  ];
+  // Every partition read from its first record, without a consumer group (nothing committed, nothing
+  // to clean up but the topics): what the publisher wrote, as any reader of the topics sees it.
+  const reader = new TopicReader(connection, {
+    topics,
+    logger,
+    handle: ({ topic, records }) => {
+      for (const record of records) {
+        received.push({
+          topic,
+          key: record.key?.toString() ?? null,
+          value: record.value === null ? null : JSON.parse(record.value.toString()),
+          idempotencyKey: headerValue(record.headers, 'idempotency.key'),
+          headers: decodeHeaders(record.headers),
+        });
+      }
+    },
+  });
   let stream: ChangeStream | undefined;
   let running: Promise<void> | undefined;
 
@@ -92,30 +121,8 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   beforeAll(async () => {
     await admin.connect();
     await migrateTradingSchema(databaseUrl, schema);
-    const topics = ['orders', 'order_fills', 'model_predictions', 'features'].map(
-      (table) => `${prefix}.${schema}.${table}`,
-    );
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await createTopicsWithLeaders(kafkaAdmin, {
-      topics: [...topics, transactionTopic].map((topic) => ({ topic, numPartitions: 1 })),
-    });
-    await kafkaAdmin.disconnect();
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...topics, transactionTopic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        received.push({
-          topic,
-          key: message.key?.toString() ?? null,
-          value: message.value === null ? null : JSON.parse(message.value.toString()),
-          idempotencyKey: message.headers?.['idempotency.key']?.toString(),
-          headers: Object.fromEntries(
-            Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
-          ),
-        });
-      },
-    });
+    await kafkaAdmin.ensureConfigs(topics.map((topic) => ({ topic, numPartitions: 1 })));
+    await reader.start();
     startStream();
     await eventually(() => stream?.streaming, 'streaming');
   });
@@ -123,21 +130,12 @@ describe('change capture from PostgreSQL to Kafka (real servers)', () => {
   afterAll(async () => {
     await stream?.stop();
     await running;
-    await consumer.disconnect();
+    await reader.stop();
     await producer.disconnect();
     await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await kafkaAdmin.deleteTopics({
-      topics: [
-        ...['orders', 'order_fills', 'model_predictions', 'features'].map(
-          (table) => `${prefix}.${schema}.${table}`,
-        ),
-        transactionTopic,
-      ],
-    });
-    await kafkaAdmin.disconnect();
+    await kafkaAdmin.deleteTopics(topics);
+    await kafkaAdmin.close();
   });
 
   it('publishes an insert, update and delete of one transaction in commit order, with BEGIN/END and per-table counts', async () => {

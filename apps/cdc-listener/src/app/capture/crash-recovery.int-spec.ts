@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, parseKafkaEnv } from '@tributary/kafka';
+import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import {
   dropChangeCaptureObjects,
@@ -60,9 +60,24 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
   /** When to kill and restart, drawn apart from the writers' data so the schedule replays exactly. */
   const schedule = seeded(seed + 1);
   const admin = new Client({ connectionString: databaseUrl });
-  const kafka = createKafka(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-crash-test', logger);
-  const consumer = kafka.consumer({ groupId: `cdc-crash-${run}` });
+  const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: brokers }), 'cdc-listener-crash-test');
   const received: Received[] = [];
+  // Every partition read from its first record, without a consumer group, the whole time the
+  // listener is killed and restarted: everything it ever wrote, duplicates included.
+  const reader = new TopicReader(connection, {
+    topics,
+    logger,
+    handle: ({ topic, records }) => {
+      for (const record of records) {
+        received.push({
+          topic,
+          key: record.key?.toString() ?? null,
+          event: record.value === null ? null : (JSON.parse(record.value.toString()) as ChangeEvent.Value),
+          idempotencyKey: headerValue(record.headers, 'idempotency.key') ?? '',
+        });
+      }
+    },
+  });
   /** client_order_id of every committed order, with the fills its transaction inserted. */
   const committed = new Map<string, number>();
   const rolledBack = new Set<string>();
@@ -149,31 +164,23 @@ describe('cdc-listener killed with SIGKILL while orders are being committed (bui
     await admin.connect();
     port = await unusedPort();
     await start();
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        received.push({
-          topic,
-          key: message.key?.toString() ?? null,
-          event: message.value === null ? null : (JSON.parse(message.value.toString()) as ChangeEvent.Value),
-          idempotencyKey: message.headers?.['idempotency.key']?.toString() ?? '',
-        });
-      },
-    });
+    // Ready means streaming, which the listener starts only once its topics exist and have leaders.
+    await reader.start();
   });
 
   afterAll(async () => {
     writing = false;
     await service?.stop();
-    await consumer.disconnect().catch(() => undefined);
+    await reader.stop();
     await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    const existing = new Set(await kafkaAdmin.listTopics());
-    await kafkaAdmin.deleteTopics({ topics: topics.filter((topic) => existing.has(topic)) });
-    await kafkaAdmin.disconnect();
+    // The listener created them; only those that exist are deleted (it may have failed before).
+    const kafkaAdmin = new ClusterAdmin(connection);
+    try {
+      await kafkaAdmin.deleteTopics(topics);
+    } finally {
+      await kafkaAdmin.close();
+    }
   });
 
   it('after every kill -9 and restart, each committed change is on Kafka once per dedup key, in order per row, and only unconfirmed transactions come twice', async () => {

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createKafka, createTopicsWithLeaders, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
+import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
@@ -17,6 +17,7 @@ const prefix = `cdcsnap${run.replace(/_/g, '')}`;
 const transactionTopic = `${prefix}.transactions`;
 const ordersTopic = `${prefix}.${schema}.orders`;
 const predictionsTopic = `${prefix}.${schema}.model_predictions`;
+const topics = [ordersTopic, predictionsTopic, transactionTopic];
 const logger = createLogger('cdc-listener-snapshot-test', 'silent');
 
 interface Received {
@@ -28,10 +29,25 @@ interface Received {
 describe('initial snapshot on the first start of a slot (real servers)', () => {
   const admin = new Client({ connectionString: databaseUrl });
   const kafkaConfig = parseKafkaEnv({ KAFKA_BROKERS: brokers });
-  const kafka = createKafka(kafkaConfig, 'cdc-listener-snapshot-test', logger);
-  const producer = new TypedProducer(kafkaConnection(kafkaConfig, 'cdc-listener-snapshot-test'), { service: 'cdc-listener-snapshot-test', logger, lingerMs: 2 });
-  const consumer = kafka.consumer({ groupId: `cdc-snap-${run}` });
+  const connection = kafkaConnection(kafkaConfig, 'cdc-listener-snapshot-test');
+  const producer = new TypedProducer(connection, { service: 'cdc-listener-snapshot-test', logger, lingerMs: 2 });
+  const kafkaAdmin = new ClusterAdmin(connection);
   const received: Received[] = [];
+  // Every partition read from its first record, without a consumer group (nothing committed, nothing
+  // to clean up but the topics): what the publisher wrote, as any reader of the topics sees it.
+  const reader = new TopicReader(connection, {
+    topics,
+    logger,
+    handle: ({ topic, records }) => {
+      for (const record of records) {
+        received.push({
+          topic,
+          value: record.value === null ? null : (JSON.parse(record.value.toString()) as ChangeEvent.Value),
+          idempotencyKey: headerValue(record.headers, 'idempotency.key') ?? '',
+        });
+      }
+    },
+  });
   let stream: ChangeStream | undefined;
   let running: Promise<void> | undefined;
 
@@ -61,39 +77,19 @@ describe('initial snapshot on the first start of a slot (real servers)', () => {
   beforeAll(async () => {
     await admin.connect();
     await migrateTradingSchema(databaseUrl, schema);
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await createTopicsWithLeaders(kafkaAdmin, {
-      topics: [ordersTopic, predictionsTopic, transactionTopic].map((topic) => ({ topic, numPartitions: 1 })),
-    });
-    await kafkaAdmin.disconnect();
-    await consumer.connect();
-    await consumer.subscribe({
-      topics: [ordersTopic, predictionsTopic, transactionTopic],
-      fromBeginning: true,
-    });
-    await consumer.run({
-      eachMessage: async ({ topic, message }) => {
-        received.push({
-          topic,
-          value: message.value === null ? null : (JSON.parse(message.value.toString()) as ChangeEvent.Value),
-          idempotencyKey: message.headers?.['idempotency.key']?.toString() ?? '',
-        });
-      },
-    });
+    await kafkaAdmin.ensureConfigs(topics.map((topic) => ({ topic, numPartitions: 1 })));
+    await reader.start();
   });
 
   afterAll(async () => {
     await stream?.stop();
     await running;
-    await consumer.disconnect();
+    await reader.stop();
     await producer.disconnect();
     await dropChangeCaptureObjects(admin, { slot: slotName, publication, schema });
     await admin.end();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await kafkaAdmin.deleteTopics({ topics: [ordersTopic, predictionsTopic, transactionTopic] });
-    await kafkaAdmin.disconnect();
+    await kafkaAdmin.deleteTopics(topics);
+    await kafkaAdmin.close();
   });
 
   it('rows committed before the slot are read (op r) and rows committed during and after it are streamed, each exactly once', async () => {
