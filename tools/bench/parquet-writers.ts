@@ -12,7 +12,7 @@
  *
  * Candidates that are not dependencies of the workspace are loaded from PARQUET_CANDIDATES_DIR
  * (a folder with its own node_modules, e.g. `npm install --prefix /tmp/pq @dsnp/parquetjs@1.8
- * hyparquet-writer parquet-wasm`); a candidate that cannot be loaded is reported as skipped.
+ * hyparquet-writer parquet-wasm @bokuweb/zstd-wasm`); a candidate that cannot be loaded is reported as skipped.
  * Rows: BENCH_ROWS (default 500000); BENCH_ONLY=<part of a name> runs only matching candidates. Results: bench-results/parquet-writers.json.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
