@@ -18,27 +18,11 @@ import {
   type PartitionAssignor,
   rangeAssignor,
 } from './group-protocol';
+import { COORDINATOR_MOVED, KAFKA_ERRORS, kafkaErrorName } from '../error-codes';
 import { callApi } from '../protocol-call';
 
 const PROTOCOL_TYPE = 'consumer';
-/** Error codes of the group coordinator (Kafka protocol guide). */
-const ERRORS = {
-  COORDINATOR_LOAD_IN_PROGRESS: 14,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  NOT_COORDINATOR: 16,
-  ILLEGAL_GENERATION: 22,
-  UNKNOWN_MEMBER_ID: 25,
-  REBALANCE_IN_PROGRESS: 27,
-  MEMBER_ID_REQUIRED: 79,
-  FENCED_INSTANCE_ID: 82,
-  UNSTABLE_OFFSET_COMMIT: 88,
-} as const;
-const UNSTABLE_OFFSET_COMMIT: number = ERRORS.UNSTABLE_OFFSET_COMMIT;
-const COORDINATOR_MOVED = new Set<number>([
-  ERRORS.COORDINATOR_LOAD_IN_PROGRESS,
-  ERRORS.COORDINATOR_NOT_AVAILABLE,
-  ERRORS.NOT_COORDINATOR,
-]);
+const UNSTABLE_OFFSET_COMMIT: number = KAFKA_ERRORS.UNSTABLE_OFFSET_COMMIT;
 
 /** A Kafka error code from the coordinator, with its name where the session knows it. */
 export class GroupError extends Error {
@@ -46,8 +30,7 @@ export class GroupError extends Error {
     readonly operation: string,
     readonly errorCode: number,
   ) {
-    const name = Object.entries(ERRORS).find(([, code]) => code === errorCode)?.[0] ?? `error ${errorCode}`;
-    super(`${operation} failed: ${name}`);
+    super(`${operation} failed: ${kafkaErrorName(errorCode)}`);
     this.name = 'GroupError';
   }
 }
@@ -241,12 +224,12 @@ export class GroupSession {
         [{ name: this.assignor.name, metadata: encodeSubscription({ topics: this.options.topics }) }],
         null,
       );
-      if (joined.errorCode === ERRORS.MEMBER_ID_REQUIRED || joined.errorCode === ERRORS.UNKNOWN_MEMBER_ID) {
+      if (joined.errorCode === KAFKA_ERRORS.MEMBER_ID_REQUIRED || joined.errorCode === KAFKA_ERRORS.UNKNOWN_MEMBER_ID) {
         // The coordinator names the member id to join with (KIP-394), or forgot the old one.
-        this.memberId = joined.errorCode === ERRORS.MEMBER_ID_REQUIRED ? joined.memberId : '';
+        this.memberId = joined.errorCode === KAFKA_ERRORS.MEMBER_ID_REQUIRED ? joined.memberId : '';
         continue;
       }
-      if (joined.errorCode === ERRORS.REBALANCE_IN_PROGRESS && attempt < 10) continue;
+      if (joined.errorCode === KAFKA_ERRORS.REBALANCE_IN_PROGRESS && attempt < 10) continue;
       if (COORDINATOR_MOVED.has(joined.errorCode) && attempt < 10) {
         this.coordinator = undefined;
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
@@ -266,7 +249,7 @@ export class GroupSession {
         this.assignor.name,
         assignments,
       );
-      if (synced.errorCode === ERRORS.REBALANCE_IN_PROGRESS && attempt < 10) continue;
+      if (synced.errorCode === KAFKA_ERRORS.REBALANCE_IN_PROGRESS && attempt < 10) continue;
       if (synced.errorCode !== 0) throw new GroupError(`syncing ${this.options.groupId}`, synced.errorCode);
       this.generationId = joined.generationId;
       this.current = decodeAssignment(synced.assignment);
@@ -333,12 +316,12 @@ export class GroupSession {
       this.scheduleHeartbeat();
       return;
     }
-    const lost = errorCode !== ERRORS.REBALANCE_IN_PROGRESS;
+    const lost = errorCode !== KAFKA_ERRORS.REBALANCE_IN_PROGRESS;
     this.rejoining = (async () => {
       if (lost) {
         // Session expired or fenced: the partitions may already be someone else's.
         this.options.onLost?.(new GroupError('heartbeat', errorCode));
-        if (errorCode === ERRORS.UNKNOWN_MEMBER_ID) this.memberId = '';
+        if (errorCode === KAFKA_ERRORS.UNKNOWN_MEMBER_ID) this.memberId = '';
       }
       await this.options.onRevoke?.(this.current);
       this.current = new Map();

@@ -9,53 +9,35 @@ import {
   txnOffsetCommitV3,
 } from '@platformatic/kafka';
 import type { Logger } from 'pino';
+import { COORDINATOR_MOVED, KAFKA_ERRORS, kafkaErrorName } from '../error-codes';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from '../kafka-connection';
 import { callApi } from '../protocol-call';
 import { backoffMs, BatchProducer, type PartitionRecords, type PartitionWritten, PartitionWriteError, type ProducerIdentity } from './batch-producer';
 
-/** Kafka error codes the transaction path acts on (Kafka protocol guide, "Error Codes"). */
-const CODES = {
-  REQUEST_TIMED_OUT: 7,
-  COORDINATOR_LOAD_IN_PROGRESS: 14,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  NOT_COORDINATOR: 16,
-  ILLEGAL_GENERATION: 22,
-  UNKNOWN_MEMBER_ID: 25,
-  REBALANCE_IN_PROGRESS: 27,
-  INVALID_PRODUCER_EPOCH: 47,
-  INVALID_TXN_STATE: 48,
-  INVALID_PRODUCER_ID_MAPPING: 49,
-  CONCURRENT_TRANSACTIONS: 51,
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
-  OPERATION_NOT_ATTEMPTED: 55,
-  FENCED_INSTANCE_ID: 82,
-  PRODUCER_FENCED: 90,
-} as const;
 
 /** The coordinator moved, is loading, or is busy finishing this producer's previous transaction: ask again. */
 const RETRIABLE = new Set<number>([
-  CODES.REQUEST_TIMED_OUT,
-  CODES.COORDINATOR_LOAD_IN_PROGRESS,
-  CODES.COORDINATOR_NOT_AVAILABLE,
-  CODES.NOT_COORDINATOR,
-  CODES.CONCURRENT_TRANSACTIONS,
+  KAFKA_ERRORS.REQUEST_TIMED_OUT,
+  KAFKA_ERRORS.COORDINATOR_LOAD_IN_PROGRESS,
+  KAFKA_ERRORS.COORDINATOR_NOT_AVAILABLE,
+  KAFKA_ERRORS.NOT_COORDINATOR,
+  KAFKA_ERRORS.CONCURRENT_TRANSACTIONS,
 ]);
-const COORDINATOR_MOVED = new Set<number>([CODES.COORDINATOR_NOT_AVAILABLE, CODES.NOT_COORDINATOR]);
 /** Another producer with this transactional id took over (or this one may no longer use it). */
 const PRODUCER_FENCED = new Set<number>([
-  CODES.INVALID_PRODUCER_EPOCH,
-  CODES.PRODUCER_FENCED,
-  CODES.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-  CODES.INVALID_PRODUCER_ID_MAPPING,
+  KAFKA_ERRORS.INVALID_PRODUCER_EPOCH,
+  KAFKA_ERRORS.PRODUCER_FENCED,
+  KAFKA_ERRORS.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+  KAFKA_ERRORS.INVALID_PRODUCER_ID_MAPPING,
 ]);
 /** The consumer-group generation of the offsets is over (KIP-447): the input partitions went to another member. */
-const GROUP_FENCED = new Set<number>([CODES.ILLEGAL_GENERATION, CODES.UNKNOWN_MEMBER_ID, CODES.FENCED_INSTANCE_ID, CODES.REBALANCE_IN_PROGRESS]);
+const GROUP_FENCED = new Set<number>([KAFKA_ERRORS.ILLEGAL_GENERATION, KAFKA_ERRORS.UNKNOWN_MEMBER_ID, KAFKA_ERRORS.FENCED_INSTANCE_ID, KAFKA_ERRORS.REBALANCE_IN_PROGRESS]);
 const PRODUCER_FENCED_NAMES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 
-const nameOf = (code: number) => Object.entries(CODES).find(([, value]) => value === code)?.[0] ?? `error ${code}`;
+const nameOf = kafkaErrorName;
 
 /** A transaction request answered with a Kafka error code that retrying does not cure. */
 export class TransactionError extends Error {
@@ -275,7 +257,7 @@ export class TransactionalProducer {
         const codes = response.resultsByTransaction.flatMap((transaction) =>
           transaction.topicResults.flatMap((topic) => topic.resultsByPartition.map((partition) => partition.partitionErrorCode)),
         );
-        return codes.find((code) => code !== 0 && code !== CODES.OPERATION_NOT_ATTEMPTED) ?? codes.find((code) => code !== 0) ?? response.errorCode;
+        return codes.find((code) => code !== 0 && code !== KAFKA_ERRORS.OPERATION_NOT_ATTEMPTED) ?? codes.find((code) => code !== 0) ?? response.errorCode;
       },
       addPartitionsToTxnV3.api,
       [
@@ -388,7 +370,7 @@ export class TransactionalProducer {
       if (code !== -1 && !RETRIABLE.has(code)) throw new TransactionError(operation, code);
       if (COORDINATOR_MOVED.has(code)) this.coordinators.delete(`${keyType}:${key}`);
       // CONCURRENT_TRANSACTIONS: the previous transaction is still being completed; it is quick.
-      const delay = code === CODES.CONCURRENT_TRANSACTIONS ? Math.min(20 * attempt, 200) : backoffMs(attempt);
+      const delay = code === KAFKA_ERRORS.CONCURRENT_TRANSACTIONS ? Math.min(20 * attempt, 200) : backoffMs(attempt);
       if (Date.now() + delay >= deadline) {
         throw failure instanceof Error ? new Error(`${operation} failed: ${failure.message}`, { cause: failure }) : new TransactionError(operation, code);
       }
