@@ -234,7 +234,7 @@ export function renderHtml(result: PlatformResult): string {
       'rate offered (events/s)',
       'published (events/s)',
       'records/s',
-      'further behind at the end (s of input, per group)',
+      'per group, s of input: further behind at the end / at most',
       'candles later at the end',
       'verdict',
     ],
@@ -244,7 +244,8 @@ export function renderHtml(result: PlatformResult): string {
       number(step.recordsPerSecond),
       step.groups
         .map(
-          (group) => `${group.label} ${group.behindSeconds === null ? '—' : group.behindSeconds.toFixed(1)}`,
+          (group) =>
+            `${group.label} ${number(group.behindSeconds, 1)} / ${number(group.peakBehindSeconds, 1)}`,
         )
         .join('; '),
       step.candleLatencyGrowthSeconds === null ? '—' : `${step.candleLatencyGrowthSeconds.toFixed(1)} s`,

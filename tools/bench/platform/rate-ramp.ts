@@ -4,12 +4,20 @@ import type { GroupWatch, Sample } from './pipeline-sampler';
 
 /** The collector must publish at least this share of the market events its simulator is set to. */
 const MIN_PUBLISHED_SHARE = 0.95;
+/**
+ * A group keeping up may still be this far behind at a moment (seconds of its input): the archive
+ * commits only after a flush (2 s of records, then the upload), the CEP engine every 200 ms. A group
+ * further behind than this in the middle of a window did not keep up, even if it caught up by the end.
+ */
+const MAX_PEAK_BEHIND_SECONDS = 15;
 
 export interface GroupVerdict {
   readonly group: string;
   readonly label: string;
   /** How much further behind its judged input the group was at the end of the window than at its start, in seconds of input. */
   readonly behindSeconds: number | null;
+  /** How far behind it was at most in the window, in seconds of input. */
+  readonly peakBehindSeconds: number | null;
 }
 
 /** Whether every stage kept up with one offered rate over one window. */
@@ -37,9 +45,10 @@ function firstAndLastLows(values: readonly number[]): [number, number] | undefin
 /**
  * Judges a window of samples taken while the collector offered `rate` market events per second.
  * Sustained means: the collector published at least 95% of that rate, no consumer group ended the
- * window further behind on its judged topics than it started by more than the tolerance (in
- * seconds of its input, so fast and slow topics compare), and the candles did not come out later
- * and later (`candleLatencyGrowthMs`, the growth of their median latency over the window).
+ * window further behind on its judged topics than it started by more than the tolerance nor was
+ * ever more than MAX_PEAK_BEHIND_SECONDS behind (both in seconds of its input, so fast and slow
+ * topics compare), and the candles did not come out later and later (`candleLatencyGrowthMs`, the
+ * growth of their median latency over the window).
  */
 export function judgeWindow(
   samples: readonly Sample[],
@@ -61,12 +70,18 @@ export function judgeWindow(
   }
   const verdicts = groups.flatMap((watch): GroupVerdict[] => {
     if (watch.judgedTopics.length === 0) return [];
-    const lows = firstAndLastLows(samples.flatMap((sample) => sample.groups[watch.group]?.judgedLag ?? []));
+    const lags = samples.flatMap((sample) => sample.groups[watch.group]?.judgedLag ?? []);
+    const lows = firstAndLastLows(lags);
     const input = judgedInputRate(samples, watch.group);
-    const behindSeconds = lows && input && input > 0 ? (lows[1] - lows[0]) / input : null;
-    if (behindSeconds !== null && behindSeconds > tolerance)
+    const perSecond = input && input > 0 ? input : undefined;
+    const behindSeconds = lows && perSecond ? (lows[1] - lows[0]) / perSecond : null;
+    const peakBehindSeconds = lags.length > 0 && perSecond ? Math.max(...lags) / perSecond : null;
+    if (behindSeconds !== null && behindSeconds > tolerance) {
       reasons.push(`${watch.label} fell ${behindSeconds.toFixed(1)} s further behind`);
-    return [{ group: watch.group, label: watch.label, behindSeconds }];
+    } else if (peakBehindSeconds !== null && peakBehindSeconds > MAX_PEAK_BEHIND_SECONDS) {
+      reasons.push(`${watch.label} was up to ${peakBehindSeconds.toFixed(0)} s behind`);
+    }
+    return [{ group: watch.group, label: watch.label, behindSeconds, peakBehindSeconds }];
   });
   const candleGrowth = candleLatencyGrowthMs === undefined ? null : candleLatencyGrowthMs / 1000;
   if (candleGrowth !== null && candleGrowth > tolerance)
