@@ -432,6 +432,8 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private lastProgressLog = new Map<string, { at: number; stage: string }>();
+  /** The history write in progress per run, so that its writes keep their order. */
+  private readonly historyWrites = new Map<string, Promise<void>>();
 
   private setProgress(run: BatchRun, percent: number, stage: string): void {
     run.percent = Math.round(Math.max(run.percent, Math.min(percent, 100)) * 10) / 10;
@@ -522,7 +524,21 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async persistUpdate(run: BatchRun): Promise<void> {
+  /**
+   * Writes the run's current state to the history table. Writes of one run go one after another,
+   * each with the state as it is when it runs: a progress update sent without waiting can never land
+   * after the final status and leave a finished run `running` in the table.
+   */
+  private persistUpdate(run: BatchRun): Promise<void> {
+    const next = (this.historyWrites.get(run.id) ?? Promise.resolve()).then(() => this.writeHistory(run));
+    this.historyWrites.set(run.id, next);
+    void next.finally(() => {
+      if (this.historyWrites.get(run.id) === next) this.historyWrites.delete(run.id);
+    });
+    return next;
+  }
+
+  private async writeHistory(run: BatchRun): Promise<void> {
     if (!this.catalogReady) return;
     try {
       await this.pool.query(
