@@ -8,10 +8,19 @@ import { type Connection, ResponseError } from '@platformatic/kafka';
  */
 export function callApi<R>(connection: Connection, api: unknown, ...args: unknown[]): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    (api as (connection: Connection, ...rest: unknown[]) => void)(connection, ...args, (error: unknown, response: unknown) => {
-      const answered = error instanceof ResponseError ? (error as { response?: unknown }).response : error ? undefined : response;
-      if (answered === undefined) reject(error);
-      else resolve(answered as R);
-    });
+    (api as (connection: Connection, ...rest: unknown[]) => void)(
+      connection,
+      ...args,
+      (error: unknown, response: unknown) => {
+        const answered =
+          error instanceof ResponseError
+            ? (error as { response?: unknown }).response
+            : error
+              ? undefined
+              : response;
+        if (answered === undefined) reject(error);
+        else resolve(answered as R);
+      },
+    );
   });
 }

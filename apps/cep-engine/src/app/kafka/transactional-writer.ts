@@ -13,7 +13,14 @@ import {
 } from '@tributary/kafka';
 import type { Logger } from 'pino';
 import type { CepTopics } from '../engine/cep-topics';
-import { checkpointKey, claimKey, GLOBAL_SLOT, type PartitionClaim, type Slot, slotName } from '../engine/checkpoint';
+import {
+  checkpointKey,
+  claimKey,
+  GLOBAL_SLOT,
+  type PartitionClaim,
+  type Slot,
+  slotName,
+} from '../engine/checkpoint';
 import type { CommitUnit } from '../engine/partition-processor';
 
 /** Partitions of the checkpoint topic: partition N's checkpoint goes to N mod this, the global slot's to 0. */
@@ -82,10 +89,19 @@ export class TransactionalWriter {
    */
   async claim(nonce: string): Promise<void> {
     await this.producer.init();
-    const claim: PartitionClaim = { format: 2, kind: 'claim', group: this.options.group, partition: this.options.slot, writer: this.options.writer, nonce };
+    const claim: PartitionClaim = {
+      format: 2,
+      kind: 'claim',
+      group: this.options.group,
+      partition: this.options.slot,
+      writer: this.options.writer,
+      nonce,
+    };
     const records = new RecordBatchWriter();
     records.append(claimKey(this.options.group, this.options.slot), JSON.stringify(claim), Date.now());
-    await this.producer.commit([{ topic: this.options.topics.checkpoints, partition: this.checkpointPartition, records }]);
+    await this.producer.commit([
+      { topic: this.options.topics.checkpoints, partition: this.checkpointPartition, records },
+    ]);
   }
 
   /**
@@ -110,18 +126,26 @@ export class TransactionalWriter {
       const template = this.template(topics.alerts, 'Alert');
       const partitioner = await this.partitioner(topics.alerts);
       for (const alert of unit.alerts) {
-        batchOf(topics.alerts, partitioner.partitionOf(alert.key)).append(alert.key, JSON.stringify(alert), now, template, [alert.ts, alert.alertId, alert.alertId]);
+        batchOf(topics.alerts, partitioner.partitionOf(alert.key)).append(
+          alert.key,
+          JSON.stringify(alert),
+          now,
+          template,
+          [alert.ts, alert.alertId, alert.alertId],
+        );
       }
     }
     if (unit.sideOutputs.length > 0) {
       const template = this.template(topics.sideOutputs, 'CepSideOutput');
       const partitioner = await this.partitioner(topics.sideOutputs);
       for (const side of unit.sideOutputs) {
-        batchOf(topics.sideOutputs, partitioner.partitionOf(side.key)).append(side.key, JSON.stringify(side), now, template, [
-          side.ts,
-          `${side.rule}:${side.kind}:${side.ts}`,
-          undefined,
-        ]);
+        batchOf(topics.sideOutputs, partitioner.partitionOf(side.key)).append(
+          side.key,
+          JSON.stringify(side),
+          now,
+          template,
+          [side.ts, `${side.rule}:${side.kind}:${side.ts}`, undefined],
+        );
       }
     }
     for (const letter of unit.deadLetters) {
@@ -131,15 +155,27 @@ export class TransactionalWriter {
         if (header === undefined) continue;
         for (const item of Array.isArray(header) ? header : [header]) extra.push([name, item]);
       }
-      const partition = key === null ? 0 : partitionOfKey(key, (await this.partitioner(letter.topic)).partitions);
+      const partition =
+        key === null ? 0 : partitionOfKey(key, (await this.partitioner(letter.topic)).partitions);
       batchOf(letter.topic, partition).append(key, value, now, undefined, undefined, extra);
     }
-    batchOf(topics.checkpoints, this.checkpointPartition).append(checkpointKey(this.options.group, this.options.slot), unit.checkpointJson, now);
+    batchOf(topics.checkpoints, this.checkpointPartition).append(
+      checkpointKey(this.options.group, this.options.slot),
+      unit.checkpointJson,
+      now,
+    );
 
     const offsets = Object.entries(unit.offsets).flatMap(([topic, byPartition]) =>
-      Object.entries(byPartition).map(([partition, offset]) => ({ topic, partition: Number(partition), offset: BigInt(offset) })),
+      Object.entries(byPartition).map(([partition, offset]) => ({
+        topic,
+        partition: Number(partition),
+        offset: BigInt(offset),
+      })),
     );
-    await this.producer.commit([...batches.values()], membership !== null && offsets.length > 0 ? { ...membership, offsets } : undefined);
+    await this.producer.commit(
+      [...batches.values()],
+      membership !== null && offsets.length > 0 ? { ...membership, offsets } : undefined,
+    );
   }
 
   async close(): Promise<void> {
@@ -155,7 +191,11 @@ export class TransactionalWriter {
     let template = this.templates.get(topic);
     if (template === undefined) {
       template = new HeaderTemplate(
-        { [HEADERS.schemaName]: schemaName, [HEADERS.schemaVersion]: '1', [HEADERS.producer]: this.options.writer },
+        {
+          [HEADERS.schemaName]: schemaName,
+          [HEADERS.schemaVersion]: '1',
+          [HEADERS.producer]: this.options.writer,
+        },
         VARYING_HEADERS,
       );
       this.templates.set(topic, template);
@@ -175,15 +215,20 @@ export class TransactionalWriter {
 }
 
 /** Drops (and reports) records that fail their contract, so one bad output cannot block a partition. */
-export function validOutputs(unit: CommitUnit, onInvalid: (what: string, reason: string) => void): CommitUnit {
+export function validOutputs(
+  unit: CommitUnit,
+  onInvalid: (what: string, reason: string) => void,
+): CommitUnit {
   const alerts = unit.alerts.filter((alert) => {
     const result = validateEvent('cep.alerts', alert);
-    if (!result.ok) onInvalid(`alert ${alert.alertId}`, result.errors.map((e) => `${e.path} ${e.message}`).join('; '));
+    if (!result.ok)
+      onInvalid(`alert ${alert.alertId}`, result.errors.map((e) => `${e.path} ${e.message}`).join('; '));
     return result.ok;
   });
   const sideOutputs = unit.sideOutputs.filter((side) => {
     const result = validateEvent('cep.side-outputs', side);
-    if (!result.ok) onInvalid(`side output of ${side.rule}`, result.errors.map((e) => `${e.path} ${e.message}`).join('; '));
+    if (!result.ok)
+      onInvalid(`side output of ${side.rule}`, result.errors.map((e) => `${e.path} ${e.message}`).join('; '));
     return result.ok;
   });
   return { ...unit, alerts, sideOutputs };

@@ -50,15 +50,28 @@ describe('TransactionalProducer against the real broker', () => {
   const clients: Consumer[] = [];
 
   function producer(transactionalId: string): TransactionalProducer {
-    const created = new TransactionalProducer(testConnection({}, run), { transactionalId, transactionTimeoutMs: 20_000, logger: quietLogger() });
+    const created = new TransactionalProducer(testConnection({}, run), {
+      transactionalId,
+      transactionTimeoutMs: 20_000,
+      logger: quietLogger(),
+    });
     producers.push(created);
     return created;
   }
 
   async function member(groupId: string, topic: string): Promise<GroupSession> {
-    const client = new Consumer({ clientId: run, groupId, bootstrapBrokers: testConnection().brokers as string[] });
+    const client = new Consumer({
+      clientId: run,
+      groupId,
+      bootstrapBrokers: testConnection().brokers as string[],
+    });
     clients.push(client);
-    const session = new GroupSession(client, { groupId, topics: [topic], sessionTimeoutMs: 10_000, heartbeatIntervalMs: 300 });
+    const session = new GroupSession(client, {
+      groupId,
+      topics: [topic],
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 300,
+    });
     await session.join();
     return session;
   }
@@ -79,9 +92,23 @@ describe('TransactionalProducer against the real broker', () => {
     for (let transaction = 0; transaction < 3; transaction++) {
       const written = await writer.commit(
         [batchOf(output, 0, [`a${transaction}`, `b${transaction}`]), batchOf(output, 1, [`c${transaction}`])],
-        { groupId, ...session.generation, offsets: [{ topic: input, partition: 0, offset: BigInt(10 * (transaction + 1)), metadata: `checkpoint ${transaction}` }] },
+        {
+          groupId,
+          ...session.generation,
+          offsets: [
+            {
+              topic: input,
+              partition: 0,
+              offset: BigInt(10 * (transaction + 1)),
+              metadata: `checkpoint ${transaction}`,
+            },
+          ],
+        },
       );
-      expect(written.map(({ partition, count }) => [partition, count]).sort()).toEqual([[0, 2], [1, 1]]);
+      expect(written.map(({ partition, count }) => [partition, count]).sort()).toEqual([
+        [0, 2],
+        [1, 1],
+      ]);
     }
 
     expect(await valuesOf(output, true, 9)).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c0', 'c1', 'c2']);
@@ -96,15 +123,30 @@ describe('TransactionalProducer against the real broker', () => {
     const groupId = `${run}-stale`;
     const session = await member(groupId, input);
     const writer = producer(`${run}.stale`);
-    await writer.commit([batchOf(output, 0, ['kept'])], { groupId, ...session.generation, offsets: [{ topic: input, partition: 0, offset: 1n }] });
+    await writer.commit([batchOf(output, 0, ['kept'])], {
+      groupId,
+      ...session.generation,
+      offsets: [{ topic: input, partition: 0, offset: 1n }],
+    });
 
-    const stale = { generationId: session.generation.generationId - 1, memberId: session.generation.memberId };
-    const refused = writer.commit([batchOf(output, 0, ['zombie-1', 'zombie-2'])], { groupId, ...stale, offsets: [{ topic: input, partition: 0, offset: 3n }] });
+    const stale = {
+      generationId: session.generation.generationId - 1,
+      memberId: session.generation.memberId,
+    };
+    const refused = writer.commit([batchOf(output, 0, ['zombie-1', 'zombie-2'])], {
+      groupId,
+      ...stale,
+      offsets: [{ topic: input, partition: 0, offset: 3n }],
+    });
     await expect(refused).rejects.toBeInstanceOf(TransactionFencedError);
     await expect(refused).rejects.toMatchObject({ reason: 'group' });
 
     // The producer itself is not fenced: its next transaction commits.
-    await writer.commit([batchOf(output, 0, ['after'])], { groupId, ...session.generation, offsets: [{ topic: input, partition: 0, offset: 4n }] });
+    await writer.commit([batchOf(output, 0, ['after'])], {
+      groupId,
+      ...session.generation,
+      offsets: [{ topic: input, partition: 0, offset: 4n }],
+    });
     expect(await valuesOf(output, true, 2)).toEqual(['after', 'kept']);
     // The aborted records are in the log, hidden by the abort marker.
     expect(await valuesOf(output, false, 4)).toEqual(['after', 'kept', 'zombie-1', 'zombie-2']);
@@ -124,7 +166,9 @@ describe('TransactionalProducer against the real broker', () => {
     await expect(zombie).rejects.toMatchObject({ reason: 'producer' });
     await zombie.catch((error: unknown) => expect(isTransactionFenced(error)).toBe(true));
     // Fenced for good: it does not even try again.
-    await expect(old.commit([batchOf(output, 0, ['zombie-again'])])).rejects.toBeInstanceOf(TransactionFencedError);
+    await expect(old.commit([batchOf(output, 0, ['zombie-again'])])).rejects.toBeInstanceOf(
+      TransactionFencedError,
+    );
 
     await successor.commit([batchOf(output, 0, ['new-1'])]);
     expect(await valuesOf(output, true, 2)).toEqual(['new-1', 'old-1']);

@@ -12,8 +12,14 @@ import type { Logger } from 'pino';
 import { COORDINATOR_MOVED, KAFKA_ERRORS, kafkaErrorName } from '../error-codes';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from '../kafka-connection';
 import { callApi } from '../protocol-call';
-import { backoffMs, BatchProducer, type PartitionRecords, type PartitionWritten, PartitionWriteError, type ProducerIdentity } from './batch-producer';
-
+import {
+  backoffMs,
+  BatchProducer,
+  type PartitionRecords,
+  type PartitionWritten,
+  PartitionWriteError,
+  type ProducerIdentity,
+} from './batch-producer';
 
 /** The coordinator moved, is loading, or is busy finishing this producer's previous transaction: ask again. */
 const RETRIABLE = new Set<number>([
@@ -31,13 +37,21 @@ const PRODUCER_FENCED = new Set<number>([
   KAFKA_ERRORS.INVALID_PRODUCER_ID_MAPPING,
 ]);
 /** The consumer-group generation of the offsets is over (KIP-447): the input partitions went to another member. */
-const GROUP_FENCED = new Set<number>([KAFKA_ERRORS.ILLEGAL_GENERATION, KAFKA_ERRORS.UNKNOWN_MEMBER_ID, KAFKA_ERRORS.FENCED_INSTANCE_ID, KAFKA_ERRORS.REBALANCE_IN_PROGRESS]);
-const PRODUCER_FENCED_NAMES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
+const GROUP_FENCED = new Set<number>([
+  KAFKA_ERRORS.ILLEGAL_GENERATION,
+  KAFKA_ERRORS.UNKNOWN_MEMBER_ID,
+  KAFKA_ERRORS.FENCED_INSTANCE_ID,
+  KAFKA_ERRORS.REBALANCE_IN_PROGRESS,
+]);
+const PRODUCER_FENCED_NAMES = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
 
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
-
-const nameOf = kafkaErrorName;
 
 /** A transaction request answered with a Kafka error code that retrying does not cure. */
 export class TransactionError extends Error {
@@ -45,7 +59,7 @@ export class TransactionError extends Error {
     readonly operation: string,
     readonly errorCode: number,
   ) {
-    super(`${operation} failed: ${nameOf(errorCode)}`);
+    super(`${operation} failed: ${kafkaErrorName(errorCode)}`);
     this.name = 'TransactionError';
   }
 }
@@ -81,7 +95,12 @@ export interface TransactionOffsets {
   readonly memberId: string;
   readonly groupInstanceId?: string | null;
   /** Next offset to read per partition. */
-  readonly offsets: readonly { readonly topic: string; readonly partition: number; readonly offset: bigint; readonly metadata?: string | null }[];
+  readonly offsets: readonly {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: bigint;
+    readonly metadata?: string | null;
+  }[];
 }
 
 export interface TransactionalProducerOptions {
@@ -123,7 +142,13 @@ export class TransactionalProducer {
     connection: KafkaConnection,
     private readonly options: TransactionalProducerOptions,
   ) {
-    this.client = applyBrokerAddress(new Producer({ ...clientOptionsOf(connection), clientId: `${connection.clientId}.${options.transactionalId}` }), connection);
+    this.client = applyBrokerAddress(
+      new Producer({
+        ...clientOptionsOf(connection),
+        clientId: `${connection.clientId}.${options.transactionalId}`,
+      }),
+      connection,
+    );
     this.batches = new BatchProducer(this.client, {
       acks: -1,
       requestTimeoutMs: options.requestTimeoutMs,
@@ -194,10 +219,20 @@ export class TransactionalProducer {
     );
     this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
     this.batches.resetSequences();
-    this.options.logger?.debug({ transactionalId: this.options.transactionalId, ...this.identity, producerId: String(response.producerId) }, 'transactional producer initialised');
+    this.options.logger?.debug(
+      {
+        transactionalId: this.options.transactionalId,
+        ...this.identity,
+        producerId: String(response.producerId),
+      },
+      'transactional producer initialised',
+    );
   }
 
-  private async commitNow(parts: readonly PartitionRecords[], offsets?: TransactionOffsets): Promise<PartitionWritten[]> {
+  private async commitNow(
+    parts: readonly PartitionRecords[],
+    offsets?: TransactionOffsets,
+  ): Promise<PartitionWritten[]> {
     if (this.fenced) throw this.fenced;
     if (this.identity === undefined) await this.initNow();
     const deadline = this.deadline();
@@ -240,12 +275,18 @@ export class TransactionalProducer {
         this.fenced = this.fencingOf(error);
         return;
       }
-      this.options.logger?.warn({ err: error, cause: String(cause), transactionalId: this.options.transactionalId }, 'could not abort the transaction; the next one starts with a new epoch');
+      this.options.logger?.warn(
+        { err: error, cause: String(cause), transactionalId: this.options.transactionalId },
+        'could not abort the transaction; the next one starts with a new epoch',
+      );
       this.identity = undefined;
     }
   }
 
-  private async addPartitions(partitions: ReadonlyMap<string, ReadonlySet<number>>, deadline: number): Promise<void> {
+  private async addPartitions(
+    partitions: ReadonlyMap<string, ReadonlySet<number>>,
+    deadline: number,
+  ): Promise<void> {
     const { producerId, producerEpoch } = this.current();
     await this.ask<addPartitionsToTxnV3.AddPartitionsToTxnResponse>(
       'AddPartitionsToTxn',
@@ -255,9 +296,15 @@ export class TransactionalProducer {
       (response) => {
         // The partition that failed carries the reason; the others say OPERATION_NOT_ATTEMPTED.
         const codes = response.resultsByTransaction.flatMap((transaction) =>
-          transaction.topicResults.flatMap((topic) => topic.resultsByPartition.map((partition) => partition.partitionErrorCode)),
+          transaction.topicResults.flatMap((topic) =>
+            topic.resultsByPartition.map((partition) => partition.partitionErrorCode),
+          ),
         );
-        return codes.find((code) => code !== 0 && code !== KAFKA_ERRORS.OPERATION_NOT_ATTEMPTED) ?? codes.find((code) => code !== 0) ?? response.errorCode;
+        return (
+          codes.find((code) => code !== 0 && code !== KAFKA_ERRORS.OPERATION_NOT_ATTEMPTED) ??
+          codes.find((code) => code !== 0) ??
+          response.errorCode
+        );
       },
       addPartitionsToTxnV3.api,
       [
@@ -289,7 +336,12 @@ export class TransactionalProducer {
     const byTopic = new Map<string, txnOffsetCommitV3.TxnOffsetCommitRequestPartition[]>();
     for (const { topic, partition, offset, metadata } of offsets.offsets) {
       const list = byTopic.get(topic) ?? [];
-      list.push({ partitionIndex: partition, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: metadata ?? null });
+      list.push({
+        partitionIndex: partition,
+        committedOffset: offset,
+        committedLeaderEpoch: -1,
+        committedMetadata: metadata ?? null,
+      });
       byTopic.set(topic, list);
     }
     await this.ask<txnOffsetCommitV3.TxnOffsetCommitResponse>(
@@ -297,7 +349,10 @@ export class TransactionalProducer {
       KEY_TYPE_GROUP,
       offsets.groupId,
       deadline,
-      (response) => response.topics.flatMap((topic) => topic.partitions.map((partition) => partition.errorCode)).find((code) => code !== 0) ?? 0,
+      (response) =>
+        response.topics
+          .flatMap((topic) => topic.partitions.map((partition) => partition.errorCode))
+          .find((code) => code !== 0) ?? 0,
       txnOffsetCommitV3.api,
       this.options.transactionalId,
       offsets.groupId,
@@ -363,16 +418,26 @@ export class TransactionalProducer {
         failure = error;
       }
       if (code === 0 && response !== undefined) return response;
-      if (PRODUCER_FENCED.has(code)) throw new TransactionFencedError('producer', `${operation}: another producer took transactional id ${this.options.transactionalId} over (${nameOf(code)})`);
+      if (PRODUCER_FENCED.has(code))
+        throw new TransactionFencedError(
+          'producer',
+          `${operation}: another producer took transactional id ${this.options.transactionalId} over (${kafkaErrorName(code)})`,
+        );
       if (keyType === KEY_TYPE_GROUP && GROUP_FENCED.has(code)) {
-        throw new TransactionFencedError('group', `${operation}: the consumer generation of group ${key} is over (${nameOf(code)})`);
+        throw new TransactionFencedError(
+          'group',
+          `${operation}: the consumer generation of group ${key} is over (${kafkaErrorName(code)})`,
+        );
       }
       if (code !== -1 && !RETRIABLE.has(code)) throw new TransactionError(operation, code);
       if (COORDINATOR_MOVED.has(code)) this.coordinators.delete(`${keyType}:${key}`);
       // CONCURRENT_TRANSACTIONS: the previous transaction is still being completed; it is quick.
-      const delay = code === KAFKA_ERRORS.CONCURRENT_TRANSACTIONS ? Math.min(20 * attempt, 200) : backoffMs(attempt);
+      const delay =
+        code === KAFKA_ERRORS.CONCURRENT_TRANSACTIONS ? Math.min(20 * attempt, 200) : backoffMs(attempt);
       if (Date.now() + delay >= deadline) {
-        throw failure instanceof Error ? new Error(`${operation} failed: ${failure.message}`, { cause: failure }) : new TransactionError(operation, code);
+        throw failure instanceof Error
+          ? new Error(`${operation} failed: ${failure.message}`, { cause: failure })
+          : new TransactionError(operation, code);
       }
       await sleep(delay);
     }
@@ -386,13 +451,21 @@ export class TransactionalProducer {
     const metadata = await this.client.metadata({ topics: [] });
     const any = metadata.brokers.values().next().value;
     if (any === undefined) throw new Error('the cluster metadata lists no broker');
-    const found = await callApi<findCoordinatorV4.FindCoordinatorResponse>(await this.client.connections.get(any), findCoordinatorV4.api, keyType, [key]);
+    const found = await callApi<findCoordinatorV4.FindCoordinatorResponse>(
+      await this.client.connections.get(any),
+      findCoordinatorV4.api,
+      keyType,
+      [key],
+    );
     const entry = found.coordinators.find((coordinator) => coordinator.key === key) ?? found.coordinators[0];
     if (entry === undefined || entry.errorCode !== 0) {
-      throw new Error(`no coordinator for ${key}: ${entry ? nameOf(entry.errorCode) : 'no answer'}`);
+      throw new Error(`no coordinator for ${key}: ${entry ? kafkaErrorName(entry.errorCode) : 'no answer'}`);
     }
-    const broker = metadata.brokers.get(entry.nodeId) ?? (await this.client.metadata({ topics: [], forceUpdate: true })).brokers.get(entry.nodeId);
-    if (broker === undefined) throw new Error(`the coordinator of ${key} (broker ${entry.nodeId}) is not in the metadata`);
+    const broker =
+      metadata.brokers.get(entry.nodeId) ??
+      (await this.client.metadata({ topics: [], forceUpdate: true })).brokers.get(entry.nodeId);
+    if (broker === undefined)
+      throw new Error(`the coordinator of ${key} (broker ${entry.nodeId}) is not in the metadata`);
     const connection = await this.client.connections.get(broker);
     this.coordinators.set(cacheKey, connection);
     return connection;
@@ -402,7 +475,10 @@ export class TransactionalProducer {
   private fencingOf(error: unknown): TransactionFencedError | undefined {
     if (error instanceof TransactionFencedError) return error;
     if (error instanceof PartitionWriteError && PRODUCER_FENCED_NAMES.has(error.apiId)) {
-      return new TransactionFencedError('producer', `another producer took transactional id ${this.options.transactionalId} over (${error.message})`);
+      return new TransactionFencedError(
+        'producer',
+        `another producer took transactional id ${this.options.transactionalId} over (${error.message})`,
+      );
     }
     return undefined;
   }
