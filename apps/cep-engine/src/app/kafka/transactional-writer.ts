@@ -122,32 +122,36 @@ export class TransactionalWriter {
       return part.records;
     };
 
-    if (unit.alerts.length > 0) {
-      const template = this.template(topics.alerts, 'Alert');
-      const partitioner = await this.partitioner(topics.alerts);
-      for (const alert of unit.alerts) {
-        batchOf(topics.alerts, partitioner.partitionOf(alert.key)).append(
-          alert.key,
-          JSON.stringify(alert),
+    /** Contract events of one topic, keyed, with the varying headers (event time, correlation, idempotency key) of each. */
+    const appendEvents = async <T extends { key: string }>(
+      topic: string,
+      schemaName: string,
+      events: readonly T[],
+      varying: (event: T) => (string | undefined)[],
+    ): Promise<void> => {
+      if (events.length === 0) return;
+      const template = this.template(topic, schemaName);
+      const partitioner = await this.partitioner(topic);
+      for (const event of events) {
+        batchOf(topic, partitioner.partitionOf(event.key)).append(
+          event.key,
+          JSON.stringify(event),
           now,
           template,
-          [alert.ts, alert.alertId, alert.alertId],
+          varying(event),
         );
       }
-    }
-    if (unit.sideOutputs.length > 0) {
-      const template = this.template(topics.sideOutputs, 'CepSideOutput');
-      const partitioner = await this.partitioner(topics.sideOutputs);
-      for (const side of unit.sideOutputs) {
-        batchOf(topics.sideOutputs, partitioner.partitionOf(side.key)).append(
-          side.key,
-          JSON.stringify(side),
-          now,
-          template,
-          [side.ts, `${side.rule}:${side.kind}:${side.ts}`, undefined],
-        );
-      }
-    }
+    };
+    await appendEvents(topics.alerts, 'Alert', unit.alerts, (alert) => [
+      alert.ts,
+      alert.alertId,
+      alert.alertId,
+    ]);
+    await appendEvents(topics.sideOutputs, 'CepSideOutput', unit.sideOutputs, (side) => [
+      side.ts,
+      `${side.rule}:${side.kind}:${side.ts}`,
+      undefined,
+    ]);
     for (const letter of unit.deadLetters) {
       const { key, value, headers } = letter.message;
       const extra: ExtraHeader[] = [];
