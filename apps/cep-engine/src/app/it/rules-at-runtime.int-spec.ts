@@ -1,4 +1,4 @@
-import type { Alert } from '@tributary/contracts';
+import type { Alert, CepSideOutput } from '@tributary/contracts';
 import { eventually, waitForHttpStatus } from '@tributary/testing';
 import { CepTestEnvironment, nanosAt, postJson, surgeRule } from '../../testing/cep-test-kit';
 
@@ -93,5 +93,22 @@ describe('cep-engine rules at runtime (built service, real broker)', () => {
     }, 'recent alerts');
     expect((recent ?? []).map((alert) => alert.alertId).sort()).toEqual(alerts.map((alert) => alert.alertId).sort());
     expect(alerts.filter((alert) => alert.rule === 'surge')).toHaveLength(2);
+  });
+
+  it('a trade far behind the watermark is written to cep.side-outputs as a late event of the rule reading it, committed like the alerts', async () => {
+    const sideOutputs: CepSideOutput.Value[] = [];
+    await env.followSideOutputs(sideOutputs);
+    const t1 = Date.now() - 30_000;
+    await env.produceTrades([
+      { symbol: 'LATE', price: 10, size: 1, ts: nanosAt(t1) },
+      // ten seconds behind the trade before it: far beyond the rule's 5 ms out-of-orderness
+      { symbol: 'LATE', price: 10, size: 2, ts: nanosAt(t1 - 10_000) },
+      { symbol: 'LATE', price: 10, size: 3, ts: nanosAt(t1 + 100) },
+    ]);
+    const late = await eventually(
+      () => sideOutputs.find((side) => side.kind === 'late-event' && side.rule === 'slow_build' && side.key === 'LATE'),
+      'the late trade on cep.side-outputs',
+    );
+    expect(late).toMatchObject({ ts: nanosAt(t1 - 10_000), events: [{ topic: env.topic('market.trades'), ts: nanosAt(t1 - 10_000) }] });
   });
 });
