@@ -53,7 +53,7 @@ export function benchConfigFromEnv(): BenchConfig {
     return value;
   });
   return {
-    stepSeconds: positiveNumber('BENCH_STEP_SECONDS', 20),
+    stepSeconds: positiveNumber('BENCH_STEP_SECONDS', 30),
     sustainSeconds: positiveNumber('BENCH_SUSTAIN_SECONDS', 180),
     warmupSeconds: positiveNumber('BENCH_WARMUP_SECONDS', 5),
     sampleSeconds: positiveNumber('BENCH_SAMPLE_SECONDS', 1),

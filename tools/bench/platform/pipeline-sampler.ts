@@ -12,6 +12,7 @@ import type { StageLatencies } from './stage-latencies';
 export const THROUGHPUT_STAGES = {
   'collector-written': 'collector: records written',
   'collector-market-events': 'collector: market events written',
+  'collector-dead-lettered': 'collector: simulated events dead-lettered',
   'gateway-validated': 'gateway: validated trades written',
   'gateway-enriched': 'gateway: enriched quotes written',
   'gateway-candles': 'gateway: candles written',
@@ -63,6 +64,8 @@ export interface Sample {
   readonly counts: Partial<Record<ThroughputStage, number>>;
   /** Pid of the collector the counts came from: its counters start again at every restart. */
   readonly collectorPid?: number;
+  /** The newest event time the collector published (epoch ms, its /status): how far its simulated clock has come. */
+  readonly collectorEventMs?: number;
   /** The collector's own histogram of source batch to acknowledgement (cumulative). */
   readonly collectorSourceToAck?: readonly HistogramBucket[];
   readonly groups: Readonly<Record<string, GroupPosition>>;
@@ -135,11 +138,14 @@ export class PipelineSampler {
     const cpu = this.cpu();
     const busy = machineBusySeconds();
     const collectorPid = this.options.services.pidOf('options-collector');
-    const [collector, gateway, cep, archive] = await Promise.all(
-      (['options-collector', 'kafka-gateway', 'cep-engine', 'historical-data-manager'] as const).map(
-        (service) => this.scrape(service),
+    const [[collector, gateway, cep, archive], collectorEventMs] = await Promise.all([
+      Promise.all(
+        (['options-collector', 'kafka-gateway', 'cep-engine', 'historical-data-manager'] as const).map(
+          (service) => this.scrape(service),
+        ),
       ),
-    );
+      this.options.services.collectorEventTimeMs(),
+    ]);
     const counts: Partial<Record<ThroughputStage, number>> = {
       'cep-alerts': this.options.readers.alertsRead,
     };
@@ -151,6 +157,8 @@ export class PipelineSampler {
       counts['collector-market-events'] = collector.sum(produced, (labels) =>
         MARKET_EVENT_TOPICS.has(labels['topic'] ?? ''),
       );
+      // Refused by its validation (a future event time, a broken record): generated, not published.
+      counts['collector-dead-lettered'] = collector.sum('tributary_collector_invalid_records_total');
     }
     if (gateway) {
       counts['gateway-validated'] = gateway.sum(
@@ -172,6 +180,7 @@ export class PipelineSampler {
       atMs,
       counts,
       collectorPid: collector ? collectorPid : undefined,
+      collectorEventMs: collector ? collectorEventMs : undefined,
       collectorSourceToAck: collector?.buckets('tributary_collector_source_to_publish_seconds'),
       groups: await this.groupPositions(),
       cpu,

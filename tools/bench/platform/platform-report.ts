@@ -141,7 +141,7 @@ export function summaryLines(result: PlatformResult): string[] {
   const lines = [
     '',
     `steps: ${result.steps.map((step) => `${number(step.rate)}/s ${step.sustained ? 'sustained' : `not sustained (${step.reasons.join('; ')})`}`).join(', ')}`,
-    `${sustained.sustainedInRamp ? 'highest sustained rate' : 'no rate was sustained; lowest rate tried'}: ${number(sustained.rate)} market events/s, ` +
+    `${sustained.sustainedInRamp ? 'highest sustained rate' : 'no rate was sustained; lowest rate tried'}: simulator at ${number(sustained.rate)}/s (${number(sustained.verdict.marketEventsPerSecond)} market events/s published), ` +
       `run ${number(sustained.verdict.seconds)} s: ${sustained.verdict.sustained ? 'every stage kept up' : `not kept up (${sustained.verdict.reasons.join('; ')})`}`,
     `ceiling on the same broker: ProducerPerformance ${number(ceilings.producer.recordsPerSecond)} records/s, ConsumerPerformance ${number(ceilings.consumer.recordsPerSecond)} records/s ` +
       `(${number(ceilings.records)} records of ${ceilings.valueBytes} bytes, the collector's mean value size, ${ceilings.compression})`,
@@ -231,21 +231,25 @@ export function renderHtml(result: PlatformResult): string {
   });
   const steps = table(
     [
-      'rate offered (events/s)',
+      'simulator setting (arrivals/s)',
+      'simulator generated (events/s)',
       'published (events/s)',
+      'event time per wall s',
       'records/s',
-      'per group, s of input: further behind at the end / at most',
+      'per group, s of input: lag trend over the window / median / at most',
       'candles later at the end',
       'verdict',
     ],
     [...result.steps, sustained.verdict].map((step, i) => [
       i === result.steps.length ? `${number(step.rate)} (sustained run)` : number(step.rate),
+      number(step.offeredPerSecond),
       number(step.marketEventsPerSecond),
+      number(step.eventTimePace, 2),
       number(step.recordsPerSecond),
       step.groups
         .map(
           (group) =>
-            `${group.label} ${number(group.behindSeconds, 1)} / ${number(group.peakBehindSeconds, 1)}`,
+            `${group.label} ${number(group.behindSeconds, 1)} / ${number(group.medianBehindSeconds, 1)} / ${number(group.peakBehindSeconds, 1)}`,
         )
         .join('; '),
       step.candleLatencyGrowthSeconds === null ? '—' : `${step.candleLatencyGrowthSeconds.toFixed(1)} s`,
@@ -278,7 +282,7 @@ export function renderHtml(result: PlatformResult): string {
 </head><body>
 <h1>Tributary platform benchmark</h1>
 <p>${escapeHtml(result.at)}, run ${escapeHtml(result.runId)}, ${escapeHtml(String(result.machine['cpus']))} cores (${escapeHtml(String(result.machine['cpuModel']))}), Node ${escapeHtml(String(result.machine['node']))}, Kafka ${escapeHtml(String(result.machine['kafka']))}.
-${sustained.sustainedInRamp ? 'Highest sustained rate' : 'No rate was sustained; the sustained run used the lowest rate tried'}: <b>${number(sustained.rate)} market events/s</b>
+${sustained.sustainedInRamp ? 'Highest sustained rate' : 'No rate was sustained; the sustained run used the lowest rate tried'}: <b>simulator at ${number(sustained.rate)} arrivals/s</b>, ${number(sustained.verdict.marketEventsPerSecond)} market events/s published
 (${number(sustained.verdict.recordsPerSecond)} collector records/s) for ${number(sustained.verdict.seconds)} s.
 Ceiling on the same broker: ProducerPerformance ${number(result.ceilings.producer.recordsPerSecond)} records/s, ConsumerPerformance ${number(result.ceilings.consumer.recordsPerSecond)} records/s
 (${number(result.ceilings.records)} records of ${result.ceilings.valueBytes} bytes, ${escapeHtml(result.ceilings.compression)}).</p>
@@ -299,6 +303,7 @@ export const METHOD = [
   "Throughput: the services' own counters on /metrics (tributary_kafka_messages_produced_total per topic for the collector and the gateway, tributary_cep_records_total, the archive's tributary_kafka_messages_consumed_total), rows of the files committed to the archive catalog in PostgreSQL, and alerts of this run read committed from cep.alerts. The gateway counts no records read for its candles and enrichment, so its reads are given as the records written to the inputs of its three groups (what it has to read; it did when its verdict says it kept up).",
   "Lag: end offsets of the input topics (ClusterAdmin.topicOffsets) minus the group's committed offsets (ClusterAdmin.committedOffsets), summed over partitions; a partition the group never committed counts from its end when sampling started. Processors that commit behind state they hold on purpose are not judged there: the candle group (behind its oldest open window, up to a minute of trades; the candles are judged by their latency growing instead) and the enrichment group on market.quotes (behind the oldest underlying price it keeps).",
   "Latency: the wall time a record became readable (TopicReader, no group; cep.alerts read committed) minus the wall time the collector published the event it derives from. The simulator's event clock is not the wall clock, so \"published\" comes from the collector's own market.trades records read back: the timestamp (set by its producer from the wall clock) of the first of its trades at or after the derived record's event time. Candles are measured from their window end, so their figure includes the out-of-orderness bound the aggregator waits for by design; enriched quotes likewise include the join's wait for the underlying's watermark. One enriched quote in ten is timed. The archive is measured per file: catalog commit time minus the publish time of its oldest row.",
+  "Kept up: the simulator (SIMULATOR_EVENTS_PER_SECOND arrivals per second of event time, an arrival being one or more events) is judged by what it generated, not by its setting: the collector must publish at least 95% of the market events generated (published plus dead-lettered, tributary_collector_invalid_records_total), and the simulated clock (the collector's /status lastEventTime) must advance at least 0.95 s per wall second, else the collector held the simulator back. The run has a simulated clock of its own (SIMULATOR_RESUME off, SIMULATOR_START a 2025 session open, each restart just after the last event time the previous collector published), so its events are never future times. A consumer group kept up when the least-squares trend of its lag over every sample of the window (in seconds of its input) grew by no more than max(BENCH_MAX_BEHIND_SECONDS, 5% of the window, its median lag above its lowest: the swing of its own commit cadence), and it was never more than 15 s of input behind: a group committing in cycles (the archive, after each flush) has a sawtooth lag whose level says how far its cadence keeps it behind, not that it falls behind.",
   "The collector's own figure (source batch to Kafka acknowledgement) is its histogram tributary_collector_source_to_publish_seconds between the first and last sample of the sustained run, interpolated within buckets.",
   'CPU: utime + stime of /proc/<pid>/stat of each service, the Kafka broker and the S3 server (their pid files in .infra), every postgres process, and this script; the whole machine from /proc/stat. The machine is shared: "everything else on the machine" is what other work used meanwhile.',
   "Ceiling: Kafka's ProducerPerformance (acks=all, idempotent, the collector topics' compression, no keys or headers) then ConsumerPerformance (fresh group, fetch rate), on a fresh 12-partition topic of the same broker, records of the collector's mean value size measured from its records, after the services stopped.",

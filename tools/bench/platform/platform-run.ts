@@ -140,13 +140,16 @@ export class PlatformRun {
     const steps: StepResult[] = [];
     const search = new RateSearch(this.config);
     for (let rate = search.next(); rate !== undefined; rate = search.next()) {
-      log(`step ${steps.length + 1}: ${rate.toLocaleString('en')} market events/s`);
+      log(`step ${steps.length + 1}: simulator at ${rate.toLocaleString('en')} arrivals/s`);
       const step = await this.phase(`${rate}/s`, rate, this.config.stepSeconds);
       steps.push(step);
       search.report(rate, step.sustained);
       log(
-        `  published ${Math.round(step.marketEventsPerSecond ?? 0).toLocaleString('en')} events/s ` +
+        `  simulator generated ${Math.round(step.offeredPerSecond ?? 0).toLocaleString('en')} events/s ` +
+          `(event time ${step.eventTimePace?.toFixed(2) ?? '?'} s per wall s), collector published ` +
+          `${Math.round(step.marketEventsPerSecond ?? 0).toLocaleString('en')} events/s ` +
           `(${Math.round(step.recordsPerSecond ?? 0).toLocaleString('en')} records/s); ` +
+          `archive lag trend ${step.groups.find((group) => group.label === 'archive')?.behindSeconds?.toFixed(1) ?? '?'} s; ` +
           `${step.sustained ? 'every stage kept up' : `not sustained: ${step.reasons.join('; ')}`}`,
       );
       await this.context.services.stop('options-collector');
@@ -158,7 +161,9 @@ export class PlatformRun {
 
   /** The sustained run; also what the collector wrote per topic in it (the weights of its mean record size). */
   async sustain(rate: number): Promise<{ verdict: StepResult; writtenPerTopic: Record<string, number> }> {
-    log(`sustained run: ${rate.toLocaleString('en')} market events/s for ${this.config.sustainSeconds} s`);
+    log(
+      `sustained run: simulator at ${rate.toLocaleString('en')} arrivals/s for ${this.config.sustainSeconds} s`,
+    );
     const verdict = await this.phase('sustained', rate, this.config.sustainSeconds);
     const metrics = PrometheusText.parse(
       await (await fetch(`${this.context.services.baseUrl('options-collector')}/metrics`)).text(),
@@ -170,7 +175,9 @@ export class PlatformRun {
       ]),
     );
     log(
-      `  ${verdict.sustained ? 'every stage kept up' : `not kept up: ${verdict.reasons.join('; ')}`}; letting the consumers finish`,
+      `  collector published ${Math.round(verdict.marketEventsPerSecond ?? 0).toLocaleString('en')} of ` +
+        `${Math.round(verdict.offeredPerSecond ?? 0).toLocaleString('en')} events/s generated; ` +
+        `${verdict.sustained ? 'every stage kept up' : `not kept up: ${verdict.reasons.join('; ')}`}; letting the consumers finish`,
     );
     return { verdict, writtenPerTopic };
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import type { BenchConfig, RunNames } from './bench-config';
+import { nanosToMs } from './publish-clock';
 
 export const SERVICES = [
   'options-collector',
@@ -12,6 +13,12 @@ export const SERVICES = [
   'historical-data-manager',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
+
+/**
+ * Event time of the run's first simulated event: a session open long past, so the simulated clock
+ * (wall pace, events/s of event time) never reaches the wall clock and no event is a future time.
+ */
+export const SIMULATOR_START_OF_RUN = '2025-03-04T14:30:00Z';
 
 /** Bucket the benchmark's archive writes to: the test bucket, so the archive `npm start` keeps is left alone. */
 export const ARCHIVE_BUCKET = 'tributary-test';
@@ -40,6 +47,8 @@ function freePort(): Promise<number> {
  */
 export class PlatformServices {
   private readonly running = new Map<ServiceName, ServiceProcess>();
+  /** Event time (epoch ms) the next collector's simulator starts at. */
+  private nextEventMs = Date.parse(SIMULATOR_START_OF_RUN);
 
   constructor(
     private readonly names: RunNames,
@@ -55,10 +64,36 @@ export class PlatformServices {
     );
   }
 
-  /** (Re)starts the collector with its simulator at `eventsPerSecond` market events per second. */
+  /**
+   * (Re)starts the collector with its simulator at `eventsPerSecond` arrivals per second of event time.
+   * The simulated clock is the run's own: it starts at SIMULATOR_START_OF_RUN and each restart goes on
+   * just after the last event time the previous collector of the run published (SIMULATOR_RESUME off).
+   * With the collector's own resume, the clock would go on from the newest event time on the shared
+   * market.quotes, which other runs may have brought up to the wall clock: past the session's close
+   * the next open lies in the future, and every event the simulator generates is refused as a
+   * future time and dead-lettered (the service publishes nothing while its CPU idles).
+   */
   async startCollector(eventsPerSecond: number): Promise<void> {
     await this.stop('options-collector');
-    await this.start('options-collector', { SIMULATOR_EVENTS_PER_SECOND: String(eventsPerSecond) });
+    await this.start('options-collector', {
+      SIMULATOR_EVENTS_PER_SECOND: String(eventsPerSecond),
+      SIMULATOR_RESUME: 'false',
+      SIMULATOR_START: new Date(this.nextEventMs).toISOString(),
+    });
+  }
+
+  /** The collector's newest published event time (epoch ms) from its /status; undefined when it has none or does not answer. */
+  async collectorEventTimeMs(): Promise<number | undefined> {
+    const baseUrl = this.baseUrl('options-collector');
+    if (!baseUrl) return undefined;
+    try {
+      const response = await fetch(`${baseUrl}/status`, { signal: AbortSignal.timeout(5_000) });
+      if (!response.ok) return undefined;
+      const { lastEventTime } = (await response.json()) as { lastEventTime?: string | null };
+      return lastEventTime ? nanosToMs(lastEventTime) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   baseUrl(service: ServiceName): string | undefined {
@@ -84,8 +119,14 @@ export class PlatformServices {
   async stop(service: ServiceName): Promise<void> {
     const running = this.running.get(service);
     if (!running) return;
+    // The simulated clock of the next collector: past the last event this one published, also past
+    // what it publishes while stopping (event time runs at wall pace), with a second to spare.
+    const lastEventMs = service === 'options-collector' ? await this.collectorEventTimeMs() : undefined;
+    const readAtMs = Date.now();
     this.running.delete(service);
     await running.stop(20_000);
+    if (lastEventMs !== undefined)
+      this.nextEventMs = Math.max(this.nextEventMs, lastEventMs + (Date.now() - readAtMs) + 1_000);
   }
 
   /** The source first, so the consumers finish what it wrote; then the rest together. */
