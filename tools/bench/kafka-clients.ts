@@ -35,6 +35,7 @@ import {
   TypedProducer,
 } from '@tributary/kafka';
 import { readInfraEnv, runKafkaTool, workspaceRoot } from '@tributary/testing';
+import { consumerPerformance, producerPerformance } from './platform/kafka-ceiling';
 import pino from 'pino';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
@@ -400,9 +401,8 @@ async function managedConsumer(topic: string): Promise<Figure> {
  */
 async function batchServer(topic: string, batch: boolean): Promise<Figure> {
   const connection = kafkaConnection(parseKafkaEnv({ KAFKA_BROKERS: BROKERS.join(',') }), 'kafka-clients-bench');
-  let seen = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
+  // measured from the first record handed over, as the other consumers are
+  const count = counter(RECORDS);
   const server = new KafkaBatchServer({
     service: 'kafka-clients-bench',
     groupId: `${run}-server-${randomUUID().slice(0, 6)}`,
@@ -415,17 +415,13 @@ async function batchServer(topic: string, batch: boolean): Promise<Figure> {
   });
   server.addHandler(
     topic,
-    async (value: unknown) => {
-      seen += batch ? (value as unknown[]).length : 1;
-      if (seen >= RECORDS) done();
-    },
+    async (value: unknown) => count.seen(batch ? (value as unknown[]).length : 1),
     true,
     { [KAFKA_BATCH_HANDLER]: batch },
   );
   try {
     server.listen(() => undefined);
-    while (!server.ready) await new Promise((resolve) => setTimeout(resolve, 5));
-    return await measure(RECORDS - seen, () => finished);
+    return await count.figure;
   } finally {
     await server.close();
   }
@@ -447,50 +443,16 @@ async function createTopic(name: string): Promise<string> {
 /** ProducerPerformance: same record size, acks=all, idempotent, no headers (JAVA_RECORDS records). */
 async function javaProducer(topic: string): Promise<Figure> {
   const started = process.hrtime.bigint();
-  const output = await runKafkaTool('org.apache.kafka.tools.ProducerPerformance', [
-    '--topic',
-    topic,
-    '--num-records',
-    String(JAVA_RECORDS),
-    '--record-size',
-    String(meanValueBytes),
-    '--throughput',
-    '-1',
-    '--producer-props',
-    `bootstrap.servers=${BROKERS.join(',')}`,
-    'acks=all',
-    'enable.idempotence=true',
-    'compression.type=none',
-  ]);
-  const summary = output.trim().split('\n').pop() ?? '';
-  const rate = /([\d.]+) records\/sec/.exec(summary);
-  if (!rate) throw new Error(`ProducerPerformance printed no rate: ${summary}`);
-  return {
-    recordsPerSecond: Math.round(Number(rate[1])),
-    seconds: Number((Number(process.hrtime.bigint() - started) / 1e9).toFixed(2)),
-  };
+  const brokers = BROKERS.join(',');
+  const { recordsPerSecond } = await producerPerformance(brokers, topic, JAVA_RECORDS, meanValueBytes, 'none');
+  return { recordsPerSecond, seconds: Number((Number(process.hrtime.bigint() - started) / 1e9).toFixed(2)) };
 }
 
 /** ConsumerPerformance over the same topic from the beginning, in a fresh group (its fetch rate). */
 async function javaConsumer(topic: string): Promise<Figure> {
-  const output = await runKafkaTool('org.apache.kafka.tools.ConsumerPerformance', [
-    '--bootstrap-server',
-    BROKERS.join(','),
-    '--topic',
-    topic,
-    '--messages',
-    String(RECORDS),
-    '--group',
-    `${run}-java-${randomUUID().slice(0, 6)}`,
-    '--timeout',
-    '60000',
-    '--hide-header',
-  ]);
-  // start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
-  const fields = (output.trim().split('\n').pop() ?? '').split(',').map((field) => field.trim());
-  const rate = Number(fields[9]);
-  if (!Number.isFinite(rate)) throw new Error(`ConsumerPerformance printed no rate: ${output}`);
-  return { recordsPerSecond: Math.round(rate), seconds: Number((Number(fields[7]) / 1000).toFixed(2)) };
+  const group = `${run}-java-${randomUUID().slice(0, 6)}`;
+  const { recordsPerSecond } = await consumerPerformance(BROKERS.join(','), topic, RECORDS, group);
+  return { recordsPerSecond, seconds: Number((RECORDS / recordsPerSecond).toFixed(2)) };
 }
 
 /** The partition Kafka's Java producer picks for each symbol (written with keys, read back). */
