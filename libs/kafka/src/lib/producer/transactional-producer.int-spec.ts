@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer } from '@platformatic/kafka';
+import { eventually } from '@tributary/testing';
 import { ClusterAdmin } from '../cluster-admin';
 import { GroupSession } from '../consumer/group-session';
 import { TopicReader } from '../consumer/topic-reader';
@@ -15,25 +16,26 @@ async function valuesOf(topic: string, readCommitted: boolean, atLeast: number):
   const ends = await admin.topicOffsets(topic).finally(() => admin.close());
   const end = new Map(ends.map((entry) => [entry.partition, BigInt(entry.high)]));
   const values: string[] = [];
-  const done = new Set<number>();
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
   const reader = new TopicReader(testConnection(), {
     topics: [topic],
     readCommitted,
     logger: quietLogger(),
     handle: (batch) => {
       for (const record of batch.records) values.push(record.value?.toString() ?? '');
-      if (batch.nextOffset >= (end.get(batch.partition) ?? 0n)) done.add(batch.partition);
-      if (done.size === end.size && values.length >= atLeast) finish();
     },
   });
   await reader.start();
-  // A partition without records (or only aborted ones and markers) counts as read.
-  for (const [partition, high] of end) if (high === 0n) done.add(partition);
-  if (done.size === end.size && values.length >= atLeast) finish();
-  await finished;
-  await reader.stop();
+  try {
+    // Positions move past aborted records and transaction markers too.
+    await eventually(
+      () =>
+        values.length >= atLeast &&
+        [...end].every(([partition, high]) => (reader.position(topic, partition) ?? 0n) >= high),
+      `${topic} read to its end (read_${readCommitted ? 'committed' : 'uncommitted'})`,
+    );
+  } finally {
+    await reader.stop();
+  }
   return values.sort();
 }
 
