@@ -16,9 +16,7 @@ import {
   kafkaConnection,
   kafkaEnv,
   type KafkaEnvConfig,
-  type RawRecord,
   TopicReader,
-  TypedProducer,
 } from '../index';
 
 /** A topic or group name no other test (or earlier run) uses. */
@@ -159,16 +157,6 @@ export async function readRecords(
     return (await follower.waitFor(count, topic, timeoutMs)).slice(0, count);
   } finally {
     await follower.stop();
-  }
-}
-
-/** Writes records as they are (no contract, no validation) and resolves once the broker has them all. */
-export async function produceRecords(connection: KafkaConnection, topic: string, records: readonly RawRecord[]): Promise<void> {
-  const producer = new TypedProducer(connection, { service: 'kafka-it', lingerMs: 0, validate: false, logger: quietLogger() });
-  try {
-    await producer.sendRaw(topic, records);
-  } finally {
-    await producer.disconnect();
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Alert, HEADERS } from '@tributary/contracts';
-import { type Assignment, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch, recordHeader } from '@tributary/kafka';
+import { type Assignment, isTransactionFenced, type KafkaConnection, ManagedConsumer, type PartitionAssignor, type PartitionBatch, recordHeader } from '@tributary/kafka';
 import { type Slot } from '../engine/checkpoint';
 import { PartitionProcessor } from '../engine/partition-processor';
 import type { CepTopics } from '../engine/cep-topics';
@@ -9,7 +9,7 @@ import type { CepMetrics } from '../observability/cep-metrics';
 import type { RecentAlerts } from '../observability/recent-alerts';
 import type { CompiledRule } from '../rules/rule-api';
 import type { StateTopicsReader } from './state-topics-reader';
-import { type GroupMembership, isFenced, TransactionalWriter, validOutputs } from './transactional-writer';
+import { type GroupMembership, TransactionalWriter, validOutputs } from './transactional-writer';
 
 export type LaneState = 'starting' | 'running' | 'idle' | 'recovering' | 'stopped';
 
@@ -354,7 +354,8 @@ export class InputLane {
     // Output taken for the failed transaction is gone from the processor: its state must never be committed.
     task.closed = true;
     if (releasing) return;
-    if (isFenced(error)) {
+    // Another instance took the slot over, or the group moved past this member's generation.
+    if (isTransactionFenced(error)) {
       this.options.logger.warn({ slot: task.slot }, 'another instance took this slot over (fenced); dropping it');
       void this.closeTask(task.slot, 'fenced', false);
       return;

@@ -3,7 +3,6 @@ import {
   compressionOf,
   type ExtraHeader,
   HeaderTemplate,
-  isTransactionFenced,
   type KafkaConnection,
   KeyPartitioner,
   partitionOfKey,
@@ -25,14 +24,6 @@ import type { CommitUnit } from '../engine/partition-processor';
 
 /** Partitions of the checkpoint topic: partition N's checkpoint goes to N mod this, the global slot's to 0. */
 export const CHECKPOINT_PARTITIONS = SYMBOL_PARTITIONS;
-
-/**
- * True when the slot's producer was fenced (another instance took the slot over) or the offsets'
- * consumer generation is over: this instance no longer owns the slot.
- */
-export function isFenced(error: unknown): boolean {
-  return isTransactionFenced(error);
-}
 
 /** The consumer group member whose offsets a transaction commits (KIP-447). */
 export interface GroupMembership {
