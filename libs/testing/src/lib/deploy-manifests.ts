@@ -586,3 +586,366 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length];
 }
+
+/** One object of the Kustomize base in `k8s/`, with the file it comes from. */
+export interface KubernetesObject {
+  /** Path from the repository root, e.g. `k8s/cep-engine/deployment.yaml`. */
+  readonly file: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * Reads every resource `k8s/kustomization.yaml` lists, as `kubectl apply -k k8s/` would apply them.
+ * Problems: a listed file that is missing or is not valid YAML, and a manifest under `k8s/` the
+ * kustomization leaves out (it would never be applied with the rest).
+ */
+export function loadKustomization(workspaceRoot: string): {
+  objects: KubernetesObject[];
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const objects: KubernetesObject[] = [];
+  const base = join(workspaceRoot, 'k8s');
+  const kustomization = join(base, 'kustomization.yaml');
+  if (!existsSync(kustomization)) return { objects, problems: ['k8s/kustomization.yaml: is missing'] };
+  const listed = asList(at(parseYamlFile(kustomization, 'k8s/kustomization.yaml', problems)[0], 'resources'))
+    .map(asText)
+    .filter((entry): entry is string => entry !== undefined);
+  for (const resource of listed) {
+    const file = `k8s/${resource}`;
+    if (!existsSync(join(base, resource))) {
+      problems.push(`k8s/kustomization.yaml: lists ${resource}, which does not exist`);
+      continue;
+    }
+    for (const body of parseYamlFile(join(base, resource), file, problems)) {
+      const map = asMap(body);
+      if (!map) continue;
+      objects.push({
+        file,
+        kind: asText(map['kind']) ?? '',
+        name: asText(at(map, 'metadata', 'name')) ?? '',
+        body: map,
+      });
+    }
+  }
+  for (const file of yamlFilesUnder(base, '')) {
+    if (file !== 'kustomization.yaml' && !listed.includes(file)) {
+      problems.push(`k8s/${file}: is not listed in k8s/kustomization.yaml`);
+    }
+  }
+  return { objects, problems };
+}
+
+/**
+ * Lists what makes the Kustomize base unsafe to run: a file it cannot read, no default-deny
+ * NetworkPolicy, a Deployment without a NetworkPolicy or without a PodDisruptionBudget (or with one
+ * that lets no pod be evicted, so a node drain waits forever), a pod that may run as root, write to
+ * its root filesystem, keep capabilities or mount a service-account token, an unbounded emptyDir,
+ * and a ConfigMap that runs the market simulator. An empty list means none of these.
+ */
+export function checkClusterManifests(workspaceRoot: string): string[] {
+  const { objects, problems } = loadKustomization(workspaceRoot);
+  const report = (object: KubernetesObject, message: string) =>
+    problems.push(`${object.file}: ${object.kind} ${object.name} ${message}`);
+  const policies = objects.filter((object) => object.kind === 'NetworkPolicy');
+  if (!policies.some(isDefaultDeny)) {
+    problems.push(
+      'k8s/: no default-deny NetworkPolicy (podSelector {}, policyTypes Ingress and Egress, no rules)',
+    );
+  }
+  for (const deployment of objects.filter((object) => object.kind === 'Deployment')) {
+    const podLabels = asMap(at(deployment.body, 'spec', 'template', 'metadata', 'labels')) ?? {};
+    const replicas = numberOr(at(deployment.body, 'spec', 'replicas'), 1);
+    const budgets = objects.filter(
+      (object) =>
+        object.kind === 'PodDisruptionBudget' && selectsPods(at(object.body, 'spec', 'selector'), podLabels),
+    );
+    if (budgets.length === 0) report(deployment, 'has no PodDisruptionBudget');
+    for (const budget of budgets) {
+      if (evictionsAllowed(asMap(budget.body['spec']) ?? {}, replicas) < 1) {
+        report(
+          budget,
+          `lets no pod of Deployment ${deployment.name} (${replicas} replica${replicas === 1 ? '' : 's'}) be evicted: a node drain would wait forever`,
+        );
+      }
+    }
+    const guarded = policies.some(
+      (policy) =>
+        !isDefaultDeny(policy) &&
+        Object.keys(asMap(at(policy.body, 'spec', 'podSelector', 'matchLabels')) ?? {}).length > 0 &&
+        selectsPods(at(policy.body, 'spec', 'podSelector'), podLabels),
+    );
+    if (!guarded) report(deployment, 'has no NetworkPolicy of its own selecting its pods');
+    for (const message of podSecurityProblems(asMap(at(deployment.body, 'spec', 'template', 'spec')) ?? {})) {
+      report(deployment, message);
+    }
+  }
+  for (const configMap of objects.filter((object) => object.kind === 'ConfigMap')) {
+    const data = asMap(configMap.body['data']) ?? {};
+    if (asText(data['MARKET_SOURCE']) === 'simulator')
+      report(configMap, 'runs the market simulator (MARKET_SOURCE=simulator)');
+    const simulatorKeys = Object.keys(data).filter((key) => key.startsWith('SIMULATOR_'));
+    if (simulatorKeys.length > 0)
+      report(configMap, `configures the market simulator (${simulatorKeys.join(', ')})`);
+  }
+  return problems;
+}
+
+/** The traffic the NetworkPolicies let in and out of one service's pods, one `peer: protocol/port` line per flow, sorted. */
+export function networkFlows(
+  objects: readonly KubernetesObject[],
+  app: string,
+): { ingress: string[]; egress: string[] } {
+  const deployment = objects.find((object) => object.kind === 'Deployment' && object.name === app);
+  const podLabels = asMap(at(deployment?.body, 'spec', 'template', 'metadata', 'labels')) ?? {};
+  const ingress = new Set<string>();
+  const egress = new Set<string>();
+  for (const policy of objects.filter((object) => object.kind === 'NetworkPolicy')) {
+    const spec = asMap(policy.body['spec']) ?? {};
+    if (!deployment || !selectsPods(spec['podSelector'], podLabels)) continue;
+    for (const [field, peersField, flows] of [
+      ['ingress', 'from', ingress],
+      ['egress', 'to', egress],
+    ] as const) {
+      for (const rule of asList(spec[field])) {
+        const peers = asList(at(rule, peersField));
+        const ports = asList(at(rule, 'ports'));
+        for (const peer of peers.length > 0 ? peers.map(describePeer) : ['anywhere']) {
+          for (const port of ports.length > 0 ? ports.map(describePort) : ['any port'])
+            flows.add(`${peer}: ${port}`);
+        }
+      }
+    }
+  }
+  return { ingress: [...ingress].sort(), egress: [...egress].sort() };
+}
+
+/**
+ * How one service reaches Kafka, as its Deployment and ConfigMaps set it: each variable shown as its
+ * value or as the Secret key it comes from, and where the CA file named by KAFKA_TLS_CA_FILE is mounted from.
+ */
+export function kafkaClientSettings(
+  objects: readonly KubernetesObject[],
+  app: string,
+): Record<string, string | undefined> {
+  const deployment = objects.find((object) => object.kind === 'Deployment' && object.name === app);
+  const podSpec = asMap(at(deployment?.body, 'spec', 'template', 'spec')) ?? {};
+  const container = asMap(asList(podSpec['containers'])[0]) ?? {};
+  const variable = (name: string) => describeVariable(objects, container, name);
+  const caFile = variable('KAFKA_TLS_CA_FILE');
+  return {
+    KAFKA_BROKERS: variable('KAFKA_BROKERS'),
+    KAFKA_TLS: variable('KAFKA_TLS'),
+    KAFKA_SASL_MECHANISM: variable('KAFKA_SASL_MECHANISM'),
+    KAFKA_SASL_USERNAME: variable('KAFKA_SASL_USERNAME'),
+    KAFKA_SASL_PASSWORD: variable('KAFKA_SASL_PASSWORD'),
+    KAFKA_TLS_CA_FILE: caFile,
+    'CA file': caFile === undefined ? undefined : mountedFileSource(podSpec, container, caFile),
+  };
+}
+
+/** One variable of a container: its literal value, or `Secret <name> key <key>` (`optional` when it may be absent). */
+export function describeVariable(
+  objects: readonly KubernetesObject[],
+  container: Record<string, unknown>,
+  name: string,
+): string | undefined {
+  const entry = asList(container['env']).find((item) => at(item, 'name') === name);
+  if (entry !== undefined) {
+    const secret = asMap(at(entry, 'valueFrom', 'secretKeyRef'));
+    const configMap = asMap(at(entry, 'valueFrom', 'configMapKeyRef'));
+    const ref = secret ?? configMap;
+    if (ref) {
+      const optional = ref['optional'] === true ? ' (optional)' : '';
+      return `${secret ? 'Secret' : 'ConfigMap'} ${asText(ref['name'])} key ${asText(ref['key'])}${optional}`;
+    }
+    return asText(at(entry, 'value')) ?? '';
+  }
+  let found: string | undefined;
+  for (const source of asList(container['envFrom'])) {
+    const configMapName = asText(at(source, 'configMapRef', 'name'));
+    const configMap = objects.find((object) => object.kind === 'ConfigMap' && object.name === configMapName);
+    const value = asText(at(configMap?.body, 'data', name));
+    if (value !== undefined) found = value; // a later source wins; a Secret's keys are not in the manifests
+  }
+  return found;
+}
+
+function parseYamlFile(path: string, shown: string, problems: string[]): unknown[] {
+  const bodies: unknown[] = [];
+  for (const document of parseAllDocuments(readFileSync(path, 'utf8'))) {
+    if (document.errors.length > 0) {
+      problems.push(`${shown}: is not valid YAML: ${document.errors[0].message}`);
+      continue;
+    }
+    const body = document.toJS();
+    if (body !== null && body !== undefined) bodies.push(body);
+  }
+  return bodies;
+}
+
+function yamlFilesUnder(folder: string, prefix: string): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    if (entry.isDirectory())
+      files.push(...yamlFilesUnder(join(folder, entry.name), `${prefix}${entry.name}/`));
+    else if (/\.ya?ml$/.test(entry.name)) files.push(prefix + entry.name);
+  }
+  return files.sort();
+}
+
+function isDefaultDeny(policy: KubernetesObject): boolean {
+  const spec = asMap(policy.body['spec']) ?? {};
+  const selector = asMap(spec['podSelector']);
+  const types = asList(spec['policyTypes']);
+  return (
+    selector !== undefined &&
+    Object.keys(asMap(selector['matchLabels']) ?? {}).length === 0 &&
+    asList(selector['matchExpressions']).length === 0 &&
+    types.includes('Ingress') &&
+    types.includes('Egress') &&
+    asList(spec['ingress']).length === 0 &&
+    asList(spec['egress']).length === 0
+  );
+}
+
+/** A label selector (matchLabels and matchExpressions) against the labels of a pod. */
+function selectsPods(selector: unknown, podLabels: Record<string, unknown>): boolean {
+  const map = asMap(selector);
+  if (!map) return false;
+  const matchLabels = Object.entries(asMap(map['matchLabels']) ?? {});
+  const labelsMatch = matchLabels.every(([key, value]) => podLabels[key] === value);
+  const expressionsMatch = asList(map['matchExpressions']).every((expression) => {
+    const key = asText(at(expression, 'key')) ?? '';
+    const values = asList(at(expression, 'values')).map(asText);
+    const present = key in podLabels;
+    switch (asText(at(expression, 'operator'))) {
+      case 'In':
+        return present && values.includes(asText(podLabels[key]));
+      case 'NotIn':
+        return !present || !values.includes(asText(podLabels[key]));
+      case 'Exists':
+        return present;
+      case 'DoesNotExist':
+        return !present;
+      default:
+        return false;
+    }
+  });
+  return labelsMatch && expressionsMatch;
+}
+
+/** Pods of a Deployment of `replicas` ready pods that a PodDisruptionBudget lets be evicted at once. */
+function evictionsAllowed(spec: Record<string, unknown>, replicas: number): number {
+  const count = (value: unknown, roundUp: boolean): number | undefined => {
+    if (typeof value === 'number') return value;
+    const percent = /^(\d+)%$/.exec(asText(value) ?? '');
+    if (!percent) return undefined;
+    const exact = (replicas * Number(percent[1])) / 100;
+    return roundUp ? Math.ceil(exact) : Math.floor(exact);
+  };
+  // Kubernetes rounds both percentages up (minAvailable: more pods kept; maxUnavailable: more pods allowed).
+  const maxUnavailable = count(spec['maxUnavailable'], true);
+  if (maxUnavailable !== undefined) return maxUnavailable;
+  const minAvailable = count(spec['minAvailable'], true);
+  return minAvailable === undefined ? 0 : replicas - minAvailable;
+}
+
+function podSecurityProblems(podSpec: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (podSpec['automountServiceAccountToken'] !== false) {
+    problems.push('mounts a service-account token (set automountServiceAccountToken: false)');
+  }
+  const podContext = asMap(podSpec['securityContext']) ?? {};
+  for (const item of asList(podSpec['containers'])) {
+    const container = asMap(item) ?? {};
+    const context = asMap(container['securityContext']) ?? {};
+    const name = asText(container['name']) ?? '(unnamed)';
+    const runAsNonRoot = context['runAsNonRoot'] ?? podContext['runAsNonRoot'];
+    if (runAsNonRoot !== true) problems.push(`container ${name} may run as root (runAsNonRoot is not true)`);
+    if (context['readOnlyRootFilesystem'] !== true)
+      problems.push(`container ${name} can write to its root filesystem`);
+    if (context['allowPrivilegeEscalation'] !== false)
+      problems.push(`container ${name} allows privilege escalation`);
+    if (!asList(at(context, 'capabilities', 'drop')).includes('ALL')) {
+      problems.push(`container ${name} does not drop all capabilities`);
+    }
+  }
+  for (const volume of asList(podSpec['volumes'])) {
+    const emptyDir = at(volume, 'emptyDir');
+    if (emptyDir !== undefined && at(emptyDir, 'sizeLimit') === undefined) {
+      problems.push(`volume ${asText(at(volume, 'name'))} is an emptyDir without a sizeLimit`);
+    }
+  }
+  return problems;
+}
+
+function describePeer(peer: unknown): string {
+  const ipBlock = asMap(at(peer, 'ipBlock'));
+  if (ipBlock) {
+    const except = asList(ipBlock['except']).map(asText);
+    return `ipBlock ${asText(ipBlock['cidr'])}${except.length > 0 ? ` except ${except.join(', ')}` : ''}`;
+  }
+  const namespaceSelector = asMap(at(peer, 'namespaceSelector'));
+  const podSelector = asMap(at(peer, 'podSelector'));
+  const parts: string[] = [];
+  if (!namespaceSelector) parts.push('this namespace');
+  else {
+    const labels = asMap(namespaceSelector['matchLabels']) ?? {};
+    const name = asText(labels['kubernetes.io/metadata.name']);
+    const others = describeSelector({
+      ...namespaceSelector,
+      matchLabels: { ...labels, 'kubernetes.io/metadata.name': undefined },
+    });
+    if (name !== undefined) parts.push(`namespace ${name}`);
+    if (others !== '' || name === undefined) parts.push(`namespaces ${others || 'all'}`);
+  }
+  if (podSelector) {
+    const pods = describeSelector(podSelector);
+    if (pods !== '') parts.push(`pods ${pods}`);
+  }
+  return parts.join(', ');
+}
+
+function describeSelector(selector: Record<string, unknown>): string {
+  const labels = Object.entries(asMap(selector['matchLabels']) ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${asText(value)}`);
+  const expressions = asList(selector['matchExpressions']).map((expression) => JSON.stringify(expression));
+  return [...labels, ...expressions].join(',');
+}
+
+function describePort(port: unknown): string {
+  const protocol = asText(at(port, 'protocol')) ?? 'TCP';
+  const number = asText(at(port, 'port'));
+  const endPort = asText(at(port, 'endPort'));
+  return `${protocol}/${number ?? 'any'}${endPort !== undefined ? `-${endPort}` : ''}`;
+}
+
+/** `Secret <name> key <key>` for a file read from a volume mount of the container, or `not mounted`. */
+function mountedFileSource(
+  podSpec: Record<string, unknown>,
+  container: Record<string, unknown>,
+  path: string,
+): string {
+  for (const mount of asList(container['volumeMounts'])) {
+    const mountPath = (asText(at(mount, 'mountPath')) ?? '').replace(/\/+$/, '');
+    if (!path.startsWith(`${mountPath}/`)) continue;
+    const inside = path.slice(mountPath.length + 1);
+    const volume = asList(podSpec['volumes']).find((item) => at(item, 'name') === at(mount, 'name'));
+    const secret = asMap(at(volume, 'secret'));
+    if (!secret) return `volume ${asText(at(mount, 'name'))} (not a Secret)`;
+    const items = asList(secret['items']);
+    const item = items.find((entry) => at(entry, 'path') === inside);
+    const key = items.length === 0 ? inside : asText(at(item, 'key'));
+    if (key === undefined) return `Secret ${asText(secret['secretName'])} has no item at ${inside}`;
+    return `Secret ${asText(secret['secretName'])} key ${key}${secret['optional'] === true ? ' (optional)' : ''}`;
+  }
+  return 'not mounted';
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
+}
