@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { startService, waitForHttpStatus, workspaceRoot } from '@tributary/testing';
+import { authorizedFetch, startService, waitForHttpStatus, workspaceRoot } from '@tributary/testing';
 
 const RATE = Number(process.argv[2] ?? 10_000);
 const SECONDS = Number(process.argv[3] ?? 15);
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
         },
       },
     };
-    const created = await fetch(`${service.baseUrl}/rules`, {
+    const created = await authorizedFetch(`${service.baseUrl}/rules`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(rule),

@@ -21,14 +21,14 @@ import { CATALOG, sampleEvent, type UnderlyingQuote } from '@tributary/contracts
 import { ensureTopics, kafkaConnection, kafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { readInfraEnv, startService, waitForHttpStatus } from '@tributary/testing';
+import { readInfraEnv, startService, TEST_API_KEY, waitForHttpStatus } from '@tributary/testing';
 
 const RUN_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 8);
 const FRAMES_IN_FLIGHT = Number(process.env['BENCH_FRAMES_IN_FLIGHT'] ?? 8);
 const BATCH = 100;
 const STREAM = 'market.quotes';
-const KEY = 'tributary-dev-key';
+const KEY = TEST_API_KEY;
 const SYMBOL = 'BENCHGW';
 
 interface Run {

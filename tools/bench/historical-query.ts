@@ -49,6 +49,7 @@ import {
   TopicArchiver,
 } from '../../apps/historical-data-manager/src/app/archive/topic-archiver';
 import { HistoryQueryService } from '../../apps/historical-data-manager/src/app/query/history-query.service';
+import { authorizedFetch } from '@tributary/testing';
 
 const DAYS = Number(process.env['BENCH_DAYS'] ?? 30);
 const ROWS_PER_FILE = Number(process.env['BENCH_ROWS_PER_FILE'] ?? 2000);
@@ -176,7 +177,7 @@ async function queries(cacheDir: string, keysOfDay: (from: bigint) => Promise<st
       const url = `${service.baseUrl}/v1/datasets/${dataset.name}/rows?from=${from}&to=${from + DAY_NS}&symbols=SPY`;
       const timed = async () => {
         const t0 = performance.now();
-        const response = await fetch(url);
+        const response = await authorizedFetch(url);
         const rows = (await response.json()) as unknown[];
         if (response.status !== 200) throw new Error(`query answered ${response.status}`);
         rowsPerQuery = rows.length;

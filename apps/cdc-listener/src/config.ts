@@ -1,5 +1,6 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv, postgresEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { authEnv } from '@tributary/service';
 
 /** The trading tables this service owns and, by default, captures. */
 export const TRADING_TABLES = [
@@ -20,6 +21,7 @@ export const AUDIT_TABLE = 'audit_log';
 export const cdcListenerEnv = mergeSpecs(
   serviceEnv(3103),
   kafkaEnv,
+  authEnv,
   {
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-cdc-listener',

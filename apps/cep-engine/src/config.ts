@@ -1,5 +1,6 @@
 import { type ConfigOf, env, type EnvVar, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { authEnv } from '@tributary/service';
 
 /** A prefix of topic names: empty, or letters, digits, `.`, `_` and `-` (Kafka's topic alphabet). */
 function topicPrefix(): EnvVar<string> {
@@ -22,6 +23,7 @@ function topicPrefix(): EnvVar<string> {
 export const cepEngineEnv = mergeSpecs(
   serviceEnv(3104),
   kafkaEnv,
+  authEnv,
   {
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-cep-engine',

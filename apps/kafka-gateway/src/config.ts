@@ -1,6 +1,6 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
-import { apiKeysEnv } from './app/auth/api-keys';
+import { authEnv } from '@tributary/service';
 import { candlesEnv } from './app/candles/candles-env';
 import { qualityEnv } from './app/quality/quality-env';
 
@@ -8,6 +8,7 @@ import { qualityEnv } from './app/quality/quality-env';
 export const kafkaGatewayEnv = mergeSpecs(
   serviceEnv(3102),
   kafkaEnv,
+  authEnv,
   {
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-kafka-gateway',
@@ -35,10 +36,16 @@ export const kafkaGatewayEnv = mergeSpecs(
       max: 10_000,
       description: 'Frames one WebSocket producer may have waiting for Kafka acknowledgements; beyond it a frame is answered retry',
     }),
+    GATEWAY_WS_MAX_CONNECTIONS_PER_CALLER: env.int({
+      default: 16,
+      min: 1,
+      max: 10_000,
+      description: 'WebSockets (producers and live subscribers) one caller may hold open at once; beyond it an upgrade answers 429',
+    }),
     GATEWAY_LIVE_MAX_BUFFER_BYTES: env.int({
       default: 4 * 1_048_576,
       min: 65_536,
-      description: 'Unsent bytes a live subscriber may have queued; beyond it records for it are dropped and counted',
+      description: 'Unsent bytes a live subscriber may have queued (beyond it records for it are dropped and counted), and a producer its unread acknowledgements (beyond it the socket is closed)',
     }),
     GATEWAY_ENRICHMENT_ENABLED: env.bool({
       default: true,
@@ -68,16 +75,9 @@ export const kafkaGatewayEnv = mergeSpecs(
       min: 1,
       description: 'Option quotes held for the join across all partitions; beyond it the oldest are released at once',
     }),
-    GATEWAY_API_KEYS: apiKeysEnv(
-      'API keys, comma-separated name:key:scopes, scopes joined by a vertical bar: admin, produce:<stream>, read:<stream>, * matching any text (see Auth)',
-    ),
     GATEWAY_APPLY_CATALOG_ON_START: env.bool({
       default: true,
       description: 'At start-up, also add missing partitions and align topic configs with the catalog (as POST /admin/topics/apply); false: only create missing topics',
-    }),
-    GATEWAY_DEV_API_KEY_ENABLED: env.bool({
-      default: true,
-      description: 'Also accept the development key tributary-dev-key with every scope (for local runs; false on Kubernetes)',
     }),
   },
   candlesEnv,

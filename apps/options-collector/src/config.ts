@@ -1,5 +1,6 @@
 import { type ConfigIssue, type ConfigOf, env, type EnvVar, mergeSpecs, serviceEnv } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { authEnv } from '@tributary/service';
 import { alpacaConfigIssues, alpacaEnv } from './sources/alpaca/alpaca-config';
 
 /** A decimal number within bounds, e.g. a rate or a fraction. */
@@ -43,6 +44,7 @@ const MARKET_SOURCES = ['simulator', 'alpaca'] as const;
 export const optionsCollectorEnv = mergeSpecs(
   serviceEnv(3101),
   kafkaEnv,
+  authEnv,
   {
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-options-collector',

@@ -49,7 +49,7 @@ export {
 } from './lib/health/postgres.health';
 export { createS3Client, type S3Config } from './lib/health/s3-client';
 export { S3_HEALTH_OPTIONS, S3HealthIndicator, type S3HealthOptions } from './lib/health/s3.health';
-export { ReadinessController } from './lib/health/readiness.controller';
+export { ReadinessController, ReadinessFailure } from './lib/health/readiness.controller';
 export { HealthModule, type HealthModuleOptions } from './lib/health/health.module';
 export {
   DEFAULT_HEALTHCHECK_PATH,

@@ -8,3 +8,4 @@ export * from './lib/change-capture-cleanup';
 export * from './lib/broker-pause';
 export * from './lib/seeded-random';
 export * from './lib/tcp-proxy';
+export * from './lib/test-credentials';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { CATALOG, type TopicSpec } from '@tributary/contracts';
 import { type ClusterAdmin, ensureTopics, type KafkaConnection } from '@tributary/kafka';
-import { commitEndOffsets, infraDir } from '@tributary/testing';
+import { authorizedFetch, commitEndOffsets, infraDir } from '@tributary/testing';
 import type { Client } from 'pg';
 import type { Logger } from 'pino';
 import { archiveSourceTopics, type BenchConfig, type RunNames } from './bench-config';
@@ -105,7 +105,7 @@ export class PlatformRun {
     }
     log('starting kafka-gateway, cdc-listener, cep-engine and historical-data-manager');
     await services.startConsumers();
-    const listed = (await (await fetch(`${services.baseUrl('cep-engine')}/patterns`)).json()) as {
+    const listed = (await (await authorizedFetch(`${services.baseUrl('cep-engine')}/patterns`)).json()) as {
       patterns: CepRule[];
     };
     this.rules = listed.patterns.filter((rule) => rule.enabled);

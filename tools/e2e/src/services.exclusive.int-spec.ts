@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { dropChangeCaptureObjects, infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { authorizedFetch, dropChangeCaptureObjects, infra, ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 
 /** The five services, each on a test port so a running `npm start` does not collide with the tests. */
 const SERVICES = [
@@ -51,12 +51,12 @@ describe('the five services against the local infrastructure', () => {
 
   it.each(SERVICES.map((service) => service.app))('%s answers liveness, readiness and Prometheus metrics', async (app) => {
     const service = running.find((candidate) => candidate.app === app) as ServiceProcess;
-    const live = await fetch(`${service.baseUrl}/health/live`);
+    const live = await authorizedFetch(`${service.baseUrl}/health/live`);
     expect(live.status).toBe(200);
-    const ready = await fetch(`${service.baseUrl}/health/ready`);
+    const ready = await authorizedFetch(`${service.baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ok', info: { kafka: { status: 'up' } } });
-    const metrics = await fetch(`${service.baseUrl}/metrics`);
+    const metrics = await authorizedFetch(`${service.baseUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     expect(await metrics.text()).toContain('process_cpu_seconds_total');
@@ -80,7 +80,7 @@ describe('the five services against the local infrastructure', () => {
         running.map((service) => waitForHttpStatus(`${service.baseUrl}/health/ready`, 503, 90_000)),
       );
       for (const service of running) {
-        const live = await fetch(`${service.baseUrl}/health/live`);
+        const live = await authorizedFetch(`${service.baseUrl}/health/live`);
         expect(live.status).toBe(200);
       }
     } finally {

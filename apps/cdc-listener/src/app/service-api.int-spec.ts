@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import {
+  authorizedFetch,
   dropChangeCaptureObjects,
   eventually,
   unusedPort,
@@ -86,7 +87,7 @@ describe('cdc-listener APIs: re-snapshot, audit trail, large transactions (built
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`${baseUrl}${path}`, {
+    const response = await authorizedFetch(`${baseUrl}${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -3,6 +3,7 @@ import { type Alert, type CepSideOutput, HEADERS, type TopicName, topicSpec } fr
 import { ClusterAdmin, type FetchedRecord, type KafkaConnection, kafkaConnection, parseKafkaEnv, type RawRecord, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import {
+  authorizedFetch,
   eventually,
   unusedPort,
   runKafkaTool,
@@ -354,7 +355,7 @@ export async function postJson(
   method: 'POST' | 'PUT' | 'DELETE',
   body?: unknown,
 ): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, {
+  const response = await authorizedFetch(url, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { parseEnv } from '@tributary/config';
 import type { KafkaBatchServer } from '@tributary/kafka';
-import { readInfraEnv } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, readInfraEnv } from '@tributary/testing';
 import type { AddressInfo } from 'node:net';
 import { historicalDataManagerEnv, type HistoricalDataManagerConfig } from '../config';
 import { AppModule } from '../app/app.module';
@@ -13,6 +13,7 @@ const infraEnv = readInfraEnv();
 /** The service's configuration against the local infrastructure, with `overrides`. */
 export function testConfig(overrides: Record<string, string>): HistoricalDataManagerConfig {
   return parseEnv(historicalDataManagerEnv, {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
     LOG_LEVEL: 'warn',
     KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] as string,
     DATABASE_URL: infraEnv['DATABASE_URL'] as string,

@@ -1,8 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceCoreModule } from '@tributary/service';
 import type { KafkaGatewayConfig } from '../config';
-import { ApiKeyGuard } from './auth/api-key.guard';
-import { ApiKeyRegistry, DEVELOPMENT_API_KEY } from './auth/api-keys';
 import { CandlesModule } from './candles/candles.module';
 import { DeadLetters } from './dlq/dead-letters';
 import { DlqController } from './dlq/dlq.controller';
@@ -18,31 +16,18 @@ import { STREAM_SOCKET_OPTIONS, StreamSockets } from './streaming/stream-sockets
 import { CATALOG_TOPICS_OPTIONS, CatalogTopics } from './topics/catalog-topics';
 import { TopicsController } from './topics/topics.controller';
 
-/** The keys of `GATEWAY_API_KEYS`, plus the development key when `GATEWAY_DEV_API_KEY_ENABLED`. */
-export function apiKeyRegistryOf(config: Pick<KafkaGatewayConfig, 'GATEWAY_API_KEYS' | 'GATEWAY_DEV_API_KEY_ENABLED'>): ApiKeyRegistry {
-  const keys = [...config.GATEWAY_API_KEYS];
-  if (config.GATEWAY_DEV_API_KEY_ENABLED) {
-    keys.push({ name: 'development', key: DEVELOPMENT_API_KEY, scopes: ['admin', 'produce:*', 'read:*'] });
-  }
-  if (keys.length === 0) {
-    throw new Error('no API key: set GATEWAY_API_KEYS, or GATEWAY_DEV_API_KEY_ENABLED=true for local runs');
-  }
-  return new ApiKeyRegistry(keys);
-}
-
 @Module({})
 export class AppModule {
   static forRoot(config: KafkaGatewayConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true }),
+        ServiceCoreModule.forRoot({ service: 'kafka-gateway', config, ensureTopics: true, rawBodyPaths: ['/v1/streams'] }),
         QualityModule.forRoot(config),
         CandlesModule.forRoot(config),
       ],
       controllers: [HealthController, TopicsController, IngestionController, DlqController],
       providers: [
-        { provide: ApiKeyRegistry, useValue: apiKeyRegistryOf(config) },
         {
           provide: CATALOG_TOPICS_OPTIONS,
           useValue: { replicationFactor: config.KAFKA_REPLICATION_FACTOR, applyOnStart: config.GATEWAY_APPLY_CATALOG_ON_START },
@@ -58,7 +43,11 @@ export class AppModule {
         { provide: InFlightLimiter, useFactory: () => new InFlightLimiter(config.GATEWAY_MAX_IN_FLIGHT_EVENTS) },
         {
           provide: STREAM_SOCKET_OPTIONS,
-          useValue: { maxSubscriberBufferBytes: config.GATEWAY_LIVE_MAX_BUFFER_BYTES, maxFramesInFlight: config.GATEWAY_WS_MAX_FRAMES_IN_FLIGHT },
+          useValue: {
+            maxSubscriberBufferBytes: config.GATEWAY_LIVE_MAX_BUFFER_BYTES,
+            maxFramesInFlight: config.GATEWAY_WS_MAX_FRAMES_IN_FLIGHT,
+            maxConnectionsPerCaller: config.GATEWAY_WS_MAX_CONNECTIONS_PER_CALLER,
+          },
         },
         StreamSockets,
         IngestionMetrics,
@@ -77,7 +66,6 @@ export class AppModule {
         },
         QuoteEnrichment,
         RequestBodyReader,
-        ApiKeyGuard,
         CatalogTopics,
         DeadLetters,
       ],

@@ -6,7 +6,7 @@ import { connectionsConnectsChannel } from '@platformatic/kafka';
 import { ClusterAdmin, KAFKA_CONNECTION, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { eventually, TcpProxy } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, authorizedFetch, eventually, TcpProxy } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 import type { MarketSource } from '../simulator/market-source';
@@ -52,12 +52,13 @@ describe('options-collector through a broker outage', () => {
     if ((context as { port?: number }).port === link.port) dials++;
   };
 
-  const ready = async () => (await fetch(`${baseUrl}/health/ready`)).status;
+  const ready = async () => (await authorizedFetch(`${baseUrl}/health/ready`)).status;
   const status = () => collector.status();
   const publishedTotal = () => Object.values(status().published).reduce((sum, count) => sum + count, 0);
 
   beforeAll(async () => {
     const config = parseEnv(optionsCollectorEnv, {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
       KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`,
       INSTANCE_ID: instance,
       LOG_LEVEL: 'fatal',
@@ -124,7 +125,7 @@ describe('options-collector through a broker outage', () => {
 
     await link.cut();
     await eventually(async () => (await ready()) === 503, '/health/ready 503 while the broker is unreachable');
-    const body = (await (await fetch(`${baseUrl}/health/ready`)).json()) as { details?: { kafka?: { status: string } } };
+    const body = (await (await authorizedFetch(`${baseUrl}/health/ready`)).json()) as { details?: { kafka?: { status: string } } };
     expect(body.details?.kafka?.status).toBe('down');
 
     // The source is held: what it hands over stops growing within a few batches, however long the outage.

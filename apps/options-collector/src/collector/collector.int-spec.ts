@@ -5,7 +5,7 @@ import { DLQ_HEADERS, dlqTopicOf, HEADERS, validateEvent } from '@tributary/cont
 import { ClusterAdmin, decodeHeaders, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
 import { parseEnv } from '@tributary/config';
-import { eventually } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, authorizedFetch, eventually } from '@tributary/testing';
 import { AppModule } from '../app/app.module';
 import { optionsCollectorEnv } from '../config';
 
@@ -34,6 +34,7 @@ describe('options-collector publishing to the real broker', () => {
 
   beforeAll(async () => {
     const config = parseEnv(optionsCollectorEnv, {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
       KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
       INSTANCE_ID: instance,
       LOG_LEVEL: 'warn',
@@ -118,7 +119,7 @@ describe('options-collector publishing to the real broker', () => {
       expect(dlqTopicOf(record.headers[DLQ_HEADERS.originalTopic])).toBe(record.topic);
       expect(validateEvent(record.headers[DLQ_HEADERS.originalTopic], JSON.parse(record.value)).ok).toBe(false);
     }
-    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const metrics = await (await authorizedFetch(`${baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/tributary_collector_invalid_records_total\{topic="[a-z.]+",service="options-collector"\} [1-9]/);
   });
 
@@ -131,18 +132,18 @@ describe('options-collector publishing to the real broker', () => {
     const withGreeks = (chain: Chain) => chain.contracts.filter((row) => row.iv !== undefined && row.greeks !== undefined);
     // A contract has an IV once the simulator has quoted it: right after start-up only some have been.
     const chain = await eventually(async () => {
-      const answered = (await (await fetch(`${baseUrl}/chains/spy`)).json()) as Chain;
+      const answered = (await (await authorizedFetch(`${baseUrl}/chains/spy`)).json()) as Chain;
       return withGreeks(answered).length > answered.contracts.length / 2 ? answered : undefined;
     }, 'most of the SPY chain quoted, with IVs and Greeks');
     expect(chain.underlying).toBe('SPY');
     expect(chain.underlyingPrice).toBeGreaterThan(0);
     expect(chain.contracts.length).toBeGreaterThan(0);
 
-    const unknown = await fetch(`${baseUrl}/chains/XYZ`);
+    const unknown = await authorizedFetch(`${baseUrl}/chains/XYZ`);
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { message: string }).message).toMatch(/XYZ/);
 
-    const status = (await (await fetch(`${baseUrl}/status`)).json()) as {
+    const status = (await (await authorizedFetch(`${baseUrl}/status`)).json()) as {
       source: string;
       state: string;
       underlyings: Record<string, { subscriptions: number }>;

@@ -200,6 +200,13 @@ describe('validateEvent', () => {
     expect(errorsOf('options.quotes', withoutTs)).toEqual([{ path: '/ts', message: 'required' }]);
   });
 
+  it('names a price beyond the double range (1e400 in the JSON) as too large, not as "got number null"', () => {
+    const trade = JSON.parse(JSON.stringify(sampleEvent('market.trades')).replace(/"price":[0-9.e+-]+/, '"price":1e400')) as unknown;
+    expect(errorsOf('market.trades', trade)).toEqual([
+      { path: '/price', message: 'expected a finite number, got a number too large to represent (beyond ±1.8e308)' },
+    ]);
+  });
+
   it('names nested fields by their JSON Pointer', () => {
     const chain = sampleEvent('options.chains');
     chain.contracts[1] = {

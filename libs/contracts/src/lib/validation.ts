@@ -139,6 +139,10 @@ function describe(error: ValueError): FieldError[] {
     case ValueErrorType.Object:
     case ValueErrorType.Array:
     case ValueErrorType.Tuple:
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        // JSON has no Infinity or NaN: a literal beyond the double range (1e400) parses to Infinity.
+        return at(`expected a finite number, got ${Number.isNaN(value) ? 'NaN' : 'a number too large to represent (beyond ±1.8e308)'}`);
+      }
       return at(
         value === undefined
           ? 'required'

@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { type ConfigIssue, type ConfigOf, type EnvSpec, loadConfigOrExit, type serviceEnv } from '@tributary/config';
 import { connectKafkaConsumer, kafkaConfigIssues, type KafkaEnvConfig } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
+import { authConfigIssues, type AuthConfig } from './auth/auth-env';
 
 type RuntimeConfig = ConfigOf<ReturnType<typeof serviceEnv>> & KafkaEnvConfig & { KAFKA_GROUP_ID: string };
 
@@ -29,6 +30,7 @@ export interface RunServiceOptions<S extends EnvSpec> {
 export async function runService<S extends EnvSpec>(options: RunServiceOptions<S>): Promise<INestApplication> {
   const config = loadConfigOrExit(options.service, options.env, process.env, (parsed) => [
     ...kafkaConfigIssues(parsed as unknown as KafkaEnvConfig),
+    ...authConfigIssues(parsed as unknown as AuthConfig),
     ...(options.configIssues?.(parsed) ?? []),
   ]);
   const runtime = config as unknown as RuntimeConfig;

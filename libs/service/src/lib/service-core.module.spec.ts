@@ -4,6 +4,7 @@ import { HealthCheckService, type HealthIndicatorFunction } from '@nestjs/termin
 import { mergeSpecs, parseEnv, serviceEnv } from '@tributary/config';
 import { KafkaHealthIndicator, kafkaEnv } from '@tributary/kafka';
 import { DEFAULT_PROBE_TIMEOUT_MS, ReadinessController } from '@tributary/observability';
+import { authEnv } from './auth/auth-env';
 import { ServiceCoreModule } from './service-core.module';
 
 @Controller('health')
@@ -29,7 +30,7 @@ describe('a service built on the shared core', () => {
 
   beforeAll(async () => {
     // Port 1 on loopback: nothing listens there, so the broker is "down" from the start.
-    const config = parseEnv(mergeSpecs(serviceEnv(3999), kafkaEnv), {
+    const config = parseEnv(mergeSpecs(serviceEnv(3999), kafkaEnv, authEnv), {
       KAFKA_BROKERS: '127.0.0.1:1',
       KAFKA_CONNECTION_TIMEOUT_MS: '200ms',
       LOG_LEVEL: 'silent',

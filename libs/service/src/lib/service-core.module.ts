@@ -1,9 +1,20 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ConfigOf, postgresEnv, s3Env, serviceEnv } from '@tributary/config';
 import { KafkaModule, type KafkaEnvConfig } from '@tributary/kafka';
 import { HealthModule, LoggingModule, MetricsModule } from '@tributary/observability';
+import type { AuthConfig } from './auth/auth-env';
+import { Authenticator } from './auth/authenticator';
+import { HTTP_INTAKE_OPTIONS, HttpIntake, type HttpIntakeOptions, OPEN_PATHS } from './auth/http-intake';
+import { DEFAULT_JSON_LIMITS } from './auth/json-limits';
+import { ScopeGuard } from './auth/scope.guard';
+import { SecurityLog } from './auth/security-log';
+import { ServerErrorsFilter } from './auth/server-errors.filter';
 
-type ServiceConfig = ConfigOf<ReturnType<typeof serviceEnv>> & KafkaEnvConfig;
+type ServiceConfig = ConfigOf<ReturnType<typeof serviceEnv>> & KafkaEnvConfig & AuthConfig;
+
+/** Largest JSON body of a service's API (rules, job and snapshot requests are a few kilobytes). */
+const MAX_JSON_BODY_BYTES = 256 * 1024;
 
 export interface ServiceCoreOptions<C extends ServiceConfig> {
   /** Service name: logs, metrics label, Kafka client id and `producer` header. */
@@ -15,12 +26,16 @@ export interface ServiceCoreOptions<C extends ServiceConfig> {
   readonly s3?: C extends ConfigOf<typeof s3Env> ? boolean : never;
   /** Create the catalog's topics (and their DLQs) in the background at start-up. */
   readonly ensureTopics?: boolean;
+  /** Path prefixes whose request bodies the service reads itself, with its own limits (event ingestion). */
+  readonly rawBodyPaths?: readonly string[];
 }
 
 /**
  * What every Tributary service has, in one import: JSON logs, `/metrics`, the Kafka client and
- * typed producer, and the health indicators of the dependencies it names. The service adds its
- * own `HealthController` (extending `ReadinessController`) and domain modules.
+ * typed producer, the health indicators of the dependencies it names, and the HTTP front door:
+ * authentication of every request but the health probes and metrics (API keys, OIDC bearer
+ * tokens), bounded JSON bodies, a scope check per route and generic 5xx bodies. The service adds
+ * its own `HealthController` (extending `ReadinessController`) and domain modules.
  */
 @Module({})
 export class ServiceCoreModule {
@@ -39,7 +54,23 @@ export class ServiceCoreModule {
           s3: withS3 && { config: withS3, bucket: withS3.S3_BUCKET },
         }),
       ],
-      exports: [LoggingModule, MetricsModule, KafkaModule, HealthModule],
+      providers: [
+        { provide: Authenticator, useValue: new Authenticator(config) },
+        {
+          provide: HTTP_INTAKE_OPTIONS,
+          useValue: {
+            openPaths: OPEN_PATHS,
+            rawBodyPaths: options.rawBodyPaths ?? [],
+            maxJsonBodyBytes: MAX_JSON_BODY_BYTES,
+            jsonLimits: DEFAULT_JSON_LIMITS,
+          } satisfies HttpIntakeOptions,
+        },
+        SecurityLog,
+        HttpIntake,
+        { provide: APP_GUARD, useClass: ScopeGuard },
+        { provide: APP_FILTER, useClass: ServerErrorsFilter },
+      ],
+      exports: [LoggingModule, MetricsModule, KafkaModule, HealthModule, Authenticator, HttpIntake, SecurityLog],
     };
   }
 }

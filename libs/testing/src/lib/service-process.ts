@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { workspaceRoot } from './infra-env';
+import { authHeaders, TEST_AUTH_API_KEYS } from './test-credentials';
 
 /** A Tributary service started from its built bundle (`dist/apps/<app>/main.js`) as a child process. */
 export interface ServiceProcess {
@@ -21,12 +22,13 @@ export interface StartServiceOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** Starts `app`; it accepts the integration tests' key ({@link TEST_API_KEY}) unless `env` sets `AUTH_API_KEYS`. */
 export function startService(app: string, options: StartServiceOptions): ServiceProcess {
   const main = join(workspaceRoot, 'dist/apps', app, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build it first (npx nx build ${app})`);
   const child = spawn(process.execPath, ['--enable-source-maps', main], {
     cwd: workspaceRoot,
-    env: { ...process.env, LOG_LEVEL: 'info', ...options.env, PORT: String(options.port) },
+    env: { ...process.env, LOG_LEVEL: 'info', AUTH_API_KEYS: TEST_AUTH_API_KEYS, ...options.env, PORT: String(options.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -50,13 +52,13 @@ export function startService(app: string, options: StartServiceOptions): Service
   };
 }
 
-/** Polls `url` until it answers with `status`, or fails after `timeoutMs` with the last answer seen. */
+/** Polls `url` (with the integration tests' key) until it answers with `status`, or fails after `timeoutMs` with the last answer seen. */
 export async function waitForHttpStatus(url: string, status: number, timeoutMs = 60_000): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(url, { headers: authHeaders(), signal: AbortSignal.timeout(5_000) });
       const body = await response.text();
       last = `${response.status} ${body.slice(0, 500)}`;
       if (response.status === status) {

@@ -3,6 +3,7 @@ import { AUDIT_TABLE, type CdcListenerConfig } from '../../config';
 import { CDC_CONFIG } from '../capture/change-capture.service';
 import { TradingPool } from '../trading-schema/trading-pool';
 import { AuditQueryError, auditSql, encodeCursor, parseAuditQuery } from './audit-query';
+import { RequireScope } from '@tributary/service';
 
 export interface AuditEntry {
   table: string;
@@ -49,6 +50,7 @@ export class AuditController {
   }
 
   @Get()
+  @RequireScope('read:cdc.audit')
   async list(@Query() raw: Record<string, unknown>): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
     let query;
     try {

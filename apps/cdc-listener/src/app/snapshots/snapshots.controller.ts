@@ -16,6 +16,7 @@ import { CDC_CONFIG } from '../capture/change-capture.service';
 import { SIGNAL_TABLE } from '../capture/change-stream';
 import { EXECUTE_SNAPSHOT } from '../capture/resnapshot';
 import { TradingPool } from '../trading-schema/trading-pool';
+import { RequireScope } from '@tributary/service';
 
 export type ResnapshotStatus = 'pending' | 'running' | 'completed' | 'failed';
 
@@ -67,6 +68,7 @@ export class SnapshotsController {
   ) {}
 
   @Post()
+  @RequireScope('admin')
   @HttpCode(202)
   request(@Body() body: unknown): Promise<SnapshotRequestView> {
     const table = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['table'] : undefined;
@@ -75,12 +77,14 @@ export class SnapshotsController {
   }
 
   @Post(':table')
+  @RequireScope('admin')
   @HttpCode(202)
   requestTable(@Param('table') table: string): Promise<SnapshotRequestView> {
     return this.signal(table);
   }
 
   @Get()
+  @RequireScope('read:cdc.snapshots')
   async list(@Query('limit') limitText?: string): Promise<{ items: SnapshotRequestView[] }> {
     const limit = limitText === undefined ? 50 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
@@ -90,6 +94,7 @@ export class SnapshotsController {
   }
 
   @Get(':id')
+  @RequireScope('read:cdc.snapshots')
   async one(@Param('id') id: string): Promise<SnapshotRequestView> {
     const [found] = await this.signals(id, 1);
     if (!found) throw new NotFoundException(`no snapshot request ${id}`);

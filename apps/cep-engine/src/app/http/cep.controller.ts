@@ -4,6 +4,7 @@ import { CepRunner } from '../kafka/cep-runner';
 import { RecentAlerts } from '../observability/recent-alerts';
 import { RuleAdmin, RuleRequestError } from '../rules/rule-admin';
 import { RuleBook } from '../rules/rule-book';
+import { RequireScope } from '@tributary/service';
 
 async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -26,6 +27,7 @@ export class CepController {
 
   /** Every rule with its version, whether it runs, its inputs and its state on this instance's partitions. */
   @Get('patterns')
+  @RequireScope('read:cep.rules')
   patterns() {
     const stats = this.runner.processors().flatMap((processor) => processor.stats().map((entry) => ({ ...entry, slot: processor.slot })));
     return {
@@ -57,6 +59,7 @@ export class CepController {
   }
 
   @Get('alerts/recent')
+  @RequireScope('read:cep.alerts')
   recentAlerts(@Query('limit') limit?: string, @Query('rule') rule?: string): { alerts: Alert.Value[] } {
     const n = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(n) || n < 1) throw new HttpException({ statusCode: 400, message: 'limit: need a positive whole number' }, 400);
@@ -64,11 +67,13 @@ export class CepController {
   }
 
   @Get('rules')
+  @RequireScope('read:cep.rules')
   list(): { rules: CepRule.Value[] } {
     return { rules: this.rules.list().map((entry) => entry.spec) };
   }
 
   @Get('rules/:id')
+  @RequireScope('read:cep.rules')
   get(@Param('id') id: string): CepRule.Value {
     const entry = this.rules.get(id);
     if (!entry) throw new NotFoundException(`no rule ${id}`);
@@ -76,16 +81,19 @@ export class CepController {
   }
 
   @Post('rules')
+  @RequireScope('admin')
   create(@Body() body: unknown): Promise<CepRule.Value> {
     return answer(() => this.admin.create(body));
   }
 
   @Put('rules/:id')
+  @RequireScope('admin')
   replace(@Param('id') id: string, @Body() body: unknown): Promise<CepRule.Value> {
     return answer(() => this.admin.replace(id, body));
   }
 
   @Delete('rules/:id')
+  @RequireScope('admin')
   disable(@Param('id') id: string): Promise<CepRule.Value> {
     return answer(() => this.admin.disable(id));
   }

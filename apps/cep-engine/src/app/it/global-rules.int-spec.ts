@@ -1,6 +1,6 @@
 import { ScenarioBuilder } from '@tributary/cep';
 import type { Alert } from '@tributary/contracts';
-import { eventually } from '@tributary/testing';
+import { authorizedFetch, eventually } from '@tributary/testing';
 import { CepTestEnvironment, nanosAt, postJson } from '../../testing/cep-test-kit';
 
 // RISK_BREACH keys by account, but its inputs (CDC change topics) are keyed by primary key: one
@@ -26,7 +26,7 @@ describe('a rule whose inputs are not partitioned by its key (built service, rea
     const created = await postJson(`${service.baseUrl}/rules`, 'POST', { id: 'risk_breach', severity: 'critical', builtin: 'RISK_BREACH' });
     expect(created.status).toBe(201);
     await eventually(async () => {
-      const patterns = (await (await fetch(`${service.baseUrl}/patterns`)).json()) as { global: boolean; patterns: { id: string; placement: string }[] };
+      const patterns = (await (await authorizedFetch(`${service.baseUrl}/patterns`)).json()) as { global: boolean; patterns: { id: string; placement: string }[] };
       return patterns.global && patterns.patterns.some((rule) => rule.id === 'risk_breach' && rule.placement === 'global');
     }, 'the instance owns the global slot running risk_breach');
 
@@ -40,7 +40,7 @@ describe('a rule whose inputs are not partitioned by its key (built service, rea
     await env.produce(POSITIONS, [{ value: scenario.events[2]?.value ?? {}, partition: 0 }]);
 
     await eventually(() => alerts.length >= 1, 'the breach alert committed').catch(async (error: unknown) => {
-      const patterns = await (await fetch(`${service.baseUrl}/patterns`)).text();
+      const patterns = await (await authorizedFetch(`${service.baseUrl}/patterns`)).text();
       throw new Error(`${String(error)}\n${patterns}\n${service.output().slice(-6000)}`);
     });
     // The breach needed the watermark of every partition past both changes (idle ones released by

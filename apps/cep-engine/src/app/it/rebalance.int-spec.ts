@@ -1,5 +1,5 @@
 import type { Alert } from '@tributary/contracts';
-import { eventually } from '@tributary/testing';
+import { authorizedFetch, eventually } from '@tributary/testing';
 import { CepTestEnvironment, compareAlerts, nanosAt, postJson, replayAlertIds, seeded, sleep, surgeRule } from '../../testing/cep-test-kit';
 
 // Two instances of the built service in one group: the second takes half the partition numbers with
@@ -52,7 +52,7 @@ describe('cep-engine scaled out to two instances and back (built service, real b
   }
 
   async function patterns(base: string): Promise<Patterns> {
-    return (await (await fetch(`${base}/patterns`)).json()) as Patterns;
+    return (await (await authorizedFetch(`${base}/patterns`)).json()) as Patterns;
   }
 
   beforeAll(async () => {

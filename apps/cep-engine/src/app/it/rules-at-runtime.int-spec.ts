@@ -1,5 +1,5 @@
 import type { Alert, CepSideOutput } from '@tributary/contracts';
-import { eventually, waitForHttpStatus } from '@tributary/testing';
+import { authorizedFetch, eventually, waitForHttpStatus } from '@tributary/testing';
 import { CepTestEnvironment, nanosAt, postJson, surgeRule } from '../../testing/cep-test-kit';
 
 // The built service against the real broker: a rule changed through the admin endpoint takes effect
@@ -58,7 +58,7 @@ describe('cep-engine rules at runtime (built service, real broker)', () => {
     const changed = await postJson(`${base}/rules/surge`, 'PUT', { ...surgeRule('surge', { price: 100, size: 400 }), id: undefined });
     expect(changed.status).toBe(200);
     expect(changed.body).toMatchObject({ id: 'surge', version: 2 });
-    const patterns = (await (await fetch(`${base}/patterns`)).json()) as { patterns: { id: string; version: number; state: { partialMatches: number } }[] };
+    const patterns = (await (await authorizedFetch(`${base}/patterns`)).json()) as { patterns: { id: string; version: number; state: { partialMatches: number } }[] };
     expect(patterns.patterns.find((pattern) => pattern.id === 'slow_build')?.state.partialMatches).toBeGreaterThanOrEqual(1);
     expect(patterns.patterns.find((pattern) => pattern.id === 'surge')?.version).toBe(2);
 
@@ -88,7 +88,7 @@ describe('cep-engine rules at runtime (built service, real broker)', () => {
     // The engine has processed those trades and every alert it wrote is read: none came from the disabled rule.
     await env.allAlertsRead(['market.trades']);
     const recent = await eventually(async () => {
-      const body = (await (await fetch(`${base}/alerts/recent?limit=10`)).json()) as { alerts: Alert.Value[] };
+      const body = (await (await authorizedFetch(`${base}/alerts/recent?limit=10`)).json()) as { alerts: Alert.Value[] };
       return body.alerts.length >= 3 ? body.alerts : undefined;
     }, 'recent alerts');
     expect((recent ?? []).map((alert) => alert.alertId).sort()).toEqual(alerts.map((alert) => alert.alertId).sort());

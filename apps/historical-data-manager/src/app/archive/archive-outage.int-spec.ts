@@ -1,7 +1,7 @@
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv, TcpProxy } from '@tributary/testing';
+import { authorizedFetch, eventually, readInfraEnv, TcpProxy } from '@tributary/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,7 +128,7 @@ describe('archive while S3 or PostgreSQL is away (a real network failure in fron
   async function readiness(
     service: RunningApp,
   ): Promise<{ status: number; body: Record<string, Record<string, Record<string, unknown>>> }> {
-    const response = await fetch(`${service.baseUrl}/health/ready`);
+    const response = await authorizedFetch(`${service.baseUrl}/health/ready`);
     return {
       status: response.status,
       body: (await response.json()) as Record<string, Record<string, Record<string, unknown>>>,

@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parseEnv } from '@tributary/config';
 import { ClusterAdmin, connectKafkaConsumer, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, eventually, readInfraEnv } from '@tributary/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ const groups: string[] = [];
 
 function configOf(overrides: Record<string, string>): HistoricalDataManagerConfig {
   return parseEnv(historicalDataManagerEnv, {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
     LOG_LEVEL: 'warn',
     KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'] as string,
     DATABASE_URL: infraEnv['DATABASE_URL'] as string,

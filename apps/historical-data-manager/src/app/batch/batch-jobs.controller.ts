@@ -3,6 +3,7 @@ import { Body, Controller, Get, HttpCode, HttpException, HttpStatus, Inject, Par
 import type { BatchConfig } from './batch-env';
 import { BATCH_CONFIG, BatchJobService, type BatchRunView } from './batch-job.service';
 import { BatchRequestRejection, parseBatchJobRequest } from './batch-request';
+import { RequireScope } from '@tributary/service';
 
 /** The batch runner: start a job over a time range, follow its progress, list recent runs. */
 @Controller('v1/jobs')
@@ -14,6 +15,7 @@ export class BatchJobsController {
 
   /** `{ job, from, to, symbols?, params? }` -> 202 with the queued run (its id, status and where to follow it). */
   @Post()
+  @RequireScope('admin')
   @HttpCode(202)
   async start(@Body() body: unknown, @Res({ passthrough: true }) response: ServerResponse): Promise<BatchRunView> {
     const run = await this.answer(async () =>
@@ -25,6 +27,7 @@ export class BatchJobsController {
 
   /** Recent runs, newest first (`?limit=`, 1 to 500, default 50). */
   @Get()
+  @RequireScope('read:archive.jobs')
   async list(@Query() query: Record<string, unknown>): Promise<{ jobs: BatchRunView[] }> {
     return this.answer(async () => {
       for (const name of Object.keys(query)) {
@@ -39,6 +42,7 @@ export class BatchJobsController {
 
   /** One run: status, percent, rows, ETA, and once finished its result (the reconciliation report for reconcile). */
   @Get(':id')
+  @RequireScope('read:archive.jobs')
   async one(@Param('id') id: string): Promise<BatchRunView> {
     return this.answer(async () => {
       const run = await this.jobs.get(id);

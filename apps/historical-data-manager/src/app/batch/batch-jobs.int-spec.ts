@@ -9,7 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { env, mergeSpecs, parseEnv, postgresEnv, s3Env, serviceEnv } from '@tributary/config';
 import { CATALOG } from '@tributary/contracts';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, authorizedFetch, eventually, readInfraEnv } from '@tributary/testing';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import { downloadObject } from '../../testing/archived-objects';
@@ -63,6 +63,7 @@ class BatchTestModule {}
 describe('batch jobs end to end: catalog files -> job -> gold files in S3 and the catalog', () => {
   const workDir = mkdtempSync(join(tmpdir(), 'hdm-batch-it-'));
   const config = parseEnv(batchTestEnv, {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
     LOG_LEVEL: 'warn',
     DATABASE_URL: infraEnv['DATABASE_URL'],
     S3_ENDPOINT: infraEnv['S3_ENDPOINT'],
@@ -133,7 +134,7 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
   });
 
   async function startJob(body: Record<string, unknown>): Promise<BatchRunView> {
-    const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await authorizedFetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(202);
     const queued = (await response.json()) as BatchRunView;
     expect(response.headers.get('location')).toBe(`/v1/jobs/${queued.id}`);
@@ -143,7 +144,7 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
   async function finished(id: string): Promise<BatchRunView> {
     return eventually<BatchRunView | null>(
       async () => {
-        const view = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as BatchRunView;
+        const view = (await (await authorizedFetch(`${baseUrl}/v1/jobs/${id}`)).json()) as BatchRunView;
         return view.status === 'succeeded' || view.status === 'failed' ? view : null;
       },
       `batch run ${id} to finish`,
@@ -285,7 +286,7 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
   });
 
   it('lists recent runs newest first, kept in the catalog history table', async () => {
-    const listed = (await (await fetch(`${baseUrl}/v1/jobs?limit=2`)).json()) as { jobs: BatchRunView[] };
+    const listed = (await (await authorizedFetch(`${baseUrl}/v1/jobs?limit=2`)).json()) as { jobs: BatchRunView[] };
     expect(listed.jobs.map((j) => j.job)).toEqual(['reconcile', 'candles']);
     const { rows } = await pool.query(`SELECT job, status, output_rows FROM "${schema}".batch_jobs ORDER BY created_at`);
     expect(rows.map((r: { job: string; status: string }) => `${r.job}:${r.status}`)).toEqual([
@@ -296,14 +297,14 @@ describe('batch jobs end to end: catalog files -> job -> gold files in S3 and th
   });
 
   it('refuses a bad request with 400 naming the field, and an unknown run with 404', async () => {
-    const response = await fetch(`${baseUrl}/v1/jobs`, {
+    const response = await authorizedFetch(`${baseUrl}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ job: 'candles', from: '2026-03-02T14:00:10Z', to: '2026-03-02T15:00:00Z' }),
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ statusCode: 400, parameter: 'from', message: expect.stringContaining('1m boundary') });
-    const missing = await fetch(`${baseUrl}/v1/jobs/00000000-0000-4000-8000-000000000000`);
+    const missing = await authorizedFetch(`${baseUrl}/v1/jobs/00000000-0000-4000-8000-000000000000`);
     expect(missing.status).toBe(404);
   });
 });

@@ -9,12 +9,11 @@ import {
   Post,
   Query,
   UseFilters,
-  UseGuards,
   type ArgumentsHost,
   Catch,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
+import { RequireScope } from '@tributary/service';
 import { DeadLetters, type DlqPage, type PurgeReport, type ReplayReport } from './dead-letters';
 import { deadLetterTopicOf, DlqRequestError, parseOffset, parseReplaySelection } from './dlq-records';
 
@@ -51,7 +50,6 @@ function resolve(topic: string): { topic: string; dlqTopic: string } {
  * original topic) and `POST /admin/dlq/:topic/purge` (delete records, only with the DLQ's name as confirmation).
  */
 @Controller('admin/dlq')
-@UseGuards(ApiKeyGuard)
 @RequireScope('admin')
 @UseFilters(DlqRequestErrorFilter)
 export class DlqController {

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { CATALOG, HEADERS, sampleEvent } from '@tributary/contracts';
 import { ClusterAdmin, deadLetterHeaders, ensureTopics } from '@tributary/kafka';
 import type { DlqPage, ReplayReport } from './dead-letters';
-import { commitEndOffsets, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { TEST_API_KEY, TEST_AUTH_API_KEYS, authorizedFetch, commitEndOffsets, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import { rawProducer, type ReadRecord, readUntil, testConnection, topicEnds } from '../candles/candle-topics.testing';
 
-const ADMIN_KEY = 'tributary-dev-key';
+const ADMIN_KEY = TEST_API_KEY;
 const READER_KEY = 'desk-reader-key-0123456789';
 
 describe('dead-letter operations', () => {
@@ -18,7 +18,7 @@ describe('dead-letter operations', () => {
   const groupId = `gateway-dlq-test-${randomUUID()}`;
 
   function call(method: string, path: string, body?: unknown, key = ADMIN_KEY): Promise<Response> {
-    return fetch(`${gateway.baseUrl}${path}`, {
+    return authorizedFetch(`${gateway.baseUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -76,7 +76,7 @@ describe('dead-letter operations', () => {
     gateway = startService('kafka-gateway', {
       port: 23112,
       env: {
-        GATEWAY_API_KEYS: `desk:${READER_KEY}:read:*`,
+        AUTH_API_KEYS: `${TEST_AUTH_API_KEYS},desk:${READER_KEY}:read:>`,
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
         KAFKA_GROUP_ID: groupId,
         GATEWAY_ENRICHMENT_ENABLED: 'false',

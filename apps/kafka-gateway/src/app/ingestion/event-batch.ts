@@ -1,3 +1,4 @@
+import { DEFAULT_JSON_LIMITS, textDepthBreach } from '@tributary/service';
 /** One event of a request body, before validation. */
 export interface IncomingEvent {
   /** Position in the request: array index or NDJSON line (0-based, blank lines not counted). */
@@ -36,6 +37,9 @@ function eventOf(index: number, item: unknown): IncomingEvent {
   return { index, value: item.value, idempotencyKey: key };
 }
 
+/** Nesting a body may have: an array of envelopes around events that nest a few levels themselves. */
+export const MAX_BODY_DEPTH = DEFAULT_JSON_LIMITS.maxDepth;
+
 /**
  * The events of a request body: a JSON object (one event), a JSON array (many) or NDJSON
  * (`application/x-ndjson`, one event per line). Each item is an event or an envelope
@@ -46,6 +50,10 @@ function eventOf(index: number, item: unknown): IncomingEvent {
 export function readEventBatch(body: Buffer, contentType: string | undefined, headerKey?: string): IncomingEvent[] {
   const text = body.toString('utf8');
   const mediaType = (contentType ?? 'application/json').split(';', 1)[0].trim().toLowerCase();
+  // Before any parsing: a document nested thousands of levels deep is refused by name instead of
+  // overflowing the stack of the parser or the schema check.
+  const tooDeep = textDepthBreach(text, MAX_BODY_DEPTH);
+  if (tooDeep !== undefined) throw new UnreadableBodyError(tooDeep);
 
   if (mediaType === 'application/x-ndjson') {
     if (headerKey !== undefined) throw new UnreadableBodyError('Idempotency-Key applies to a single JSON event; give NDJSON lines an idempotencyKey envelope');

@@ -3,6 +3,7 @@ import { CATALOG, type EventOf, type FieldError, type TopicName, type TopicSpec,
 import { type EncodedRecord, type OutgoingRecord, TypedProducer } from '@tributary/kafka';
 import type { IncomingEvent } from './event-batch';
 import { InFlightLimiter } from './in-flight-limiter';
+import { namespacedIdempotencyKey } from './ingestion-policy';
 import { IngestionMetrics, type Transport } from './ingestion-metrics';
 import { INGESTION_OPTIONS, type IngestionOptions } from './request-body-reader';
 import { withTimeout } from './with-timeout';
@@ -38,7 +39,8 @@ export class EventLanding {
     private readonly metrics: IngestionMetrics,
   ) {}
 
-  check(stream: TopicName, events: readonly IncomingEvent[], transport: Transport): CheckedEvents {
+  /** Checks each event; `caller` namespaces the idempotency keys (the answer shows the caller's own keys). */
+  check(stream: TopicName, events: readonly IncomingEvent[], transport: Transport, caller: string): CheckedEvents {
     const results: EventResult[] = [];
     const records: OutgoingRecord<EventOf<TopicName>>[] = [];
     let unreadable = 0;
@@ -53,7 +55,7 @@ export class EventLanding {
         results.push({ index: event.index, status: 'rejected', errors: checked.errors });
         continue;
       }
-      records.push({ value: checked.value, idempotencyKey: event.idempotencyKey });
+      records.push({ value: checked.value, idempotencyKey: namespacedIdempotencyKey(caller, event.idempotencyKey) });
       results.push({ index: event.index, status: 'accepted', idempotencyKey: event.idempotencyKey });
     }
     this.metrics.rejectedEvents(stream, transport, 'unreadable', unreadable);

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
 import type { KafkaConnection } from '@tributary/kafka';
-import { eventually, freezeKafkaBroker, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { TEST_API_KEY, authorizedFetch, eventually, freezeKafkaBroker, readInfraEnv, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import { readAll, type ReadRecord, testConnection, topicEnds } from '../candles/candle-topics.testing';
 
 const STREAM = 'market.quotes';
-const KEY = 'tributary-dev-key';
+const KEY = TEST_API_KEY;
+/** The test key's holder: the gateway prefixes idempotency keys with it. */
+const CALLER = 'integration-test';
 
 function post(gateway: ServiceProcess, body: unknown, idempotencyKey: string): Promise<Response> {
-  return fetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
+  return authorizedFetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
     body: JSON.stringify(body),
@@ -21,7 +23,7 @@ function post(gateway: ServiceProcess, body: unknown, idempotencyKey: string): P
  * written before it (a send the producer retried on its own) is on the topic too.
  */
 function landed(connection: KafkaConnection, prefix: string, since: ReadonlyMap<number, bigint>): Promise<ReadRecord[]> {
-  return readAll(connection, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix), since);
+  return readAll(connection, STREAM, (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(`${CALLER}/${prefix}`), since);
 }
 
 describe('ingestion when the broker hangs and comes back', () => {
@@ -70,17 +72,17 @@ describe('ingestion when the broker hangs and comes back', () => {
     );
 
     const keys = (await landed(connection, prefix, since)).map((record) => record.headers[HEADERS.idempotencyKey]);
-    expect(keys.filter((k) => k === `${prefix}-before`)).toHaveLength(1);
+    expect(keys.filter((k) => k === `${CALLER}/${prefix}-before`)).toHaveLength(1);
     // The event of the 503 may have landed from the producer's own retry as well as from the resend:
     // every copy carries the same idempotency key, so consumers keep one.
-    expect(keys.filter((k) => k === `${prefix}-during`).length).toBeGreaterThanOrEqual(1);
-    expect(new Set(keys)).toEqual(new Set([`${prefix}-before`, `${prefix}-during`]));
+    expect(keys.filter((k) => k === `${CALLER}/${prefix}-during`).length).toBeGreaterThanOrEqual(1);
+    expect(new Set(keys)).toEqual(new Set([`${CALLER}/${prefix}-before`, `${CALLER}/${prefix}-during`]));
   });
 
   it('counts accepted and rejected events per stream and reason in its metrics', async () => {
     const invalid = await post(gateway, { ...sampleEvent(STREAM), bidPrice: -1 }, `metrics-${randomUUID()}`);
     expect(invalid.status).toBe(400);
-    const metrics = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
+    const metrics = await (await authorizedFetch(`${gateway.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/tributary_gateway_events_total\{[^}]*stream="market\.quotes"[^}]*outcome="accepted"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/tributary_gateway_rejected_events_total\{[^}]*reason="schema"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/tributary_gateway_rejected_events_total\{[^}]*reason="unavailable"[^}]*\} [1-9]/);

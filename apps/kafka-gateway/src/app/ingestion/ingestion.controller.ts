@@ -1,8 +1,8 @@
 import {
   BadRequestException,
   Controller,
+  ForbiddenException,
   Headers,
-  HttpException,
   HttpStatus,
   NotFoundException,
   Param,
@@ -10,12 +10,12 @@ import {
   Post,
   Req,
   Res,
-  UseGuards,
 } from '@nestjs/common';
 import { isTopicName } from '@tributary/contracts';
-import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
+import { type AuthenticatedRequest, PublicServerError, RequireScope } from '@tributary/service';
 import { readEventBatch, UnreadableBodyError } from './event-batch';
 import { EventLanding, type EventResult } from './event-landing';
+import { ingestionRefusal } from './ingestion-policy';
 import { IngestionMetrics } from './ingestion-metrics';
 
 export type { EventResult } from './event-landing';
@@ -36,9 +36,10 @@ interface StatusResponse {
 const RETRY_AFTER_BUSY_S = 1;
 const RETRY_AFTER_UNAVAILABLE_S = 5;
 
-class RetryLater extends HttpException {
+/** 429 or 503 with the gateway's own advice (nothing was sent; resend with the same keys): shown as is. */
+class RetryLater extends PublicServerError {
   constructor(status: HttpStatus, message: string, readonly retryAfterS: number) {
-    super({ statusCode: status, message, retryAfterSeconds: retryAfterS }, status);
+    super({ statusCode: status, message, retryAfterSeconds: retryAfterS, ...(status >= 500 ? { dependency: 'Kafka' } : {}) }, status);
   }
 }
 
@@ -48,7 +49,6 @@ class RetryLater extends HttpException {
  * (the typed producer is idempotent with acks=all).
  */
 @Controller('v1/streams')
-@UseGuards(ApiKeyGuard)
 export class IngestionController {
   constructor(
     private readonly landing: EventLanding,
@@ -59,12 +59,14 @@ export class IngestionController {
   @RequireScope((request) => `produce:${request.params?.['stream'] ?? ''}`)
   async ingest(
     @Param('stream') stream: string,
-    @Req() request: { body?: unknown },
+    @Req() request: AuthenticatedRequest,
     @Headers('content-type') contentType: string | undefined,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) response: StatusResponse,
   ): Promise<IngestionAnswer> {
     if (!isTopicName(stream)) throw new NotFoundException(`unknown stream ${stream}: not in the topic catalog`);
+    const refusal = ingestionRefusal(stream);
+    if (refusal !== undefined) throw new ForbiddenException(refusal);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
     let events;
@@ -78,15 +80,15 @@ export class IngestionController {
       throw error;
     }
 
-    const { results, records } = this.landing.check(stream, events, 'http');
+    const { results, records } = this.landing.check(stream, events, 'http', request.principal?.name ?? 'anonymous');
     const rejected = results.length - records.length;
-    const refusal = await this.landing.land(stream, records, 'http');
-    if (refusal?.refused === 'too_large') throw new PayloadTooLargeException(refusal.message);
-    if (refusal !== undefined) {
-      const busy = refusal.refused === 'busy';
+    const landing = await this.landing.land(stream, records, 'http');
+    if (landing?.refused === 'too_large') throw new PayloadTooLargeException(landing.message);
+    if (landing !== undefined) {
+      const busy = landing.refused === 'busy';
       const retryAfterS = busy ? RETRY_AFTER_BUSY_S : RETRY_AFTER_UNAVAILABLE_S;
       response.setHeader('Retry-After', String(retryAfterS));
-      throw new RetryLater(busy ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.SERVICE_UNAVAILABLE, refusal.message, retryAfterS);
+      throw new RetryLater(busy ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.SERVICE_UNAVAILABLE, landing.message, retryAfterS);
     }
     response.status(rejected > 0 ? HttpStatus.BAD_REQUEST : HttpStatus.ACCEPTED);
     return { stream, accepted: records.length, rejected, results };

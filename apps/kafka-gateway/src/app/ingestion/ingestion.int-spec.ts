@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
 import type { KafkaConnection } from '@tributary/kafka';
-import { type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { TEST_API_KEY, TEST_AUTH_API_KEYS, authorizedFetch, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import { type ReadRecord, readUntil, testConnection } from '../candles/candle-topics.testing';
 
 const STREAM = 'market.quotes';
-const ADMIN_KEY = 'tributary-dev-key';
+const ADMIN_KEY = TEST_API_KEY;
 const READER_KEY = 'desk-reader-key-0123456789';
+/** The test key's holder: the gateway prefixes idempotency keys with it (`<caller>/<key>`). */
+const CALLER = 'integration-test';
 
 function post(service: ServiceProcess, path: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${service.baseUrl}${path}`, {
+  return authorizedFetch(`${service.baseUrl}${path}`, {
     method: 'POST',
     body,
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', ...headers },
@@ -24,7 +26,7 @@ function recordsKeyed(connection: KafkaConnection, prefix: string, expected: num
     STREAM,
     (found) => found.length >= expected,
     `${expected} records keyed ${prefix}*`,
-    (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(prefix),
+    (record) => (record.headers[HEADERS.idempotencyKey] ?? '').startsWith(`${CALLER}/${prefix}`),
   );
 }
 
@@ -37,7 +39,7 @@ describe('HTTP ingestion bridge', () => {
       port: 23102,
       env: {
         GATEWAY_MAX_BODY_BYTES: '4096',
-        GATEWAY_API_KEYS: `desk:${READER_KEY}:read:*`,
+        AUTH_API_KEYS: `${TEST_AUTH_API_KEYS},desk:${READER_KEY}:read:>`,
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
         KAFKA_GROUP_ID: `gateway-ingestion-test-${randomUUID()}`,
       },
@@ -49,7 +51,7 @@ describe('HTTP ingestion bridge', () => {
     await gateway?.stop();
   });
 
-  it('answers 202 once Kafka acknowledged a single event, carrying its Idempotency-Key as the idempotency.key header', async () => {
+  it('answers 202 once Kafka acknowledged a single event, carrying its Idempotency-Key, prefixed with the caller, as the idempotency.key header', async () => {
     const key = `single-${randomUUID()}`;
     const response = await post(gateway, `/v1/streams/${STREAM}/events`, JSON.stringify(sampleEvent(STREAM)), { 'idempotency-key': key });
     expect(response.status).toBe(202);
@@ -86,7 +88,7 @@ describe('HTTP ingestion bridge', () => {
     expect(answer.results[5].errors).toEqual([expect.objectContaining({ path: '/ts', message: expect.stringMatching(/future/) })]);
 
     const landed = await recordsKeyed(connection, prefix, 2);
-    expect(landed.map((record) => record.headers[HEADERS.idempotencyKey]).sort()).toEqual([`${prefix}-0`, `${prefix}-3`]);
+    expect(landed.map((record) => record.headers[HEADERS.idempotencyKey]).sort()).toEqual([`${CALLER}/${prefix}-0`, `${CALLER}/${prefix}-3`]);
   });
 
   it('takes NDJSON, one event per line', async () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { HttpIntake } from '@tributary/service';
 
 export const INGESTION_OPTIONS = Symbol('INGESTION_OPTIONS');
 
@@ -24,12 +25,18 @@ function tooLarge(response: ServerResponse, limit: number): void {
 /**
  * Reads the bodies of `POST /v1/streams/...` as raw bytes (JSON and NDJSON alike) with the
  * gateway's own size limit, answering 413 as soon as the limit is passed without holding the rest.
- * It is registered on the HTTP server when the module is built, ahead of Nest's JSON parser, which
- * then leaves these bodies alone (`_body` set), so the limit is the gateway's, not the parser's 100 kB.
+ * It is registered on the HTTP server when the module is built, after the service's {@link HttpIntake}
+ * (so a body is read only for an authenticated caller) and ahead of Nest's JSON parser, which then
+ * leaves these bodies alone (the stream is consumed), so the limit is the gateway's.
  */
 @Injectable()
 export class RequestBodyReader {
-  constructor(adapterHost: HttpAdapterHost, @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions) {
+  constructor(
+    adapterHost: HttpAdapterHost,
+    @Inject(INGESTION_OPTIONS) private readonly options: IngestionOptions,
+    // Injected for its order only: the intake registers its authentication first.
+    _intake: HttpIntake,
+  ) {
     adapterHost.httpAdapter.use('/v1/streams', (request: BodyRequest, response: ServerResponse, next: (error?: unknown) => void) =>
       this.read(request, response, next),
     );

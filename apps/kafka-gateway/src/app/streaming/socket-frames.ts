@@ -1,4 +1,5 @@
-import { type IncomingEvent, readEventBatch, UnreadableBodyError } from '../ingestion/event-batch';
+import { textDepthBreach } from '@tributary/service';
+import { type IncomingEvent, MAX_BODY_DEPTH, readEventBatch, UnreadableBodyError } from '../ingestion/event-batch';
 import type { EventResult } from '../ingestion/event-landing';
 
 /** One producer frame: the events it carries and the id its acknowledgement will name. */
@@ -23,9 +24,12 @@ function isBatchFrame(value: unknown): value is { id?: unknown; events: unknown 
  * Throws {@link UnreadableBodyError} naming what is wrong with a frame that is not one of these.
  */
 export function readProducerFrame(data: Buffer, sequence: number): ProducerFrame {
+  const text = data.toString('utf8');
+  const tooDeep = textDepthBreach(text, MAX_BODY_DEPTH);
+  if (tooDeep !== undefined) throw new UnreadableBodyError(tooDeep.replace('the body', 'the frame'));
   let parsed: unknown;
   try {
-    parsed = JSON.parse(data.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new UnreadableBodyError(`the frame is not JSON: ${(error as Error).message}`);
   }

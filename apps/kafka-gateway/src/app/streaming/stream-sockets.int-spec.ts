@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { HEADERS, sampleEvent } from '@tributary/contracts';
 import { ClusterAdmin, type KafkaConnection, partitionOfKey } from '@tributary/kafka';
-import { eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
+import { TEST_API_KEY, TEST_AUTH_API_KEYS, authorizedFetch, eventually, type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import { readUntil, testConnection } from '../candles/candle-topics.testing';
 
 const STREAM = 'market.quotes';
-const ADMIN_KEY = 'tributary-dev-key';
+const ADMIN_KEY = TEST_API_KEY;
 const READER_KEY = 'desk-reader-key-0123456789';
 
 /** A ticker no other test writes, so this test's records are told apart on the shared topic. */
@@ -54,7 +54,7 @@ describe('WebSocket producers and live fan-out', () => {
     gateway = startService('kafka-gateway', {
       port: 23122,
       env: {
-        GATEWAY_API_KEYS: `desk:${READER_KEY}:read:*`,
+        AUTH_API_KEYS: `${TEST_AUTH_API_KEYS},desk:${READER_KEY}:read:>`,
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
         KAFKA_GROUP_ID: `gateway-ws-test-${randomUUID()}`,
       },
@@ -99,7 +99,7 @@ describe('WebSocket producers and live fan-out', () => {
       (record) => record.key === symbol,
     );
     expect(landed).toHaveLength(2);
-    expect(landed.some((record) => record.headers[HEADERS.idempotencyKey] === key)).toBe(true);
+    expect(landed.some((record) => record.headers[HEADERS.idempotencyKey] === `integration-test/${key}`)).toBe(true);
   });
 
   it('refuses the upgrade without a key, with an unknown key, without the scope, and for an unknown stream', async () => {
@@ -117,7 +117,7 @@ describe('WebSocket producers and live fan-out', () => {
     await eventually(() => seen.some((m) => m['type'] === 'subscribed'), 'the subscription');
 
     const post = (value: unknown) =>
-      fetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
+      authorizedFetch(`${gateway.baseUrl}/v1/streams/${STREAM}/events`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify(value),

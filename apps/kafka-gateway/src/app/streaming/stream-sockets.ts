@@ -9,11 +9,11 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { isTopicName, type TopicName } from '@tributary/contracts';
 import { KAFKA_CONNECTION, KAFKA_LOGGER, type KafkaConnection, ManagedConsumer, type PartitionBatch } from '@tributary/kafka';
 import { TributaryMetrics } from '@tributary/observability';
-import { presentedKey } from '../auth/api-key.guard';
-import { ApiKeyRegistry } from '../auth/api-keys';
+import { Authenticator, grants, IdentityProviderUnavailable, presentedCredential, type Principal, TokenRefused } from '@tributary/service';
 import { UnreadableBodyError } from '../ingestion/event-batch';
 import { EventLanding } from '../ingestion/event-landing';
 import { IngestionMetrics } from '../ingestion/ingestion-metrics';
+import { ingestionRefusal } from '../ingestion/ingestion-policy';
 import { INGESTION_OPTIONS, type IngestionOptions } from '../ingestion/request-body-reader';
 import { keyFilterOf, type LiveRecord, type ProducerReply, readProducerFrame } from './socket-frames';
 
@@ -24,6 +24,8 @@ export interface StreamSocketOptions {
   readonly maxSubscriberBufferBytes: number;
   /** Frames a producer connection may have waiting for acknowledgements before it is told to retry. */
   readonly maxFramesInFlight: number;
+  /** WebSockets one caller (key holder or token subject) may hold open at once (`GATEWAY_WS_MAX_CONNECTIONS_PER_CALLER`). */
+  readonly maxConnectionsPerCaller: number;
 }
 
 const ROUTE = /^\/v1\/streams\/([^/?#]+)\/(ws|live)(?:\?.*)?$/;
@@ -127,13 +129,14 @@ function refuse(socket: Duplex, status: number, reason: string, message: string)
 export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly server: WebSocketServer;
   private readonly live = new Map<string, LiveStream>();
+  private readonly openByCaller = new Map<string, number>();
   private readonly connections: Gauge<'kind'>;
   private readonly frames: Counter<'stream' | 'outcome'>;
   private readonly dropped: Counter<'stream'>;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly keys: ApiKeyRegistry,
+    private readonly authenticator: Authenticator,
     private readonly landing: EventLanding,
     @Inject(INGESTION_OPTIONS) ingestion: IngestionOptions,
     @Inject(STREAM_SOCKET_OPTIONS) private readonly options: StreamSocketOptions,
@@ -186,23 +189,46 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const kind = route[2] === 'ws' ? 'producer' : 'live';
     if (!isTopicName(stream)) return refuse(socket, 404, 'Not Found', `unknown stream ${stream}: not in the topic catalog`);
-    const presented = presentedKey({ headers: request.headers });
-    if (presented === undefined) return refuse(socket, 401, 'Unauthorized', 'an API key is required: Authorization: Bearer <key> or x-api-key');
-    const key = this.keys.authenticate(presented);
-    if (key === undefined) return refuse(socket, 401, 'Unauthorized', 'unknown API key');
+    const refusal = kind === 'producer' ? ingestionRefusal(stream) : undefined;
+    if (refusal !== undefined) return refuse(socket, 403, 'Forbidden', refusal);
+    const presented = presentedCredential(request.headers);
+    if (presented === undefined) return refuse(socket, 401, 'Unauthorized', 'a credential is required: Authorization: Bearer <key or token>, or x-api-key');
+    this.authenticator.authenticate(presented).then(
+      (principal) => this.accept(request, socket, head, stream, kind, principal),
+      (error: unknown) => {
+        if (error instanceof TokenRefused) return refuse(socket, 401, 'Unauthorized', error.message);
+        if (error instanceof IdentityProviderUnavailable) return refuse(socket, 503, 'Service Unavailable', 'the identity provider is unavailable; retry later');
+        this.logger.error({ err: error }, 'WebSocket authentication failed');
+        return refuse(socket, 500, 'Internal Server Error', 'internal error; the details are in the service log');
+      },
+    );
+  }
+
+  private accept(request: IncomingMessage, socket: Duplex, head: Buffer, stream: TopicName, kind: 'producer' | 'live', principal: Principal | undefined): void {
+    if (principal === undefined) return refuse(socket, 401, 'Unauthorized', 'unknown API key');
     const scope = `${kind === 'producer' ? 'produce' : 'read'}:${stream}`;
-    if (!ApiKeyRegistry.allows(key, scope)) return refuse(socket, 403, 'Forbidden', `the API key ${key.name} lacks the scope ${scope}`);
+    if (!grants(principal.scopes, scope)) return refuse(socket, 403, 'Forbidden', `${principal.name} lacks the scope ${scope}`);
+    const open = this.openByCaller.get(principal.name) ?? 0;
+    if (open >= this.options.maxConnectionsPerCaller) {
+      return refuse(socket, 429, 'Too Many Requests', `${principal.name} already holds ${open} WebSockets; at most ${this.options.maxConnectionsPerCaller} per caller`);
+    }
+    this.openByCaller.set(principal.name, open + 1);
+    socket.once('close', () => {
+      const left = (this.openByCaller.get(principal.name) ?? 1) - 1;
+      if (left <= 0) this.openByCaller.delete(principal.name);
+      else this.openByCaller.set(principal.name, left);
+    });
 
     this.server.handleUpgrade(request, socket, head, (ws) => {
       this.connections.inc({ kind });
       ws.once('close', () => this.connections.dec({ kind }));
-      this.logger.info({ stream, kind, apiKey: key.name }, 'WebSocket opened');
-      if (kind === 'producer') this.serveProducer(ws, stream);
+      this.logger.info({ stream, kind, principal: principal.name }, 'WebSocket opened');
+      if (kind === 'producer') this.serveProducer(ws, stream, principal.name);
       else this.serveSubscriber(ws, stream, new URL(request.url ?? '/', 'http://gateway').searchParams.get('keys') ?? undefined);
     });
   }
 
-  private serveProducer(ws: WebSocket, stream: TopicName): void {
+  private serveProducer(ws: WebSocket, stream: TopicName, caller: string): void {
     let sequence = 0;
     let pending = 0;
     // Replies go out in frame order: each frame's reply waits for the one before it.
@@ -210,7 +236,12 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     ws.on('message', (data: RawData) => {
       sequence += 1;
       const id = sequence;
-      const reply = this.handleFrame(stream, toBuffer(data), id, pending).catch(
+      if (ws.bufferedAmount > this.options.maxSubscriberBufferBytes) {
+        // The producer sends without reading its acknowledgements: stop rather than queue replies without bound.
+        ws.close(1008, 'acknowledgements are not being read; read them before sending more');
+        return;
+      }
+      const reply = this.handleFrame(stream, toBuffer(data), id, pending, caller).catch(
         (error: unknown): ProducerReply => ({ type: 'error', id, message: `the frame failed: ${(error as Error).message}` }),
       );
       pending += 1;
@@ -222,7 +253,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  private async handleFrame(stream: TopicName, data: Buffer, sequence: number, pending: number): Promise<ProducerReply> {
+  private async handleFrame(stream: TopicName, data: Buffer, sequence: number, pending: number, caller: string): Promise<ProducerReply> {
     let frame;
     try {
       frame = readProducerFrame(data, sequence);
@@ -236,7 +267,7 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
     if (pending >= this.options.maxFramesInFlight) {
       return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: `${pending} frames of this connection wait for Kafka; resend later` };
     }
-    const { results, records } = this.landing.check(stream, frame.events, 'ws');
+    const { results, records } = this.landing.check(stream, frame.events, 'ws', caller);
     const refusal = await this.landing.land(stream, records, 'ws');
     if (refusal?.refused === 'unavailable') return { type: 'error', id: frame.id, message: refusal.message };
     if (refusal !== undefined) return { type: 'retry', id: frame.id, retryAfterMs: RETRY_AFTER_MS, message: refusal.message };

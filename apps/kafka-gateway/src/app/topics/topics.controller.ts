@@ -1,11 +1,10 @@
-import { Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiKeyGuard, RequireScope } from '../auth/api-key.guard';
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { RequireScope } from '@tributary/service';
 import type { ApplyReport, DriftReport } from './topic-reconciler';
 import { CatalogTopics } from './catalog-topics';
 
 /** The topic catalog against the cluster: `GET /admin/topics` reports drift, `POST /admin/topics/apply` removes it. */
 @Controller('admin/topics')
-@UseGuards(ApiKeyGuard)
 @RequireScope('admin')
 export class TopicsController {
   constructor(private readonly topics: CatalogTopics) {}

@@ -5,7 +5,7 @@ import { HEADERS, nanosFromMillis, validateEvent } from '@tributary/contracts';
 import { parseEnv } from '@tributary/config';
 import { ClusterAdmin, decodeHeaders, kafkaConnection, recordHeader, TopicReader } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { eventually } from '@tributary/testing';
+import { TEST_AUTH_API_KEYS, authorizedFetch, eventually } from '@tributary/testing';
 import { AppModule } from '../../app/app.module';
 import { dateOfDay, easternDay } from '../../chain/market-calendar';
 import { optionsCollectorConfigIssues, optionsCollectorEnv } from '../../config';
@@ -57,6 +57,7 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
     const config = parseEnv(
       optionsCollectorEnv,
       {
+    AUTH_API_KEYS: TEST_AUTH_API_KEYS,
         KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
         INSTANCE_ID: instance,
         LOG_LEVEL: 'warn',
@@ -154,7 +155,7 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
   });
 
   it('shows the Alpaca connection on GET /status and the vendor Greeks on GET /chains/SPY', async () => {
-    const status = (await (await fetch(`${baseUrl}/status`)).json()) as {
+    const status = (await (await authorizedFetch(`${baseUrl}/status`)).json()) as {
       source: string;
       connection: { state: string; contractsListed: number; streams: Record<string, { state: string; confirmed: number }> };
     };
@@ -163,7 +164,7 @@ describe('options-collector fed by Alpaca (local peer) publishing to the real br
     expect(status.connection.streams['options']).toMatchObject({ state: 'streaming', confirmed: 4 });
     expect(JSON.stringify(status)).not.toContain(SECRET);
 
-    const chain = (await (await fetch(`${baseUrl}/chains/SPY`)).json()) as { contracts: { symbol: string; vendor?: unknown }[] };
+    const chain = (await (await authorizedFetch(`${baseUrl}/chains/SPY`)).json()) as { contracts: { symbol: string; vendor?: unknown }[] };
     expect(chain.contracts.find((item) => item.symbol === atTheMoney)?.vendor).toEqual({ source: 'alpaca', iv: 0.19, greeks: { delta: 0.51 } });
   });
 });

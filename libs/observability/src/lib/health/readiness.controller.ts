@@ -6,6 +6,33 @@ import {
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 
+/** Keys of an indicator's details that may hold a driver's message (hosts, paths, credentials in URLs). */
+const PRIVATE_DETAIL_KEYS = new Set(['message', 'error', 'cause', 'stack']);
+
+function withoutDriverMessages(section: unknown): unknown {
+  if (section === null || typeof section !== 'object') return section;
+  return Object.fromEntries(
+    Object.entries(section as Record<string, unknown>).map(([name, indicator]) => [
+      name,
+      indicator !== null && typeof indicator === 'object'
+        ? Object.fromEntries(Object.entries(indicator as Record<string, unknown>).filter(([key]) => !PRIVATE_DETAIL_KEYS.has(key)))
+        : indicator,
+    ]),
+  );
+}
+
+/**
+ * A readiness probe's 503: which dependency is down and its non-secret details, without the
+ * drivers' messages (those are in the service log, written when readiness changes). The probe is
+ * open to anyone who can reach the port, so its body says no more than that.
+ */
+export class ReadinessFailure extends ServiceUnavailableException {
+  constructor(result: unknown) {
+    const body = (result ?? {}) as Partial<HealthCheckResult>;
+    super({ status: body.status ?? 'error', info: body.info, error: withoutDriverMessages(body.error), details: withoutDriverMessages(body.details) });
+  }
+}
+
 /**
  * Base of each app's health controller: `GET <prefix>/live` (the process answers, nothing
  * else is checked, so a dependency outage never gets the pod restarted) and
@@ -50,8 +77,9 @@ export abstract class ReadinessController {
       this.noteReadiness(true, result);
       return result;
     } catch (error) {
-      if (error instanceof ServiceUnavailableException) this.noteReadiness(false, error.getResponse());
-      throw error;
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      this.noteReadiness(false, error.getResponse());
+      throw new ReadinessFailure(error.getResponse());
     }
   }
 
