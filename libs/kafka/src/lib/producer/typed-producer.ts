@@ -76,7 +76,7 @@ export interface TypedProducerOptions {
   readonly lingerMs?: number;
   /** Largest request; default 1 000 000 bytes (below the broker's default message.max.bytes). */
   readonly maxBatchBytes?: number;
-  /** Check every event against the catalog schema before sending; default on outside production. */
+  /** Check every event against the catalog schema before sending; default on (KAFKA_VALIDATE_EVENTS). */
   readonly validate?: boolean;
   /**
    * How long a request keeps being tried while the brokers refuse it with a retriable error or
@@ -187,7 +187,7 @@ export class TypedProducer {
   ) {
     const instance = options.instanceId ?? process.env['INSTANCE_ID'] ?? process.env['HOSTNAME'] ?? hostname();
     this.producerId = `${options.service}/${instance}`;
-    this.validate = options.validate ?? process.env['NODE_ENV'] !== 'production';
+    this.validate = options.validate ?? true;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 30_000;
     this.client = applyBrokerAddress(new Producer(clientOptionsOf(connection)), connection);
     this.batches = new BatchProducer(this.client, {
