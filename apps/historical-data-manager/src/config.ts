@@ -8,6 +8,7 @@ import {
   s3Env,
 } from '@tributary/config';
 import { kafkaEnv } from '@tributary/kafka';
+import { authEnv } from '@tributary/service';
 import { resolveArchivedTopics } from './app/archive/archived-topics';
 import { parseRetentionPolicy } from './app/lifecycle/retention-policy';
 import { batchEnv } from './app/batch/batch-env';
@@ -50,6 +51,7 @@ function archiveRetentionVariable(): EnvVar<string[]> {
 export const historicalDataManagerEnv = mergeSpecs(
   serviceEnv(3105),
   kafkaEnv,
+  authEnv,
   {
     KAFKA_GROUP_ID: env.string({
       default: 'tributary-historical-data-manager',
@@ -165,6 +167,45 @@ export const historicalDataManagerEnv = mergeSpecs(
       min: 1,
       max: 64,
       description: 'DuckDB threads the query API uses',
+    }),
+    HISTORY_QUERY_MAX_BYTES: env.int({
+      default: 256 * 1024 * 1024,
+      min: 1024,
+      description:
+        'Bytes of archive files one query may read (the catalog sizes of the files it selects, checked before any download; at most `HISTORY_CACHE_MAX_BYTES`); more is refused with 429',
+    }),
+    HISTORY_QUERY_MAX_CONCURRENT: env.int({
+      default: 8,
+      min: 1,
+      max: 1000,
+      description: 'Rows queries running at once in one instance; one more is refused with 429 and Retry-After',
+    }),
+    HISTORY_QUERY_MAX_CONCURRENT_PER_CALLER: env.int({
+      default: 2,
+      min: 1,
+      max: 1000,
+      description:
+        'Rows queries one caller (the authenticated principal) runs at once; one more is refused with 429 and Retry-After',
+    }),
+    DUCKDB_MEMORY_LIMIT: env.int({
+      default: 192 * 1024 * 1024,
+      min: 16 * 1024 * 1024,
+      description:
+        'Bytes of memory each DuckDB instance of the service may use (`memory_limit`; the query API, compaction and the batch layer have one each; sized for a 1 GiB pod)',
+    }),
+    DUCKDB_MAX_TEMP_BYTES: env.int({
+      default: 1024 * 1024 * 1024,
+      min: 0,
+      description:
+        'Bytes each DuckDB instance may spill to disk (`max_temp_directory_size`, in a `duckdb-spill` folder of `HISTORY_CACHE_DIR`, of `BATCH_WORK_DIR` for batch runs)',
+    }),
+  },
+  {
+    ARCHIVE_MAX_SNAPSHOTS: env.int({
+      default: 100,
+      min: 1,
+      max: 100_000,
+      description: 'Snapshots kept at most; creating one more is refused with 409 until one is released',
     }),
   },
   batchEnv,

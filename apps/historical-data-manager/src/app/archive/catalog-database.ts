@@ -1,10 +1,19 @@
 import { DataSource } from 'typeorm';
-import { migrateSchema } from '@tributary/postgres';
+import { migrateSchema, type SessionTimeouts } from '@tributary/postgres';
 import { CATALOG_ENTITIES } from './catalog-entities';
 import { catalogMigrations } from './catalog-migrations';
 
-/** A TypeORM data source on the archive catalog schema, with its entities and migrations. */
-export function catalogDataSource(databaseUrl: string, schema: string, applicationName = 'historical-data-manager'): DataSource {
+/**
+ * A TypeORM data source on the archive catalog schema, with its entities and migrations; its
+ * sessions carry `timeouts` when given (`sessionTimeouts` of @tributary/postgres; the migrations'
+ * data source goes without: a migration may rightly take longer than any query).
+ */
+export function catalogDataSource(
+  databaseUrl: string,
+  schema: string,
+  applicationName = 'historical-data-manager',
+  timeouts: SessionTimeouts = {},
+): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
@@ -14,7 +23,7 @@ export function catalogDataSource(databaseUrl: string, schema: string, applicati
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     applicationName,
-    extra: { max: 4 },
+    extra: { max: 4, ...timeouts },
   });
 }
 

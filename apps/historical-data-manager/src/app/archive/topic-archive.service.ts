@@ -15,6 +15,7 @@ import type { HistoricalDataManagerConfig } from '../../config';
 import { type ArchiveDependency, DependencyUnavailableError } from './archive-dependencies';
 import { DatasetArchiveBuffer } from './archive-flush-buffer';
 import type { ArchivedTopic } from './archived-topics';
+import { sessionTimeouts } from '@tributary/postgres';
 import { catalogDataSource, migrateCatalog } from './catalog-database';
 import { type ArchiveRecord, ParquetPartitionWriter } from './parquet-partition-writer';
 import { type ArchiveBatchResult, type ArchivedDataset, TopicArchiver } from './topic-archiver';
@@ -317,7 +318,12 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       try {
         const applied = await migrateCatalog(this.config.DATABASE_URL, schema);
         if (applied.length > 0) this.log.log(`archive catalog "${schema}" migrated: ${applied.join(', ')}`);
-        this.catalog = await catalogDataSource(this.config.DATABASE_URL, schema).initialize();
+        this.catalog = await catalogDataSource(
+          this.config.DATABASE_URL,
+          schema,
+          'historical-data-manager',
+          sessionTimeouts(this.config),
+        ).initialize();
         break;
       } catch (error) {
         if (this.stopped) throw error;

@@ -29,7 +29,7 @@ export const batchEnv = {
     default: 100,
     min: 1,
     max: 100_000,
-    description: 'Batch runs waiting at most (one runs at a time); a request beyond is refused with 429',
+    description: 'Batch runs queued or running at most (one runs at a time); a request beyond is refused with 429 naming the quota',
   }),
   BATCH_THREADS: env.int({ default: 2, min: 1, max: 64, description: 'DuckDB threads a batch run uses' }),
   BATCH_WORK_DIR: env.string({
@@ -61,4 +61,9 @@ export type BatchConfig = ConfigOf<typeof batchEnv> &
   ConfigOf<typeof s3Env> & {
     readonly ARCHIVE_CATALOG_SCHEMA: string;
     readonly INSTANCE_ID?: string | undefined;
+    /** The archived topics (`<topic>` or `<topic>:<catalog topic>`): which datasets a job may read. */
+    readonly ARCHIVE_TOPICS?: readonly string[];
+    /** Limits of the batch layer's DuckDB instance (the service's settings; defaults when absent). */
+    readonly DUCKDB_MEMORY_LIMIT?: number;
+    readonly DUCKDB_MAX_TEMP_BYTES?: number;
   };

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectsCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
   Inject,
   Injectable,
@@ -17,8 +17,10 @@ import {
   Optional,
 } from '@nestjs/common';
 import { createS3Client, TributaryMetrics } from '@tributary/observability';
+import { sessionTimeouts } from '@tributary/postgres';
 import { Pool } from 'pg';
 import { Counter, Gauge } from 'prom-client';
+import { openDuckDb } from '../query/duckdb-limits';
 import { type CacheLease, LocalObjectCache } from '../query/local-object-cache';
 import { formatInstant } from '../query/query-parameters';
 import { BatchCatalog, type GoldSwap, migrateBatchCatalog } from './batch-catalog';
@@ -152,6 +154,7 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
       application_name: 'historical-data-manager-batch',
       max: 3,
       connectionTimeoutMillis: 5_000,
+      ...sessionTimeouts(config),
     });
     this.pool.on('error', () => undefined); // an idle connection lost: the next query opens another
     this.s3 = createS3Client(config);
@@ -206,11 +209,12 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
   /** Queues a run; 429 when the queue is full. */
   async submit(request: BatchJobRequest, trigger: BatchTrigger = 'api'): Promise<BatchRunView> {
     if (this.stopped) throw new BatchRequestRejection(429, null, 'the service is stopping; ask again later');
-    if (this.queue.length >= this.config.BATCH_MAX_QUEUED) {
+    const pending = this.queue.length + [...this.runs.values()].filter((r) => r.status === 'running').length;
+    if (pending >= this.config.BATCH_MAX_QUEUED) {
       throw new BatchRequestRejection(
         429,
         null,
-        `${this.queue.length} runs are waiting already (BATCH_MAX_QUEUED); ask again once some have finished`,
+        `${pending} runs are queued or running; at most ${this.config.BATCH_MAX_QUEUED} at once (BATCH_MAX_QUEUED): ask again once some have finished`,
       );
     }
     const run: BatchRun = {
@@ -625,9 +629,11 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private duckdb(): Promise<DuckDBInstance> {
-    this.duck ??= DuckDBInstance.create(':memory:', {
-      threads: String(this.config.BATCH_THREADS),
-      temp_directory: join(this.config.BATCH_WORK_DIR, 'duckdb-spill'),
+    this.duck ??= openDuckDb({
+      threads: this.config.BATCH_THREADS,
+      memoryLimitBytes: this.config.DUCKDB_MEMORY_LIMIT ?? 192 * 1024 * 1024,
+      maxTempBytes: this.config.DUCKDB_MAX_TEMP_BYTES ?? 1024 * 1024 * 1024,
+      tempDirectory: join(this.config.BATCH_WORK_DIR, 'duckdb-spill'),
     });
     return this.duck;
   }
@@ -638,6 +644,7 @@ export class BatchJobService implements OnModuleInit, OnApplicationShutdown {
       maxBytes: this.config.BATCH_CACHE_MAX_BYTES,
       fetchConcurrency: this.config.BATCH_FETCH_CONCURRENCY,
       fetch: (key, destination) => this.download(key, destination),
+      boundName: 'BATCH_CACHE_MAX_BYTES',
     });
     return this.cache;
   }

@@ -19,7 +19,13 @@ export class BatchJobsController {
   @HttpCode(202)
   async start(@Body() body: unknown, @Res({ passthrough: true }) response: ServerResponse): Promise<BatchRunView> {
     const run = await this.answer(async () =>
-      this.jobs.submit(parseBatchJobRequest(body, { maxRangeMs: this.config.BATCH_MAX_RANGE_MS, maxSymbols: 1000 })),
+      this.jobs.submit(
+        parseBatchJobRequest(body, {
+          maxRangeMs: this.config.BATCH_MAX_RANGE_MS,
+          maxSymbols: 1000,
+          archivedTopics: this.config.ARCHIVE_TOPICS ?? [],
+        }),
+      ),
     );
     response.setHeader('Location', `/v1/jobs/${run.id}`);
     return run;

@@ -84,3 +84,41 @@ describe('BATCH_SCHEDULE', () => {
     expect(nextDueAt(entries, start + H + 2n * M, 2n * M)).toBe(start + H + 17n * M);
   });
 });
+
+describe('datasets a batch job may read', () => {
+  const archivedTopics = ['market.trades', 'replay.trades:market.trades', 'options.flow', 'market.quotes', 'cdc.public.accounts'];
+  const refused = (params: Record<string, unknown>, job = 'candles') => {
+    try {
+      parseBatchJobRequest({ job, from: '2026-03-02T15:00:00Z', to: '2026-03-02T16:00:00Z', params }, { ...limits, archivedTopics });
+    } catch (error) {
+      if (error instanceof BatchRequestRejection) return { status: error.status, parameter: error.parameter, message: error.message };
+      throw error;
+    }
+    return null;
+  };
+
+  it('a job reads its default dataset, or an archived dataset whose records follow the same catalog topic', () => {
+    expect(refused({})).toBeNull();
+    expect(refused({ tradesDataset: 'replay_trades' })).toBeNull();
+    expect(refused({ flowDataset: 'options_flow' }, 'flow')).toBeNull();
+  });
+
+  it('a job naming a dataset of another kind is refused with 400 naming the datasets it may read', () => {
+    expect(refused({ tradesDataset: 'cdc_public_accounts' })).toEqual({
+      status: 400,
+      parameter: 'params.tradesDataset',
+      message: 'the candles job cannot read "cdc_public_accounts" through params.tradesDataset; allowed: market_trades, replay_trades',
+    });
+    expect(refused({ tradesDataset: 'market_quotes' }, 'reconcile')).toMatchObject({ status: 400, parameter: 'params.tradesDataset' });
+    expect(refused({ sentimentDataset: 'market_trades' }, 'sentiment')).toMatchObject({
+      status: 400,
+      parameter: 'params.sentimentDataset',
+      message: expect.stringContaining('allowed: news_sentiment'),
+    });
+    expect(refused({ realtimePrefix: 'market_' }, 'reconcile')).toMatchObject({
+      status: 400,
+      parameter: 'params.realtimePrefix',
+      message: expect.stringContaining('allowed: candles_'),
+    });
+  });
+});

@@ -3,6 +3,7 @@
  * through the same checks, so a run never starts on input the API would refuse.
  */
 import { TICKER_PATTERN } from '@tributary/contracts';
+import { datasetOfTopic } from '../archive/archive-layout';
 import { formatInstant, parseInstant } from '../query/query-parameters';
 
 export const BATCH_JOBS = ['candles', 'reconcile', 'features', 'flow', 'sentiment'] as const;
@@ -99,6 +100,68 @@ export interface BatchRequestLimits {
   maxRangeMs: number;
   /** Most symbols one run may name. */
   maxSymbols: number;
+  /**
+   * `ARCHIVE_TOPICS`: the datasets a job may read besides the defaults (see {@link allowedInputs}).
+   * Without it, only the default datasets.
+   */
+  archivedTopics?: readonly string[];
+}
+
+/** The dataset parameters of the jobs: the catalog topic whose records each must hold, and its default. */
+const INPUT_PARAMS = {
+  tradesDataset: { topic: 'market.trades', fallback: 'market_trades' },
+  flowDataset: { topic: 'options.flow', fallback: 'options_flow' },
+  sentimentDataset: { topic: 'news.sentiment', fallback: 'news_sentiment' },
+} as const;
+type InputParam = keyof typeof INPUT_PARAMS;
+
+/** `ARCHIVE_TOPICS` entries as (dataset, catalog topic whose schema its records follow). */
+function archivedSchemas(archivedTopics: readonly string[]): { dataset: string; schemaTopic: string }[] {
+  return archivedTopics.map((entry) => {
+    const [topic, schemaTopic = topic] = entry.split(':').map((part) => part.trim()) as [string, string?];
+    return { dataset: datasetOfTopic(topic), schemaTopic };
+  });
+}
+
+/**
+ * The datasets a job's dataset parameter may name: its default (`market_trades`, `options_flow`,
+ * `news_sentiment`) and every archived dataset whose records follow the same catalog topic (an
+ * `ARCHIVE_TOPICS` entry `replay.trades:market.trades` allows `replay_trades` for trades). For
+ * `realtimePrefix`: `candles_` and every prefix whose 1s, 10s and 1m datasets are archived from
+ * topics following `candles.1s`, `candles.10s` and `candles.1m`. A run never reads anything else.
+ */
+export function allowedInputs(param: InputParam | 'realtimePrefix', archivedTopics: readonly string[] = []): string[] {
+  const archived = archivedSchemas(archivedTopics);
+  if (param === 'realtimePrefix') {
+    const prefixes = new Set(['candles_']);
+    for (const { dataset, schemaTopic } of archived) {
+      if (schemaTopic !== 'candles.1m' || !dataset.endsWith('1m')) continue;
+      const prefix = dataset.slice(0, -'1m'.length);
+      const all = CANDLE_INTERVALS.every((interval) =>
+        archived.some((a) => a.dataset === `${prefix}${interval}` && a.schemaTopic === `candles.${interval}`),
+      );
+      if (all && prefix.length > 0) prefixes.add(prefix);
+    }
+    return [...prefixes].sort();
+  }
+  const { topic, fallback } = INPUT_PARAMS[param];
+  return [...new Set([fallback, ...archived.filter((a) => a.schemaTopic === topic).map((a) => a.dataset)])].sort();
+}
+
+/** 400 naming the allowed datasets when a dataset parameter of `request` names one its job cannot read. */
+export function checkInputDatasets(request: BatchJobRequest, archivedTopics: readonly string[] = []): void {
+  const params = request.params as unknown as Record<string, unknown>;
+  for (const param of [...(Object.keys(INPUT_PARAMS) as InputParam[]), 'realtimePrefix' as const]) {
+    const value = params[param];
+    if (typeof value !== 'string') continue;
+    const allowed = allowedInputs(param, archivedTopics);
+    if (!allowed.includes(value)) {
+      reject(
+        `params.${param}`,
+        `the ${request.job} job cannot read ${JSON.stringify(value)} through params.${param}; allowed: ${allowed.join(', ')}`,
+      );
+    }
+  }
 }
 
 const MINUTE_NS = 60_000_000_000n;
@@ -276,7 +339,9 @@ export function parseBatchJobRequest(body: unknown, limits: BatchRequestLimits):
   const toNs = instant(fields, 'to');
   const symbols = symbolsOf(fields['symbols'], limits.maxSymbols);
   const params = parseJobParams(job as BatchJobName, fields['params']);
-  return checkedRequest({ job, fromNs, toNs, symbols, params } as BatchJobRequest, limits);
+  const request = checkedRequest({ job, fromNs, toNs, symbols, params } as BatchJobRequest, limits);
+  checkInputDatasets(request, limits.archivedTopics);
+  return request;
 }
 
 /** Range checks shared by API and scheduled runs: ordered, not too long, whole windows. */

@@ -1,14 +1,17 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createS3Client, TributaryMetrics } from '@tributary/observability';
+import { sessionTimeouts } from '@tributary/postgres';
 import { Pool } from 'pg';
 import { Counter } from 'prom-client';
 import type { HistoricalDataManagerConfig } from '../../config';
 import { DependencyUnavailableError, isPostgresUnavailable } from '../archive/archive-dependencies';
 import { migrateCatalog } from '../archive/catalog-database';
 import { ARCHIVE_CONFIG } from '../archive/topic-archive.service';
+import { openDuckDb } from '../query/duckdb-limits';
 import { QueryRejection } from '../query/query-parameters';
 import { planCompactions } from './compaction-plan';
 import {
@@ -73,6 +76,8 @@ export class ArchiveLifecycleService implements OnModuleInit, OnApplicationShutd
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
   private compactionQueue: Promise<unknown> = Promise.resolve();
+  /** Compactions asked through the API, queued or running, by dataset: at most one each. */
+  private readonly requested = new Map<string, { request: CompactRequest; since: Date }>();
   private stopped = false;
   private readonly compactionsTotal: Counter<'status'>;
   private readonly retiredTotal: Counter<'reason'>;
@@ -87,6 +92,7 @@ export class ArchiveLifecycleService implements OnModuleInit, OnApplicationShutd
       application_name: 'historical-data-manager-lifecycle',
       max: 3,
       connectionTimeoutMillis: 5_000,
+      ...sessionTimeouts(config),
     });
     this.pool.on('error', () => undefined); // an idle connection lost: the next query opens another
     this.s3 = createS3Client(config);
@@ -179,9 +185,29 @@ export class ArchiveLifecycleService implements OnModuleInit, OnApplicationShutd
     trigger: CompactionTrigger,
     settledBefore: Date | null = null,
   ): Promise<CompactionSummary> {
+    if (trigger === 'api' && dataset !== null) return this.compactOnRequest(dataset, request);
     const pass = this.compactionQueue.then(() => this.compactPass(dataset, request, trigger, settledBefore));
     this.compactionQueue = pass.catch(() => undefined);
     return pass;
+  }
+
+  /** At most one compaction asked through the API per dataset, queued or running: a second is refused with 409 naming it. */
+  private compactOnRequest(dataset: string, request: CompactRequest): Promise<CompactionSummary> {
+    const pending = this.requested.get(dataset);
+    if (pending !== undefined) {
+      const scope = pending.request.date === null ? 'every hour partition' : pending.request.hour === null ? pending.request.date : `${pending.request.date} hour ${pending.request.hour}`;
+      return Promise.reject(
+        new QueryRejection(
+          409,
+          null,
+          `a compaction of ${dataset} (${scope}) asked at ${pending.since.toISOString()} is queued or running; one per dataset at a time: ask again once it has answered`,
+        ),
+      );
+    }
+    this.requested.set(dataset, { request, since: new Date() });
+    const pass = this.compactionQueue.then(() => this.compactPass(dataset, request, 'api', null));
+    this.compactionQueue = pass.catch(() => undefined);
+    return pass.finally(() => this.requested.delete(dataset));
   }
 
   private async compactPass(
@@ -307,7 +333,16 @@ export class ArchiveLifecycleService implements OnModuleInit, OnApplicationShutd
 
   async createSnapshot(request: SnapshotRequest): Promise<SnapshotDescription> {
     await this.ready();
-    const created = await this.catalogCall(() => this.catalog.createSnapshot(request.name, request.datasets));
+    const created = await this.catalogCall(() =>
+      this.catalog.createSnapshot(request.name, request.datasets, this.config.ARCHIVE_MAX_SNAPSHOTS),
+    );
+    if (typeof created === 'object' && 'kept' in created) {
+      throw new QueryRejection(
+        409,
+        'name',
+        `${created.kept} snapshots are kept; at most ${this.config.ARCHIVE_MAX_SNAPSHOTS} (ARCHIVE_MAX_SNAPSHOTS): release one first (DELETE /v1/snapshots/:name)`,
+      );
+    }
     if (created === 'exists') {
       throw new QueryRejection(409, 'name', `a snapshot named "${request.name}" exists already (release it first, or pick another name)`);
     }
@@ -360,8 +395,14 @@ export class ArchiveLifecycleService implements OnModuleInit, OnApplicationShutd
     }
   }
 
+  /** Compaction's DuckDB instance, held to its memory, spill and thread limits. */
   private duckdb(): Promise<DuckDBInstance> {
-    this.duck ??= DuckDBInstance.create(':memory:', { threads: '2' });
+    this.duck ??= openDuckDb({
+      threads: 2,
+      memoryLimitBytes: this.config.DUCKDB_MEMORY_LIMIT,
+      maxTempBytes: this.config.DUCKDB_MAX_TEMP_BYTES,
+      tempDirectory: join(this.config.HISTORY_CACHE_DIR, 'duckdb-spill-compaction'),
+    });
     return this.duck;
   }
 

@@ -380,9 +380,28 @@ export class LifecycleCatalog {
    * Records the current files of `datasets` (every dataset when null) as snapshot `name`. Returns
    * `exists` when the name is taken, or the datasets the catalog does not know.
    */
-  async createSnapshot(name: string, datasets: readonly string[] | null): Promise<SnapshotDescription | 'exists' | { unknown: string[] }> {
+  /**
+   * Records a snapshot of the current files of `datasets` (every dataset when null). Refused with
+   * `{ kept }` when `maxSnapshots` exist already (counted under the snapshot lock, so instances
+   * creating snapshots at once never pass the quota together).
+   */
+  async createSnapshot(
+    name: string,
+    datasets: readonly string[] | null,
+    maxSnapshots = Number.MAX_SAFE_INTEGER,
+  ): Promise<SnapshotDescription | 'exists' | { unknown: string[] } | { kept: number }> {
     return this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.lockName]);
+      const [{ kept, taken }] = (
+        await client.query(
+          `SELECT count(*)::int AS kept, bool_or(name = $1) AS taken FROM ${this.table('snapshots')}`,
+          [name],
+        )
+      ).rows as [{ kept: number; taken: boolean | null }];
+      if (taken !== true && kept >= maxSnapshots) {
+        await client.query('ROLLBACK');
+        return { kept };
+      }
       const known = new Set(
         (await client.query(`SELECT name FROM ${this.table('datasets')}`)).rows.map((r: { name: string }) => r.name),
       );

@@ -41,6 +41,8 @@ export interface SelectedFile {
   sourcePartition: number;
   firstOffset: bigint;
   lastOffset: bigint;
+  /** Smallest event time in the file, epoch ns (files come ordered by it). */
+  minEventTimeNs: bigint;
   columns: string[];
 }
 
@@ -151,7 +153,7 @@ export class DatasetCatalog {
     const last = hourPartitionOf(toNs - 1n);
     // one statement: a compaction swapping files meanwhile is seen entirely or not at all
     const rows = (await this.query(
-      `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset,
+      `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset, min_event_time_ns,
               ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
          FROM ${snapshot === null ? this.table('files') : this.table('snapshot_files')}
         WHERE dataset = $1 AND ${snapshot === null ? '$9::text IS NULL' : 'snapshot = $9'}
@@ -178,6 +180,7 @@ export class DatasetCatalog {
       source_partition: number;
       first_offset: string;
       last_offset: string;
+      min_event_time_ns: string;
       columns: string[];
     }[];
     return rows.map((r) => ({
@@ -187,6 +190,7 @@ export class DatasetCatalog {
       sourcePartition: r.source_partition,
       firstOffset: BigInt(r.first_offset),
       lastOffset: BigInt(r.last_offset),
+      minEventTimeNs: BigInt(r.min_event_time_ns),
       columns: r.columns,
     }));
   }

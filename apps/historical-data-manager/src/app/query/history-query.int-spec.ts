@@ -6,7 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
 import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import { createS3Client } from '@tributary/observability';
-import { eventually, readInfraEnv } from '@tributary/testing';
+import { authorizedFetch, eventually, readInfraEnv } from '@tributary/testing';
 import { DataSource } from 'typeorm';
 import { metricValue, type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
 import { datasetOfTopic } from '../archive/archive-layout';
@@ -169,8 +169,9 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
         ARCHIVE_FLUSH_AGE_MS: '1h',
         ARCHIVE_FLUSH_ROWS: '100000',
         HISTORY_CACHE_DIR: join(dir, 'cache'),
-        // room for the three files of one hour, not for a day's nine
-        HISTORY_CACHE_MAX_BYTES: String(Math.max(...fileBytes) * 4),
+        // room for the nine files of three hours, not for the eighteen of both days; one query
+        // reads at most this many bytes (HISTORY_QUERY_MAX_BYTES is clipped to the cache's bound)
+        HISTORY_CACHE_MAX_BYTES: String(Math.max(...fileBytes) * 10),
         HISTORY_QUERY_MAX_ROWS: '1000',
         HISTORY_QUERY_MAX_RANGE_MS: '72h',
       }),
@@ -202,7 +203,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     dataset: string,
     params: Record<string, string>,
   ): Promise<Record<string, unknown>[]> {
-    const response = await fetch(rowsUrl(dataset, params));
+    const response = await authorizedFetch(rowsUrl(dataset, params));
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     return (await response.json()) as Record<string, unknown>[];
@@ -211,7 +212,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
   const COLUMNS = 'kafka_partition,kafka_offset,symbol,price,size,conditions,ts';
 
   it('lists the datasets with their columns, files, rows and event-time range', async () => {
-    const response = await fetch(`${service.baseUrl}/v1/datasets`);
+    const response = await authorizedFetch(`${service.baseUrl}/v1/datasets`);
     expect(response.status).toBe(200);
     const { datasets } = (await response.json()) as { datasets: Record<string, unknown>[] };
     const listed = datasets.find((d) => d['name'] === seeded.name);
@@ -281,7 +282,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     const json = await getJson(seeded.name, params);
     expect(json).toHaveLength(ROWS_PER_FILE);
 
-    const ndjson = await fetch(rowsUrl(seeded.name, { ...params, format: 'ndjson' }));
+    const ndjson = await authorizedFetch(rowsUrl(seeded.name, { ...params, format: 'ndjson' }));
     expect(ndjson.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
     const lines = (await ndjson.text())
       .trimEnd()
@@ -289,7 +290,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
       .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual(json);
 
-    const csv = await fetch(rowsUrl(seeded.name, { ...params, format: 'csv' }));
+    const csv = await authorizedFetch(rowsUrl(seeded.name, { ...params, format: 'csv' }));
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const [header, ...body] = (await csv.text()).trimEnd().split('\n');
     expect(header).toBe('kafka_offset,symbol,price,conditions,ts');
@@ -306,7 +307,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
 
   it('Parquet output is read back by DuckDB with the same rows, INT64 values exact', async () => {
     const from = day1;
-    const response = await fetch(
+    const response = await authorizedFetch(
       rowsUrl(seeded.name, {
         from: iso(from),
         to: iso(from + HOUR),
@@ -351,19 +352,21 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
     expect(await hits()).toBe(hitsBefore + 1);
   });
 
-  it('the cache stays within its byte bound: reading a whole day evicts the least recently used files, which are fetched again later', async () => {
+  it('the cache stays within its byte bound: reading both days evicts the least recently used files, which are fetched again later', async () => {
     const evictedBefore = await metricValue(service.baseUrl, 'tributary_history_cache_evicted_bytes_total');
-    const rows = await getJson(seeded.name, {
-      from: iso(day1),
-      to: iso(day1 + 3n * HOUR),
-      columns: 'ts',
-      limit: '1000',
-    });
-    expect(rows).toHaveLength(9 * ROWS_PER_FILE > 1000 ? 1000 : 9 * ROWS_PER_FILE);
+    for (const day of [day1, day2]) {
+      const rows = await getJson(seeded.name, {
+        from: iso(day),
+        to: iso(day + 3n * HOUR),
+        columns: 'ts',
+        limit: '1000',
+      });
+      expect(rows).toHaveLength(9 * ROWS_PER_FILE > 1000 ? 1000 : 9 * ROWS_PER_FILE);
+    }
     expect(await metricValue(service.baseUrl, 'tributary_history_cache_evicted_bytes_total')).toBeGreaterThan(
       evictedBefore,
     );
-    const max = Math.max(...fileBytes) * 4;
+    const max = Math.max(...fileBytes) * 10;
     expect(await metricValue(service.baseUrl, 'tributary_history_cache_bytes')).toBeLessThanOrEqual(max);
 
     const missesBefore = await metricValue(service.baseUrl, 'tributary_history_cache_misses_total');
@@ -375,7 +378,7 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
 
   it('bad requests get a 4xx naming the parameter; an unknown dataset a 404', async () => {
     const status = async (dataset: string, params: Record<string, string>) => {
-      const response = await fetch(rowsUrl(dataset, params));
+      const response = await authorizedFetch(rowsUrl(dataset, params));
       return { status: response.status, ...((await response.json()) as Record<string, unknown>) };
     };
     const from = iso(day1);
@@ -409,10 +412,16 @@ describe('query API over the archive: GET /v1/datasets and /v1/datasets/:dataset
       status: 422,
       parameter: 'limit',
     });
-    // 2,160 rows match the two days: more than the 1,000 one response may carry
-    expect(await status(seeded.name, { from, to: iso(day2 + 3n * HOUR) })).toMatchObject({
+    // 1,080 rows match the first day's three hours: more than the 1,000 one response may carry
+    expect(await status(seeded.name, { from, to: iso(day1 + 3n * HOUR) })).toMatchObject({
       status: 413,
       parameter: 'limit',
+    });
+    // the two days' eighteen files hold more bytes than one query may read (the cache's bound here)
+    expect(await status(seeded.name, { from, to: iso(day2 + 3n * HOUR) })).toMatchObject({
+      status: 429,
+      budget: 'HISTORY_CACHE_MAX_BYTES',
+      parameter: 'from',
     });
   });
 

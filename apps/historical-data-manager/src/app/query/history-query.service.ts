@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createS3Client, TributaryMetrics } from '@tributary/observability';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { sessionTimeouts } from '@tributary/postgres';
 import { Pool } from 'pg';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -17,7 +18,9 @@ import { DependencyUnavailableError, isPostgresUnavailable } from '../archive/ar
 import type { ArchiveRecord } from '../archive/parquet-partition-writer';
 import { ARCHIVE_CONFIG, TopicArchiveService } from '../archive/topic-archive.service';
 import { DatasetCatalog, type DatasetColumn, type DatasetDescription, type SelectedFile } from './dataset-catalog';
-import { type CacheLease, LocalObjectCache } from './local-object-cache';
+import { openDuckDb } from './duckdb-limits';
+import { CacheCapacityError, type CacheLease, LocalObjectCache } from './local-object-cache';
+import { BudgetExceeded, checkByteBudget, filesStartingBy, firstFilesFor, QueryConcurrency } from './query-budgets';
 import { parseRowsQuery, QueryRejection, type RowsQuery, formatInstant } from './query-parameters';
 import {
   type ColumnEncoding,
@@ -51,7 +54,10 @@ export interface DatasetListing {
 
 /** What one query read, for logs and tests. */
 export interface RowsServed {
+  /** Files read (with a limit, the files ordered first in event time that can hold the rows returned). */
   files: number;
+  /** Bytes of the files fetched into the cache for this query (with a limit, perhaps more than read). */
+  fetchedBytes: number;
   bufferedRows: number;
   rows: number;
 }
@@ -106,6 +112,11 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
   private readonly cacheBytes: Gauge;
   private readonly rowsServed: Counter<'format'>;
   private readonly queryDuration: Histogram<'format'>;
+  private readonly refusals: Counter<'budget'>;
+  private readonly concurrency: QueryConcurrency;
+  /** Bytes of archive objects one query may read: `HISTORY_QUERY_MAX_BYTES`, never more than the cache holds. */
+  private readonly maxQueryBytes: number;
+  private readonly maxQueryBytesName: string;
 
   constructor(
     @Inject(ARCHIVE_CONFIG) private readonly config: HistoricalDataManagerConfig,
@@ -117,9 +128,18 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       application_name: 'historical-data-manager-query',
       max: 4,
       connectionTimeoutMillis: 5_000,
+      ...sessionTimeouts(config),
     });
     this.pool.on('error', () => undefined); // an idle connection lost: the next query opens another
     this.s3 = createS3Client(config);
+    this.concurrency = new QueryConcurrency({
+      maxConcurrent: config.HISTORY_QUERY_MAX_CONCURRENT,
+      maxConcurrentPerCaller: config.HISTORY_QUERY_MAX_CONCURRENT_PER_CALLER,
+      names: { service: 'HISTORY_QUERY_MAX_CONCURRENT', perCaller: 'HISTORY_QUERY_MAX_CONCURRENT_PER_CALLER' },
+    });
+    const cacheBound = config.HISTORY_QUERY_MAX_BYTES > config.HISTORY_CACHE_MAX_BYTES;
+    this.maxQueryBytes = cacheBound ? config.HISTORY_CACHE_MAX_BYTES : config.HISTORY_QUERY_MAX_BYTES;
+    this.maxQueryBytesName = cacheBound ? 'HISTORY_CACHE_MAX_BYTES' : 'HISTORY_QUERY_MAX_BYTES';
     this.catalog = new DatasetCatalog(this.pool, config.ARCHIVE_CATALOG_SCHEMA, archive.archivedDatasets());
     const registry = metrics.registry;
     const counter = (name: string, help: string) =>
@@ -148,6 +168,14 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
         buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30],
         registers: [registry],
       });
+    this.refusals =
+      (registry.getSingleMetric('tributary_history_queries_refused_total') as Counter<'budget'> | undefined) ??
+      new Counter({
+        name: 'tributary_history_queries_refused_total',
+        help: 'Rows requests refused with 429, by the budget they would have exceeded',
+        labelNames: ['budget'],
+        registers: [registry],
+      });
   }
 
   onModuleInit(): void {
@@ -169,6 +197,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       maxBytes: this.config.HISTORY_CACHE_MAX_BYTES,
       fetchConcurrency: this.config.HISTORY_CACHE_FETCH_CONCURRENCY,
       fetch: (key, destination) => this.download(key, destination),
+      boundName: 'HISTORY_CACHE_MAX_BYTES',
       observer: {
         hit: () => this.cacheHits.inc(),
         miss: () => this.cacheMisses.inc(),
@@ -192,8 +221,14 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
   /**
    * Validates the request, selects the files, and streams the rows to `response`. Every refusal
    * (4xx) and unavailable store (503) is thrown before the first byte is written.
+   *
+   * Budgets, checked before anything is downloaded: at most `HISTORY_QUERY_MAX_CONCURRENT` queries
+   * at once, `HISTORY_QUERY_MAX_CONCURRENT_PER_CALLER` of one `caller` (the authenticated
+   * principal; null: none known), and at most `HISTORY_QUERY_MAX_BYTES` of archive files read by one
+   * query (the catalog's sizes). With `limit`, files are read in event-time order and only those
+   * that can hold the first `limit` rows are fetched, so the budget counts those alone.
    */
-  async rows(name: string, rawQuery: Record<string, unknown>, response: ServerResponse): Promise<RowsServed> {
+  async rows(name: string, rawQuery: Record<string, unknown>, response: ServerResponse, caller: string | null = null): Promise<RowsServed> {
     const started = performance.now();
     const dataset = await this.describe(name, false);
     const query = parseRowsQuery(
@@ -219,31 +254,112 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       }
     }
 
-    // The buffers first, the catalog second: a record flushed in between is then in both (and
-    // read once, from its file), never in neither. A snapshot is its recorded files alone.
-    const buffered = query.snapshot === null ? this.bufferedRows(dataset, query) : [];
-    const files = await this.unlessCatalogDown(() =>
-      this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols, query.snapshot),
-    );
-    const extra = withoutCommitted(buffered, files);
-    const lease = await this.fetchFiles(files);
-    const duck = await this.duckdb();
-    const connection = await duck.connect();
+    const leave = this.refusedAs(() => this.concurrency.enter(caller));
+    const leases: CacheLease[] = [];
     try {
-      await connection.run(`SET TimeZone = 'UTC'`);
-      await this.loadBuffered(connection, dataset, extra);
-      const source = this.sourceSql(dataset, query, files, lease);
-      if (query.limit === null) await this.refuseTooManyRows(connection, source, files, extra.length);
-      const served =
-        query.format === 'parquet'
-          ? await this.streamParquet(connection, dataset, query, source, response)
-          : await this.streamText(connection, dataset, query, source, response);
-      this.rowsServed.labels(query.format).inc(served);
-      this.queryDuration.labels(query.format).observe((performance.now() - started) / 1000);
-      return { files: files.length, bufferedRows: extra.length, rows: served };
+      // The buffers first, the catalog second: a record flushed in between is then in both (and
+      // read once, from its file), never in neither. A snapshot is its recorded files alone.
+      const buffered = query.snapshot === null ? this.bufferedRows(dataset, query) : [];
+      const selected = await this.unlessCatalogDown(() =>
+        this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols, query.snapshot),
+      );
+      const extra = withoutCommitted(buffered, selected);
+      const duck = await this.duckdb();
+      const connection = await duck.connect();
+      try {
+        await connection.run(`SET TimeZone = 'UTC'`);
+        await this.loadBuffered(connection, dataset, extra);
+        const { files, paths, fetchedBytes } =
+          query.limit === null
+            ? await this.fetchAll(selected, leases)
+            : await this.fetchFirst(connection, dataset, query, selected, query.limit, leases);
+        const source = this.sourceSql(dataset, query, files, paths);
+        if (query.limit === null) await this.refuseTooManyRows(connection, source, files, extra.length);
+        const served =
+          query.format === 'parquet'
+            ? await this.streamParquet(connection, dataset, query, source, response)
+            : await this.streamText(connection, dataset, query, source, response);
+        this.rowsServed.labels(query.format).inc(served);
+        this.queryDuration.labels(query.format).observe((performance.now() - started) / 1000);
+        return { files: files.length, fetchedBytes, bufferedRows: extra.length, rows: served };
+      } finally {
+        connection.closeSync();
+      }
     } finally {
-      connection.closeSync();
-      lease.release();
+      for (const lease of leases) lease.release();
+      leave();
+    }
+  }
+
+  /** Queries running now (for tests). */
+  get runningQueries(): number {
+    return this.concurrency.active;
+  }
+
+  /** Every selected file, within the byte budget. */
+  private async fetchAll(files: SelectedFile[], leases: CacheLease[]): Promise<FetchedFiles> {
+    this.refusedAs(() => checkByteBudget(files, this.maxQueryBytes, this.maxQueryBytesName));
+    const lease = await this.fetchFiles(files);
+    leases.push(lease);
+    return { files, paths: lease.paths, fetchedBytes: files.reduce((sum, f) => sum + f.bytes, 0) };
+  }
+
+  /**
+   * The files that can hold the first `limit` rows, fetched in event-time order: first enough files
+   * for `limit` rows by the catalog's counts, more (twice as many each time) while those hold fewer
+   * matching rows; once the `limit`-th row's time is known, the files starting by then, the only
+   * ones that can hold a row ordered before it. Every step stays within the byte budget.
+   */
+  private async fetchFirst(
+    connection: DuckDBConnection,
+    dataset: DatasetDescription,
+    query: RowsQuery,
+    ordered: SelectedFile[],
+    limit: number,
+    leases: CacheLease[],
+  ): Promise<FetchedFiles> {
+    const paths = new Map<string, string>();
+    const fetch = async (files: SelectedFile[]) => {
+      this.refusedAs(() => checkByteBudget(files, this.maxQueryBytes, this.maxQueryBytesName));
+      const missing = files.filter((f) => !paths.has(f.key));
+      if (missing.length === 0) return;
+      const lease = await this.fetchFiles(missing);
+      leases.push(lease);
+      missing.forEach((f, i) => paths.set(f.key, lease.paths[i] as string));
+    };
+    const result = (files: SelectedFile[]): FetchedFiles => ({
+      files,
+      paths: files.map((f) => paths.get(f.key) as string),
+      fetchedBytes: ordered.filter((f) => paths.has(f.key)).reduce((sum, f) => sum + f.bytes, 0),
+    });
+    let wanted = limit;
+    let taken = firstFilesFor(ordered, wanted);
+    for (;;) {
+      await fetch(taken);
+      const source = this.sourceSql(dataset, query, taken, taken.map((f) => paths.get(f.key) as string));
+      const reader = await connection.runAndReadAll(
+        `SELECT ts FROM (${source}) ORDER BY ts LIMIT 1 OFFSET ${limit - 1}`,
+      );
+      const last = reader.getRows()[0]?.[0];
+      if (last !== undefined && last !== null) {
+        const needed = filesStartingBy(ordered, BigInt(last as bigint));
+        await fetch(needed);
+        return result(needed);
+      }
+      if (taken.length === ordered.length) return result(taken);
+      wanted *= 2;
+      const next = firstFilesFor(ordered, wanted);
+      taken = next.length > taken.length ? next : ordered.slice(0, Math.min(ordered.length, taken.length * 2));
+    }
+  }
+
+  /** Runs `work`; a budget it exceeds is counted before it goes on as the refusal. */
+  private refusedAs<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof BudgetExceeded) this.refusals.labels(error.budget).inc();
+      throw error;
     }
   }
 
@@ -296,6 +412,10 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     try {
       return await cache.acquire(files.map((f) => ({ key: f.key, bytes: f.bytes })));
     } catch (error) {
+      if (error instanceof CacheCapacityError) {
+        this.refusals.labels(error.boundName).inc();
+        throw new BudgetExceeded(error.boundName, error.maxBytes, error.message, error.busy ? 1 : null);
+      }
       throw new DependencyUnavailableError('s3', error);
     }
   }
@@ -305,8 +425,14 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     await pipeline(object.Body as Readable, createWriteStream(destination));
   }
 
-  private duckdb(): Promise<DuckDBInstance> {
-    this.duck ??= DuckDBInstance.create(':memory:', { threads: String(this.config.HISTORY_QUERY_THREADS) });
+  /** The query API's DuckDB instance, held to its memory, spill and thread limits. */
+  duckdb(): Promise<DuckDBInstance> {
+    this.duck ??= openDuckDb({
+      threads: this.config.HISTORY_QUERY_THREADS,
+      memoryLimitBytes: this.config.DUCKDB_MEMORY_LIMIT,
+      maxTempBytes: this.config.DUCKDB_MAX_TEMP_BYTES,
+      tempDirectory: join(this.config.HISTORY_CACHE_DIR, 'duckdb-spill'),
+    });
     return this.duck;
   }
 
@@ -348,7 +474,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
    * symbol is pushed into the Parquet scan, which skips row groups by their statistics), with
    * every dataset column (null where a file predates it).
    */
-  private sourceSql(dataset: DatasetDescription, query: RowsQuery, files: SelectedFile[], lease: CacheLease): string {
+  private sourceSql(dataset: DatasetDescription, query: RowsQuery, files: SelectedFile[], paths: readonly string[]): string {
     const where = [`ts >= ${query.fromNs}`, `ts < ${query.toNs}`];
     if (query.symbols.length > 0) {
       where.push(`${quote(dataset.symbolColumn as string)} IN (${query.symbols.map(literal).join(', ')})`);
@@ -369,7 +495,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
         .join(', ');
     const parts = [`SELECT ${select(bufferedColumns)} FROM buffered WHERE ${where.join(' AND ')}`];
     if (files.length > 0) {
-      const list = lease.paths.map(literal).join(', ');
+      const list = paths.map(literal).join(', ');
       parts.unshift(
         `SELECT ${select(fileColumns)} FROM read_parquet([${list}], union_by_name = true) WHERE ${where.join(' AND ')}`,
       );
@@ -499,6 +625,13 @@ function drained(response: ServerResponse): Promise<void> {
     response.on('drain', done);
     response.on('close', done);
   });
+}
+
+/** Files a query reads, their local paths (same order) and the bytes fetched for it. */
+interface FetchedFiles {
+  files: SelectedFile[];
+  paths: string[];
+  fetchedBytes: number;
 }
 
 interface BufferedRow {

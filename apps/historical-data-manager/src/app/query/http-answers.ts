@@ -1,34 +1,74 @@
-import { HttpException, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { HttpException, HttpStatus, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { DependencyUnavailableError } from '../archive/archive-dependencies';
+import { BudgetExceeded } from './query-budgets';
 import { QueryRejection } from './query-parameters';
 
 /** Seconds a client should wait before asking again while S3 or PostgreSQL is away. */
 export const RETRY_AFTER_UNAVAILABLE_S = 5;
 
+const log = new Logger('HttpAnswers');
+
 /**
  * Runs an API call and turns its refusals into HTTP answers: a {@link QueryRejection} into its 4xx
- * `{ statusCode, error, message, parameter }`, an unavailable store into 503 with `dependency` and
- * `retryAfterSeconds`.
+ * `{ statusCode, error, message, parameter }`; a {@link BudgetExceeded} into 429 with `budget`,
+ * `limit` and, when asking again may succeed, `retryAfterSeconds` (and a `Retry-After` header when
+ * `response` is given); an unavailable store into 503 with `dependency` and `retryAfterSeconds`.
+ * A 503 body names the store only: the driver's message goes to the log, never to the client.
  */
-export async function answer<T>(work: () => Promise<T>): Promise<T> {
+export async function answer<T>(work: () => Promise<T>, response?: ServerResponse): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof QueryRejection) {
-      throw new HttpException(
-        { statusCode: error.status, error: HttpStatus[error.status], message: error.message, parameter: error.parameter },
-        error.status,
-      );
-    }
-    if (error instanceof DependencyUnavailableError) {
-      throw new ServiceUnavailableException({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: error.message,
-        dependency: error.dependency,
-        retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_S,
-      });
-    }
-    throw error;
+    throw httpErrorOf(error, response);
   }
+}
+
+/** The HTTP answer of a refusal (see {@link answer}); other errors are returned as they are. */
+export function httpErrorOf(error: unknown, response?: ServerResponse): unknown {
+  if (error instanceof QueryRejection) {
+    return new HttpException(
+      {
+        statusCode: error.status,
+        error: HttpStatus[error.status],
+        message: error.message,
+        parameter: error.parameter,
+      },
+      error.status,
+    );
+  }
+  if (error instanceof BudgetExceeded) {
+    if (error.retryAfterSeconds !== null && response !== undefined && !response.headersSent) {
+      response.setHeader('Retry-After', String(error.retryAfterSeconds));
+    }
+    return new HttpException(
+      {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: error.message,
+        budget: error.budget,
+        limit: error.limit,
+        parameter: error.parameter,
+        ...(error.retryAfterSeconds === null ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+      },
+      429,
+    );
+  }
+  if (error instanceof DependencyUnavailableError) {
+    log.warn({
+      msg: 'request answered 503: a store is unavailable',
+      dependency: error.dependency,
+      error: error.message,
+    });
+    if (response !== undefined && !response.headersSent)
+      response.setHeader('Retry-After', String(RETRY_AFTER_UNAVAILABLE_S));
+    return new ServiceUnavailableException({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `${error.dependency} is unavailable; retry later`,
+      dependency: error.dependency,
+      retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_S,
+    });
+  }
+  return error;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalObjectCache, type ObjectFetcher, Semaphore } from './local-object-cache';
+import { CacheCapacityError, LocalObjectCache, type ObjectFetcher, Semaphore } from './local-object-cache';
 
 /** Objects of known sizes, fetched after the test lets them go (so overlaps can be arranged). */
 function objectStore(sizes: Record<string, number>) {
@@ -111,14 +111,65 @@ describe('local object cache', () => {
     expect(readdirSync(dir)).toHaveLength(2);
   });
 
-  it('objects a reader holds are not evicted; the cache shrinks back when they are released', async () => {
+  it('objects a reader holds are not evicted; what they leave free is evicted down to the bound on release', async () => {
+    const store = objectStore({ a: 60, b: 30, c: 50 });
+    const cache = await LocalObjectCache.open({ dir, maxBytes: 100, fetchConcurrency: 2, fetch: store.fetch });
+    const sized = (keys: string[]) => keys.map((key) => ({ key, bytes: { a: 60, b: 30, c: 50 }[key] as number }));
+    const held = cache.acquire(sized(['a', 'b']));
+    await store.releaseAll(held);
+    const lease = await held;
+    expect(cache.usedBytes).toBe(90);
+    expect(lease.paths.map((p) => readFileSync(p).length)).toEqual([60, 30]);
+    lease.release();
+    const next = cache.acquire(sized(['c']));
+    await store.releaseAll(next);
+    (await next).release();
+    expect(cache.usedBytes).toBeLessThanOrEqual(100);
+  });
+
+  it('a lease larger than the bound is refused before anything is fetched, naming the bound', async () => {
+    const store = objectStore({ a: 60, b: 60 });
+    const cache = await LocalObjectCache.open({
+      dir,
+      maxBytes: 100,
+      fetchConcurrency: 2,
+      fetch: store.fetch,
+      boundName: 'HISTORY_CACHE_MAX_BYTES',
+    });
+    const refusal = await cache
+      .acquire([
+        { key: 'a', bytes: 60 },
+        { key: 'b', bytes: 60 },
+      ])
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(CacheCapacityError);
+    expect((refusal as CacheCapacityError).busy).toBe(false);
+    expect((refusal as Error).message).toMatch(/120 bytes.*at most 100 \(HISTORY_CACHE_MAX_BYTES\)/);
+    expect(store.fetched).toEqual([]);
+    expect(cache.usedBytes).toBe(0);
+  });
+
+  it('what other readers hold counts against the bound: a lease that would exceed it is refused as busy until they release', async () => {
     const store = objectStore({ a: 60, b: 60 });
     const cache = await LocalObjectCache.open({ dir, maxBytes: 100, fetchConcurrency: 2, fetch: store.fetch });
-    const lease = await acquireAll(cache, store, ['a', 'b']);
-    expect(cache.usedBytes).toBe(120);
-    expect(lease.paths.map((p) => readFileSync(p).length)).toEqual([60, 60]);
+    const first = cache.acquire([{ key: 'a', bytes: 60 }]);
+    // refused while the first fetch is still under way: its bytes are reserved before they land
+    const whileFetching = await cache.acquire([{ key: 'b', bytes: 60 }]).catch((error: unknown) => error);
+    expect(whileFetching).toBeInstanceOf(CacheCapacityError);
+    expect((whileFetching as CacheCapacityError).busy).toBe(true);
+    await store.releaseAll(first);
+    const lease = await first;
+    // the same object again fits: it is held already and counted once
+    const again = await cache.acquire([{ key: 'a', bytes: 60 }]);
+    expect(cache.heldBytes).toBe(60);
+    again.release();
     lease.release();
-    expect(cache.usedBytes).toBe(60);
+    expect(cache.heldBytes).toBe(0);
+    const second = cache.acquire([{ key: 'b', bytes: 60 }]);
+    await store.releaseAll(second);
+    (await second).release();
+    expect(cache.usedBytes).toBe(60); // a was evicted to make room before b was fetched
+    expect(store.fetched).toEqual(['a', 'b']);
   });
 
   it('a fetch whose size differs from the catalog fails, keeps nothing, and the next reader fetches again', async () => {

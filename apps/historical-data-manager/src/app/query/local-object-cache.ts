@@ -25,6 +25,32 @@ export interface LocalObjectCacheOptions {
   fetchConcurrency: number;
   fetch: ObjectFetcher;
   observer?: ObjectCacheObserver;
+  /** Name of the setting of `maxBytes`, for refusals (e.g. `HISTORY_CACHE_MAX_BYTES`). */
+  boundName?: string;
+}
+
+/**
+ * A lease refused because the objects it asks for do not fit the cache's bound next to the objects
+ * other readers hold: `busy` when they would fit once those are released, else never.
+ */
+export class CacheCapacityError extends Error {
+  constructor(
+    readonly wantedBytes: number,
+    readonly heldBytes: number,
+    readonly maxBytes: number,
+    readonly boundName: string,
+  ) {
+    super(
+      wantedBytes > maxBytes
+        ? `the objects asked for hold ${wantedBytes} bytes; the local object cache holds at most ${maxBytes} (${boundName})`
+        : `the objects asked for hold ${wantedBytes} bytes and other readers hold ${heldBytes} of the ${maxBytes} the local object cache may keep (${boundName}); ask again once they finish`,
+    );
+  }
+
+  /** Whether the request could fit once other readers release their objects. */
+  get busy(): boolean {
+    return this.wantedBytes <= this.maxBytes;
+  }
 }
 
 /** An object wanted by a reader; `bytes`, when known (the catalog's size), is checked after a fetch. */
@@ -72,8 +98,13 @@ export class Semaphore {
  * Objects of the archive as local files, for DuckDB to read: a least-recently-used cache on disk,
  * bounded in bytes. Objects missing locally are fetched in parallel (at most `fetchConcurrency` at
  * once over all readers) and once each: readers asking for an object being fetched wait for that
- * fetch. Objects a reader holds (between {@link acquire} and `release`) are never evicted; the
- * cache may exceed its bound while they are held and shrinks back on release.
+ * fetch. Objects a reader holds (between {@link acquire} and `release`) are never evicted.
+ *
+ * The bound is hard: the bytes held by readers plus the bytes of the fetches under way (their
+ * catalog size, reserved before the fetch starts) never exceed `maxBytes`. A lease that would take
+ * them beyond is refused up front with a {@link CacheCapacityError}, before anything is fetched;
+ * room for a fetch is made by evicting unheld objects before it starts, so the files on disk stay
+ * within the bound too.
  *
  * Archive objects are immutable once committed (a key is rewritten only by a retry of the same
  * offsets, before its commit), so a cached file never goes stale.
@@ -82,9 +113,11 @@ export class LocalObjectCache {
   /** Least recently used first (Map keeps insertion order; a hit re-inserts). */
   private readonly entries = new Map<string, Entry>();
   /** Fetches under way, with the number of readers waiting for each (each gets a pin when it lands). */
-  private readonly inFlight = new Map<string, { entry: Promise<Entry>; waiters: number }>();
+  private readonly inFlight = new Map<string, { entry: Promise<Entry>; waiters: number; reserved: number }>();
   private readonly fetches: Semaphore;
   private bytes = 0;
+  /** Catalog bytes of the fetches under way (not on disk yet, already counted against the bound). */
+  private reservedBytes = 0;
 
   private constructor(private readonly options: LocalObjectCacheOptions) {
     if (!(options.maxBytes >= 1)) throw new RangeError('the cache needs a maxBytes of at least 1');
@@ -131,8 +164,20 @@ export class LocalObjectCache {
     return this.entries.has(idOf(key));
   }
 
-  /** Local files of `objects`, fetched when missing; they stay on disk until the lease is released. */
+  /** Bytes readers hold now, with the fetches under way: what the bound leaves no room to evict. */
+  get heldBytes(): number {
+    let held = this.reservedBytes;
+    for (const entry of this.entries.values()) if (entry.pins > 0) held += entry.bytes;
+    return held;
+  }
+
+  /**
+   * Local files of `objects`, fetched when missing; they stay on disk until the lease is released.
+   * Refused with a {@link CacheCapacityError}, before anything is fetched, when they do not fit the
+   * bound next to what other readers hold.
+   */
   async acquire(objects: readonly WantedObject[]): Promise<CacheLease> {
+    this.refuseBeyondBound(objects);
     const pinned: Entry[] = [];
     const results = await Promise.allSettled(
       objects.map(async (object) => {
@@ -158,6 +203,25 @@ export class LocalObjectCache {
     };
   }
 
+  /** Synchronous with the pins {@link acquire} takes next, so two readers never both count the same room. */
+  private refuseBeyondBound(objects: readonly WantedObject[]): void {
+    const ids = new Map<string, WantedObject>();
+    for (const object of objects) ids.set(idOf(object.key), object);
+    let wanted = 0;
+    let adding = 0;
+    for (const [id, object] of ids) {
+      const entry = this.entries.get(id);
+      const bytes = entry?.bytes ?? object.bytes ?? 0;
+      wanted += bytes;
+      if ((entry !== undefined && entry.pins > 0) || this.inFlight.has(id)) continue; // counted already
+      adding += bytes;
+    }
+    const held = this.heldBytes;
+    if (wanted > this.options.maxBytes || held + adding > this.options.maxBytes) {
+      throw new CacheCapacityError(wanted, held, this.options.maxBytes, this.options.boundName ?? 'maxBytes');
+    }
+  }
+
   private unpin(entries: Entry[]): void {
     for (const entry of entries) entry.pins--;
     this.evict();
@@ -177,9 +241,18 @@ export class LocalObjectCache {
     this.options.observer?.miss?.(object.key);
     let fetching = this.inFlight.get(id);
     if (!fetching) {
-      const started = { entry: this.fetches.run(() => this.fetch(id, object)), waiters: 0 };
+      const reserved = object.bytes ?? 0;
+      this.reservedBytes += reserved;
+      this.evict(); // room for it on disk before it lands
+      const started = { entry: this.fetches.run(() => this.fetch(id, object)), waiters: 0, reserved };
       this.inFlight.set(id, started);
-      started.entry.catch(() => this.inFlight.delete(id));
+      started.entry.catch(() => {
+        if (this.inFlight.get(id) === started) {
+          this.inFlight.delete(id);
+          this.reservedBytes -= reserved;
+          this.evict();
+        }
+      });
       fetching = started;
     }
     fetching.waiters++;
@@ -197,8 +270,10 @@ export class LocalObjectCache {
       }
       await rename(part, path);
       // pinned for every reader waiting for this fetch, before any eviction can see it
-      const entry: Entry = { id, path, bytes: size, pins: this.inFlight.get(id)?.waiters ?? 0 };
+      const fetching = this.inFlight.get(id);
+      const entry: Entry = { id, path, bytes: size, pins: fetching?.waiters ?? 0 };
       this.inFlight.delete(id);
+      this.reservedBytes -= fetching?.reserved ?? 0;
       this.entries.set(id, entry);
       this.bytes += size;
       this.options.observer?.fetched?.(object.key, size);
@@ -211,12 +286,13 @@ export class LocalObjectCache {
   }
 
   /**
-   * Removes least recently used, unheld files until the cache fits its bound. Synchronous, so a
-   * fetch of the same object that completes meanwhile can never have its new file removed.
+   * Removes least recently used, unheld files until the cache, with the fetches under way, fits its
+   * bound. Synchronous, so a fetch of the same object that completes meanwhile can never have its
+   * new file removed.
    */
   private evict(): void {
     for (const entry of [...this.entries.values()]) {
-      if (this.bytes <= this.options.maxBytes) break;
+      if (this.bytes + this.reservedBytes <= this.options.maxBytes) break;
       if (entry.pins > 0) continue;
       this.entries.delete(entry.id);
       this.bytes -= entry.bytes;
