@@ -26,6 +26,18 @@ export const postgresEnv = {
     description: 'PostgreSQL connection URL',
     secret: true,
   }),
+  DATABASE_STATEMENT_TIMEOUT_MS: env.durationMs({
+    default: '30s',
+    min: 0,
+    description:
+      'statement_timeout of this service\'s PostgreSQL sessions: the server cancels a statement running longer (0: no limit); connections that must run long (logical replication, slot creation, migrations) are exempt',
+  }),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.durationMs({
+    default: '60s',
+    min: 0,
+    description:
+      'idle_in_transaction_session_timeout of this service\'s PostgreSQL sessions: the server ends a session left this long idle inside a transaction (0: no limit); readers holding a snapshot open on purpose are exempt',
+  }),
 };
 
 /** S3 (MinIO or any S3-compatible server) connection. */
