@@ -96,6 +96,18 @@ export const cdcListenerEnv = mergeSpecs(
       min: 0,
       description: 'Readiness fails when the slot holds more WAL than this (bytes behind the current WAL position)',
     }),
+    CDC_MAX_PENDING_SNAPSHOTS: env.int({
+      default: 4,
+      min: 1,
+      max: 100,
+      description:
+        'Re-snapshot requests queued or running at once (each holds the slot\'s confirmed position back while it runs); POST /snapshots answers 429 beyond it. One table has at most one',
+    }),
+    CDC_AUDIT_MAX_RANGE_MS: env.durationMs({
+      default: '744h',
+      min: 60_000,
+      description: 'Longest commit-time range (to - from, to defaulting to now) one GET /audit request may ask for; 400 beyond it',
+    }),
   },
 );
 

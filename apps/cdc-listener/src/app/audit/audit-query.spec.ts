@@ -126,3 +126,38 @@ describe('audit rows from captured changes', () => {
     ]);
   });
 });
+
+describe('GET /audit bounds', () => {
+  const bounds = { maxRangeMs: 744 * 3_600_000, now: () => Date.parse('2025-03-31T00:00:00Z') };
+  const refusal = (raw: Record<string, unknown>): string => {
+    try {
+      parseAuditQuery(raw, tables, bounds);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('a time range up to the maximum is accepted, with or without to (to defaults to now)', () => {
+    expect(parseAuditQuery({ from: '2025-03-01T00:00:00Z', to: '2025-03-31T00:00:00Z' }, tables, bounds)).toMatchObject({ from: '2025-03-01T00:00:00Z' });
+    expect(parseAuditQuery({ from: '2025-03-30T00:00:00Z' }, tables, bounds)).toMatchObject({ from: '2025-03-30T00:00:00Z', to: undefined });
+    expect(parseAuditQuery({ limit: '1000' }, tables, bounds)).toMatchObject({ limit: 1000 });
+  });
+
+  it('a range longer than CDC_AUDIT_MAX_RANGE_MS is a 400 naming from and the setting', () => {
+    expect(refusal({ from: '2025-01-01T00:00:00Z', to: '2025-03-01T00:00:00Z' })).toBe(
+      'from: the range from 2025-01-01T00:00:00Z to 2025-03-01T00:00:00Z is longer than the maximum 744h (CDC_AUDIT_MAX_RANGE_MS); narrow it or page with cursor',
+    );
+    expect(refusal({ from: '2024-12-01T00:00:00Z' })).toMatch(/^from: the range from 2024-12-01T00:00:00Z to now is longer than the maximum 744h/);
+  });
+
+  it('to without from is refused: a range always has both ends', () => {
+    expect(refusal({ to: '2025-03-01T00:00:00Z' })).toBe('to needs from: a time range is at most 744h (CDC_AUDIT_MAX_RANGE_MS)');
+  });
+
+  it('page size, key and cursor are bounded, each refusal naming the parameter', () => {
+    expect(refusal({ limit: '1001' })).toMatch(/^limit must be an integer from 1 to 1000/);
+    expect(refusal({ table: 'orders', key: 'x'.repeat(1025) })).toBe('key must be at most 1024 characters, got 1025');
+    expect(refusal({ cursor: 'A'.repeat(200) })).toMatch(/^cursor is not one this API returned/);
+  });
+});

@@ -6,6 +6,14 @@
 
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 1000;
+/** Longest `key` accepted (characters): a primary key as JSON, far above any real one. */
+export const AUDIT_MAX_KEY_LENGTH = 1024;
+
+/** Bounds of a query besides the fixed ones: the longest commit-time range, and the clock `to` defaults to. */
+export interface AuditQueryBounds {
+  readonly maxRangeMs: number;
+  readonly now?: () => number;
+}
 
 const PARAMETERS = ['table', 'key', 'from', 'to', 'limit', 'cursor'] as const;
 const ISO_TIMESTAMP = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?$/;
@@ -32,6 +40,12 @@ function decodeCursor(cursor: string): { commitLsn: string; order: number } {
   return { commitLsn: match[1] as string, order: Number(match[2]) };
 }
 
+/** A span in ms the way the settings write it (744h, 90m, 45s). */
+function span(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 function single(raw: Record<string, unknown>, name: string): string | undefined {
   const value = raw[name];
   if (value === undefined) return undefined;
@@ -48,8 +62,12 @@ function timestamp(raw: Record<string, unknown>, name: string): string | undefin
   return value;
 }
 
-/** Validates the query string of `GET /audit` against the audited tables. */
-export function parseAuditQuery(raw: Record<string, unknown>, tables: readonly string[]): AuditQuery {
+/**
+ * Validates the query string of `GET /audit` against the audited tables. Every parameter is bounded:
+ * `limit` by {@link AUDIT_MAX_LIMIT}, `key` and `cursor` in length, and a commit-time range by
+ * `bounds.maxRangeMs` (`to` defaults to now; `to` alone needs `from`, so a range always has both ends).
+ */
+export function parseAuditQuery(raw: Record<string, unknown>, tables: readonly string[], bounds?: AuditQueryBounds): AuditQuery {
   const unknown = Object.keys(raw).filter((name) => !(PARAMETERS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new AuditQueryError(`unknown parameter ${unknown.join(', ')}; use ${PARAMETERS.join(', ')}`);
@@ -60,6 +78,9 @@ export function parseAuditQuery(raw: Record<string, unknown>, tables: readonly s
   }
   const keyText = single(raw, 'key');
   let key: AuditQuery['key'];
+  if (keyText !== undefined && keyText.length > AUDIT_MAX_KEY_LENGTH) {
+    throw new AuditQueryError(`key must be at most ${AUDIT_MAX_KEY_LENGTH} characters, got ${keyText.length}`);
+  }
   if (keyText !== undefined) {
     if (table === undefined) throw new AuditQueryError('key needs table: a primary key is only meaningful within its table');
     if (keyText.trimStart().startsWith('{')) {
@@ -82,6 +103,18 @@ export function parseAuditQuery(raw: Record<string, unknown>, tables: readonly s
   if (from !== undefined && to !== undefined && Date.parse(from) > Date.parse(to)) {
     throw new AuditQueryError(`from (${from}) is after to (${to})`);
   }
+  if (bounds !== undefined && (from !== undefined || to !== undefined)) {
+    const max = bounds.maxRangeMs;
+    if (from === undefined) {
+      throw new AuditQueryError(`to needs from: a time range is at most ${span(max)} (CDC_AUDIT_MAX_RANGE_MS)`);
+    }
+    const end = to === undefined ? (bounds.now ?? Date.now)() : Date.parse(to);
+    if (end - Date.parse(from) > max) {
+      throw new AuditQueryError(
+        `from: the range from ${from} to ${to ?? 'now'} is longer than the maximum ${span(max)} (CDC_AUDIT_MAX_RANGE_MS); narrow it or page with cursor`,
+      );
+    }
+  }
   const limitText = single(raw, 'limit');
   let limit = AUDIT_DEFAULT_LIMIT;
   if (limitText !== undefined) {
@@ -91,6 +124,7 @@ export function parseAuditQuery(raw: Record<string, unknown>, tables: readonly s
     limit = Number(limitText);
   }
   const cursor = single(raw, 'cursor');
+  if (cursor !== undefined && cursor.length > 64) throw new AuditQueryError(`cursor is not one this API returned: ${JSON.stringify(cursor.slice(0, 64))}...`);
   return { table, key, from, to, limit, after: cursor === undefined ? undefined : decodeCursor(cursor) };
 }
 

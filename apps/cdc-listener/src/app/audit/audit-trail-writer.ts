@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { sessionTimeouts, type SessionTimeoutSettings } from '@tributary/postgres';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import type { CapturedChange, TransactionHeader } from '../capture/transaction-assembler';
 
@@ -17,6 +18,8 @@ export interface AuditTrailWriterOptions {
    * fewer, larger INSERTs without delaying the confirmation.
    */
   readonly lingerMs?: number;
+  /** statement_timeout and idle_in_transaction_session_timeout of the INSERT connections (default: none). */
+  readonly timeouts?: SessionTimeoutSettings;
 }
 
 /** One audit row as sent to PostgreSQL: the columns of `<schema>.audit_log` in insert order. */
@@ -207,7 +210,11 @@ export class AuditTrailWriter {
     const idle = this.idle.pop();
     if (idle) return idle;
     this.open++;
-    const client = new Client({ connectionString: this.options.databaseUrl, application_name: 'cdc-listener:audit' });
+    const client = new Client({
+      connectionString: this.options.databaseUrl,
+      application_name: 'cdc-listener:audit',
+      ...(this.options.timeouts ? sessionTimeouts(this.options.timeouts) : {}),
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();

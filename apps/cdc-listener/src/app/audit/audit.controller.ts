@@ -41,12 +41,14 @@ interface AuditRowResult {
 @Controller('audit')
 export class AuditController {
   private readonly tables: readonly string[];
+  private readonly maxRangeMs: number;
 
   constructor(
     private readonly database: TradingPool,
     @Inject(CDC_CONFIG) config: CdcListenerConfig,
   ) {
     this.tables = config.CDC_TABLES.filter((table) => table !== AUDIT_TABLE);
+    this.maxRangeMs = config.CDC_AUDIT_MAX_RANGE_MS;
   }
 
   @Get()
@@ -54,7 +56,7 @@ export class AuditController {
   async list(@Query() raw: Record<string, unknown>): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
     let query;
     try {
-      query = parseAuditQuery(raw, this.tables);
+      query = parseAuditQuery(raw, this.tables, { maxRangeMs: this.maxRangeMs });
     } catch (error) {
       if (error instanceof AuditQueryError) throw new BadRequestException(error.message);
       throw error;

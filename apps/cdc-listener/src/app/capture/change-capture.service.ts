@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createLogger, METRICS_REGISTRY } from '@tributary/observability';
 import { ClusterAdmin, KAFKA_CONNECTION, type KafkaConnection, TypedProducer } from '@tributary/kafka';
+import { sessionTimeouts } from '@tributary/postgres';
 import type { CdcListenerConfig } from '../../config';
 import { AUDIT_TABLE } from '../../config';
 import { AuditTrailWriter } from '../audit/audit-trail-writer';
@@ -56,7 +57,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       validate: config.KAFKA_VALIDATE_EVENTS,
     });
     this.audit = config.CDC_AUDIT_LOG
-      ? new AuditTrailWriter({ databaseUrl: config.DATABASE_URL, schema: config.CDC_SCHEMA, excludedTables: [AUDIT_TABLE] })
+      ? new AuditTrailWriter({ databaseUrl: config.DATABASE_URL, schema: config.CDC_SCHEMA, excludedTables: [AUDIT_TABLE], timeouts: config })
       : null;
     this.slotLag = new Gauge({
       name: 'tributary_cdc_slot_lag_bytes',
@@ -127,7 +128,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
     while (!this.stopped) {
       try {
         if (this.config.CDC_RUN_MIGRATIONS) {
-          const applied = await migrateTradingSchema(this.config.DATABASE_URL, this.config.CDC_SCHEMA);
+          const applied = await migrateTradingSchema(this.config.DATABASE_URL, this.config.CDC_SCHEMA, this.config);
           if (applied.length > 0) this.logger.info({ applied }, 'trading schema migrated');
         }
         const stream = this.newStream();
@@ -164,6 +165,7 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       serverName: this.config.CDC_TOPIC_PREFIX,
       version: CAPTURE_VERSION,
       statusIntervalMs: this.config.CDC_STATUS_INTERVAL_MS,
+      timeouts: this.config,
       logger: this.logger,
       initialSnapshot: this.config.CDC_SNAPSHOT_MODE === 'initial',
       signals: true,
@@ -199,7 +201,9 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
 
   private async adminClient(): Promise<Client> {
     if (!this.admin) {
-      const admin = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'cdc-listener' });
+      // Exempt from statement_timeout: it creates the replication slot, which waits for every running
+      // transaction of the server to end, and sets replica identity (a lock behind long transactions).
+      const admin = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'cdc-listener', ...sessionTimeouts(this.config, { statement: true }) });
       admin.on('error', () => void this.dropAdmin());
       this.admin = admin;
       try {

@@ -1,5 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
+import type { SessionTimeoutSettings } from '@tributary/postgres';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import { decodePgOutput, decodeReplicationMessage, formatLsn, parseLsn, standbyStatusUpdate } from './pgoutput';
 import { takeInitialSnapshot, snapshotInterrupted } from './initial-snapshot';
@@ -54,6 +55,13 @@ export interface ChangeStreamOptions {
   readonly snapshotBatchRows?: number;
   /** Called for each transaction whose position is confirmed to PostgreSQL (and for keepalive positions, with null). */
   readonly onConfirmed?: (lsn: bigint, transaction: CapturedTransaction | null) => void;
+  /**
+   * statement_timeout and idle_in_transaction_session_timeout of the snapshot readers (statement
+   * limit only: they stay idle in their transaction while the stream catches up or Kafka pushes
+   * back) and of the re-snapshot progress writes (both). The replication connection is exempt from
+   * both: START_REPLICATION is one command that lasts as long as the stream. Default: no limits.
+   */
+  readonly timeouts?: SessionTimeoutSettings;
 }
 
 /** Session settings of the replication connection: the text forms the value mapping expects. */
@@ -107,6 +115,7 @@ export class ChangeStream {
             serverName: options.serverName,
             version: options.version,
             sessionOptions: SESSION_OPTIONS,
+            timeouts: options.timeouts,
             primaryKeys: () => this.primaryKeys,
             batchRows: options.snapshotBatchRows,
             deliver: deliverSnapshot,
@@ -190,6 +199,7 @@ export class ChangeStream {
         database,
         version: this.options.version,
         sessionOptions: SESSION_OPTIONS,
+        timeouts: this.options.timeouts,
         primaryKeys: this.primaryKeys,
         batchRows: this.options.snapshotBatchRows,
         deliver,

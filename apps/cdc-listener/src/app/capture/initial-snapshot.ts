@@ -1,5 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import type { ChangeEvent } from '@tributary/contracts';
+import { sessionTimeouts, type SessionTimeoutSettings } from '@tributary/postgres';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import { columnValue } from './column-values';
 import { formatLsn, lsnNumber, parseLsn } from './pgoutput';
@@ -14,6 +15,8 @@ export interface InitialSnapshotOptions {
   readonly database: string;
   readonly version: string;
   readonly sessionOptions: string;
+  /** Limits of the reading connection (statement_timeout only; it idles in its transaction while Kafka takes the reads). */
+  readonly timeouts?: SessionTimeoutSettings;
   readonly primaryKeys: ReadonlyMap<string, string[]>;
   /** Rows read per round trip (a cursor), so a large table is never held in memory whole. */
   readonly batchRows?: number;
@@ -46,6 +49,7 @@ export async function takeInitialSnapshot(options: InitialSnapshotOptions): Prom
     connectionString: options.databaseUrl,
     application_name: `cdc-listener:${slotName}:snapshot`,
     options: options.sessionOptions,
+    ...(options.timeouts ? sessionTimeouts(options.timeouts, { idleInTransaction: true }) : {}),
     types: { getTypeParser: () => (text: string) => text },
   } as ClientConfig);
   await replication.connect();

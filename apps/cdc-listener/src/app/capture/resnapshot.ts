@@ -1,5 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import type { ChangeEvent } from '@tributary/contracts';
+import { sessionTimeouts, type SessionTimeoutSettings } from '@tributary/postgres';
 import { quoteIdentifier } from '../trading-schema/trading-migrations';
 import { readTableRows } from './initial-snapshot';
 import type { CapturedChange } from './transaction-assembler';
@@ -96,6 +97,11 @@ export interface ResnapshotReaderOptions {
   readonly serverName: string;
   readonly version: string;
   readonly sessionOptions: string;
+  /**
+   * Limits of the reading connection (statement_timeout only: its transaction waits, idle, for the
+   * stream to reach the snapshot's position) and of the progress writes (both).
+   */
+  readonly timeouts?: SessionTimeoutSettings;
   readonly primaryKeys: () => ReadonlyMap<string, readonly string[]>;
   readonly batchRows?: number;
   readonly deliver: (changes: CapturedChange[]) => Promise<void>;
@@ -140,6 +146,7 @@ export class ResnapshotReader {
       connectionString: this.options.databaseUrl,
       application_name: 'cdc-listener:resnapshot',
       options: this.options.sessionOptions,
+      ...(this.options.timeouts ? sessionTimeouts(this.options.timeouts, { idleInTransaction: true }) : {}),
       types: { getTypeParser: () => (text: string) => text },
     } as ClientConfig);
     this.reader = reader;
@@ -226,7 +233,11 @@ export class ResnapshotReader {
 
   private async progressClient(): Promise<Client> {
     if (!this.progress) {
-      const client = new Client({ connectionString: this.options.databaseUrl, application_name: 'cdc-listener:resnapshot' });
+      const client = new Client({
+        connectionString: this.options.databaseUrl,
+        application_name: 'cdc-listener:resnapshot',
+        ...(this.options.timeouts ? sessionTimeouts(this.options.timeouts) : {}),
+      });
       client.on('error', () => {
         if (this.progress === client) this.progress = null;
       });

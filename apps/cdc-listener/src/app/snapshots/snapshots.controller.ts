@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import {
   BadRequestException,
   Body,
+  ConflictException,
   Controller,
   Get,
   HttpCode,
+  HttpException,
+  HttpStatus,
   Inject,
   NotFoundException,
   Param,
   Post,
   Query,
+  Res,
 } from '@nestjs/common';
 import type { CdcListenerConfig } from '../../config';
 import { CDC_CONFIG } from '../capture/change-capture.service';
@@ -53,7 +57,19 @@ interface SignalRow {
   }[];
 }
 
+/** What this controller uses of the HTTP response: the status of an answer other than the route's default. */
+interface StatusSetter {
+  status(code: number): unknown;
+}
+
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** A re-snapshot request not finished yet for one of its tables: queued (no progress row) or running. */
+interface OutstandingRow {
+  id: string;
+  table_name: string;
+  status: 'pending' | 'running';
+}
 
 /**
  * On-demand re-snapshots of one table, for replay. A request is a row inserted into the signal table
@@ -70,17 +86,17 @@ export class SnapshotsController {
   @Post()
   @RequireScope('admin')
   @HttpCode(202)
-  request(@Body() body: unknown): Promise<SnapshotRequestView> {
+  request(@Body() body: unknown, @Res({ passthrough: true }) response: StatusSetter): Promise<SnapshotRequestView> {
     const table = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['table'] : undefined;
     if (typeof table !== 'string') throw new BadRequestException('body must be {"table": "<captured table>"}');
-    return this.signal(table);
+    return this.signal(table, response);
   }
 
   @Post(':table')
   @RequireScope('admin')
   @HttpCode(202)
-  requestTable(@Param('table') table: string): Promise<SnapshotRequestView> {
-    return this.signal(table);
+  requestTable(@Param('table') table: string, @Res({ passthrough: true }) response: StatusSetter): Promise<SnapshotRequestView> {
+    return this.signal(table, response);
   }
 
   @Get()
@@ -101,18 +117,73 @@ export class SnapshotsController {
     return view(found);
   }
 
-  private async signal(table: string): Promise<SnapshotRequestView> {
+  /**
+   * Queues a re-snapshot of `table`, within two bounds (each request holds the slot's confirmed
+   * position back while it runs, so WAL piles up on the primary meanwhile):
+   * - one per table: while a request for the table is still queued, asking again answers that
+   *   request (200): it has not read the table yet, so it reads everything the new caller wants;
+   *   while one is running (its snapshot already taken), 409 names it;
+   * - `CDC_MAX_PENDING_SNAPSHOTS` requests queued or running in all: 429 beyond.
+   * Requests are checked and inserted under a transaction-scoped advisory lock, so two callers
+   * at once never both get through.
+   */
+  private async signal(table: string, response: StatusSetter): Promise<SnapshotRequestView> {
     const tables = this.config.CDC_TABLES;
     if (!tables.includes(table)) {
       throw new BadRequestException(`table must be one of the captured tables ${tables.join(', ')}, got ${JSON.stringify(table)}`);
     }
-    const id = randomUUID();
-    await this.database.query(`INSERT INTO ${this.database.relation(SIGNAL_TABLE)} (id, type, data) VALUES ($1, $2, $3)`, [
-      id,
-      EXECUTE_SNAPSHOT,
-      JSON.stringify({ 'data-collections': [`${this.config.CDC_SCHEMA}.${table}`] }),
-    ]);
-    return this.one(id);
+    const limit = this.config.CDC_MAX_PENDING_SNAPSHOTS;
+    const outcome = await this.database.transaction(async (client): Promise<{ id: string; existing: boolean }> => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tributary.cdc.snapshots.${this.config.CDC_SCHEMA}`]);
+      const outstanding = (await client.query<OutstandingRow>(this.outstandingSql(), [EXECUTE_SNAPSHOT])).rows;
+      const same = outstanding.find((row) => row.table_name === table);
+      if (same?.status === 'pending') return { id: same.id, existing: true };
+      if (same?.status === 'running') {
+        throw new ConflictException({
+          statusCode: 409,
+          error: 'Conflict',
+          message: `a re-snapshot of ${table} is running (request ${same.id}); ask again once GET /snapshots/${same.id} shows it completed`,
+          snapshotId: same.id,
+        });
+      }
+      const requests = new Set(outstanding.map((row) => row.id));
+      if (requests.size >= limit) {
+        throw new HttpException(
+          {
+            statusCode: 429,
+            error: 'Too Many Requests',
+            message: `${requests.size} re-snapshot requests are queued or running, the maximum of CDC_MAX_PENDING_SNAPSHOTS (${limit}); ask again once one completed`,
+            pending: [...requests],
+          },
+          HttpStatus.TOO_MANY_REQUESTS,
+        );
+      }
+      const created = randomUUID();
+      await client.query(`INSERT INTO ${this.database.relation(SIGNAL_TABLE)} (id, type, data) VALUES ($1, $2, $3)`, [
+        created,
+        EXECUTE_SNAPSHOT,
+        JSON.stringify({ 'data-collections': [`${this.config.CDC_SCHEMA}.${table}`] }),
+      ]);
+      return { id: created, existing: false };
+    });
+    if (outcome.existing) response.status(HttpStatus.OK);
+    return this.one(outcome.id);
+  }
+
+  /**
+   * Each (request, table) not finished: no progress row yet (queued) or a running one. Signals
+   * inserted in SQL count too; a signal refused as a whole (progress under the empty table name) does not.
+   */
+  private outstandingSql(): string {
+    return `SELECT s.id, regexp_replace(c.name, '^.*\\.', '') AS table_name, COALESCE(r.status, 'pending') AS status
+       FROM ${this.database.relation(SIGNAL_TABLE)} s
+       CROSS JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(s.data -> 'data-collections') = 'array' THEN s.data -> 'data-collections' ELSE '[]'::jsonb END) AS c(name)
+       LEFT JOIN ${this.database.relation('cdc_resnapshots')} r
+         ON r.signal_id = s.id AND r.table_name IN (regexp_replace(c.name, '^.*\\.', ''), c.name)
+      WHERE s.type = $1 AND (r.status IS NULL OR r.status = 'running')
+        AND NOT EXISTS (SELECT 1 FROM ${this.database.relation('cdc_resnapshots')} f WHERE f.signal_id = s.id AND f.table_name = '')
+      ORDER BY s.created_at, s.id`;
   }
 
   private signals(id: string | null, limit: number): Promise<SignalRow[]> {

@@ -1,10 +1,14 @@
 import { DataSource } from 'typeorm';
-import { migrateSchema } from '@tributary/postgres';
+import { migrateSchema, sessionTimeouts, type SessionTimeoutSettings } from '@tributary/postgres';
 import { TRADING_ENTITIES } from './trading-entities';
 import { tradingSchemaMigrations } from './trading-migrations';
 
-/** A TypeORM data source on the trading schema, with its entities and migrations. */
-export function tradingDataSource(databaseUrl: string, schema: string, applicationName = 'cdc-listener'): DataSource {
+/**
+ * A TypeORM data source on the trading schema, with its entities and migrations. With `timeouts`, its
+ * sessions get idle_in_transaction_session_timeout; statement_timeout is left out, as a migration
+ * (an index build, a table rewrite) may rightly run longer than any request.
+ */
+export function tradingDataSource(databaseUrl: string, schema: string, applicationName = 'cdc-listener', timeouts?: SessionTimeoutSettings): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
@@ -14,7 +18,7 @@ export function tradingDataSource(databaseUrl: string, schema: string, applicati
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     applicationName,
-    extra: { max: 2 },
+    extra: { max: 2, ...(timeouts ? sessionTimeouts(timeouts, { statement: true }) : {}) },
   });
 }
 
@@ -22,6 +26,6 @@ export function tradingDataSource(databaseUrl: string, schema: string, applicati
  * Creates the schema when missing and applies the pending migrations (see `migrateSchema`).
  * Returns the names applied.
  */
-export function migrateTradingSchema(databaseUrl: string, schema: string): Promise<string[]> {
-  return migrateSchema(tradingDataSource(databaseUrl, schema, 'cdc-listener-migrations'), schema);
+export function migrateTradingSchema(databaseUrl: string, schema: string, timeouts?: SessionTimeoutSettings): Promise<string[]> {
+  return migrateSchema(tradingDataSource(databaseUrl, schema, 'cdc-listener-migrations', timeouts), schema);
 }

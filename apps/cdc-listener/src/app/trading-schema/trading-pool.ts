@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Pool, type QueryResultRow } from 'pg';
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { sessionTimeouts } from '@tributary/postgres';
 import type { CdcListenerConfig } from '../../config';
 import { CDC_CONFIG } from '../capture/change-capture.service';
 import { quoteIdentifier } from './trading-migrations';
@@ -13,7 +14,7 @@ export class TradingPool implements OnApplicationShutdown {
 
   constructor(@Inject(CDC_CONFIG) config: CdcListenerConfig) {
     this.schema = config.CDC_SCHEMA;
-    this.pool = new Pool({ connectionString: config.DATABASE_URL, max: 4, application_name: 'cdc-listener:api' });
+    this.pool = new Pool({ connectionString: config.DATABASE_URL, max: 4, application_name: 'cdc-listener:api', ...sessionTimeouts(config) });
     this.pool.on('error', () => undefined);
   }
 
@@ -24,6 +25,22 @@ export class TradingPool implements OnApplicationShutdown {
 
   async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
     return (await this.pool.query<R>(text, values)).rows;
+  }
+
+  /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /** Primary key columns of a table of the schema, in key order. */
