@@ -70,6 +70,19 @@ export const cepEngineEnv = mergeSpecs(
       min: 1000,
       description: 'A key with no event for this long (event time) drops its windows, and goes once it holds no partial match',
     }),
+    CEP_MAX_WITHIN_MS: env.durationMs({
+      default: '6h',
+      min: 1000,
+      description:
+        'Longest within a rule may declare (the built-in rules\' defaults are at most 30m); a longer one, or oneOrMore/allowCombinations without within, is refused by POST/PUT /rules with a 400 and, arriving on the rules topic, not run',
+    }),
+    CEP_MAX_PARTIAL_MATCHES_PER_KEY: env.int({
+      default: 10_000,
+      min: 1,
+      max: 10_000_000,
+      description:
+        'Most partial matches one key may hold for one rule; beyond it the oldest are dropped and counted in tributary_cep_partial_matches_dropped_total',
+    }),
   },
 );
 

@@ -11,6 +11,6 @@ export * from './lib/rules/params';
 export { eventTimeParams, edgeTrigger, type BuiltinPattern, type BuiltinPlan, type EdgeTrigger, type Measurement } from './lib/rules/builtin';
 export { BUILTIN_PATTERNS, defaultRules } from './lib/rules/builtins';
 export { RISK_LIMIT_TYPES } from './lib/rules/builtins/risk-breach';
-export { compileRule } from './lib/rules/compile';
+export { compileRule, DEFAULT_RULE_LIMITS, formatDuration, type RuleLimits } from './lib/rules/compile';
 export * from './lib/rules/harness';
 export { ScenarioBuilder, type ChainContractInput } from './lib/rules/scenario';

@@ -11,7 +11,7 @@ import { CepMetrics } from './observability/cep-metrics';
 import { RecentAlerts } from './observability/recent-alerts';
 import { RuleAdmin } from './rules/rule-admin';
 import { RuleBook } from './rules/rule-book';
-import { defaultRuleSpecs, ruleCompiler } from './rules/rule-sources';
+import { defaultRuleSpecs, ruleCompiler, ruleLimitsOf } from './rules/rule-sources';
 
 const CEP_CONFIG = Symbol('cep.config');
 
@@ -43,7 +43,7 @@ export class CepModule {
       providers: [
         { provide: CEP_CONFIG, useValue: config },
         { provide: CepTopics, useValue: new CepTopics(config.CEP_TOPIC_PREFIX) },
-        { provide: RuleBook, useFactory: () => new RuleBook(ruleCompiler) },
+        { provide: RuleBook, useFactory: () => new RuleBook(ruleCompiler(ruleLimitsOf(config))) },
         { provide: RecentAlerts, useValue: new RecentAlerts(config.CEP_RECENT_ALERTS) },
         {
           provide: RuleAdmin,
@@ -54,7 +54,7 @@ export class CepModule {
           provide: CepRunner,
           useFactory: (connection: KafkaConnection, rules: RuleBook, topics: CepTopics, recent: RecentAlerts, logger: Logger, metrics: TributaryMetrics) => {
             const processors = { of: (): PartitionProcessor[] => [] };
-            const cepMetrics = new CepMetrics(metrics.registry, () => processors.of());
+            const cepMetrics = new CepMetrics(metrics.registry, () => processors.of(), rules);
             const runner = new CepRunner(rules, {
               connection,
               group: config.KAFKA_GROUP_ID,

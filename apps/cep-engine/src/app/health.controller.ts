@@ -24,6 +24,8 @@ export class HealthController extends ReadinessController {
     const { state, lastError } = this.runner;
     const session = this.indicators.check('cep');
     const data = { state, partitions: this.runner.ownedPartitions(), global: this.runner.ownsGlobal() };
-    return state === 'running' || state === 'idle' ? session.up(data) : session.down({ ...data, message: lastError ?? `engine is ${state}` });
+    if (state === 'running' || state === 'idle') return session.up(data);
+    // The error itself (a Kafka client's message, naming brokers) is in the service log, not in a probe's answer.
+    return session.down({ ...data, message: lastError === undefined ? `engine is ${state}` : `engine is ${state} after an error; the reason is in the service log` });
   }
 }

@@ -81,6 +81,12 @@ export interface CepEngineOptions<E> {
    * pattern a `within` to bound state).
    */
   readonly idleKeyTtlNs?: number;
+  /**
+   * Most partial matches one key may hold for one pattern. An event that would leave more drops the
+   * oldest (earliest start) until the bound holds; they are counted in `CepOutput.droppedPartialMatches`
+   * and never reported as matches or timeouts. Unbounded when absent.
+   */
+  readonly maxPartialMatchesPerKey?: number;
   readonly aggregates?: readonly AggregateSpec<E>[];
   readonly state?: readonly KeyedStateSpec<E>[];
   /**
@@ -117,6 +123,8 @@ export interface CepOutput<E> {
   matches: CepMatch<E>[];
   timeouts: CepTimeout<E>[];
   late: LateRecord<E>[];
+  /** Partial matches dropped because a key reached `maxPartialMatchesPerKey`. */
+  droppedPartialMatches: number;
 }
 
 export interface CepStateStats {
@@ -157,7 +165,7 @@ export class CepEngine<E> {
   private readonly buffer = new ReorderBuffer<E>();
   private readonly keys = new Map<string, KeyState<E>>();
   private readonly timers: Timer[] = [];
-  private output: CepOutput<E> = { matches: [], timeouts: [], late: [] };
+  private output: CepOutput<E> = { matches: [], timeouts: [], late: [], droppedPartialMatches: 0 };
   private readonly rawMatches: RawMatch<E>[] = [];
   private readonly scope: KeyScope;
 
@@ -218,7 +226,7 @@ export class CepEngine<E> {
   /** Returns and clears the outputs accumulated since the last call. */
   drain(): CepOutput<E> {
     const out = this.output;
-    this.output = { matches: [], timeouts: [], late: [] };
+    this.output = { matches: [], timeouts: [], late: [], droppedPartialMatches: 0 };
     return out;
   }
 
@@ -293,9 +301,11 @@ export class CepEngine<E> {
     const matches = this.rawMatches;
     const steps = this.steps;
     const runs = state.runs;
+    const maxPartials = this.options.maxPartialMatchesPerKey ?? Number.POSITIVE_INFINITY;
     for (let p = 0; p < steps.length; p++) {
       const step = steps[p];
       runs[p] = step.step(this.scope, runs[p], record, seq, matches);
+      if (runs[p].length > maxPartials) this.dropOldest(runs[p], maxPartials);
       if (step.startedAt + step.pattern.withinNs < deadline) deadline = step.startedAt + step.pattern.withinNs;
       if (matches.length > 0) {
         for (let m = 0; m < matches.length; m++) this.emitMatch(p, key, matches[m]);
@@ -317,6 +327,20 @@ export class CepEngine<E> {
     if (ttl !== undefined && state.lastTs + ttl < deadline) deadline = state.lastTs + ttl;
     // Incremental: only partial matches started by this event can bring the key's deadline forward.
     if (deadline < state.scheduled) this.scheduleAt(state, deadline);
+  }
+
+  /**
+   * Keeps the `max` newest partial matches of a run (by start time, then first event), dropping the
+   * rest in place. Deterministic, so a replay drops the same ones.
+   */
+  private dropOldest(run: PartialMatch<E>[], max: number): void {
+    const excess = run.length - max;
+    const oldestFirst = run.map((_, i) => i).sort((a, b) => run[a].startTs - run[b].startTs || run[a].startSeq - run[b].startSeq || a - b);
+    const dropped = new Set(oldestFirst.slice(0, excess));
+    let kept = 0;
+    for (let i = 0; i < run.length; i++) if (!dropped.has(i)) run[kept++] = run[i];
+    truncate(run, kept);
+    this.output.droppedPartialMatches += excess;
   }
 
   /** Times out partial matches whose window has closed at `now`. */

@@ -169,6 +169,7 @@ describe('snapshots', () => {
       matches: [...before.matches, ...after.matches],
       timeouts: [...before.timeouts, ...after.timeouts],
       late: [...before.late, ...after.late],
+      droppedPartialMatches: before.droppedPartialMatches + after.droppedPartialMatches,
     }).toEqual(uninterrupted);
   });
 });

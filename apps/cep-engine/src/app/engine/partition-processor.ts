@@ -55,6 +55,8 @@ export interface PartitionProcessorOptions {
   /** Idle-key TTL for rules that set none (event-time nanoseconds). */
   readonly idleKeyTtlNs?: number;
   readonly now?: () => number;
+  /** Told how many partial matches a rule's engine dropped at CEP_MAX_PARTIAL_MATCHES_PER_KEY (for the metric). */
+  readonly onPartialMatchesDropped?: (rule: string, count: number) => void;
 }
 
 interface RuleRunner {
@@ -332,7 +334,8 @@ export class PartitionProcessor {
   }
 
   private collectRunner(runner: RuleRunner, detectedAt: string): void {
-    const { matches, timeouts, late } = runner.engine.drain();
+    const { matches, timeouts, late, droppedPartialMatches } = runner.engine.drain();
+    if (droppedPartialMatches > 0) this.options.onPartialMatchesDropped?.(runner.rule.spec.id, droppedPartialMatches);
     if (matches.length === 0 && timeouts.length === 0 && late.length === 0) return;
     const timeline = this.timeline;
     if (timeline === undefined) return;

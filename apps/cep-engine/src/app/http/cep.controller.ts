@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpException, Inject, NotFoundException, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpException, Inject, Logger, NotFoundException, Param, Post, Put, Query, ServiceUnavailableException } from '@nestjs/common';
 import type { Alert, CepRule } from '@tributary/contracts';
 import { CepRunner } from '../kafka/cep-runner';
 import { RecentAlerts } from '../observability/recent-alerts';
@@ -6,12 +6,25 @@ import { RuleAdmin, RuleRequestError } from '../rules/rule-admin';
 import { RuleBook } from '../rules/rule-book';
 import { RequireScope } from '@tributary/service';
 
+const logger = new Logger('rules');
+
+/**
+ * A refused request answers its status and reason; anything else is the rules topic failing (Kafka):
+ * a 503 that says so, with the client's own message (brokers, hosts) only in the log.
+ */
 async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof RuleRequestError) throw new HttpException({ statusCode: error.status, message: error.message }, error.status);
-    throw error;
+    if (error instanceof HttpException) throw error;
+    logger.error({ err: error }, 'writing to the rules topic failed');
+    throw new ServiceUnavailableException({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'the rules topic could not be written; see GET /rules/<id> for what it holds and retry',
+      dependency: 'kafka',
+    });
   }
 }
 

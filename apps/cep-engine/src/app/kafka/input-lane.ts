@@ -293,7 +293,15 @@ export class InputLane {
     await this.reader.waitForClaim(slot, nonce, 60_000);
     const checkpoint = this.reader.checkpoint(slot);
     const processor = new PartitionProcessor(
-      { group, slot, topics, writer, idlePartitionMs: this.options.idlePartitionMs, idleKeyTtlNs: this.options.idleKeyTtlNs },
+      {
+        group,
+        slot,
+        topics,
+        writer,
+        idlePartitionMs: this.options.idlePartitionMs,
+        idleKeyTtlNs: this.options.idleKeyTtlNs,
+        onPartialMatchesDropped: (rule, count) => this.options.metrics?.partialMatchesDropped(rule, count),
+      },
       this.options.rules(),
       checkpoint,
     );

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PartitionProcessor, CommitUnit } from '../engine/partition-processor';
+import type { RuleBook } from '../rules/rule-book';
 
 /** Seconds from an event's own time to its detection or commit: 1 ms to 1 min. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -13,9 +14,28 @@ export class CepMetrics {
   private readonly detection: Histogram<'rule'>;
   private readonly visible: Histogram<'rule'>;
   private readonly transaction: Histogram;
+  private readonly dropped: Counter<'rule'>;
 
-  constructor(registry: Registry, processors: () => readonly PartitionProcessor[]) {
+  constructor(registry: Registry, processors: () => readonly PartitionProcessor[], rules?: RuleBook) {
     const registers = [registry];
+    this.dropped = new Counter({
+      name: 'tributary_cep_partial_matches_dropped_total',
+      help: 'Partial matches dropped (oldest first) because a key reached CEP_MAX_PARTIAL_MATCHES_PER_KEY, by rule',
+      labelNames: ['rule'],
+      registers,
+    });
+    if (rules) {
+      new Gauge({
+        name: 'tributary_cep_rules_refused',
+        help: 'Enabled rules whose current version on the rules topic is not run (it does not compile or exceeds CEP_MAX_WITHIN_MS; the log says why), by rule',
+        labelNames: ['rule'],
+        registers,
+        collect() {
+          this.reset();
+          for (const entry of rules.list()) if (entry.spec.enabled && entry.error !== undefined) this.set({ rule: entry.spec.id }, 1);
+        },
+      });
+    }
     this.matches = new Counter({ name: 'tributary_cep_matches_total', help: 'Alerts committed to cep.alerts, by rule', labelNames: ['rule'], registers });
     this.sideOutputs = new Counter({
       name: 'tributary_cep_side_outputs_total',
@@ -88,6 +108,10 @@ export class CepMetrics {
         this.set(processors().length);
       },
     });
+  }
+
+  partialMatchesDropped(rule: string, count: number): void {
+    this.dropped.inc({ rule }, count);
   }
 
   consumed(topic: string, records: number): void {

@@ -5,7 +5,7 @@
 import { topicSpec } from '@tributary/contracts';
 import type { AggregateSpec, CepEngineOptions, CepMatch } from '../engine';
 import { patternFromDocument, type ConditionSpec, type Operand, type PatternDocument, type StageSpec } from '../definition';
-import { PatternError } from '../pattern';
+import { Pattern, PatternError, type PatternDefinitionOf } from '../pattern';
 import { matchedEvents, NS_PER_MS, seconds } from './builtin';
 import { BUILTIN_PATTERNS } from './builtins';
 import { describeValue, resolveParams } from './params';
@@ -17,9 +17,52 @@ const SEVERITIES = ['info', 'warning', 'critical'];
 const DOCUMENT_OUT_OF_ORDERNESS_NS = 1_000 * NS_PER_MS;
 const DOCUMENT_IDLE_KEY_TTL_NS = 3_600_000 * NS_PER_MS;
 
-export function compileRule(spec: RuleSpec): CompiledRule {
+/**
+ * What one rule may cost the engine: the longest `within` it may declare and the most partial matches
+ * one key may hold for it. The cep-engine service sets them from `CEP_MAX_WITHIN_MS` and
+ * `CEP_MAX_PARTIAL_MATCHES_PER_KEY`; the messages name those settings.
+ */
+export interface RuleLimits {
+  readonly maxWithinNs: number;
+  readonly maxPartialMatchesPerKey: number;
+}
+
+/** 6 h (four times the longest window of the built-in rules' defaults, 30 min) and 10 000 partial matches. */
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxWithinNs: 6 * 3_600_000 * NS_PER_MS, maxPartialMatchesPerKey: 10_000 };
+
+export function compileRule(spec: RuleSpec, limits: RuleLimits = DEFAULT_RULE_LIMITS): CompiledRule {
   checkSpec(spec);
-  return spec.builtin !== undefined ? compileBuiltin(spec) : compileDocument(spec, spec.document as RuleDocument);
+  const compiled = spec.builtin !== undefined ? compileBuiltin(spec, limits) : compileDocument(spec, spec.document as RuleDocument, limits);
+  return { ...compiled, options: { ...compiled.options, maxPartialMatchesPerKey: limits.maxPartialMatchesPerKey } };
+}
+
+/** A duration in ns the way an operator writes it: `7d`, `6h`, `90m`, `45s`, `250ms` (exact when it can be). */
+export function formatDuration(ns: number): string {
+  const ms = ns / NS_PER_MS;
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms >= 1_000 ? `${ms / 1_000}s` : `${ms}ms`;
+}
+
+/**
+ * Refuses a pattern whose state has no bound: a `within` longer than the limit, or none at all on a
+ * pattern with an unbounded loop (`oneOrMore`, `timesOrMore`) or a branching contiguity
+ * (`allowCombinations`, `followedByAny`), whose partial matches would otherwise grow with every event.
+ */
+function checkPatternLimits(def: PatternDefinitionOf<CepEvent>, withinField: string, limits: RuleLimits): void {
+  if (def.withinNs === undefined) {
+    const growing = def.stages.find((stage) => stage.kind === 'positive' && (stage.max === Number.POSITIVE_INFINITY || stage.inner === 'any' || stage.entry === 'any'));
+    if (growing !== undefined) {
+      throw new RuleError(
+        `${withinField}: required, as stage '${growing.name}' uses ${growing.max === Number.POSITIVE_INFINITY ? 'oneOrMore/timesOrMore' : 'allowCombinations/followedByAny'} (at most ${formatDuration(limits.maxWithinNs)}, CEP_MAX_WITHIN_MS)`,
+      );
+    }
+    return;
+  }
+  if (def.withinNs > limits.maxWithinNs) {
+    throw new RuleError(`${withinField}: ${formatDuration(def.withinNs)} exceeds the maximum ${formatDuration(limits.maxWithinNs)} (CEP_MAX_WITHIN_MS)`);
+  }
 }
 
 function checkSpec(spec: RuleSpec): void {
@@ -37,7 +80,7 @@ function checkSpec(spec: RuleSpec): void {
   if (hasDocument && spec.params !== undefined) throw new RuleError('params: only a builtin rule takes params (a document rule states everything in its document)');
 }
 
-function compileBuiltin(spec: RuleSpec): CompiledRule {
+function compileBuiltin(spec: RuleSpec, limits: RuleLimits): CompiledRule {
   const name = spec.builtin;
   const builtin = typeof name === 'string' && Object.prototype.hasOwnProperty.call(BUILTIN_PATTERNS, name) ? BUILTIN_PATTERNS[name] : undefined;
   if (!builtin) throw new RuleError(`builtin: unknown pattern ${describeValue(name)} (known: ${Object.keys(BUILTIN_PATTERNS).join(', ')})`);
@@ -55,6 +98,15 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     if (error instanceof PatternError) throw new RuleError(`params: ${error.message}`);
     throw error;
   }
+  const definition = plan.pattern instanceof Pattern ? plan.pattern.definition() : plan.pattern;
+  // The window comes from a duration parameter: name it when one equals it (windowMs, confirmWithinMs).
+  const windowParam = Object.keys(builtin.params).find(
+    (name) => {
+      const param = builtin.params[name];
+      return 'unit' in param && param.unit === 'ms' && definition.withinNs !== undefined && (params[name] as number) * NS_PER_MS === definition.withinNs;
+    },
+  );
+  checkPatternLimits(definition, windowParam === undefined ? 'params (the pattern\'s within)' : `params.${windowParam}`, limits);
   const options: CepEngineOptions<CepEvent> = {
     patterns: [{ id: spec.id, version: spec.version, pattern: plan.pattern, ...(plan.capture ? { capture: plan.capture } : {}) }],
     keyBy: plan.keyBy,
@@ -69,7 +121,7 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
   return { spec, params, inputs, placement, options, describe: (match) => builtin.describe(match, params) };
 }
 
-function compileDocument(spec: RuleSpec, doc: RuleDocument): CompiledRule {
+function compileDocument(spec: RuleSpec, doc: RuleDocument, limits: RuleLimits): CompiledRule {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RuleError(`document: need an object, got ${describeValue(doc)}`);
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) throw new RuleError('document.inputs: need a non-empty list of topics');
   doc.inputs.forEach((topic, i) => {
@@ -95,6 +147,7 @@ function compileDocument(spec: RuleSpec, doc: RuleDocument): CompiledRule {
     if (error instanceof PatternError) throw new RuleError(`document.pattern: ${error.message}`);
     throw error;
   }
+  checkPatternLimits(pattern.definition(), 'document.pattern.within', limits);
   const readKey = valueReader(doc.keyBy);
   const keyOf = (event: CepEvent): string => {
     const key = readKey(event.value);
