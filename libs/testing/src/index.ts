@@ -9,3 +9,4 @@ export * from './lib/broker-pause';
 export * from './lib/seeded-random';
 export * from './lib/tcp-proxy';
 export * from './lib/test-credentials';
+export * from './lib/controller-routes';

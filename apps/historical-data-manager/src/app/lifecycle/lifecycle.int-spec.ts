@@ -5,7 +5,7 @@ import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3C
 import { DuckDBInstance } from '@duckdb/node-api';
 import { CATALOG } from '@tributary/contracts';
 import { createS3Client } from '@tributary/observability';
-import { readInfraEnv } from '@tributary/testing';
+import { authorizedFetch, readInfraEnv } from '@tributary/testing';
 import { DataSource } from 'typeorm';
 import { downloadObject } from '../../testing/archived-objects';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
@@ -87,20 +87,20 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
 
   async function rows(target: ArchivedDataset, params: Record<string, string> = {}): Promise<Record<string, unknown>[]> {
     const query = new URLSearchParams({ from: '2026-01-01', to: new Date(Date.now() + 86_400_000).toISOString(), ...params });
-    const response = await fetch(`${service.baseUrl}/v1/datasets/${target.name}/rows?${query.toString()}`);
+    const response = await authorizedFetch(`${service.baseUrl}/v1/datasets/${target.name}/rows?${query.toString()}`);
     expect(response.status).toBe(200);
     return (await response.json()) as Record<string, unknown>[];
   }
 
   /** A JSON answer of the service, typed by the caller. */
   async function get<T>(path: string): Promise<T> {
-    const response = await fetch(`${service.baseUrl}${path}`);
+    const response = await authorizedFetch(`${service.baseUrl}${path}`);
     expect(response.status).toBe(200);
     return (await response.json()) as T;
   }
 
   async function post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`${service.baseUrl}${path}`, {
+    const response = await authorizedFetch(`${service.baseUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -284,10 +284,10 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
 
     const listed = await get<{ snapshots: { name: string }[] }>('/v1/snapshots');
     expect(listed.snapshots.map((s) => s.name)).toContain(`backtest-${run}`);
-    const released = await fetch(`${service.baseUrl}/v1/snapshots/backtest-${run}`, { method: 'DELETE' });
+    const released = await authorizedFetch(`${service.baseUrl}/v1/snapshots/backtest-${run}`, { method: 'DELETE' });
     expect(released.status).toBe(204);
-    expect((await fetch(`${service.baseUrl}/v1/snapshots/backtest-${run}`, { method: 'DELETE' })).status).toBe(404);
-    const gone = await fetch(
+    expect((await authorizedFetch(`${service.baseUrl}/v1/snapshots/backtest-${run}`, { method: 'DELETE' })).status).toBe(404);
+    const gone = await authorizedFetch(
       `${service.baseUrl}/v1/datasets/${snapshotted.name}/rows?from=2026-11-01&to=2026-11-02&snapshot=backtest-${run}`,
     );
     expect(gone.status).toBe(404);
@@ -330,7 +330,7 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     await sweep();
     expect(await objectExists(oldest?.object_key as string)).toBe(true);
     expect((await lifecycle.applyRetention()).find((o) => o.dataset === retained.name)).toMatchObject({ files: 0 });
-    await fetch(`${service.baseUrl}/v1/snapshots/audit-${run}`, { method: 'DELETE' });
+    await authorizedFetch(`${service.baseUrl}/v1/snapshots/audit-${run}`, { method: 'DELETE' });
     await graceRunsOut(removed);
     await sweep();
     expect(await objectExists(oldest?.object_key as string)).toBe(false);
