@@ -3,7 +3,6 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { OPEN_PATHS, REQUIRED_SCOPE, type RequiredScope } from '@tributary/service';
 import { workspaceRoot } from './infra-env';
 
 /** One HTTP route of a service, read from its controllers' metadata. */
@@ -25,6 +24,15 @@ function controllerFiles(dir: string): string[] {
   });
 }
 
+/** What a route's scope metadata holds: a scope, `authenticated`, or a function of the request. */
+type RequiredScope = string | ((request: { params?: Record<string, string> }) => string);
+
+/** Where the services keep a route's scope, and the paths open to all (from `@tributary/service`). */
+export interface RouteScopeMetadata {
+  readonly scopeKey: string;
+  readonly openPaths: readonly string[];
+}
+
 function documented(required: RequiredScope | undefined): string {
   if (required === undefined) return '`admin`';
   if (required === 'authenticated') return 'any credential';
@@ -34,8 +42,14 @@ function documented(required: RequiredScope | undefined): string {
   return `\`${required({ params })}\``;
 }
 
-/** Every route of the `*.controller.ts` files of `apps/<app>/src`, inherited handlers included. */
-export async function controllerRoutes(app: string): Promise<ControllerRoute[]> {
+/**
+ * Every route of the `*.controller.ts` files of `apps/<app>/src`, inherited handlers included.
+ * The metadata names come from the caller, as this library sits below `@tributary/service`.
+ */
+export async function controllerRoutes(
+  app: string,
+  { scopeKey, openPaths }: RouteScopeMetadata,
+): Promise<ControllerRoute[]> {
   const routes: ControllerRoute[] = [];
   for (const file of controllerFiles(join(workspaceRoot, 'apps', app, 'src'))) {
     const module = (await import(file)) as Record<string, unknown>;
@@ -53,12 +67,12 @@ export async function controllerRoutes(app: string): Promise<ControllerRoute[]> 
           if (typeof handler !== 'function' || Reflect.getMetadata(METHOD_METADATA, handler) === undefined)
             continue;
           const path = `/${[prefix, String(Reflect.getMetadata(PATH_METADATA, handler))].filter((part) => part !== '' && part !== '/').join('/')}`;
-          const required = (Reflect.getMetadata(REQUIRED_SCOPE, handler) ??
-            Reflect.getMetadata(REQUIRED_SCOPE, exported)) as RequiredScope | undefined;
+          const required = (Reflect.getMetadata(scopeKey, handler) ??
+            Reflect.getMetadata(scopeKey, exported)) as RequiredScope | undefined;
           routes.push({
             method: RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number],
             path: path.replace(/\/+/g, '/'),
-            scope: OPEN_PATHS.includes(path) ? 'none' : documented(required),
+            scope: openPaths.includes(path) ? 'none' : documented(required),
             where: `${relative(workspaceRoot, file)} ${name}`,
           });
         }
