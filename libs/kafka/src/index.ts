@@ -12,14 +12,18 @@ export {
   applyBrokerAddress,
   clientOptionsOf,
   kafkaConnection,
+  rootCauses,
   type KafkaConnection,
 } from './lib/kafka-connection';
 
 // Topics and cluster administration
 export {
+  aclEntriesOf,
   ClusterAdmin,
   hasKafkaErrorCode,
+  type AclChanges,
   type ClusterAdminOptions,
+  type ScramMechanism,
   type PartitionOffsets,
   type TopicConfig,
   type TopicDescription,
