@@ -10,8 +10,11 @@ export {
 } from './lib/kafka-env';
 export {
   applyBrokerAddress,
+  authorizationFailureOf,
   clientOptionsOf,
+  KafkaAuthorizationError,
   kafkaConnection,
+  principalOf,
   rootCauses,
   type KafkaConnection,
 } from './lib/kafka-connection';
