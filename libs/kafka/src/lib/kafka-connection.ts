@@ -147,6 +147,9 @@ export function authorizationFailureOf(error: unknown): string | undefined {
     seen.add(current);
     const code = (current as { apiCode?: unknown }).apiCode;
     if (typeof code === 'number' && AUTHORIZATION_FAILURES.has(code)) return AUTHORIZATION_FAILURES.get(code);
+    // A partition's refused batch carries the error's name only
+    const id = (current as { apiId?: unknown }).apiId;
+    if (typeof id === 'string' && [...AUTHORIZATION_FAILURES.values()].includes(id)) return id;
     const errors = (current as { errors?: unknown }).errors;
     for (const inner of [...(Array.isArray(errors) ? errors : []), (current as { cause?: unknown }).cause]) {
       const found = visit(inner);
