@@ -1,18 +1,10 @@
 import { type ConfigOf, env, mergeSpecs, serviceEnv, postgresEnv } from '@tributary/config';
+import { TRADING_SCHEMA, TRADING_TABLES as DEFAULT_CAPTURED_TABLES } from '@tributary/contracts';
 import { kafkaEnv } from '@tributary/kafka';
 import { authEnv } from '@tributary/service';
 
-/** The trading tables this service owns and, by default, captures. */
-export const TRADING_TABLES = [
-  'trades',
-  'positions',
-  'orders',
-  'order_fills',
-  'risk_limits',
-  'model_predictions',
-  'features',
-  'alerts',
-] as const;
+/** The trading tables this service owns and, by default, captures (their change topics' DLQs are in the Kafka ACLs). */
+export const TRADING_TABLES = DEFAULT_CAPTURED_TABLES;
 
 /** Filled by the listener itself from the change stream; captured only when listed in CDC_TABLES. */
 export const AUDIT_TABLE = 'audit_log';
@@ -31,7 +23,7 @@ export const cdcListenerEnv = mergeSpecs(
   postgresEnv,
   {
     CDC_SCHEMA: env.string({
-      default: 'trading',
+      default: TRADING_SCHEMA,
       description: 'PostgreSQL schema of the trading tables (created and migrated by this service)',
     }),
     CDC_RUN_MIGRATIONS: env.bool({

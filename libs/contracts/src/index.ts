@@ -12,3 +12,4 @@ export * from './lib/validation';
 export * from './lib/compatibility';
 export * from './lib/json-schema';
 export * from './lib/samples';
+export * from './lib/service-access';

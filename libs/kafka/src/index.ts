@@ -10,16 +10,23 @@ export {
 } from './lib/kafka-env';
 export {
   applyBrokerAddress,
+  authorizationFailureOf,
   clientOptionsOf,
+  KafkaAuthorizationError,
   kafkaConnection,
+  principalOf,
+  rootCauses,
   type KafkaConnection,
 } from './lib/kafka-connection';
 
 // Topics and cluster administration
 export {
+  aclEntriesOf,
   ClusterAdmin,
   hasKafkaErrorCode,
+  type AclChanges,
   type ClusterAdminOptions,
+  type ScramMechanism,
   type PartitionOffsets,
   type TopicConfig,
   type TopicDescription,

@@ -29,6 +29,8 @@ KAFKA_TLS_DIR="$KAFKA_DIR/tls"
 # One data folder per release line: a 4.x log cannot be read by 3.9 again.
 KAFKA_DATA_DIR="$KAFKA_DIR/data-$KAFKA_LINE"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
+# The services' SCRAM passwords, generated once (KAFKA_USER_<SERVICE>_PASSWORD=...; never committed).
+KAFKA_SERVICE_USERS_FILE="$KAFKA_DIR/service-users.env"
 # The version of the broker that runs now, written when it starts.
 KAFKA_RUNNING_VERSION_FILE="$KAFKA_DIR/version"
 case "$KAFKA_LINE" in
@@ -101,6 +103,7 @@ kafka_write_config() {
     "SASL_SSL_PORT=$KAFKA_SASL_SSL_PORT" \
     "TLS_DIR=$KAFKA_TLS_DIR" \
     "TLS_PASSWORD=$KAFKA_TLS_PASSWORD" \
+    "SCRAM_USER=$KAFKA_SCRAM_USER" \
     "DATA_DIR=$KAFKA_DATA_DIR"
   render_template "$KAFKA_LOG4J_TEMPLATE" "$KAFKA_LOG4J" \
     "LOG_FILE=$(log_file kafka)"
@@ -179,6 +182,7 @@ kafka_wait() {
     fi
     if kafka_answers; then
       say "kafka: ready on $INFRA_HOST:$KAFKA_PLAINTEXT_PORT (pid $pid)"
+      kafka_service_users
       return 0
     fi
     if ((SECONDS >= deadline)); then
@@ -188,6 +192,20 @@ kafka_wait() {
     fi
     sleep 1
   done
+}
+
+# One SCRAM user per service with exactly its ACLs (libs/contracts SERVICE_KAFKA_ACCESS), set over the
+# PLAINTEXT listener by tools/infra/kafka/service-users.ts with the repository's Node.js (installed by
+# tools/dev/lib.sh when missing). Idempotent: users keep their passwords, ACLs are only added or removed.
+kafka_service_users() {
+  (
+    # shellcheck source=../../dev/lib.sh
+    source "$TRIBUTARY_ROOT/tools/dev/lib.sh"
+    ensure_node_modules >&2
+    cd "$TRIBUTARY_ROOT"
+    KAFKA_ADMIN_BROKERS="$INFRA_HOST:$KAFKA_PLAINTEXT_PORT" KAFKA_SERVICE_USERS_FILE="$KAFKA_SERVICE_USERS_FILE" \
+      SWC_NODE_PROJECT=tsconfig.base.json node -r @swc-node/register tools/infra/kafka/service-users.ts
+  ) || die "kafka: creating the service users and their ACLs failed (output above)"
 }
 
 kafka_status() {
@@ -217,11 +235,15 @@ kafka_env() {
   env_line KAFKA_TOOLS_LOG4J_PROPERTY "$KAFKA_LOG4J_PROPERTY"
   env_line KAFKA_VERSION "$KAFKA_VERSION"
   env_line KAFKA_JMX_URL "service:jmx:rmi:///jndi/rmi://$INFRA_HOST:$KAFKA_JMX_PORT/jmxrmi"
+  # The services' own SCRAM users (tools/dev/start gives each service its own); absent until up kafka made them.
+  if [[ -f "$KAFKA_SERVICE_USERS_FILE" ]]; then
+    grep -E '^KAFKA_USER_[A-Z0-9_]+_PASSWORD=' "$KAFKA_SERVICE_USERS_FILE" || true
+  fi
 }
 
 kafka_endpoints() {
   say "  kafka     PLAINTEXT      $INFRA_HOST:$KAFKA_PLAINTEXT_PORT"
-  say "            SASL SCRAM     $INFRA_HOST:$KAFKA_SASL_PORT (SCRAM-SHA-256/512, user $KAFKA_SCRAM_USER)"
+  say "            SASL SCRAM     $INFRA_HOST:$KAFKA_SASL_PORT (SCRAM-SHA-256/512, operator user $KAFKA_SCRAM_USER, one user per service with its ACLs)"
   say "            SASL_SSL SCRAM $INFRA_HOST:$KAFKA_SASL_SSL_PORT (CA $KAFKA_TLS_DIR/ca.pem)"
   say "            JMX            $INFRA_HOST:$KAFKA_JMX_PORT (loopback, no authentication)"
 }

@@ -1,8 +1,21 @@
-import { Admin, Consumer } from '@platformatic/kafka';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import {
+  type Acl,
+  type AclFilter,
+  AclOperations,
+  AclPermissionTypes,
+  Admin,
+  alterUserScramCredentialsV0,
+  Consumer,
+  ResourcePatternTypes,
+  ResourceTypes,
+  ScramMechanisms,
+} from '@platformatic/kafka';
 import type { Logger } from 'pino';
-import { kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
+import { type KafkaAcl, kafkaTopicConfig, type KafkaOperation, type KafkaResourceType, type TopicSpec } from '@tributary/contracts';
 import { GroupSession } from './consumer/group-session';
 import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from './kafka-connection';
+import { callApi } from './protocol-call';
 
 const TOPIC_ALREADY_EXISTS = 36;
 const TOPIC_RESOURCE = 2;
@@ -18,6 +31,11 @@ export interface TopicDescription {
   /** Configs set on the topic itself (not inherited from the broker's defaults). */
   readonly overrides: ReadonlyMap<string, string>;
 }
+function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), Number(address.slice(at + 1))];
+}
+
 const EARLIEST = -2n;
 const LATEST = -1n;
 
@@ -56,6 +74,59 @@ export function hasKafkaErrorCode(error: unknown, code: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const ACL_OPERATIONS: Readonly<Record<KafkaOperation, number>> = {
+  Read: AclOperations.READ,
+  Write: AclOperations.WRITE,
+  Create: AclOperations.CREATE,
+  Delete: AclOperations.DELETE,
+  Alter: AclOperations.ALTER,
+  Describe: AclOperations.DESCRIBE,
+  AlterConfigs: AclOperations.ALTER_CONFIGS,
+  DescribeConfigs: AclOperations.DESCRIBE_CONFIGS,
+  IdempotentWrite: AclOperations.IDEMPOTENT_WRITE,
+};
+const ACL_RESOURCE_TYPES: Readonly<Record<KafkaResourceType, number>> = {
+  topic: ResourceTypes.TOPIC,
+  group: ResourceTypes.GROUP,
+  transactionalId: ResourceTypes.TRANSACTIONAL_ID,
+  cluster: ResourceTypes.CLUSTER,
+};
+/** The one cluster resource's name in ACLs. */
+const CLUSTER_RESOURCE_NAME = 'kafka-cluster';
+
+/** Kafka's allow entries of a principal for its rules: one entry per resource and operation, from any host. */
+export function aclEntriesOf(principal: string, rules: readonly KafkaAcl[]): Acl[] {
+  return rules.flatMap(({ resource, operations }) =>
+    operations.map((operation) => ({
+      resourceType: ACL_RESOURCE_TYPES[resource.type] as Acl['resourceType'],
+      resourceName: resource.type === 'cluster' ? CLUSTER_RESOURCE_NAME : resource.name,
+      resourcePatternType: (resource.patternType === 'prefix' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL) as Acl['resourcePatternType'],
+      principal,
+      host: '*',
+      operation: ACL_OPERATIONS[operation] as Acl['operation'],
+      permissionType: AclPermissionTypes.ALLOW as Acl['permissionType'],
+    })),
+  );
+}
+
+const aclKey = (acl: Acl): string =>
+  [acl.resourceType, acl.resourcePatternType, acl.resourceName, acl.principal, acl.host, acl.operation, acl.permissionType].join('\u0000');
+
+/** What `setAcls` changed. */
+export interface AclChanges {
+  readonly created: number;
+  readonly deleted: number;
+  readonly unchanged: number;
+}
+
+export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+const SCRAM: Readonly<Record<ScramMechanism, { code: number; hash: string; bytes: number }>> = {
+  'SCRAM-SHA-256': { code: ScramMechanisms.SCRAM_SHA_256, hash: 'sha256', bytes: 32 },
+  'SCRAM-SHA-512': { code: ScramMechanisms.SCRAM_SHA_512, hash: 'sha512', bytes: 64 },
+};
+/** The brokers' minimum for SCRAM-SHA-256/512. */
+const SCRAM_ITERATIONS = 4096;
 
 /**
  * The cluster administration a service does, over @platformatic/kafka's admin client on the
@@ -231,6 +302,56 @@ export class ClusterAdmin {
   async deleteRecordsBefore(topic: string, partition: number, before: bigint): Promise<bigint> {
     const [deleted] = await this.admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: before }] }] });
     return deleted?.partitions.find((entry) => entry.partition === partition)?.lowWatermark ?? before;
+  }
+
+  /**
+   * Makes `rules` the exact allow list of `principal` (`User:<name>`): creates the missing entries and
+   * deletes the principal's entries that are not in it, in one request each. Running it again with
+   * the same rules changes nothing.
+   */
+  async setAcls(principal: string, rules: readonly KafkaAcl[]): Promise<AclChanges> {
+    const wanted = new Map(aclEntriesOf(principal, rules).map((acl) => [aclKey(acl), acl]));
+    const filter: AclFilter = {
+      resourceType: ResourceTypes.ANY as Acl['resourceType'],
+      resourceName: null,
+      resourcePatternType: ResourcePatternTypes.ANY as Acl['resourcePatternType'],
+      principal,
+      host: null,
+      operation: AclOperations.ANY as Acl['operation'],
+      permissionType: AclPermissionTypes.ANY as Acl['permissionType'],
+    };
+    const present = new Map<string, Acl>();
+    for (const resource of await this.admin.describeAcls({ filter })) {
+      for (const entry of resource.acls) {
+        const acl: Acl = { resourceType: resource.resourceType, resourceName: resource.resourceName, resourcePatternType: resource.resourcePatternType, ...entry };
+        present.set(aclKey(acl), acl);
+      }
+    }
+    const missing = [...wanted].filter(([key]) => !present.has(key)).map(([, acl]) => acl);
+    const stale = [...present].filter(([key]) => !wanted.has(key)).map(([, acl]) => acl);
+    if (missing.length > 0) await this.admin.createAcls({ creations: missing });
+    if (stale.length > 0) await this.admin.deleteAcls({ filters: stale });
+    return { created: missing.length, deleted: stale.length, unchanged: wanted.size - missing.length };
+  }
+
+  /**
+   * Sets a SCRAM user's password for each mechanism (AlterUserScramCredentials, a fresh salt each
+   * time): creates the user or changes its password. Throws naming the user when the cluster refuses.
+   */
+  async setScramCredentials(user: string, password: string, mechanisms: readonly ScramMechanism[] = ['SCRAM-SHA-256', 'SCRAM-SHA-512']): Promise<void> {
+    const [host, port] = splitHostPort(this.connection.brokers[0] ?? '');
+    const connection = await this.admin.connections.get({ host, port });
+    // One request per mechanism: the brokers refuse two changes of one user in a request.
+    for (const mechanism of mechanisms) {
+      const { code, hash, bytes } = SCRAM[mechanism];
+      const salt = randomBytes(32);
+      const upsertion = { name: user, mechanism: code, iterations: SCRAM_ITERATIONS, salt, saltedPassword: pbkdf2Sync(password.normalize('NFKC'), salt, SCRAM_ITERATIONS, bytes, hash) };
+      const answer = await callApi<{ results: { errorCode: number; errorMessage: string | null }[] }>(connection, alterUserScramCredentialsV0.api, [], [upsertion]);
+      const failed = answer.results.filter((result) => result.errorCode !== 0);
+      if (failed.length > 0) {
+        throw new Error(`setting the ${mechanism} credentials of ${user} failed: ${failed.map((result) => `error ${result.errorCode}${result.errorMessage ? ` (${result.errorMessage})` : ''}`).join('; ')}`);
+      }
+    }
   }
 
   async close(): Promise<void> {

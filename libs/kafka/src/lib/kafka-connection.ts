@@ -131,15 +131,74 @@ export function connectionError(connection: KafkaConnection, what: string, error
   return new Error(`${what} at ${connection.brokers.join(',')} failed: ${reasons}`, { cause: error });
 }
 
+/** The Kafka error codes of a request its principal's ACLs do not allow, by name. */
+const AUTHORIZATION_FAILURES: ReadonlyMap<number, string> = new Map([
+  [29, 'TOPIC_AUTHORIZATION_FAILED'],
+  [30, 'GROUP_AUTHORIZATION_FAILED'],
+  [31, 'CLUSTER_AUTHORIZATION_FAILED'],
+  [53, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'],
+]);
+
+/** The name of the authorization failure a client error carries (`TOPIC_AUTHORIZATION_FAILED`...), or undefined. */
+export function authorizationFailureOf(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const visit = (current: unknown): string | undefined => {
+    if (typeof current !== 'object' || current === null || seen.has(current)) return undefined;
+    seen.add(current);
+    const code = (current as { apiCode?: unknown }).apiCode;
+    if (typeof code === 'number' && AUTHORIZATION_FAILURES.has(code)) return AUTHORIZATION_FAILURES.get(code);
+    // A partition's refused batch carries the error's name only
+    const id = (current as { apiId?: unknown }).apiId;
+    if (typeof id === 'string' && [...AUTHORIZATION_FAILURES.values()].includes(id)) return id;
+    const errors = (current as { errors?: unknown }).errors;
+    for (const inner of [...(Array.isArray(errors) ? errors : []), (current as { cause?: unknown }).cause]) {
+      const found = visit(inner);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return visit(error);
+}
+
+/** The principal the brokers see for a connection: its SASL user, or User:ANONYMOUS without SASL. */
+export function principalOf(connection: KafkaConnection): string {
+  const username = (connection.sasl as { username?: unknown } | undefined)?.username;
+  return `User:${typeof username === 'string' && username !== '' ? username : 'ANONYMOUS'}`;
+}
+
+/**
+ * A request the brokers refused because the connection's principal has no ACL for it: names the
+ * principal, what it tried (`write topic cep.alerts`) and Kafka's error; the client error is its cause.
+ */
+export class KafkaAuthorizationError extends Error {
+  constructor(
+    readonly principal: string,
+    readonly attempted: string,
+    readonly failure: string,
+    cause: unknown,
+  ) {
+    super(`${principal} is not authorized to ${attempted} (${failure}); a service's ACLs come from SERVICE_KAFKA_ACCESS in libs/contracts`, { cause });
+    this.name = 'KafkaAuthorizationError';
+  }
+}
+
+/** `error` as a {@link KafkaAuthorizationError} when it is an authorization failure, else `error` itself. */
+export function withAuthorizationContext(connection: KafkaConnection, attempted: string, error: unknown): unknown {
+  if (error instanceof KafkaAuthorizationError) return error;
+  const failure = authorizationFailureOf(error);
+  return failure === undefined ? error : new KafkaAuthorizationError(principalOf(connection), attempted, failure, error);
+}
+
 /** TLS certificate failures: retrying cannot help. */
 const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 /**
- * True when a client error cannot go away by trying again: refused credentials or a broker
- * certificate that does not verify. Anything else (refused or dropped connections, timeouts,
- * leaders moving) may.
+ * True when a client error cannot go away by trying again soon: refused credentials, a broker
+ * certificate that does not verify, or a request the principal's ACLs do not allow. Anything else
+ * (refused or dropped connections, timeouts, leaders moving) may.
  */
 export function isPermanentConnectionError(error: unknown): boolean {
+  if (authorizationFailureOf(error) !== undefined) return true;
   const seen = new Set<unknown>();
   const visit = (current: unknown): boolean => {
     if (!(current instanceof Error) || seen.has(current)) return false;

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ConfigOf, postgresEnv, s3Env, serviceEnv } from '@tributary/config';
+import type { TopicSpec } from '@tributary/contracts';
 import { KafkaModule, type KafkaEnvConfig } from '@tributary/kafka';
 import { HealthModule, LoggingModule, MetricsModule } from '@tributary/observability';
 import type { AuthConfig } from './auth/auth-env';
@@ -24,8 +25,8 @@ export interface ServiceCoreOptions<C extends ServiceConfig> {
   readonly postgres?: C extends ConfigOf<typeof postgresEnv> ? boolean : never;
   /** Readiness also needs the S3 bucket `S3_BUCKET`. */
   readonly s3?: C extends ConfigOf<typeof s3Env> ? boolean : never;
-  /** Create the catalog's topics (and their DLQs) in the background at start-up. */
-  readonly ensureTopics?: boolean;
+  /** Create the catalog's topics (and their DLQs), or these topics, in the background at start-up. */
+  readonly ensureTopics?: boolean | readonly TopicSpec[];
   /** Path prefixes whose request bodies the service reads itself, with its own limits (event ingestion). */
   readonly rawBodyPaths?: readonly string[];
 }

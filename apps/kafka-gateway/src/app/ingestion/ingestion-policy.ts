@@ -1,29 +1,21 @@
-import { CDC_TOPIC_PREFIX, isDlqTopic } from '@tributary/contracts';
+import { INGESTED_TOPICS, isDlqTopic } from '@tributary/contracts';
 
 /**
- * Streams the platform writes itself: what the gateway's checks, joins and candles derive, what
- * the collector assembles, what the pattern engine decides, what change capture reads from
- * PostgreSQL, and the dead letters. Accepting them from outside would let a caller skip the quality
- * checks (`market.trades.validated`), forge alerts or rules (`cep.*`) or fake database changes, so no
+ * The streams outside feeds may write through the gateway: `INGESTED_TOPICS` of the services' Kafka
+ * access (libs/contracts), the same list the gateway's Kafka user is allowed to write. Everything
+ * else the platform writes itself (what the gateway's checks, joins and candles derive, what the
+ * collector assembles, what the pattern engine decides, what change capture reads from PostgreSQL)
+ * or is a dead letter; accepting those from outside would let a caller skip the quality checks
+ * (`market.trades.validated`), forge alerts or rules (`cep.*`) or fake database changes, so no
  * scope lets a caller ingest them.
  */
-const PLATFORM_STREAMS: ReadonlySet<string> = new Set([
-  'market.trades.validated',
-  'options.quotes.enriched',
-  'options.chains',
-  'options.flow',
-  'quality.events',
-]);
-const PLATFORM_PREFIXES = ['candles.', 'cep.', `${CDC_TOPIC_PREFIX}.`];
+const INGESTIBLE: ReadonlySet<string> = new Set(INGESTED_TOPICS);
 
 /** Why `stream` cannot be ingested through the gateway, or undefined when it can. */
 export function ingestionRefusal(stream: string): string | undefined {
-  if (isDlqTopic(stream))
-    return `${stream} is a dead-letter topic; replay its records with POST /admin/dlq/:topic/replay`;
-  if (PLATFORM_STREAMS.has(stream) || PLATFORM_PREFIXES.some((prefix) => stream.startsWith(prefix))) {
-    return `${stream} is written by the platform itself and cannot be ingested, whatever the scope`;
-  }
-  return undefined;
+  if (INGESTIBLE.has(stream)) return undefined;
+  if (isDlqTopic(stream)) return `${stream} is a dead-letter topic; replay its records with POST /admin/dlq/:topic/replay`;
+  return `${stream} is written by the platform itself and cannot be ingested, whatever the scope`;
 }
 
 /**

@@ -1,6 +1,14 @@
 import { Consumer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
-import { applyBrokerAddress, clientOptionsOf, type KafkaConnection, rootCauses } from '../kafka-connection';
+import {
+  applyBrokerAddress,
+  authorizationFailureOf,
+  clientOptionsOf,
+  KafkaAuthorizationError,
+  type KafkaConnection,
+  principalOf,
+  rootCauses,
+} from '../kafka-connection';
 import type { Assignment, PartitionAssignor } from './group-protocol';
 import { type CommittedOffset, GroupSession } from './group-session';
 import { type FetchedRecord, PartitionFetcher } from './partition-fetcher';
@@ -130,7 +138,7 @@ export class ManagedConsumer {
   private failure: string | null = null;
 
   constructor(
-    connection: KafkaConnection,
+    private readonly connection: KafkaConnection,
     private readonly options: ManagedConsumerOptions,
   ) {
     this.client = applyBrokerAddress(
@@ -249,6 +257,12 @@ export class ManagedConsumer {
     await this.starting;
   }
 
+  private refusedWhat(failure: string): string {
+    return failure === 'GROUP_AUTHORIZATION_FAILED'
+      ? `join consumer group ${this.options.groupId}`
+      : `read topic${this.options.topics.length === 1 ? '' : 's'} ${this.options.topics.join(', ')} in consumer group ${this.options.groupId}`;
+  }
+
   private async join(): Promise<void> {
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
@@ -256,9 +270,15 @@ export class ManagedConsumer {
         this.joined = true;
         break;
       } catch (error) {
-        this.failure = rootCauses(error).join('; ');
+        // A refused group or topic is said with the principal and what it lacks; it is tried again
+        // too, as an operator may grant the ACL while the service runs.
+        const refused = authorizationFailureOf(error);
+        this.failure =
+          refused === undefined
+            ? rootCauses(error).join('; ')
+            : new KafkaAuthorizationError(principalOf(this.connection), this.refusedWhat(refused), refused, error).message;
         this.setStatus('disconnected');
-        this.options.logger?.warn({ err: error, groupId: this.options.groupId, attempt }, 'joining the consumer group failed; trying again');
+        this.options.logger?.warn({ err: error, groupId: this.options.groupId, attempt, reason: this.failure }, 'joining the consumer group failed; trying again');
         await sleep(retryDelayMs(RECONNECT_BACKOFF, attempt));
       }
     }

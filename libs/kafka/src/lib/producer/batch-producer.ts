@@ -1,6 +1,6 @@
 import { type Producer, ProtocolError } from '@platformatic/kafka';
 import type { CompressionAlgorithmValue } from '@platformatic/kafka';
-import { isPermanentConnectionError, rootCauses } from '../kafka-connection';
+import { authorizationFailureOf, isPermanentConnectionError, KafkaAuthorizationError, rootCauses } from '../kafka-connection';
 import { type PartitionOutcome, sendProduce } from './produce-request';
 import type { RecordBatchWriter } from './record-batch';
 
@@ -32,6 +32,8 @@ export interface BatchProducerOptions {
    */
   readonly deliveryTimeoutMs?: number;
   readonly onRetry?: (failure: { topic: string; partition: number; error: string; attempt: number }) => void;
+  /** The principal the brokers see (`User:<name>`), named when they refuse a topic to it. */
+  readonly principal?: string;
   /**
    * Batches of a transaction: written with the transactional flag under the producer id and epoch
    * the transaction coordinator gave (`identity`), never a new one of our own. A batch refused for
@@ -138,7 +140,10 @@ export class BatchProducer {
         // over with a new producer id.
         this.producer = undefined;
         this.sequences.clear();
-        throw ((this.options.transactional ? (lost ?? fatal) : (fatal ?? lost)) ?? failed[0]).error;
+        const chosen = (this.options.transactional ? (lost ?? fatal) : (fatal ?? lost)) ?? failed[0];
+        const refused = authorizationFailureOf(chosen.error);
+        if (refused === undefined) throw chosen.error;
+        throw new KafkaAuthorizationError(this.options.principal ?? 'the client', `write topic ${chosen.part.topic}`, refused, chosen.error);
       }
       for (const failure of failed) {
         this.options.onRetry?.({
@@ -206,8 +211,10 @@ export class BatchProducer {
     try {
       metadata = await this.client.metadata({ topics });
     } catch (error) {
-      // No broker answers (or the topics are unknown for now): every batch goes again, unchanged.
-      return pending.map((encoded) => ({ ...failure(encoded, error as Error), retriable: true, staleMetadata: true }));
+      // No broker answers (or the topics are unknown for now): every batch goes again, unchanged;
+      // a topic the principal may not see fails the send.
+      const retriable = !isPermanentConnectionError(error);
+      return pending.map((encoded) => ({ ...failure(encoded, error as Error), retriable, staleMetadata: true }));
     }
     const byLeader = new Map<number, Encoded[]>();
     for (const encoded of pending) {

@@ -10,7 +10,7 @@ import {
 } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import { COORDINATOR_MOVED, KAFKA_ERRORS, kafkaErrorName } from '../error-codes';
-import { applyBrokerAddress, clientOptionsOf, type KafkaConnection } from '../kafka-connection';
+import { applyBrokerAddress, clientOptionsOf, type KafkaConnection, principalOf } from '../kafka-connection';
 import { callApi } from '../protocol-call';
 import {
   backoffMs,
@@ -150,6 +150,7 @@ export class TransactionalProducer {
       connection,
     );
     this.batches = new BatchProducer(this.client, {
+      principal: principalOf(connection),
       acks: -1,
       requestTimeoutMs: options.requestTimeoutMs,
       deliveryTimeoutMs: options.deliveryTimeoutMs,

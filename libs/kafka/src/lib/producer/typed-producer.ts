@@ -18,6 +18,8 @@ import {
   clientOptionsOf,
   connectionError,
   isPermanentConnectionError,
+  principalOf,
+  withAuthorizationContext,
   type KafkaConnection,
 } from '../kafka-connection';
 import { backoffMs, BatchProducer } from './batch-producer';
@@ -191,6 +193,7 @@ export class TypedProducer {
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 30_000;
     this.client = applyBrokerAddress(new Producer(clientOptionsOf(connection)), connection);
     this.batches = new BatchProducer(this.client, {
+      principal: principalOf(connection),
       requestTimeoutMs: connection.requestTimeoutMs,
       deliveryTimeoutMs: this.deliveryTimeoutMs,
       onRetry: (failure) =>
@@ -478,7 +481,9 @@ export class TypedProducer {
           return partitioner;
         } catch (error) {
           const delay = backoffMs(attempt);
-          if (this.closing || isPermanentConnectionError(error) || Date.now() + delay >= deadline) throw error;
+          if (this.closing || isPermanentConnectionError(error) || Date.now() + delay >= deadline) {
+            throw withAuthorizationContext(this.connection, `write topic ${topic}`, error);
+          }
           await new Promise((resolve) => setTimeout(resolve, delay));
         }
       }
