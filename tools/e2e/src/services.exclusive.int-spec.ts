@@ -252,4 +252,18 @@ describe('configuration is validated at start-up', () => {
       expect(service.output()).toContain('host:port');
     },
   );
+
+  it.each(SERVICES.map((service) => service.app))(
+    '%s refuses to start with the public development key under NODE_ENV=production, naming AUTH_DEV_KEY_ENABLED',
+    async (app) => {
+      const service = startService(app, { port: 13198, env: { NODE_ENV: 'production', AUTH_DEV_KEY_ENABLED: 'true' } });
+      // Only a safety net: a service exits at once on bad config, however long a busy machine takes to load it.
+      const timeout = setTimeout(() => service.child.kill('SIGKILL'), 150_000);
+      const code = await service.exited;
+      clearTimeout(timeout);
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(service.output()).toContain('AUTH_DEV_KEY_ENABLED: the public development key may not be enabled under NODE_ENV=production');
+    },
+  );
 });

@@ -52,6 +52,9 @@ const settling = dataset('settling');
 const ALL = [compacted, concurrent, snapshotted, retained, untouched, evolving, settling];
 const SYMBOLS = ['AAPL', 'SPY', 'QQQ'];
 
+/** Snapshots kept at once in this test's catalog: room for the tests that take one, and a quota to reach. */
+const MAX_SNAPSHOTS = 4;
+
 describe('archive lifecycle: compaction, snapshots, retention, schema versions', () => {
   const s3: S3Client = createS3Client(testConfig({}));
   const nextOffset = new Map<string, bigint>();
@@ -174,6 +177,7 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
         ARCHIVE_RETENTION_INTERVAL_MS: '0',
         HISTORY_CACHE_DIR: join(dir, 'cache'),
         HISTORY_QUERY_MAX_RANGE_MS: '8760h',
+        ARCHIVE_MAX_SNAPSHOTS: String(MAX_SNAPSHOTS),
       }),
     );
   });
@@ -298,6 +302,28 @@ describe('archive lifecycle: compaction, snapshots, retention, schema versions',
     await graceRunsOut(pinned);
     await sweep();
     for (const key of pinned) expect(await objectExists(key)).toBe(false);
+  });
+
+  it('keeps at most ARCHIVE_MAX_SNAPSHOTS snapshots: one more is refused with 409 naming the quota, and allowed again once one is released', async () => {
+    await archive(snapshotted, 0, H11 + 120_000_000_000n, 10);
+    const created: string[] = [];
+    let refused: { status: number; body: unknown } | undefined;
+    for (let i = 0; i <= MAX_SNAPSHOTS && refused === undefined; i++) {
+      const answer = await post('/v1/snapshots', { name: `quota-${i}-${run}`, datasets: [snapshotted.name] });
+      if (answer.status === 201) created.push(`quota-${i}-${run}`);
+      else refused = answer;
+    }
+    try {
+      expect(refused).toMatchObject({ status: 409, body: { message: expect.stringContaining(`at most ${MAX_SNAPSHOTS} (ARCHIVE_MAX_SNAPSHOTS)`) } });
+      expect(created.length).toBeGreaterThan(0);
+      expect((await authorizedFetch(`${service.baseUrl}/v1/snapshots/${created[0]}`, { method: 'DELETE' })).status).toBe(204);
+      created.shift();
+      const again = await post('/v1/snapshots', { name: `quota-again-${run}`, datasets: [snapshotted.name] });
+      expect(again.status).toBe(201);
+      created.push(`quota-again-${run}`);
+    } finally {
+      for (const name of created) await authorizedFetch(`${service.baseUrl}/v1/snapshots/${name}`, { method: 'DELETE' });
+    }
   });
 
   it('retention removes only the files entirely older than the dataset retention, and spares what a snapshot pins until released', async () => {

@@ -8,6 +8,9 @@ import { readUntil, testConnection } from '../candles/candle-topics.testing';
 const STREAM = 'market.quotes';
 const ADMIN_KEY = TEST_API_KEY;
 const READER_KEY = 'desk-reader-key-0123456789';
+/** A caller of its own for the per-caller socket cap, so the other tests' sockets do not count against it. */
+const CAPPED_KEY = 'capped-caller-key-0123456789';
+const SOCKETS_PER_CALLER = 3;
 
 /** A ticker no other test writes, so this test's records are told apart on the shared topic. */
 function uniqueSymbol(): string {
@@ -54,7 +57,8 @@ describe('WebSocket producers and live fan-out', () => {
     gateway = startService('kafka-gateway', {
       port: 23122,
       env: {
-        AUTH_API_KEYS: `${TEST_AUTH_API_KEYS},desk:${READER_KEY}:read:>`,
+        AUTH_API_KEYS: `${TEST_AUTH_API_KEYS},desk:${READER_KEY}:read:>,capped:${CAPPED_KEY}:read:>|produce:>`,
+        GATEWAY_WS_MAX_CONNECTIONS_PER_CALLER: String(SOCKETS_PER_CALLER),
         GATEWAY_APPLY_CATALOG_ON_START: 'false',
         KAFKA_GROUP_ID: `gateway-ws-test-${randomUUID()}`,
       },
@@ -107,6 +111,29 @@ describe('WebSocket producers and live fan-out', () => {
     await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, 'not-a-key-0123456789')).rejects.toThrow('HTTP 401');
     await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, READER_KEY)).rejects.toThrow('HTTP 403');
     await expect(open(`${wsBase}/v1/streams/no.such.stream/live`, READER_KEY)).rejects.toThrow('HTTP 404');
+  });
+
+  it('caps the sockets one caller holds (429 beyond it) and takes a new one once one closes', async () => {
+    const held: WebSocket[] = [];
+    for (let i = 0; i < SOCKETS_PER_CALLER; i++) held.push(await open(`${wsBase}/v1/streams/${STREAM}/live`, CAPPED_KEY));
+    sockets.push(...held);
+    await expect(open(`${wsBase}/v1/streams/${STREAM}/ws`, CAPPED_KEY)).rejects.toThrow('HTTP 429');
+    // Another caller is not held back by this one's sockets.
+    sockets.push(await open(`${wsBase}/v1/streams/${STREAM}/live`, READER_KEY));
+    held[0].close();
+    await eventually(async () => {
+      try {
+        sockets.push(await open(`${wsBase}/v1/streams/${STREAM}/live`, CAPPED_KEY));
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a socket accepted again once one of the caller’s sockets closed');
+  });
+
+  it('refuses a producer socket on a stream the platform writes itself, whatever the scope', async () => {
+    await expect(open(`${wsBase}/v1/streams/cep.alerts/ws`, CAPPED_KEY)).rejects.toThrow('HTTP 403');
+    await expect(open(`${wsBase}/v1/streams/market.trades.validated/ws`, ADMIN_KEY)).rejects.toThrow('HTTP 403');
   });
 
   it('streams records of a topic to live subscribers as they are written, only the keys asked for', async () => {

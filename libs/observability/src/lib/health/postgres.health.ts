@@ -54,8 +54,11 @@ export class PostgresHealthIndicator implements OnApplicationShutdown {
       application_name: options.applicationName ?? 'tributary-health',
       max: 1,
       connectionTimeoutMillis: this.timeoutMs,
-      // A query stuck past the timeout fails, and the pool then discards its connection.
+      // A query stuck past the timeout fails, and the pool then discards its connection; the
+      // server cancels it too, so a probe never leaves a statement running on the primary.
       query_timeout: this.timeoutMs,
+      statement_timeout: this.timeoutMs,
+      idle_in_transaction_session_timeout: this.timeoutMs,
       // Longer than the probe period, so probes reuse the connection instead of reconnecting.
       idleTimeoutMillis: 60_000,
       keepAlive: true,
