@@ -191,7 +191,7 @@ export const historicalDataManagerEnv = mergeSpecs(
       default: 192 * 1024 * 1024,
       min: 16 * 1024 * 1024,
       description:
-        'Bytes of memory each DuckDB instance of the service may use (`memory_limit`; the query API, compaction and the batch layer have one each; sized for a 1 GiB pod)',
+        'Bytes of memory each DuckDB instance of the service may use (`memory_limit`; the archive writer, the query API, compaction and the batch layer have one each; sized for a 1 GiB pod)',
     }),
     DUCKDB_MAX_TEMP_BYTES: env.int({
       default: 1024 * 1024 * 1024,

@@ -2,6 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDbLimits, openDuckDb } from '../query/duckdb-limits';
 import type { TSchema } from '@sinclair/typebox';
 import { type HourPartition, hourPartitionOf } from './archive-layout';
 
@@ -75,8 +76,12 @@ export class ParquetPartitionWriter {
     private readonly compressionLevel: number,
   ) {}
 
-  static async open(options: { threads?: number; compressionLevel?: number } = {}): Promise<ParquetPartitionWriter> {
-    const instance = await DuckDBInstance.create(':memory:', { threads: String(options.threads ?? 2) });
+  /** `limits` hold the writer's DuckDB instance to a memory and spill budget (the service passes its DUCKDB_* settings). */
+  static async open(options: { threads?: number; compressionLevel?: number; limits?: DuckDbLimits } = {}): Promise<ParquetPartitionWriter> {
+    const instance =
+      options.limits === undefined
+        ? await DuckDBInstance.create(':memory:', { threads: String(options.threads ?? 2) })
+        : await openDuckDb(options.limits);
     const connection = await instance.connect();
     await connection.run(`SET TimeZone = 'UTC'`);
     return new ParquetPartitionWriter(instance, connection, options.compressionLevel ?? 1);

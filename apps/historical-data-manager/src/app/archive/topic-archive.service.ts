@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Inject,
@@ -333,7 +334,15 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
       }
     }
     this.s3 = createS3Client(this.config);
-    this.writer = await ParquetPartitionWriter.open();
+    // The archive's own DuckDB instance gets the same memory and spill budget as the query API's.
+    this.writer = await ParquetPartitionWriter.open({
+      limits: {
+        memoryLimitBytes: this.config.DUCKDB_MEMORY_LIMIT,
+        maxTempBytes: this.config.DUCKDB_MAX_TEMP_BYTES,
+        tempDirectory: join(this.config.HISTORY_CACHE_DIR, 'duckdb-archive-spill'),
+        threads: 2,
+      },
+    });
     this.archiver = new TopicArchiver(this.writer, this.s3, this.config.S3_BUCKET, this.catalog, schema);
     this.recovered();
     this.log.log(`archiving ${[...this.byTopic.keys()].join(', ')} to s3://${this.config.S3_BUCKET}/`);
