@@ -4,14 +4,10 @@ import { join } from 'node:path';
 import { type ServiceProcess, startService, waitForHttpStatus } from '@tributary/testing';
 import type { BenchConfig, RunNames } from './bench-config';
 import { nanosToMs } from './publish-clock';
+import { KAFKA_SERVICES } from '@tributary/contracts';
 
-export const SERVICES = [
-  'options-collector',
-  'kafka-gateway',
-  'cdc-listener',
-  'cep-engine',
-  'historical-data-manager',
-] as const;
+/** The five services, as their Kafka users are named. */
+export const SERVICES = KAFKA_SERVICES;
 export type ServiceName = (typeof SERVICES)[number];
 
 /**

@@ -1,16 +1,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ConfigOf, postgresEnv, s3Env, serviceEnv } from '@tributary/config';
 import type { TopicSpec } from '@tributary/contracts';
 import { KafkaModule, type KafkaEnvConfig } from '@tributary/kafka';
 import { HealthModule, LoggingModule, MetricsModule } from '@tributary/observability';
 import type { AuthConfig } from './auth/auth-env';
 import { Authenticator } from './auth/authenticator';
-import { HTTP_INTAKE_OPTIONS, HttpIntake, type HttpIntakeOptions, OPEN_PATHS } from './auth/http-intake';
+import { frontDoorProviders } from './auth/front-door';
+import { HttpIntake, OPEN_PATHS } from './auth/http-intake';
 import { DEFAULT_JSON_LIMITS } from './auth/json-limits';
-import { ScopeGuard } from './auth/scope.guard';
 import { SecurityLog } from './auth/security-log';
-import { ServerErrorsFilter } from './auth/server-errors.filter';
 
 type ServiceConfig = ConfigOf<ReturnType<typeof serviceEnv>> & KafkaEnvConfig & AuthConfig;
 
@@ -51,27 +49,28 @@ export class ServiceCoreModule {
         MetricsModule.forRoot({ service }),
         KafkaModule.forRoot({ service, config, ensureTopics: options.ensureTopics ?? false }),
         HealthModule.forRoot({
-          postgres: withPostgres && { connectionString: withPostgres.DATABASE_URL, applicationName: `${service}-health` },
+          postgres: withPostgres && {
+            connectionString: withPostgres.DATABASE_URL,
+            applicationName: `${service}-health`,
+          },
           s3: withS3 && { config: withS3, bucket: withS3.S3_BUCKET },
         }),
       ],
-      providers: [
-        { provide: Authenticator, useValue: new Authenticator(config) },
-        {
-          provide: HTTP_INTAKE_OPTIONS,
-          useValue: {
-            openPaths: OPEN_PATHS,
-            rawBodyPaths: options.rawBodyPaths ?? [],
-            maxJsonBodyBytes: MAX_JSON_BODY_BYTES,
-            jsonLimits: DEFAULT_JSON_LIMITS,
-          } satisfies HttpIntakeOptions,
-        },
-        SecurityLog,
+      providers: frontDoorProviders(config, {
+        openPaths: OPEN_PATHS,
+        rawBodyPaths: options.rawBodyPaths ?? [],
+        maxJsonBodyBytes: MAX_JSON_BODY_BYTES,
+        jsonLimits: DEFAULT_JSON_LIMITS,
+      }),
+      exports: [
+        LoggingModule,
+        MetricsModule,
+        KafkaModule,
+        HealthModule,
+        Authenticator,
         HttpIntake,
-        { provide: APP_GUARD, useClass: ScopeGuard },
-        { provide: APP_FILTER, useClass: ServerErrorsFilter },
+        SecurityLog,
       ],
-      exports: [LoggingModule, MetricsModule, KafkaModule, HealthModule, Authenticator, HttpIntake, SecurityLog],
     };
   }
 }

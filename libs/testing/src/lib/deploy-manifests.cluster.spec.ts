@@ -8,14 +8,10 @@ import {
   networkFlows,
 } from './deploy-manifests';
 import { workspaceRoot } from './infra-env';
+import { KAFKA_SERVICES } from '@tributary/contracts';
 
-const SERVICES = [
-  'options-collector',
-  'kafka-gateway',
-  'cdc-listener',
-  'cep-engine',
-  'historical-data-manager',
-] as const;
+/** The five services, as their Kafka users are named. */
+const SERVICES = KAFKA_SERVICES;
 type Service = (typeof SERVICES)[number];
 
 const PORTS: Record<Service, number> = {

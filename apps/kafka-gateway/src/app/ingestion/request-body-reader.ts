@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { HttpIntake } from '@tributary/service';
+import { HttpIntake, readBoundedBody } from '@tributary/service';
 
 export const INGESTION_OPTIONS = Symbol('INGESTION_OPTIONS');
 
@@ -45,32 +45,12 @@ export class RequestBodyReader {
   private read(request: BodyRequest, response: ServerResponse, next: (error?: unknown) => void): void {
     if (request.method !== 'POST') return next();
     const limit = this.options.maxBodyBytes;
-    if (Number(request.headers['content-length'] ?? 0) > limit) {
-      request.resume();
-      return tooLarge(response, limit);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    request.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > limit) {
-        refused = true;
-        chunks.length = 0;
-        tooLarge(response, limit);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => {
-      if (refused) return;
-      request.body = Buffer.concat(chunks, size);
+    readBoundedBody(request, limit, (read) => {
+      if ('tooLarge' in read) return tooLarge(response, limit);
+      if ('error' in read) return next(read.error);
+      request.body = read.body;
       request._body = true;
       next();
-    });
-    request.on('error', (error) => {
-      if (!refused) next(error);
     });
   }
 }

@@ -1,16 +1,17 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Body, Controller, Get, type INestApplication, Module, Param, Post } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { NestFactory } from '@nestjs/core';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { parseEnv } from '@tributary/config';
 import { authConfigIssues, authEnv, type AuthConfig } from './auth-env';
 import { Authenticator } from './authenticator';
-import { HTTP_INTAKE_OPTIONS, HttpIntake, type HttpIntakeOptions, OPEN_PATHS } from './http-intake';
+import { frontDoorProviders } from './front-door';
+import { OPEN_PATHS } from './http-intake';
 import { DEFAULT_JSON_LIMITS } from './json-limits';
-import { Authenticated, RequireScope, ScopeGuard } from './scope.guard';
+import { Authenticated, RequireScope } from './scope.guard';
 import { SecurityLog } from './security-log';
-import { PublicServerError, ServerErrorsFilter } from './server-errors.filter';
+import { PublicServerError } from './server-errors.filter';
 
 const OPS_KEY = 'ops-key-0123456789abcdef';
 const FEED_KEY = 'feed-key-0123456789abcdef';
@@ -67,22 +68,12 @@ class ProbeController {
 async function startApp(config: AuthConfig): Promise<{ app: INestApplication; base: string }> {
   @Module({
     controllers: [ProbeController],
-    providers: [
-      { provide: Authenticator, useValue: new Authenticator(config) },
-      {
-        provide: HTTP_INTAKE_OPTIONS,
-        useValue: {
-          openPaths: OPEN_PATHS,
-          rawBodyPaths: [],
-          maxJsonBodyBytes: 4096,
-          jsonLimits: DEFAULT_JSON_LIMITS,
-        } satisfies HttpIntakeOptions,
-      },
-      SecurityLog,
-      HttpIntake,
-      { provide: APP_GUARD, useClass: ScopeGuard },
-      { provide: APP_FILTER, useClass: ServerErrorsFilter },
-    ],
+    providers: frontDoorProviders(config, {
+      openPaths: OPEN_PATHS,
+      rawBodyPaths: [],
+      maxJsonBodyBytes: 4096,
+      jsonLimits: DEFAULT_JSON_LIMITS,
+    }),
   })
   class ProbeModule {}
   const app = await NestFactory.create(ProbeModule, { logger: false });

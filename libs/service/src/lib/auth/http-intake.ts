@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type Principal, Authenticator, presentedCredential } from './authenticator';
 import { IdentityProviderUnavailable, TokenRefused } from './bearer-tokens';
+import { readBoundedBody } from './bounded-body';
 import { type JsonLimits, parseBoundedJson } from './json-limits';
 import { SecurityLog } from './security-log';
 
@@ -147,28 +148,10 @@ export class HttpIntake {
       return next();
     }
     const limit = this.options.maxJsonBodyBytes;
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > limit) return refuse(response, 413, `the body is larger than ${limit} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    request.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > limit) {
-        refused = true;
-        chunks.length = 0;
-        refuse(response, 413, `the body is larger than ${limit} bytes`);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('error', (error) => {
-      if (!refused) next(error);
-    });
-    request.on('end', () => {
-      if (refused) return;
-      if (size === 0) {
+    readBoundedBody(request, limit, (read) => {
+      if ('tooLarge' in read) return refuse(response, 413, `the body is larger than ${limit} bytes`);
+      if ('error' in read) return next(read.error);
+      if (read.body.length === 0) {
         request.body = undefined;
         return next();
       }
@@ -183,7 +166,7 @@ export class HttpIntake {
           `the body must be application/json (got ${type === '' ? 'no content-type' : type})`,
         );
       }
-      const parsed = parseBoundedJson(Buffer.concat(chunks, size).toString('utf8'), this.options.jsonLimits);
+      const parsed = parseBoundedJson(read.body.toString('utf8'), this.options.jsonLimits);
       if ('problem' in parsed) return refuse(response, 400, parsed.problem);
       request.body = parsed.value;
       next();

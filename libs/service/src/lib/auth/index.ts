@@ -31,3 +31,5 @@ export { Authenticated, REQUIRED_SCOPE, RequireScope, ScopeGuard, type RequiredS
 export { grants, scopeGrants, scopeProblem, type Scope } from './scopes';
 export { SecurityLog, type SecurityEvent } from './security-log';
 export { PublicServerError, ServerErrorsFilter } from './server-errors.filter';
+export { readBoundedBody, type BoundedBody } from './bounded-body';
+export { frontDoorProviders } from './front-door';
