@@ -26,6 +26,7 @@ export {
   hasKafkaErrorCode,
   type AclChanges,
   type ClusterAdminOptions,
+  type ClusterIdentity,
   type ScramMechanism,
   type PartitionOffsets,
   type TopicConfig,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
 import { CATALOG, kafkaTopicConfig, type TopicSpec } from '@tributary/contracts';
+import { eventually } from '@tributary/testing';
 import { quietLogger, testConnection } from '../testing/kafka-test-kit';
 import { ClusterAdmin } from './cluster-admin';
 import { TypedProducer } from './producer/typed-producer';
@@ -43,6 +44,23 @@ describe('ClusterAdmin against the real broker', () => {
     const offsets = await admin.topicOffsets(spec.topic);
     expect(offsets).toHaveLength(spec.partitions);
     expect(offsets.every(({ low, high }) => low === '0' && high === '0')).toBe(true);
+  });
+
+  it('names the cluster and each topic by ID, and a topic created again under its name gets a new ID', async () => {
+    const spec: TopicSpec = { ...CATALOG['market.trades'], topic: `${run}-identity`, partitions: 1 };
+    created.push(spec.topic);
+    await admin.ensure([spec]);
+    const first = await admin.identity([spec.topic, `${run}-absent`]);
+    expect(first.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(first.topicIds.get(spec.topic)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first.topicIds.has(`${run}-absent`)).toBe(false);
+
+    await admin.deleteTopics([spec.topic]);
+    await eventually(async () => !(await admin.listTopics()).includes(spec.topic), `${spec.topic} deleted`);
+    await eventually(async () => (await admin.ensure([spec])).created.length === 1, `${spec.topic} created again`);
+    const second = await admin.identity([spec.topic]);
+    expect(second.clusterId).toBe(first.clusterId);
+    expect(second.topicIds.get(spec.topic)).not.toBe(first.topicIds.get(spec.topic));
   });
 
   it('reports each partition\'s first and next offsets, and DeleteRecords moves the first', async () => {

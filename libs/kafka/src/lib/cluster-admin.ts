@@ -128,6 +128,15 @@ const SCRAM: Readonly<Record<ScramMechanism, { code: number; hash: string; bytes
 /** The brokers' minimum for SCRAM-SHA-256/512. */
 const SCRAM_ITERATIONS = 4096;
 
+/** The all-zero UUID Kafka answers for a topic it has no ID for. */
+const NULL_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
+
+/** Who the data came from: the cluster's ID and each topic's ID. */
+export interface ClusterIdentity {
+  readonly clusterId: string;
+  readonly topicIds: ReadonlyMap<string, string>;
+}
+
 /**
  * The cluster administration a service does, over @platformatic/kafka's admin client on the
  * service's connection: create missing topics (and wait until every partition has a leader, so
@@ -224,6 +233,23 @@ export class ClusterAdmin {
 
   async listTopics(): Promise<string[]> {
     return this.admin.listTopics();
+  }
+
+  /**
+   * The cluster's ID and the IDs of `topics` (Kafka gives each a UUID at creation: a topic deleted
+   * and created again under the same name gets a new one). A topic the cluster does not hold is
+   * missing from the map.
+   */
+  async identity(topics: readonly string[] = []): Promise<ClusterIdentity> {
+    // Metadata for a topic the cluster does not hold fails the whole request: ask only for those it lists.
+    const held = new Set(topics.length === 0 ? [] : await this.admin.listTopics());
+    const metadata = await this.admin.metadata({ topics: topics.filter((topic) => held.has(topic)), forceUpdate: true });
+    const topicIds = new Map<string, string>();
+    for (const topic of topics) {
+      const id = metadata.topics.get(topic)?.id;
+      if (id !== undefined && id !== '' && id !== NULL_TOPIC_ID) topicIds.set(topic, id);
+    }
+    return { clusterId: metadata.id, topicIds };
   }
 
   async partitionCount(topic: string): Promise<number> {
