@@ -131,14 +131,14 @@ describe('MarketSimulator', () => {
     expect(Math.min(...monday)).toBeGreaterThanOrEqual(Date.UTC(2025, 2, 10, 13, 30));
   });
 
-  it('does not resume into the future: a next session that opens after now leaves the clock alone', async () => {
+  it('does not resume into the future: after a close whose next open is still to come it goes on after hours', async () => {
     const simulator = new MarketSimulator({ seed: 4, eventsPerSecond: 50 });
     // Published up to Friday's close; "now" is Saturday: Monday's open is still to come.
-    expect(simulator.resumeAfter(Date.UTC(2025, 2, 7, 21, 0), Date.UTC(2025, 2, 8, 12, 0))).toBe(false);
-    expect(simulator.resumeAfter(Date.UTC(2025, 2, 5, 15, 0), Date.UTC(2025, 2, 8, 12, 0))).toBe(true);
+    expect(simulator.resumeAfter(Date.UTC(2025, 2, 8, 12, 0, 1), Date.UTC(2025, 2, 8, 12, 0))).toBe(false);
+    expect(simulator.resumeAfter(Date.UTC(2025, 2, 7, 21, 0), Date.UTC(2025, 2, 8, 12, 0))).toBe(true);
     await simulator.subscribe(['SPY']);
     const times = simulator.generate(20).map((event) => Number(event.value.ts.slice(0, -6)));
-    expect(Math.min(...times)).toBeGreaterThan(Date.UTC(2025, 2, 5, 15, 0));
+    expect(Math.min(...times)).toBeGreaterThan(Date.UTC(2025, 2, 7, 21, 0));
     expect(Math.max(...times)).toBeLessThan(Date.UTC(2025, 2, 8, 12, 0));
   });
 

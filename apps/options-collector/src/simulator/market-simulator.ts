@@ -162,7 +162,12 @@ export class MarketSimulator implements MarketSource {
   constructor(private readonly config: MarketSimulatorConfig) {
     this.seed = String(config.seed);
     this.random = new SeededRandom(`${this.seed}:market`);
-    this.clock = new SimulatedClock(config.startMs ?? DEFAULT_SIMULATION_START_MS, config.sessions ?? 'regular');
+    // At wall-clock pace the clock never jumps past real time (after-hours sessions once caught up).
+    this.clock = new SimulatedClock(
+      config.startMs ?? DEFAULT_SIMULATION_START_MS,
+      config.sessions ?? 'regular',
+      config.pace === undefined || config.pace === 'wall-clock' ? () => Date.now() : undefined,
+    );
     this.regimes = config.regimes ?? DEFAULT_REGIMES;
     this.rate = config.riskFreeRate ?? 0.045;
     this.eventsPerSecond = config.eventsPerSecond ?? 2_000;
@@ -325,10 +330,9 @@ export class MarketSimulator implements MarketSource {
   resumeAfter(eventTimeMs: number, nowMs = Date.now()): boolean {
     if (this.running) return false;
     // Never into the future: events later than the wall clock fail validation. A time whose next
-    // session opens after now (e.g. published at today's close) leaves the clock where it is.
-    const probe = new SimulatedClock(eventTimeMs + 1, this.config.sessions ?? 'regular');
-    if (probe.nowMs > nowMs) return false;
-    this.clock.jumpTo(eventTimeMs + 1);
+    // session opens after now (e.g. published at today's close) goes on after hours until that open.
+    if (eventTimeMs + 1 > nowMs) return false;
+    this.clock.jumpTo(eventTimeMs + 1, nowMs);
     for (const state of this.underlyings.values()) state.evolvedAtMs = this.clock.nowMs;
     return true;
   }
@@ -402,7 +406,8 @@ export class MarketSimulator implements MarketSource {
     let eventAnchor = this.clock.nowMs;
     let session = this.clock.session;
     while (!this.stopping) {
-      const target = eventAnchor + (performance.now() - wallAnchor) * speed;
+      // Never ahead of real time, whatever the speed: an event from the future fails validation.
+      const target = Math.min(eventAnchor + (performance.now() - wallAnchor) * speed, Date.now());
       const batch: MarketEvent[] = [];
       while (this.active.length > 0 && this.clock.nowMs < target && batch.length < batchSize * 50) {
         batch.push(...this.generate(Math.min(batchSize, 64)));

@@ -12,7 +12,10 @@ export type TradingSessions = 'regular' | 'continuous';
  * Event time of the simulation, kept as whole epoch milliseconds plus nanoseconds within the
  * millisecond: exact to the nanosecond without BigInt on the hot path, and cheap to print.
  * With regular sessions the clock only runs 09:30-16:00 New York on trading days and jumps the
- * nights, weekends and holidays, as a feed does.
+ * nights, weekends and holidays, as a feed does. Given the wall clock, it never jumps past it: once
+ * the simulation has caught up with real time, a close whose next open is still to come is followed
+ * by an after-hours session that lasts until that open, so event time stays continuous and never
+ * lies in the future (an event from the future fails validation).
  */
 export class SimulatedClock {
   private ms: number;
@@ -24,6 +27,7 @@ export class SimulatedClock {
   constructor(
     startMs: number,
     private readonly sessions: TradingSessions,
+    private readonly wallClockMs?: () => number,
   ) {
     this.ms = Math.floor(startMs);
     this.enterSession();
@@ -60,15 +64,18 @@ export class SimulatedClock {
    * restarted simulator continues after the event time it had published, so event-time consumers
    * with a persisted watermark do not see its events as late.
    */
-  jumpTo(ms: number): void {
+  jumpTo(ms: number, wallNowMs?: number): void {
     if (!(ms > this.ms)) return;
     this.ms = Math.floor(ms);
     this.subMsNanos = 0;
-    this.enterSession();
+    this.enterSession(wallNowMs);
   }
 
-  /** Puts the clock at the open of the session it is in, or of the next one. */
-  private enterSession(): void {
+  /**
+   * Puts the clock at the open of the session it is in, or of the next one; with a wall clock, an
+   * open still to come is waited for in an after-hours session instead.
+   */
+  private enterSession(wallNowMs = this.wallClockMs?.()): void {
     if (this.sessions === 'continuous') {
       // Around the clock, a new "session" (day volumes reset) starts at each New York midnight.
       this.sessionEndMs = easternTimeMs(easternDay(this.ms) + 1, 0);
@@ -81,6 +88,12 @@ export class SimulatedClock {
       day++;
     }
     const open = sessionOpenMs(day);
+    if (wallNowMs !== undefined && this.ms < open && open > wallNowMs) {
+      // Caught up with real time: trade on after hours until the open instead of jumping past now.
+      this.sessionEndMs = open;
+      this.session++;
+      return;
+    }
     if (this.ms < open) {
       this.ms = open;
       this.subMsNanos = 0;
