@@ -1,5 +1,10 @@
-/** The stores the archive writes to; when one is away, the archive waits for it instead of failing records. */
-export type ArchiveDependency = 's3' | 'postgres';
+/**
+ * The stores the archive writes to, and the cluster whose identity every flush checks; when one is
+ * away, the archive waits for it instead of failing records.
+ */
+export type ArchiveDependency = 's3' | 'postgres' | 'kafka';
+
+const DEPENDENCY_NAMES: Record<ArchiveDependency, string> = { s3: 'S3', postgres: 'PostgreSQL', kafka: 'Kafka' };
 
 /**
  * A flush failed because S3 or PostgreSQL could not be reached (or refused to work), not because
@@ -12,7 +17,7 @@ export class DependencyUnavailableError extends Error {
     readonly dependency: ArchiveDependency,
     cause: unknown,
   ) {
-    super(`${dependency === 's3' ? 'S3' : 'PostgreSQL'} unavailable: ${describe(cause)}`, { cause });
+    super(`${DEPENDENCY_NAMES[dependency]} unavailable: ${describe(cause)}`, { cause });
   }
 }
 

@@ -18,6 +18,14 @@ describe('archive layout', () => {
     expect(key()).toBe(key());
   });
 
+  it('names the objects of a later epoch apart, so offsets counted again from 0 never overwrite an earlier epoch', () => {
+    const partition = { date: '2026-01-01', hour: 7 };
+    const first = archiveObjectKey('market_trades', partition, 'market.trades', 3, 0n, 9n);
+    const second = archiveObjectKey('market_trades', partition, 'market.trades', 3, 0n, 9n, 2);
+    expect(first).toBe('market_trades/date=2026-01-01/hour=07/market.trades+3+00000000000000000000+00000000000000000009.parquet');
+    expect(second).toBe('market_trades/date=2026-01-01/hour=07/market.trades+3+00000000000000000000+00000000000000000009.e2.parquet');
+  });
+
   it('derives a dataset name usable as a table name from the topic', () => {
     expect(datasetOfTopic('options.quotes')).toBe('options_quotes');
   });

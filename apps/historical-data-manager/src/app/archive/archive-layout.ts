@@ -35,7 +35,9 @@ export function partitionPrefix(dataset: string, partition: HourPartition): stri
  * The object key of the records `firstOffset..lastOffset` of one topic partition in one hour
  * partition. The same offsets always give the same key, so a retried flush overwrites its own
  * object instead of adding a copy (the Confluent S3 sink's naming). Offsets are zero-padded to
- * 20 digits so keys sort in offset order.
+ * 20 digits so keys sort in offset order. Offsets restart when a topic is re-created or archived
+ * from another cluster: from the topic's second epoch on, the epoch is part of the name
+ * (`....e2.parquet`), so a new epoch never overwrites the objects of an earlier one.
  */
 export function archiveObjectKey(
   dataset: string,
@@ -44,9 +46,11 @@ export function archiveObjectKey(
   topicPartition: number,
   firstOffset: bigint,
   lastOffset: bigint,
+  epoch = 1,
 ): string {
   const pad = (offset: bigint) => offset.toString().padStart(20, '0');
-  return `${partitionPrefix(dataset, partition)}${topic}+${topicPartition}+${pad(firstOffset)}+${pad(lastOffset)}.parquet`;
+  const suffix = epoch > 1 ? `.e${epoch}` : '';
+  return `${partitionPrefix(dataset, partition)}${topic}+${topicPartition}+${pad(firstOffset)}+${pad(lastOffset)}${suffix}.parquet`;
 }
 
 /** The dataset name of a topic: the topic with dots as underscores (`market.trades` -> `market_trades`). */

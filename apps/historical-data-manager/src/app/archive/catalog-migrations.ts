@@ -116,6 +116,46 @@ function lifecycleSql(schema: string): string[] {
   ];
 }
 
+/**
+ * Where archived offsets came from. Kafka offsets mean something only within one topic of one
+ * cluster: a topic deleted and created again, another cluster (failover, a second checkout), a
+ * cluster rebuilt from backup all count from 0 again. Each source topic is archived in **epochs**:
+ * `topic_epochs` names, per epoch, the Kafka cluster ID and topic ID its offsets belong to;
+ * `archived_offsets` and `files` carry the epoch (and the IDs) of their offsets. Rows made before
+ * this migration form epoch 1 without an identity: the first start after the upgrade adopts the
+ * cluster's identity when their positions are consistent with the log, and asks the operator
+ * otherwise (see TopicIdentityCheck).
+ */
+function epochsSql(schema: string): string[] {
+  const s = quoteIdentifier(schema);
+  return [
+    `CREATE TABLE ${s}.topic_epochs (
+      source_topic text NOT NULL,
+      epoch integer NOT NULL CONSTRAINT topic_epochs_epoch_check CHECK (epoch > 0),
+      kafka_cluster_id text,
+      kafka_topic_id text,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      ended_at timestamptz,
+      started_by text NOT NULL,
+      PRIMARY KEY (source_topic, epoch)
+    )`,
+    `INSERT INTO ${s}.topic_epochs (source_topic, epoch, started_by)
+       SELECT DISTINCT source_topic, 1, 'upgrade' FROM ${s}.archived_offsets`,
+    `ALTER TABLE ${s}.archived_offsets
+       ADD COLUMN epoch integer NOT NULL DEFAULT 1,
+       ADD COLUMN first_offset bigint,
+       ADD COLUMN kafka_cluster_id text,
+       ADD COLUMN kafka_topic_id text`,
+    `ALTER TABLE ${s}.archived_offsets DROP CONSTRAINT archived_offsets_pkey`,
+    `ALTER TABLE ${s}.archived_offsets ADD PRIMARY KEY (source_topic, epoch, source_partition)`,
+    `ALTER TABLE ${s}.files
+       ADD COLUMN epoch integer NOT NULL DEFAULT 1,
+       ADD COLUMN kafka_cluster_id text,
+       ADD COLUMN kafka_topic_id text`,
+    `ALTER TABLE ${s}.snapshot_files ADD COLUMN epoch integer NOT NULL DEFAULT 1`,
+  ];
+}
+
 /** The catalog migrations, bound to a schema (default `archive`). */
 export function catalogMigrations(schema: string): (new () => MigrationInterface)[] {
   class CreateArchiveCatalog1767225600000 implements MigrationInterface {
@@ -146,5 +186,25 @@ export function catalogMigrations(schema: string): (new () => MigrationInterface
       }
     }
   }
-  return [CreateArchiveCatalog1767225600000, AddArchiveLifecycle1767484800000];
+  class AddArchiveEpochs1768003200000 implements MigrationInterface {
+    name = 'AddArchiveEpochs1768003200000';
+
+    async up(runner: QueryRunner): Promise<void> {
+      for (const sql of epochsSql(schema)) await runner.query(sql);
+    }
+
+    async down(runner: QueryRunner): Promise<void> {
+      const s = quoteIdentifier(schema);
+      await runner.query(`ALTER TABLE ${s}.snapshot_files DROP COLUMN epoch`);
+      await runner.query(`ALTER TABLE ${s}.files DROP COLUMN epoch, DROP COLUMN kafka_cluster_id, DROP COLUMN kafka_topic_id`);
+      await runner.query(`DELETE FROM ${s}.archived_offsets WHERE epoch > 1`);
+      await runner.query(`ALTER TABLE ${s}.archived_offsets DROP CONSTRAINT archived_offsets_pkey`);
+      await runner.query(
+        `ALTER TABLE ${s}.archived_offsets DROP COLUMN epoch, DROP COLUMN first_offset, DROP COLUMN kafka_cluster_id, DROP COLUMN kafka_topic_id`,
+      );
+      await runner.query(`ALTER TABLE ${s}.archived_offsets ADD PRIMARY KEY (source_topic, source_partition)`);
+      await runner.query(`DROP TABLE ${s}.topic_epochs`);
+    }
+  }
+  return [CreateArchiveCatalog1767225600000, AddArchiveLifecycle1767484800000, AddArchiveEpochs1768003200000];
 }

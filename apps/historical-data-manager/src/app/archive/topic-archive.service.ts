@@ -7,10 +7,20 @@ import {
   type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type KafkaBatchContext, type KafkaBatchServer, recordValueSize, type RevokedPartitions } from '@tributary/kafka';
-import { createS3Client } from '@tributary/observability';
+import {
+  ClusterAdmin,
+  type KafkaBatchContext,
+  type KafkaBatchServer,
+  kafkaConnection,
+  type PartitionOffsets,
+  recordValueSize,
+  type RevokedPartitions,
+} from '@tributary/kafka';
+import { createS3Client, TributaryMetrics } from '@tributary/observability';
+import { Gauge } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { HistoricalDataManagerConfig } from '../../config';
 import { type ArchiveDependency, DependencyUnavailableError } from './archive-dependencies';
@@ -20,9 +30,23 @@ import { sessionTimeouts } from '@tributary/postgres';
 import { catalogDataSource, migrateCatalog } from './catalog-database';
 import { type ArchiveRecord, ParquetPartitionWriter } from './parquet-partition-writer';
 import { type ArchiveBatchResult, type ArchivedDataset, TopicArchiver } from './topic-archiver';
+import type { TopicIdentity } from './topic-identity-check';
+import { TopicEpochs } from './topic-epochs';
+import { type TopicArchiveState, TopicIdentityGuard } from './topic-identity-guard';
 
-/** What the archive needs of the consumer: stopping and restarting the fetches of its topics. */
-export type ArchiveConsumerControl = Pick<KafkaBatchServer, 'pause' | 'resume' | 'health'>;
+/**
+ * What the archive needs of the consumer: stopping and restarting the fetches of its topics, and
+ * reading a partition again from an offset (a new epoch starts at the start of the log).
+ */
+export type ArchiveConsumerControl = Pick<KafkaBatchServer, 'pause' | 'resume' | 'health'> & {
+  rewind?(topic: string, partition: number, offset: bigint): void;
+};
+
+/** An operator's decision for a topic whose archived offsets do not fit the cluster's log. */
+export type EpochDecision = { action: 'new-epoch' } | { action: 'reattach'; expected: TopicIdentity };
+
+/** Topics waiting for a decision are checked again this often (the cause may go or change). */
+const AWAITING_CHECK_INTERVAL_MS = 30_000;
 
 /** A store the archive is waiting for. */
 export interface ArchiveOutage {
@@ -77,14 +101,33 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
   private readonly caughtUp = new Map<string, boolean>();
   private readonly maxBufferedRows: number;
   private readonly maxBufferedBytes: number;
+  private guard?: TopicIdentityGuard;
+  private admin?: ClusterAdmin;
+  /** Topics stopped until an operator decides (their archived offsets do not fit the cluster's log). */
+  private readonly awaitingDecision = new Set<string>();
+  private awaitingTimer?: NodeJS.Timeout;
+  private readonly mismatchGauge?: Gauge<string>;
 
   constructor(
     @Inject(ARCHIVE_CONFIG) private readonly config: HistoricalDataManagerConfig,
     @Inject(ARCHIVED_TOPICS) topics: ArchivedTopic[],
+    @Optional() metrics?: TributaryMetrics,
   ) {
     for (const topic of topics) this.byTopic.set(topic.dataset.topic, topic);
     this.maxBufferedRows = 2 * config.ARCHIVE_FLUSH_ROWS;
     this.maxBufferedBytes = 2 * config.ARCHIVE_FLUSH_BYTES;
+    const registry = metrics?.registry;
+    if (registry) {
+      const name = 'tributary_archive_identity_mismatch';
+      this.mismatchGauge =
+        (registry.getSingleMetric(name) as Gauge<string> | undefined) ??
+        new Gauge({
+          name,
+          help: 'Archived topics stopped because their archived offsets belong to another Kafka cluster or topic ID (1 while waiting for a decision)',
+          labelNames: ['dataset', 'topic', 'reason', 'stored_cluster', 'current_cluster', 'stored_topic_id', 'current_topic_id'],
+          registers: [registry],
+        });
+    }
   }
 
   onModuleInit(): void {
@@ -154,6 +197,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
   /** The consumer feeding the archive, so an outage or full buffers can pause its fetches. */
   useConsumer(consumer: ArchiveConsumerControl): void {
     this.consumer = consumer;
+    for (const topic of this.awaitingDecision) consumer.pause(topic);
     for (const reason of this.pausedFor) {
       this.pausedFor.delete(reason);
       this.pauseConsumer(reason);
@@ -224,11 +268,96 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.awaitingTimer);
+    await this.admin?.close().catch(() => undefined);
     await this.flushAll();
     await this.flushes;
     this.writer?.close();
     await this.catalog?.destroy().catch(() => undefined);
     this.s3?.destroy();
+  }
+
+  /** Every archived topic's state: archiving, or waiting for an operator's decision and why. */
+  topicStates(): TopicArchiveState[] {
+    return (
+      this.guard?.all() ??
+      [...this.byTopic.values()].map((t) => ({
+        topic: t.dataset.topic,
+        dataset: t.dataset.name,
+        state: 'verifying' as const,
+        epoch: null,
+        stored: null,
+        current: null,
+        mismatch: null,
+      }))
+    );
+  }
+
+  /** The state of the topic archived into `dataset` here, or undefined when this instance does not archive it. */
+  datasetState(dataset: string): TopicArchiveState | undefined {
+    return this.topicStates().find((state) => state.dataset === dataset);
+  }
+
+  /** Checks every topic's identity again (the consumer joined its group: a new assignment). */
+  async checkIdentities(): Promise<void> {
+    await this.guard?.checkAll();
+  }
+
+  /**
+   * Applies an operator's decision for the topic of `dataset` waiting for one (see
+   * {@link TopicIdentityGuard.newEpoch} and {@link TopicIdentityGuard.reattach}).
+   */
+  async decide(dataset: string, decision: EpochDecision, by: string): Promise<TopicArchiveState> {
+    const state = this.datasetState(dataset);
+    if (state === undefined) throw new Error(`dataset ${dataset} is not archived by this instance`);
+    await this.started;
+    const guard = this.guard as TopicIdentityGuard;
+    return decision.action === 'new-epoch' ? guard.newEpoch(state.topic, by) : guard.reattach(state.topic, decision.expected, by);
+  }
+
+  private identityGuard(catalog: DataSource, schema: string): TopicIdentityGuard {
+    this.admin = new ClusterAdmin(kafkaConnection(this.config, 'historical-data-manager'));
+    const datasets = new Map([...this.byTopic.values()].map((t) => [t.dataset.topic, t.dataset.name]));
+    return new TopicIdentityGuard(new TopicEpochs(catalog, schema), this.admin, datasets, {
+      awaiting: (state) => this.stopTopic(state),
+      cleared: (state, start) => this.restartTopic(state, start),
+    });
+  }
+
+  /** Stops fetching a topic until a decision; its buffered records fail their flush and come again. */
+  private stopTopic(state: TopicArchiveState): void {
+    this.showMismatches();
+    if (this.awaitingDecision.has(state.topic)) return;
+    this.awaitingDecision.add(state.topic);
+    this.consumer?.pause(state.topic);
+  }
+
+  /** Fetches a topic again after a decision (from the start of its log for a new epoch). */
+  private restartTopic(state: TopicArchiveState, start: PartitionOffsets[] | null): void {
+    this.showMismatches();
+    if (!this.awaitingDecision.delete(state.topic)) return;
+    for (const { partition, low } of start ?? []) this.consumer?.rewind?.(state.topic, partition, BigInt(low));
+    if (this.pausedFor.size === 0) this.consumer?.resume(state.topic);
+  }
+
+  /** `tributary_archive_identity_mismatch`: one series per topic waiting for a decision, with both identities. */
+  private showMismatches(): void {
+    if (this.mismatchGauge === undefined) return;
+    this.mismatchGauge.reset();
+    for (const s of this.guard?.all() ?? []) {
+      if (s.state !== 'awaiting-decision') continue;
+      this.mismatchGauge
+        .labels({
+          dataset: s.dataset,
+          topic: s.topic,
+          reason: s.mismatch?.kind ?? '',
+          stored_cluster: s.stored?.clusterId ?? '',
+          current_cluster: s.current?.clusterId ?? '',
+          stored_topic_id: s.stored?.topicId ?? '',
+          current_topic_id: s.current?.topicId ?? '',
+        })
+        .set(1);
+    }
   }
 
   private bufferOf(archived: ArchivedTopic): DatasetArchiveBuffer {
@@ -264,6 +393,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
         this.recovered();
         return result;
       } catch (error) {
+        // a topic waiting for a decision: its records are neither archived nor committed, they come again after it
         if (!(error instanceof DependencyUnavailableError) || this.stopping) throw error;
         this.noteOutage(error.dependency, error.message);
         try {
@@ -303,7 +433,7 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
 
   private resumeConsumer(reason: PauseReason): void {
     if (!this.pausedFor.delete(reason) || this.pausedFor.size > 0) return;
-    for (const topic of this.byTopic.keys()) this.consumer?.resume(topic);
+    for (const topic of this.byTopic.keys()) if (!this.awaitingDecision.has(topic)) this.consumer?.resume(topic);
   }
 
   /** One DuckDB writer: flushes run one after another; after each, the buffers may have room again. */
@@ -343,7 +473,12 @@ export class TopicArchiveService implements OnModuleInit, OnModuleDestroy, OnApp
         threads: 2,
       },
     });
-    this.archiver = new TopicArchiver(this.writer, this.s3, this.config.S3_BUCKET, this.catalog, schema);
+    this.guard = this.identityGuard(this.catalog, schema);
+    const guard = this.guard;
+    await guard.checkAll();
+    this.awaitingTimer = setInterval(() => void guard.checkAwaiting(), AWAITING_CHECK_INTERVAL_MS);
+    this.awaitingTimer.unref();
+    this.archiver = new TopicArchiver(this.writer, this.s3, this.config.S3_BUCKET, this.catalog, schema, (topic) => guard.admit(topic));
     this.recovered();
     this.log.log(`archiving ${[...this.byTopic.keys()].join(', ')} to s3://${this.config.S3_BUCKET}/`);
     return this.archiver;

@@ -5,6 +5,8 @@ import type { DataSource } from 'typeorm';
 import { asPostgresOutage, DependencyUnavailableError } from './archive-dependencies';
 import { archiveObjectKey } from './archive-layout';
 import { quoteIdentifier } from './catalog-migrations';
+import type { TopicIdentity } from './topic-identity-check';
+import { TopicAwaitingDecisionError } from './topic-identity-guard';
 import type { ArchiveColumn, ArchiveRecord, ParquetPartitionWriter, WrittenPartitionFile } from './parquet-partition-writer';
 
 export interface ArchivedDataset {
@@ -24,6 +26,21 @@ export interface ArchiveBatchResult {
 
 /** The batch starts below the partition's archived offset: another writer committed these records first. */
 export class ArchiveFencedError extends Error {}
+
+/** The epoch a flush writes to and the Kafka identity its offsets belong to (null: not known to this writer). */
+export interface ArchiveSource {
+  epoch: number;
+  identity: TopicIdentity | null;
+}
+
+/**
+ * The epoch a flush of a topic writes to; throws when the topic may not be archived now
+ * (`TopicIdentityGuard.admit`). Without one (tools, tests without Kafka) the archiver writes epoch 1
+ * with no identity, which the service verifies and adopts at its next start like an older catalog.
+ */
+export type EpochOfTopic = (topic: string) => Promise<ArchiveSource>;
+
+const UNVERIFIED: EpochOfTopic = () => Promise.resolve({ epoch: 1, identity: null });
 
 /**
  * Archives the records of one topic partition exactly once, in this order: write Parquet, upload
@@ -45,10 +62,12 @@ export class TopicArchiver {
     private readonly bucket: string,
     private readonly catalog: DataSource,
     private readonly catalogSchema: string,
+    private readonly epochOf: EpochOfTopic = UNVERIFIED,
   ) {}
 
   async archive(dataset: ArchivedDataset, topicPartition: number, records: ArchiveRecord[]): Promise<ArchiveBatchResult> {
-    const nextOffset = await this.archivedOffset(dataset.topic, topicPartition);
+    const source = await this.epochOf(dataset.topic);
+    const nextOffset = await this.archivedOffset(dataset.topic, topicPartition, source.epoch);
     const pending = nextOffset === null ? records : records.filter((r) => r.offset >= nextOffset);
     const skipped = records.length - pending.length;
     if (pending.length === 0) return { committed: [], skipped };
@@ -57,7 +76,7 @@ export class TopicArchiver {
     try {
       const keyed = files.map((file) => ({
         file,
-        key: archiveObjectKey(dataset.name, file.partition, dataset.topic, topicPartition, file.firstOffset, file.lastOffset),
+        key: archiveObjectKey(dataset.name, file.partition, dataset.topic, topicPartition, file.firstOffset, file.lastOffset, source.epoch),
       }));
       try {
         for (const { file, key } of keyed) await this.upload(key, file);
@@ -67,7 +86,7 @@ export class TopicArchiver {
       }
       const batchFirst = pending[0]?.offset as bigint;
       const batchNext = (pending[pending.length - 1]?.offset as bigint) + 1n;
-      await this.commit(dataset, topicPartition, batchFirst, batchNext, keyed).catch((error: unknown) => {
+      await this.commit(dataset, topicPartition, batchFirst, batchNext, keyed, source).catch((error: unknown) => {
         throw asPostgresOutage(error);
       });
       return { committed: keyed.map((k) => k.key), skipped };
@@ -76,12 +95,12 @@ export class TopicArchiver {
     }
   }
 
-  /** The next offset of `topic`/`partition` not yet archived, or null before the first commit. */
-  async archivedOffset(topic: string, topicPartition: number): Promise<bigint | null> {
+  /** The next offset of `topic`/`partition` not yet archived in `epoch`, or null before its first commit. */
+  async archivedOffset(topic: string, topicPartition: number, epoch: number): Promise<bigint | null> {
     const rows: { next_offset: string }[] = await this.catalog
       .query(
-        `SELECT next_offset FROM ${this.table('archived_offsets')} WHERE source_topic = $1 AND source_partition = $2`,
-        [topic, topicPartition],
+        `SELECT next_offset FROM ${this.table('archived_offsets')} WHERE source_topic = $1 AND source_partition = $2 AND epoch = $3`,
+        [topic, topicPartition, epoch],
       )
       .catch((error: unknown) => {
         throw asPostgresOutage(error);
@@ -105,8 +124,27 @@ export class TopicArchiver {
     batchFirst: bigint,
     batchNext: bigint,
     keyed: { file: WrittenPartitionFile; key: string }[],
+    source: ArchiveSource,
   ): Promise<void> {
     await this.catalog.transaction(async (tx) => {
+      if (source.identity === null) {
+        await tx.query(
+          `INSERT INTO ${this.table('topic_epochs')} (source_topic, epoch, started_by) VALUES ($1, 1, 'unverified writer')
+           ON CONFLICT DO NOTHING`,
+          [dataset.topic],
+        );
+      } else {
+        // the epoch must still be the topic's current one, with the identity checked for this flush
+        // (an operator's decision in between makes the flush fail; its records come again)
+        const [current] = (await tx.query(
+          `SELECT 1 FROM ${this.table('topic_epochs')} WHERE source_topic = $1 AND epoch = $2 AND ended_at IS NULL
+              AND kafka_cluster_id = $3 AND kafka_topic_id = $4 FOR SHARE`,
+          [dataset.topic, source.epoch, source.identity.clusterId, source.identity.topicId],
+        )) as unknown[];
+        if (current === undefined) {
+          throw new TopicAwaitingDecisionError(`${dataset.topic}: epoch ${source.epoch} no longer belongs to the identity this flush read`);
+        }
+      }
       await tx.query(
         `INSERT INTO ${this.table('datasets')} (name, source_topic, schema_version, partitioning, retention_days)
          VALUES ($1, $2, $3, 'date=YYYY-MM-DD/hour=HH', $4) ON CONFLICT (name) DO NOTHING`,
@@ -119,14 +157,15 @@ export class TopicArchiver {
         dataset.schemaVersion,
       ]);
       await tx.query(
-        `INSERT INTO ${this.table('archived_offsets')} (source_topic, source_partition, next_offset)
-         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [dataset.topic, topicPartition, batchFirst.toString()],
+        `INSERT INTO ${this.table('archived_offsets')} (source_topic, source_partition, next_offset, epoch, first_offset,
+           kafka_cluster_id, kafka_topic_id)
+         VALUES ($1, $2, $3, $4, $3, $5, $6) ON CONFLICT DO NOTHING`,
+        [dataset.topic, topicPartition, batchFirst.toString(), source.epoch, source.identity?.clusterId ?? null, source.identity?.topicId ?? null],
       );
       const [held] = (await tx.query(
         `SELECT next_offset FROM ${this.table('archived_offsets')}
-          WHERE source_topic = $1 AND source_partition = $2 FOR UPDATE`,
-        [dataset.topic, topicPartition],
+          WHERE source_topic = $1 AND source_partition = $2 AND epoch = $3 FOR UPDATE`,
+        [dataset.topic, topicPartition, source.epoch],
       )) as { next_offset: string }[];
       if (held && BigInt(held.next_offset) > batchFirst) {
         throw new ArchiveFencedError(
@@ -137,8 +176,8 @@ export class TopicArchiver {
         await tx.query(
           `INSERT INTO ${this.table('files')} (dataset, object_key, partition_date, partition_hour, source_topic,
              source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns,
-             symbols, column_stats, schema_version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+             symbols, column_stats, schema_version, epoch, kafka_cluster_id, kafka_topic_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
           [
             dataset.name,
             key,
@@ -155,12 +194,16 @@ export class TopicArchiver {
             file.symbols,
             JSON.stringify(file.columnStats),
             dataset.schemaVersion,
+            source.epoch,
+            source.identity?.clusterId ?? null,
+            source.identity?.topicId ?? null,
           ],
         );
       }
       await tx.query(
-        `UPDATE ${this.table('archived_offsets')} SET next_offset = $3 WHERE source_topic = $1 AND source_partition = $2`,
-        [dataset.topic, topicPartition, batchNext.toString()],
+        `UPDATE ${this.table('archived_offsets')} SET next_offset = $3
+          WHERE source_topic = $1 AND source_partition = $2 AND epoch = $4`,
+        [dataset.topic, topicPartition, batchNext.toString(), source.epoch],
       );
     });
   }

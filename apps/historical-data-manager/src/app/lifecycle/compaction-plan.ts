@@ -13,6 +13,10 @@ export interface CompactionCandidate {
   minEventTimeNs: bigint;
   maxEventTimeNs: bigint;
   symbols: string[];
+  /** The archive epoch of its offsets and their Kafka identity (offsets of different epochs are never merged). */
+  epoch?: number;
+  kafkaClusterId?: string | null;
+  kafkaTopicId?: string | null;
 }
 
 /** Files of one hour partition, one source partition and one schema version, merged into one file. */
@@ -49,7 +53,7 @@ export function planCompactions(
   const groups = new Map<string, CompactionCandidate[]>();
   for (const file of candidates) {
     if (file.bytes >= limits.targetBytes) continue;
-    const id = [file.partitionDate, file.partitionHour, file.sourceTopic, file.sourcePartition, file.schemaVersion].join('\u0000');
+    const id = [file.partitionDate, file.partitionHour, file.sourceTopic, file.sourcePartition, file.schemaVersion, file.epoch ?? 1].join('\u0000');
     const list = groups.get(id);
     if (list) list.push(file);
     else groups.set(id, [file]);

@@ -145,7 +145,7 @@ export class LifecycleCatalog {
     const rows = await this.rows<Record<string, unknown>>(
       `SELECT object_key, byte_size, row_count, to_char(partition_date, 'YYYY-MM-DD') AS partition_date, partition_hour,
               source_topic, source_partition, schema_version, first_offset, last_offset,
-              min_event_time_ns, max_event_time_ns, symbols
+              min_event_time_ns, max_event_time_ns, symbols, epoch, kafka_cluster_id, kafka_topic_id
          FROM ${this.table('files')}
         WHERE dataset = $1 AND partition_date = $2::date AND partition_hour = $3
           AND byte_size < $4 AND source_topic NOT LIKE 'gold:%'
@@ -166,6 +166,9 @@ export class LifecycleCatalog {
       minEventTimeNs: BigInt(r['min_event_time_ns'] as string),
       maxEventTimeNs: BigInt(r['max_event_time_ns'] as string),
       symbols: r['symbols'] as string[],
+      epoch: Number(r['epoch']),
+      kafkaClusterId: r['kafka_cluster_id'] as string | null,
+      kafkaTopicId: r['kafka_topic_id'] as string | null,
     }));
   }
 
@@ -223,8 +226,8 @@ export class LifecycleCatalog {
       await client.query(
         `INSERT INTO ${this.table('files')} (dataset, object_key, partition_date, partition_hour, source_topic,
            source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns,
-           symbols, column_stats, schema_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+           symbols, column_stats, schema_version, epoch, kafka_cluster_id, kafka_topic_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
         [
           plan.dataset,
           output.key,
@@ -241,6 +244,9 @@ export class LifecycleCatalog {
           symbols,
           JSON.stringify(output.columnStats),
           plan.schemaVersion,
+          plan.inputs[0]?.epoch ?? 1,
+          plan.inputs[0]?.kafkaClusterId ?? null,
+          plan.inputs[0]?.kafkaTopicId ?? null,
         ],
       );
       await client.query(
@@ -422,10 +428,10 @@ export class LifecycleCatalog {
       await client.query(
         `INSERT INTO ${this.table('snapshot_files')} (snapshot, dataset, object_key, partition_date, partition_hour, source_topic,
            source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns, symbols,
-           column_stats, schema_version, committed_at)
+           column_stats, schema_version, committed_at, epoch)
          SELECT $1, dataset, object_key, partition_date, partition_hour, source_topic, source_partition, first_offset,
                 last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns, symbols, column_stats,
-                schema_version, committed_at
+                schema_version, committed_at, epoch
            FROM ${this.table('files')} WHERE dataset = ANY($2::text[])`,
         [name, chosen],
       );

@@ -44,6 +44,8 @@ export interface SelectedFile {
   /** Smallest event time in the file, epoch ns (files come ordered by it). */
   minEventTimeNs: bigint;
   columns: string[];
+  /** The archive epoch of the file's offsets (offsets restart when a topic is re-created or archived from another cluster). */
+  epoch: number;
 }
 
 const LEADING: DatasetColumn[] = [
@@ -154,7 +156,7 @@ export class DatasetCatalog {
     // one statement: a compaction swapping files meanwhile is seen entirely or not at all
     const rows = (await this.query(
       `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset, min_event_time_ns,
-              ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
+              epoch, ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
          FROM ${snapshot === null ? this.table('files') : this.table('snapshot_files')}
         WHERE dataset = $1 AND ${snapshot === null ? '$9::text IS NULL' : 'snapshot = $9'}
           AND (partition_date, partition_hour) >= ($2::date, $3::smallint)
@@ -181,6 +183,7 @@ export class DatasetCatalog {
       first_offset: string;
       last_offset: string;
       min_event_time_ns: string;
+      epoch: number;
       columns: string[];
     }[];
     return rows.map((r) => ({
@@ -192,6 +195,7 @@ export class DatasetCatalog {
       lastOffset: BigInt(r.last_offset),
       minEventTimeNs: BigInt(r.min_event_time_ns),
       columns: r.columns,
+      epoch: r.epoch,
     }));
   }
 

@@ -17,6 +17,7 @@ import type { HistoricalDataManagerConfig } from '../../config';
 import { DependencyUnavailableError, isPostgresUnavailable } from '../archive/archive-dependencies';
 import type { ArchiveRecord } from '../archive/parquet-partition-writer';
 import { ARCHIVE_CONFIG, TopicArchiveService } from '../archive/topic-archive.service';
+import { type EpochListing, listEpochs } from '../archive/topic-epochs';
 import { DatasetCatalog, type DatasetColumn, type DatasetDescription, type SelectedFile } from './dataset-catalog';
 import { openDuckDb } from './duckdb-limits';
 import { CacheCapacityError, type CacheLease, LocalObjectCache } from './local-object-cache';
@@ -50,6 +51,20 @@ export interface DatasetListing {
   toNs: string | null;
   /** Rows this instance received and has not yet committed (they are part of every query). */
   bufferedRows: number;
+  /** The archive's state of the source topic: `archiving`, or `awaiting-decision` with why; null where this instance does not archive it. */
+  archive: ArchiveStateListing | null;
+  /** The source topic's epochs, oldest first: each with its Kafka cluster and topic IDs and its archived offsets per partition. */
+  epochs: EpochListing[];
+}
+
+/** `archive` of a dataset listing. */
+export interface ArchiveStateListing {
+  state: 'verifying' | 'archiving' | 'awaiting-decision';
+  epoch: number | null;
+  reason: string | null;
+  message: string | null;
+  stored: { kafkaClusterId: string | null; kafkaTopicId: string | null };
+  current: { kafkaClusterId: string | null; kafkaTopicId: string | null } | null;
 }
 
 /** What one query read, for logs and tests. */
@@ -211,11 +226,42 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
 
   async datasets(): Promise<DatasetListing[]> {
     const described = await this.unlessCatalogDown(() => this.catalog.list());
-    return described.map((d) => this.listing(d));
+    const epochs = await this.unlessCatalogDown(() => this.epochsOf(null));
+    return described.map((d) => ({ ...this.listing(d), ...this.archiveOf(d, epochs) }));
   }
 
   async dataset(name: string): Promise<DatasetListing> {
-    return this.listing(await this.describe(name, true));
+    const described = await this.describe(name, true);
+    const epochs = await this.unlessCatalogDown(() => this.epochsOf([described.sourceTopic]));
+    return { ...this.listing(described), ...this.archiveOf(described, epochs) };
+  }
+
+  /** Epochs of the archived topics (empty before the catalog exists). */
+  private async epochsOf(topics: string[] | null): Promise<Map<string, EpochListing[]>> {
+    const query = (sql: string, parameters: unknown[]) => this.pool.query(sql, parameters).then((r) => r.rows as unknown[]);
+    return listEpochs(query, this.config.ARCHIVE_CATALOG_SCHEMA, topics).catch((error: unknown) => {
+      if (['3F000', '42P01', '42703'].includes((error as { code?: string }).code ?? '')) return new Map<string, EpochListing[]>();
+      throw error;
+    });
+  }
+
+  /** The archive's state of the dataset's topic here and its epochs. */
+  private archiveOf(d: DatasetDescription, epochs: Map<string, EpochListing[]>): Pick<DatasetListing, 'archive' | 'epochs'> {
+    const state = this.archive.datasetState(d.name);
+    return {
+      archive:
+        state === undefined
+          ? null
+          : {
+              state: state.state,
+              epoch: state.epoch,
+              reason: state.mismatch?.kind ?? null,
+              message: state.mismatch?.reason ?? null,
+              stored: { kafkaClusterId: state.stored?.clusterId ?? null, kafkaTopicId: state.stored?.topicId ?? null },
+              current: state.current && { kafkaClusterId: state.current.clusterId, kafkaTopicId: state.current.topicId },
+            },
+      epochs: epochs.get(d.sourceTopic) ?? [],
+    };
   }
 
   /**
@@ -263,7 +309,9 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       const selected = await this.unlessCatalogDown(() =>
         this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols, query.snapshot),
       );
-      const extra = withoutCommitted(buffered, selected);
+      // buffered records belong to the topic's current epoch: only its files can hold them already
+      const bufferedEpoch = this.archive.datasetState(dataset.name)?.epoch ?? null;
+      const extra = withoutCommitted(buffered, bufferedEpoch === null ? selected : selected.filter((f) => f.epoch === bufferedEpoch));
       const duck = await this.duckdb();
       const connection = await duck.connect();
       try {
@@ -369,7 +417,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     return dataset;
   }
 
-  private listing(d: DatasetDescription): DatasetListing {
+  private listing(d: DatasetDescription): Omit<DatasetListing, 'archive' | 'epochs'> {
     const bufferedRows = this.archive
       .bufferedRecords(d.name)
       .reduce((sum, part) => sum + part.records.length, 0);
