@@ -66,6 +66,11 @@ export const cdcListenerEnv = mergeSpecs(
       description:
         'initial: when the slot is created, first read the tracked tables (op r) as of the slot\'s start, then stream; never: stream only',
     }),
+    CDC_ON_CLUSTER_CHANGE: env.oneOf(['resnapshot', 'refuse'] as const, {
+      default: 'resnapshot',
+      description:
+        'What a start does when the slot\'s positions were delivered to another Kafka cluster (its cluster ID differs from the recorded one): resnapshot drops the slot and takes the initial snapshot again into the connected cluster; refuse keeps capture stopped, readiness 503 naming both clusters',
+    }),
     CDC_STATUS_INTERVAL_MS: env.durationMs({
       default: '10s',
       min: 100,

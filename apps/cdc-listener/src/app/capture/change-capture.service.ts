@@ -12,6 +12,7 @@ import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
 import { ChangeStream } from './change-stream';
 import { deliveryOf } from './delivery';
+import { ClusterChangeRefused, SlotClusterLedger, SlotInUseElsewhere } from './slot-cluster';
 
 export const CDC_CONFIG = Symbol('CDC_CONFIG');
 export const CAPTURE_VERSION = '1.0.0';
@@ -20,6 +21,16 @@ export interface SlotState {
   readonly exists: boolean;
   readonly active: boolean;
   readonly lagBytes: number | null;
+}
+
+/** The Kafka clusters of capture: the one connected to, the one the slot's positions belong to, and why capture is held. */
+export interface KafkaClusterState {
+  /** The cluster this listener is connected to (null until it answered). */
+  readonly connected: string | null;
+  /** The cluster the slot's confirmed positions were delivered to (null while none is recorded). */
+  readonly positions: string | null;
+  /** Why capture does not start against the connected cluster (null when it does). */
+  readonly refusal: string | null;
 }
 
 /**
@@ -40,6 +51,10 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
   private readonly changes: Counter<'table'>;
   private readonly commitToKafka: Histogram;
   private readonly commitToConfirm: Histogram;
+  private readonly slotCluster: Gauge<'slot' | 'cluster_id'>;
+  private readonly ledger: SlotClusterLedger;
+  /** The Kafka clusters of capture, for readiness. */
+  kafkaCluster: KafkaClusterState = { connected: null, positions: null, refusal: null };
   /** Last slot state read from PostgreSQL (null until the first read). */
   slot: SlotState | null = null;
 
@@ -82,6 +97,13 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
+    this.slotCluster = new Gauge({
+      name: 'tributary_cdc_slot_kafka_cluster_info',
+      help: 'Always 1, labelled with the ID of the Kafka cluster the replication slot\'s confirmed positions were delivered to',
+      labelNames: ['slot', 'cluster_id'],
+      registers: [registry],
+    });
+    this.ledger = new SlotClusterLedger(config.CDC_SCHEMA, config.CDC_SLOT_NAME);
   }
 
   /** Streaming now, and the last error of the stream if it is not. */
@@ -132,12 +154,19 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
           if (applied.length > 0) this.logger.info({ applied }, 'trading schema migrated');
         }
         const stream = this.newStream();
-        await stream.prepare(await this.adminClient());
-        const topics = new ClusterAdmin(this.connection, { replicationFactor: this.config.KAFKA_REPLICATION_FACTOR });
+        const kafka = new ClusterAdmin(this.connection, { replicationFactor: this.config.KAFKA_REPLICATION_FACTOR });
         try {
-          await topics.ensure([this.publisher.transactionSpec, ...(await this.tableTopics())]);
+          // The slot's positions hold only for the cluster that received what they confirm.
+          const { clusterId } = await kafka.identity();
+          await this.reconcileCluster(clusterId);
+          // Topics before the slot: the initial snapshot is delivered while the slot is prepared.
+          await kafka.ensure([this.publisher.transactionSpec, ...(await this.tableTopics())]);
+          const admin = await this.adminClient();
+          await stream.prepare(admin);
+          await this.ledger.record(admin, clusterId);
+          this.showClusters(clusterId, clusterId, null);
         } finally {
-          await topics.close();
+          await kafka.close();
         }
         if (this.stopped) return;
         this.stream = stream;
@@ -147,11 +176,42 @@ export class ChangeCaptureService implements OnApplicationBootstrap, OnApplicati
         if (this.stopped) return;
         attempt++;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-        this.logger.warn({ err: error, retryInMs: delay }, 'change capture interrupted; retrying');
+        if (error instanceof ClusterChangeRefused || error instanceof SlotInUseElsewhere) {
+          // Checked again at every retry: deleting the slot's row, or its other session ending, lets capture start.
+          this.showClusters(error.recordedClusterId, error.connectedClusterId, error.message);
+          this.logger.error({ retryInMs: delay, slot: error.slot, positionsCluster: error.recordedClusterId, connectedCluster: error.connectedClusterId }, error.message);
+        } else {
+          this.logger.warn({ err: error, retryInMs: delay }, 'change capture interrupted; retrying');
+        }
         await this.dropAdmin();
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  /**
+   * Compares the cluster the slot's positions were delivered to with the connected one
+   * (CDC_ON_CLUSTER_CHANGE): the same, none recorded or no slot yet go on; another one drops the slot
+   * for a new initial snapshot (resnapshot) or throws (refuse).
+   */
+  private async reconcileCluster(clusterId: string): Promise<void> {
+    const check = await this.ledger.check(await this.adminClient(), clusterId, this.config.CDC_ON_CLUSTER_CHANGE);
+    this.kafkaCluster = { connected: clusterId, positions: check.recorded, refusal: null };
+    if (check.outcome === 'resnapshot') {
+      this.logger.warn(
+        { slot: this.config.CDC_SLOT_NAME, positionsCluster: check.recorded, connectedCluster: clusterId, setting: 'CDC_ON_CLUSTER_CHANGE=resnapshot' },
+        'the replication slot\'s positions were delivered to another Kafka cluster: slot dropped, the initial snapshot is taken again into this one',
+      );
+    } else if (check.outcome === 'unrecorded') {
+      this.logger.info({ slot: this.config.CDC_SLOT_NAME, connectedCluster: clusterId }, 'recording the Kafka cluster of the replication slot\'s positions');
+    }
+  }
+
+  /** Readiness details and the info metric: the cluster the slot's positions belong to, the connected one, and a refusal. */
+  private showClusters(positions: string, connected: string, refusal: string | null): void {
+    this.kafkaCluster = { connected, positions, refusal };
+    this.slotCluster.reset();
+    this.slotCluster.set({ slot: this.config.CDC_SLOT_NAME, cluster_id: positions }, 1);
   }
 
   private newStream(): ChangeStream {

@@ -4,7 +4,10 @@ import { raceTimeout } from '@tributary/observability';
 import type { CdcListenerConfig } from '../../config';
 import { CDC_CONFIG, ChangeCaptureService } from './change-capture.service';
 
-/** Readiness of capture: the slot exists, the stream runs, and the slot holds less WAL than allowed. */
+/**
+ * Readiness of capture: the slot exists, the stream runs, the slot holds less WAL than allowed, and
+ * its positions belong to the connected Kafka cluster (or capture took the snapshot again into it).
+ */
 @Injectable()
 export class ReplicationSlotHealthIndicator {
   constructor(
@@ -21,7 +24,18 @@ export class ReplicationSlotHealthIndicator {
       // The capture's own error (a driver message, possibly naming hosts) stays in the service log
       // ("change capture interrupted"): readiness is open to anyone who reaches the port.
       const { streaming } = this.capture.status;
-      const details = { slot: slotName, exists: slot.exists, streaming, lagBytes: slot.lagBytes };
+      const clusters = this.capture.kafkaCluster;
+      const details = {
+        slot: slotName,
+        exists: slot.exists,
+        streaming,
+        lagBytes: slot.lagBytes,
+        // The Kafka cluster the slot's confirmed positions were delivered to, and the one connected to.
+        positionsKafkaCluster: clusters.positions,
+        kafkaCluster: clusters.connected,
+      };
+      // The refusal is ours, not a driver's (slot name, cluster IDs, setting): public, as `clusterChange`.
+      if (clusters.refusal) return check.down({ ...details, clusterChange: clusters.refusal, message: clusters.refusal });
       if (!slot.exists) return check.down({ ...details, message: `replication slot ${slotName} does not exist` });
       if (!streaming) return check.down({ ...details, message: 'not streaming; the reason is in the service log' });
       if (slot.lagBytes !== null && slot.lagBytes > this.config.CDC_MAX_SLOT_LAG_BYTES) {

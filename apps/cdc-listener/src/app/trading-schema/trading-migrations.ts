@@ -177,7 +177,33 @@ export function tradingSchemaMigrations(schema: string): (new () => MigrationInt
       await runner.query(`DROP TABLE ${quoteIdentifier(schema)}.cdc_signals`);
     }
   }
-  return [TradingSchemaInitial1732406400000, CaptureSignals1742601600000];
+  class SlotKafkaCluster1765152000000 implements MigrationInterface {
+    readonly name = 'SlotKafkaCluster1765152000000';
+
+    async up(runner: QueryRunner): Promise<void> {
+      for (const statement of slotKafkaClusterSql(schema)) await runner.query(statement);
+    }
+
+    async down(runner: QueryRunner): Promise<void> {
+      await runner.query(`DROP TABLE ${quoteIdentifier(schema)}.cdc_slot_clusters`);
+    }
+  }
+  return [TradingSchemaInitial1732406400000, CaptureSignals1742601600000, SlotKafkaCluster1765152000000];
+}
+
+/**
+ * The Kafka cluster each replication slot's positions were delivered to: a slot confirms positions
+ * to PostgreSQL, so it is only right for the cluster that received what it confirmed. A start against
+ * another cluster (its ID differs) re-snapshots or refuses (CDC_ON_CLUSTER_CHANGE), never resumes.
+ */
+function slotKafkaClusterSql(schema: string): string[] {
+  return [
+    `CREATE TABLE ${quoteIdentifier(schema)}.cdc_slot_clusters (
+      slot_name text PRIMARY KEY,
+      kafka_cluster_id text NOT NULL,
+      recorded_at timestamptz NOT NULL DEFAULT now()
+    )`,
+  ];
 }
 
 /**

@@ -16,10 +16,11 @@ describe('trading schema migrations (real PostgreSQL)', () => {
     await client.end();
   });
 
-  it('creates the nine trading tables and the capture signal tables in the configured schema on first start, then has nothing left to apply', async () => {
+  it('creates the nine trading tables, the capture signal tables and the Kafka cluster record of slots in the configured schema on first start, then has nothing left to apply', async () => {
     expect(await migrateTradingSchema(databaseUrl, schema)).toEqual([
       'TradingSchemaInitial1732406400000',
       'CaptureSignals1742601600000',
+      'SlotKafkaCluster1765152000000',
     ]);
     const tables = await client.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
@@ -30,6 +31,7 @@ describe('trading schema migrations (real PostgreSQL)', () => {
       'audit_log',
       'cdc_resnapshots',
       'cdc_signals',
+      'cdc_slot_clusters',
       'features',
       'migrations',
       'model_predictions',
