@@ -208,6 +208,26 @@ export const historicalDataManagerEnv = mergeSpecs(
       description: 'Snapshots kept at most; creating one more is refused with 409 until one is released',
     }),
   },
+  {
+    ARCHIVE_VERIFY_INTERVAL_MS: env.durationMs({
+      default: '6h',
+      min: 0,
+      description:
+        'How often every dataset\'s catalog is checked against the bucket: missing and differing objects (HEAD: size and stored checksum) and objects no file owns (0: only on demand, `POST /v1/datasets/:dataset/verify`)',
+    }),
+    ARCHIVE_VERIFY_ORPHAN_GRACE_MS: env.durationMs({
+      default: '1h',
+      min: 0,
+      description:
+        'An object under a dataset prefix that no catalog row owns counts as orphaned only once it is this old (a flush uploads before its catalog commit)',
+    }),
+    ARCHIVE_VERIFY_CONCURRENCY: env.int({
+      default: 8,
+      min: 1,
+      max: 64,
+      description: 'Objects the verification job checks at once (HEAD requests, or reads for checksums)',
+    }),
+  },
   batchEnv,
 );
 

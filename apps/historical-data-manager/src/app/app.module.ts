@@ -5,6 +5,7 @@ import { ArchiveModule } from './archive/archive.module';
 import { ArchiveHealthIndicator } from './archive/archive.health';
 import { BatchModule } from './batch/batch.module';
 import { HealthController } from './health.controller';
+import { IntegrityModule } from './integrity/integrity.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { QueryModule } from './query/query.module';
 
@@ -19,6 +20,7 @@ export class AppModule {
         archive,
         QueryModule.forRoot(archive),
         LifecycleModule.forRoot(archive),
+        IntegrityModule.forRoot(archive),
         BatchModule.forRoot(config),
       ],
       controllers: [HealthController],

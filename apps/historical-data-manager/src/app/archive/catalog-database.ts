@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { migrateSchema, type SessionTimeouts } from '@tributary/postgres';
 import { CATALOG_ENTITIES } from './catalog-entities';
 import { catalogMigrations } from './catalog-migrations';
+import { integrityMigration } from '../integrity/integrity-migration';
 
 /**
  * A TypeORM data source on the archive catalog schema, with its entities and migrations; its
@@ -19,7 +20,7 @@ export function catalogDataSource(
     url: databaseUrl,
     schema,
     entities: CATALOG_ENTITIES,
-    migrations: catalogMigrations(schema),
+    migrations: [...catalogMigrations(schema), integrityMigration(schema)],
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     applicationName,

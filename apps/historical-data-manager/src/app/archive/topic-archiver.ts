@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { DataSource } from 'typeorm';
+import { type ObjectChecksum, uploadWithChecksum } from '../integrity/object-checksum';
 import { asPostgresOutage, DependencyUnavailableError } from './archive-dependencies';
 import { archiveObjectKey } from './archive-layout';
 import { quoteIdentifier } from './catalog-migrations';
@@ -77,9 +76,10 @@ export class TopicArchiver {
       const keyed = files.map((file) => ({
         file,
         key: archiveObjectKey(dataset.name, file.partition, dataset.topic, topicPartition, file.firstOffset, file.lastOffset, source.epoch),
+        checksum: undefined as ObjectChecksum | undefined,
       }));
       try {
-        for (const { file, key } of keyed) await this.upload(key, file);
+        for (const entry of keyed) entry.checksum = await this.upload(entry.key, entry.file);
       } catch (error) {
         // an upload fails because of the S3 server, never because of the records
         throw new DependencyUnavailableError('s3', error);
@@ -108,14 +108,9 @@ export class TopicArchiver {
     return rows[0] ? BigInt(rows[0].next_offset) : null;
   }
 
-  private async upload(key: string, file: WrittenPartitionFile): Promise<void> {
-    // lib-storage switches to a multipart upload above one part (8 MiB), in parallel parts
-    await new Upload({
-      client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: createReadStream(file.path), ContentType: 'application/vnd.apache.parquet' },
-      partSize: 8 * 1024 * 1024,
-      queueSize: 4,
-    }).done();
+  /** Uploads one file with its SHA-256, which the store verifies (multipart above 8 MiB, in parallel parts). */
+  private upload(key: string, file: WrittenPartitionFile): Promise<ObjectChecksum> {
+    return uploadWithChecksum(this.s3, this.bucket, key, file.path);
   }
 
   private async commit(
@@ -123,7 +118,7 @@ export class TopicArchiver {
     topicPartition: number,
     batchFirst: bigint,
     batchNext: bigint,
-    keyed: { file: WrittenPartitionFile; key: string }[],
+    keyed: { file: WrittenPartitionFile; key: string; checksum?: ObjectChecksum }[],
     source: ArchiveSource,
   ): Promise<void> {
     await this.catalog.transaction(async (tx) => {
@@ -172,12 +167,13 @@ export class TopicArchiver {
           `${dataset.topic}[${topicPartition}] is archived up to ${held.next_offset}; this batch starts at ${batchFirst}`,
         );
       }
-      for (const { file, key } of keyed) {
+      for (const { file, key, checksum } of keyed) {
         await tx.query(
           `INSERT INTO ${this.table('files')} (dataset, object_key, partition_date, partition_hour, source_topic,
              source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns,
-             symbols, column_stats, schema_version, epoch, kafka_cluster_id, kafka_topic_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+             symbols, column_stats, schema_version, checksum_sha256, store_checksum, checksum_source,
+             epoch, kafka_cluster_id, kafka_topic_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'commit', $18, $19, $20)`,
           [
             dataset.name,
             key,
@@ -194,6 +190,8 @@ export class TopicArchiver {
             file.symbols,
             JSON.stringify(file.columnStats),
             dataset.schemaVersion,
+            checksum?.sha256 ?? null,
+            checksum?.storeChecksum ?? null,
             source.epoch,
             source.identity?.clusterId ?? null,
             source.identity?.topicId ?? null,

@@ -8,6 +8,9 @@ export interface CompactedFile {
   rows: number;
   bytes: number;
   columnStats: Record<string, { min: string | null; max: string | null; nulls: number }>;
+  /** SHA-256 of the object (base64) and the checksum the store answered for it (null: none). */
+  sha256: string;
+  storeChecksum: string | null;
 }
 
 export type CompactionTrigger = 'api' | 'schedule';
@@ -146,9 +149,14 @@ export class LifecycleCatalog {
       `SELECT object_key, byte_size, row_count, to_char(partition_date, 'YYYY-MM-DD') AS partition_date, partition_hour,
               source_topic, source_partition, schema_version, first_offset, last_offset,
               min_event_time_ns, max_event_time_ns, symbols, epoch, kafka_cluster_id, kafka_topic_id
-         FROM ${this.table('files')}
+         FROM ${this.table('files')} f
         WHERE dataset = $1 AND partition_date = $2::date AND partition_hour = $3
           AND byte_size < $4 AND source_topic NOT LIKE 'gold:%'
+          -- a source partition with a missing or corrupt file waits for its repair (same offsets, same key)
+          AND NOT EXISTS (SELECT 1 FROM ${this.table('files')} u
+                           WHERE u.dataset = f.dataset AND u.state <> 'ok' AND u.partition_date = f.partition_date
+                             AND u.partition_hour = f.partition_hour AND u.source_topic = f.source_topic
+                             AND u.source_partition = f.source_partition)
         ORDER BY source_topic, source_partition, first_offset`,
       [partition.dataset, partition.date, partition.hour, targetBytes],
     );
@@ -226,8 +234,10 @@ export class LifecycleCatalog {
       await client.query(
         `INSERT INTO ${this.table('files')} (dataset, object_key, partition_date, partition_hour, source_topic,
            source_partition, first_offset, last_offset, row_count, byte_size, min_event_time_ns, max_event_time_ns,
-           symbols, column_stats, schema_version, epoch, kafka_cluster_id, kafka_topic_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+           symbols, column_stats, schema_version, checksum_sha256, store_checksum, checksum_source,
+           epoch, kafka_cluster_id, kafka_topic_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'commit',
+           $18, $19, $20)`,
         [
           plan.dataset,
           output.key,
@@ -244,6 +254,8 @@ export class LifecycleCatalog {
           symbols,
           JSON.stringify(output.columnStats),
           plan.schemaVersion,
+          output.sha256,
+          output.storeChecksum,
           plan.inputs[0]?.epoch ?? 1,
           plan.inputs[0]?.kafkaClusterId ?? null,
           plan.inputs[0]?.kafkaTopicId ?? null,

@@ -1,13 +1,13 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { partitionPrefix } from '../archive/archive-layout';
+import { uploadWithChecksum } from '../integrity/object-checksum';
 import type { PlannedCompaction } from './compaction-plan';
 import type { CompactedFile, CompactionTrigger, LifecycleCatalog } from './lifecycle-catalog';
 
@@ -83,14 +83,16 @@ export class PartitionCompactor {
       const output = join(dir, 'out.parquet');
       const merged = await this.merge(paths, output);
       await this.catalog.noteCompactionOutput(id, key);
-      await new Upload({
-        client: this.s3,
-        params: { Bucket: this.bucket, Key: key, Body: createReadStream(output), ContentType: 'application/vnd.apache.parquet' },
-        partSize: 8 * 1024 * 1024,
-        queueSize: 4,
-      }).done();
+      const checksum = await uploadWithChecksum(this.s3, this.bucket, key, output);
       uploaded = true;
-      const file: CompactedFile = { key, rows: Number(merged.rows), bytes: (await stat(output)).size, columnStats: merged.columnStats };
+      const file: CompactedFile = {
+        key,
+        rows: Number(merged.rows),
+        bytes: checksum.bytes,
+        columnStats: merged.columnStats,
+        sha256: checksum.sha256,
+        storeChecksum: checksum.storeChecksum,
+      };
       const status = await this.catalog.commitCompaction(id, plan, file, graceMs);
       if (status === 'conflict') {
         await this.deleteObject(key);

@@ -4,6 +4,7 @@ import { hourPartitionOf } from '../archive/archive-layout';
 import { quoteIdentifier } from '../archive/catalog-migrations';
 import { archiveColumnsOf, type ArchiveColumnType } from '../archive/parquet-partition-writer';
 import type { ArchivedDataset } from '../archive/topic-archiver';
+import type { FileState, UnreadableFile } from '../integrity/archive-file-state';
 
 /** SQL type of a column as a query returns it (`unknown`: a column only older files hold, of a topic no longer known). */
 export type DatasetColumnType = ArchiveColumnType | 'INTEGER' | 'TIMESTAMPTZ' | 'unknown';
@@ -31,6 +32,24 @@ export interface DatasetDescription {
   maxEventTimeNs: bigint | null;
   /** Whether this instance archives the dataset (so it may hold rows not yet flushed). */
   archivedHere: boolean;
+  /** Files found missing or corrupt, files lost (gaps), objects no file owns; the last verification. */
+  missingFiles: number;
+  corruptFiles: number;
+  lostFiles: number;
+  orphanedObjects: number;
+  verifiedAt: string | null;
+}
+
+/** An offset range of a source partition the archive no longer holds and Kafka no longer has. */
+export interface ArchiveGap {
+  sourceTopic: string;
+  partition: number;
+  fromOffset: string;
+  toOffset: string;
+  rows: number;
+  reason: string;
+  objectKey: string;
+  lostAt: string;
 }
 
 /** A committed file selected for a query. */
@@ -44,8 +63,14 @@ export interface SelectedFile {
   /** Smallest event time in the file, epoch ns (files come ordered by it). */
   minEventTimeNs: bigint;
   columns: string[];
+  sourceTopic: string;
   /** The archive epoch of the file's offsets (offsets restart when a topic is re-created or archived from another cluster). */
   epoch: number;
+  /** What the last check or read found of the object. */
+  state: FileState;
+  stateDetail: string | null;
+  /** SHA-256 of the object (base64) when the catalog has it: a fetch is checked against it. */
+  sha256: string | null;
 }
 
 const LEADING: DatasetColumn[] = [
@@ -73,6 +98,11 @@ interface DatasetRow {
   min_ns: string | null;
   max_ns: string | null;
   stat_columns: string[] | null;
+  missing?: string;
+  corrupt?: string;
+  lost?: string;
+  orphaned?: string;
+  verified_at?: Date | null;
 }
 
 /**
@@ -155,9 +185,19 @@ export class DatasetCatalog {
     const last = hourPartitionOf(toNs - 1n);
     // one statement: a compaction swapping files meanwhile is seen entirely or not at all
     const rows = (await this.query(
-      `SELECT object_key, byte_size, row_count, source_partition, first_offset, last_offset, min_event_time_ns,
-              epoch, ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns
-         FROM ${snapshot === null ? this.table('files') : this.table('snapshot_files')}
+      `SELECT object_key, byte_size, row_count, source_topic, source_partition, first_offset, last_offset, min_event_time_ns,
+              epoch, ARRAY(SELECT jsonb_object_keys(column_stats)) AS columns,
+              ${
+                snapshot === null
+                  ? 'state, state_detail, checksum_sha256'
+                  : `coalesce(c.state, 'ok') AS state, c.state_detail, c.checksum_sha256`
+              }
+         FROM ${
+           snapshot === null
+             ? this.table('files')
+             : `${this.table('snapshot_files')} t LEFT JOIN LATERAL
+                  (SELECT state, state_detail, checksum_sha256 FROM ${this.table('files')} x WHERE x.object_key = t.object_key) c ON true`
+         }
         WHERE dataset = $1 AND ${snapshot === null ? '$9::text IS NULL' : 'snapshot = $9'}
           AND (partition_date, partition_hour) >= ($2::date, $3::smallint)
           AND (partition_date, partition_hour) <= ($4::date, $5::smallint)
@@ -179,6 +219,10 @@ export class DatasetCatalog {
       object_key: string;
       byte_size: string;
       row_count: string;
+      source_topic: string;
+      state: FileState;
+      state_detail: string | null;
+      checksum_sha256: string | null;
       source_partition: number;
       first_offset: string;
       last_offset: string;
@@ -195,8 +239,72 @@ export class DatasetCatalog {
       lastOffset: BigInt(r.last_offset),
       minEventTimeNs: BigInt(r.min_event_time_ns),
       columns: r.columns,
+      sourceTopic: r.source_topic,
       epoch: r.epoch,
+      state: r.state,
+      stateDetail: r.state_detail,
+      sha256: r.checksum_sha256,
     }));
+  }
+
+  /** The lost files (gaps) that held rows of `[fromNs, toNs)` for `symbols`. */
+  async lostFiles(dataset: string, fromNs: bigint, toNs: bigint, symbols: readonly string[]): Promise<UnreadableFile[]> {
+    const rows = (await this.query(
+      `SELECT object_key, source_topic, source_partition, first_offset::text, last_offset::text, reason
+         FROM ${this.table('lost_files')}
+        WHERE dataset = $1 AND max_event_time_ns >= $2 AND min_event_time_ns < $3
+          AND ($4::text[] IS NULL OR symbols && $4::text[])
+        ORDER BY min_event_time_ns, source_partition, first_offset`,
+      [dataset, fromNs.toString(), toNs.toString(), symbols.length > 0 ? symbols : null],
+    )) as { object_key: string; source_topic: string; source_partition: number; first_offset: string; last_offset: string; reason: string }[];
+    return rows.map((r) => ({
+      key: r.object_key,
+      state: 'lost',
+      sourceTopic: r.source_topic,
+      partition: r.source_partition,
+      fromOffset: r.first_offset,
+      toOffset: r.last_offset,
+      detail: r.reason,
+    }));
+  }
+
+  /** Every gap of the datasets named (at most `limit` each, in offset order). */
+  async gaps(datasets: readonly string[], limit = 1000): Promise<Map<string, ArchiveGap[]>> {
+    const rows = (await this.query(
+      `SELECT dataset, object_key, source_topic, source_partition, first_offset::text, last_offset::text, row_count::text,
+              reason, lost_at
+         FROM (SELECT *, row_number() OVER (PARTITION BY dataset ORDER BY source_topic, source_partition, first_offset) AS n
+                 FROM ${this.table('lost_files')} WHERE dataset = ANY($1::text[])) g
+        WHERE n <= $2 ORDER BY dataset, source_topic, source_partition, first_offset`,
+      [datasets, limit],
+    )) as Record<string, unknown>[];
+    const gaps = new Map<string, ArchiveGap[]>();
+    for (const r of rows) {
+      const list = gaps.get(String(r['dataset'])) ?? [];
+      list.push({
+        sourceTopic: String(r['source_topic']),
+        partition: Number(r['source_partition']),
+        fromOffset: String(r['first_offset']),
+        toOffset: String(r['last_offset']),
+        rows: Number(r['row_count']),
+        reason: String(r['reason']),
+        objectKey: String(r['object_key']),
+        lostAt: (r['lost_at'] as Date).toISOString(),
+      });
+      gaps.set(String(r['dataset']), list);
+    }
+    return gaps;
+  }
+
+  /**
+   * Records that a read found `key` missing or corrupt (only a file still thought `ok` changes:
+   * the verification job's finding, with its detail, stays).
+   */
+  async markUnreadable(key: string, state: Exclude<FileState, 'ok'>, detail: string): Promise<void> {
+    await this.query(
+      `UPDATE ${this.table('files')} SET state = $2, state_detail = $3, checked_at = now() WHERE object_key = $1 AND state = 'ok'`,
+      [key, state, detail],
+    );
   }
 
   /** Whether `snapshot` exists and holds `dataset`. */
@@ -216,7 +324,12 @@ export class DatasetCatalog {
               coalesce(sum(f.byte_size), 0)::text AS bytes,
               min(f.min_event_time_ns)::text AS min_ns, max(f.max_event_time_ns)::text AS max_ns,
               (SELECT array_agg(DISTINCT k) FROM ${this.table('files')} f2, jsonb_object_keys(f2.column_stats) k
-                WHERE f2.dataset = d.name) AS stat_columns
+                WHERE f2.dataset = d.name) AS stat_columns,
+              count(f.id) FILTER (WHERE f.state = 'missing')::text AS missing,
+              count(f.id) FILTER (WHERE f.state = 'corrupt')::text AS corrupt,
+              (SELECT count(*) FROM ${this.table('lost_files')} l WHERE l.dataset = d.name)::text AS lost,
+              (SELECT count(*) FROM ${this.table('orphan_objects')} o WHERE o.dataset = d.name)::text AS orphaned,
+              (SELECT finished_at FROM ${this.table('integrity_checks')} c WHERE c.dataset = d.name) AS verified_at
          FROM ${this.table('datasets')} d LEFT JOIN ${this.table('files')} f ON f.dataset = d.name
         WHERE $1::text IS NULL OR d.name = $1
         GROUP BY d.name ORDER BY d.name`,
@@ -250,6 +363,11 @@ export class DatasetCatalog {
       minEventTimeNs: row?.min_ns == null ? null : BigInt(row.min_ns),
       maxEventTimeNs: row?.max_ns == null ? null : BigInt(row.max_ns),
       archivedHere: configured !== undefined,
+      missingFiles: Number(row?.missing ?? 0),
+      corruptFiles: Number(row?.corrupt ?? 0),
+      lostFiles: Number(row?.lost ?? 0),
+      orphanedObjects: Number(row?.orphaned ?? 0),
+      verifiedAt: row?.verified_at ? row.verified_at.toISOString() : null,
     };
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
@@ -18,9 +19,16 @@ import { DependencyUnavailableError, isPostgresUnavailable } from '../archive/ar
 import type { ArchiveRecord } from '../archive/parquet-partition-writer';
 import { ARCHIVE_CONFIG, TopicArchiveService } from '../archive/topic-archive.service';
 import { type EpochListing, listEpochs } from '../archive/topic-epochs';
-import { DatasetCatalog, type DatasetColumn, type DatasetDescription, type SelectedFile } from './dataset-catalog';
+import {
+  ArchiveFilesUnreadableError,
+  isNoSuchKey,
+  ObjectUnreadableError,
+  type UnreadableFile,
+  unreadableRangesHeader,
+} from '../integrity/archive-file-state';
+import { type ArchiveGap, DatasetCatalog, type DatasetColumn, type DatasetDescription, type SelectedFile } from './dataset-catalog';
 import { openDuckDb } from './duckdb-limits';
-import { CacheCapacityError, type CacheLease, LocalObjectCache } from './local-object-cache';
+import { CacheCapacityError, type CacheLease, LocalObjectCache, type WantedObject } from './local-object-cache';
 import { BudgetExceeded, checkByteBudget, filesStartingBy, firstFilesFor, QueryConcurrency } from './query-budgets';
 import { parseRowsQuery, QueryRejection, type RowsQuery, formatInstant } from './query-parameters';
 import {
@@ -51,6 +59,20 @@ export interface DatasetListing {
   toNs: string | null;
   /** Rows this instance received and has not yet committed (they are part of every query). */
   bufferedRows: number;
+  /**
+   * The catalog checked against the store: `degraded` while files are missing, corrupt or lost
+   * (queries over them answer 409 unless `allowPartial=true`), with the last verification's time.
+   */
+  integrity: {
+    state: 'ok' | 'degraded';
+    missingFiles: number;
+    corruptFiles: number;
+    lostFiles: number;
+    orphanedObjects: number;
+    verifiedAt: string | null;
+  };
+  /** Offset ranges lost for good (neither in the store nor in Kafka any more), at most 1,000. */
+  gaps: { sourceTopic: string; partition: number; fromOffset: string; toOffset: string; rows: number; reason: string }[];
   /** The archive's state of the source topic: `archiving`, or `awaiting-decision` with why; null where this instance does not archive it. */
   archive: ArchiveStateListing | null;
   /** The source topic's epochs, oldest first: each with its Kafka cluster and topic IDs and its archived offsets per partition. */
@@ -75,7 +97,13 @@ export interface RowsServed {
   fetchedBytes: number;
   bufferedRows: number;
   rows: number;
+  /** Files the answer left out (only with `allowPartial=true`). */
+  unreadable: UnreadableFile[];
 }
+
+/** Response headers of a partial answer: how many files were left out and their offset ranges. */
+export const UNREADABLE_FILES_HEADER = 'X-Tributary-Unreadable-Files';
+export const UNREADABLE_RANGES_HEADER = 'X-Tributary-Unreadable-Ranges';
 
 const TEXT_TIME_COLUMNS = new Set(['ts', 'kafka_offset']);
 
@@ -211,7 +239,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       dir: this.config.HISTORY_CACHE_DIR,
       maxBytes: this.config.HISTORY_CACHE_MAX_BYTES,
       fetchConcurrency: this.config.HISTORY_CACHE_FETCH_CONCURRENCY,
-      fetch: (key, destination) => this.download(key, destination),
+      fetch: (key, destination, object) => this.download(key, destination, object),
       boundName: 'HISTORY_CACHE_MAX_BYTES',
       observer: {
         hit: () => this.cacheHits.inc(),
@@ -226,14 +254,16 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
 
   async datasets(): Promise<DatasetListing[]> {
     const described = await this.unlessCatalogDown(() => this.catalog.list());
+    const gaps = await this.unlessCatalogDown(() => this.catalog.gaps(described.filter((d) => d.lostFiles > 0).map((d) => d.name)));
     const epochs = await this.unlessCatalogDown(() => this.epochsOf(null));
-    return described.map((d) => ({ ...this.listing(d), ...this.archiveOf(d, epochs) }));
+    return described.map((d) => ({ ...this.listing(d, gaps.get(d.name) ?? []), ...this.archiveOf(d, epochs) }));
   }
 
   async dataset(name: string): Promise<DatasetListing> {
     const described = await this.describe(name, true);
+    const gaps = described.lostFiles > 0 ? await this.unlessCatalogDown(() => this.catalog.gaps([name])) : new Map<string, ArchiveGap[]>();
     const epochs = await this.unlessCatalogDown(() => this.epochsOf([described.sourceTopic]));
-    return { ...this.listing(described), ...this.archiveOf(described, epochs) };
+    return { ...this.listing(described, gaps.get(name) ?? []), ...this.archiveOf(described, epochs) };
   }
 
   /** Epochs of the archived topics (empty before the catalog exists). */
@@ -309,6 +339,20 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       const selected = await this.unlessCatalogDown(() =>
         this.catalog.files(dataset.name, query.fromNs, query.toNs, query.symbols, query.snapshot),
       );
+      // files the catalog already knows unreadable (found by the verification job or an earlier read), and gaps
+      const unreadable: UnreadableFile[] = selected
+        .filter((f) => f.state !== 'ok')
+        .map((f) => unreadableOf(f, f.state as 'missing' | 'corrupt', f.stateDetail));
+      if (query.snapshot === null) {
+        unreadable.push(
+          ...(await this.unlessCatalogDown(() => this.catalog.lostFiles(dataset.name, query.fromNs, query.toNs, query.symbols))),
+        );
+      }
+      const refuseUnreadable = () => {
+        if (unreadable.length > 0 && !query.allowPartial) throw new ArchiveFilesUnreadableError(dataset.name, unreadable);
+      };
+      refuseUnreadable();
+      const readable = selected.filter((f) => f.state === 'ok');
       // buffered records belong to the topic's current epoch: only its files can hold them already
       const bufferedEpoch = this.archive.datasetState(dataset.name)?.epoch ?? null;
       const extra = withoutCommitted(buffered, bufferedEpoch === null ? selected : selected.filter((f) => f.epoch === bufferedEpoch));
@@ -319,17 +363,19 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
         await this.loadBuffered(connection, dataset, extra);
         const { files, paths, fetchedBytes } =
           query.limit === null
-            ? await this.fetchAll(selected, leases)
-            : await this.fetchFirst(connection, dataset, query, selected, query.limit, leases);
+            ? await this.fetchAll(readable, leases, unreadable)
+            : await this.fetchFirst(connection, dataset, query, readable, query.limit, leases, unreadable, refuseUnreadable);
+        refuseUnreadable();
         const source = this.sourceSql(dataset, query, files, paths);
         if (query.limit === null) await this.refuseTooManyRows(connection, source, files, extra.length);
+        const partial = query.allowPartial ? unreadable : null;
         const served =
           query.format === 'parquet'
-            ? await this.streamParquet(connection, dataset, query, source, response)
-            : await this.streamText(connection, dataset, query, source, response);
+            ? await this.streamParquet(connection, dataset, query, source, response, partial)
+            : await this.streamText(connection, dataset, query, source, response, partial);
         this.rowsServed.labels(query.format).inc(served);
         this.queryDuration.labels(query.format).observe((performance.now() - started) / 1000);
-        return { files: files.length, fetchedBytes, bufferedRows: extra.length, rows: served };
+        return { files: files.length, fetchedBytes, bufferedRows: extra.length, rows: served, unreadable };
       } finally {
         connection.closeSync();
       }
@@ -344,12 +390,12 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     return this.concurrency.active;
   }
 
-  /** Every selected file, within the byte budget. */
-  private async fetchAll(files: SelectedFile[], leases: CacheLease[]): Promise<FetchedFiles> {
+  /** Every selected file, within the byte budget; those that cannot be read are added to `unreadable`. */
+  private async fetchAll(files: SelectedFile[], leases: CacheLease[], unreadable: UnreadableFile[]): Promise<FetchedFiles> {
     this.refusedAs(() => checkByteBudget(files, this.maxQueryBytes, this.maxQueryBytesName));
-    const lease = await this.fetchFiles(files);
-    leases.push(lease);
-    return { files, paths: lease.paths, fetchedBytes: files.reduce((sum, f) => sum + f.bytes, 0) };
+    const fetched = await this.fetchFiles(files, unreadable);
+    leases.push(fetched.lease);
+    return { files: fetched.files, paths: fetched.lease.paths, fetchedBytes: files.reduce((sum, f) => sum + f.bytes, 0) };
   }
 
   /**
@@ -362,28 +408,41 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     connection: DuckDBConnection,
     dataset: DatasetDescription,
     query: RowsQuery,
-    ordered: SelectedFile[],
+    selected: SelectedFile[],
     limit: number,
     leases: CacheLease[],
+    unreadable: UnreadableFile[],
+    refuseUnreadable: () => void,
   ): Promise<FetchedFiles> {
     const paths = new Map<string, string>();
+    let ordered = selected;
     const fetch = async (files: SelectedFile[]) => {
       this.refusedAs(() => checkByteBudget(files, this.maxQueryBytes, this.maxQueryBytesName));
       const missing = files.filter((f) => !paths.has(f.key));
       if (missing.length === 0) return;
-      const lease = await this.fetchFiles(missing);
-      leases.push(lease);
-      missing.forEach((f, i) => paths.set(f.key, lease.paths[i] as string));
+      const fetched = await this.fetchFiles(missing, unreadable);
+      leases.push(fetched.lease);
+      fetched.files.forEach((f, i) => paths.set(f.key, fetched.lease.paths[i] as string));
+      if (fetched.files.length < missing.length) {
+        refuseUnreadable();
+        const gone = new Set(missing.filter((f) => !paths.has(f.key)).map((f) => f.key));
+        ordered = ordered.filter((f) => !gone.has(f.key)); // left out of a partial answer
+      }
     };
-    const result = (files: SelectedFile[]): FetchedFiles => ({
-      files,
-      paths: files.map((f) => paths.get(f.key) as string),
-      fetchedBytes: ordered.filter((f) => paths.has(f.key)).reduce((sum, f) => sum + f.bytes, 0),
-    });
+    const present = (files: SelectedFile[]) => files.filter((f) => paths.has(f.key));
+    const result = (all: SelectedFile[]): FetchedFiles => {
+      const files = present(all);
+      return {
+        files,
+        paths: files.map((f) => paths.get(f.key) as string),
+        fetchedBytes: selected.filter((f) => paths.has(f.key)).reduce((sum, f) => sum + f.bytes, 0),
+      };
+    };
     let wanted = limit;
     let taken = firstFilesFor(ordered, wanted);
     for (;;) {
       await fetch(taken);
+      taken = present(taken);
       const source = this.sourceSql(dataset, query, taken, taken.map((f) => paths.get(f.key) as string));
       const reader = await connection.runAndReadAll(
         `SELECT ts FROM (${source}) ORDER BY ts LIMIT 1 OFFSET ${limit - 1}`,
@@ -394,7 +453,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
         await fetch(needed);
         return result(needed);
       }
-      if (taken.length === ordered.length) return result(taken);
+      if (taken.length >= ordered.length) return result(taken);
       wanted *= 2;
       const next = firstFilesFor(ordered, wanted);
       taken = next.length > taken.length ? next : ordered.slice(0, Math.min(ordered.length, taken.length * 2));
@@ -417,7 +476,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     return dataset;
   }
 
-  private listing(d: DatasetDescription): Omit<DatasetListing, 'archive' | 'epochs'> {
+  private listing(d: DatasetDescription, gaps: ArchiveGap[]): Omit<DatasetListing, 'archive' | 'epochs'> {
     const bufferedRows = this.archive
       .bufferedRecords(d.name)
       .reduce((sum, part) => sum + part.records.length, 0);
@@ -437,6 +496,22 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       fromNs: d.minEventTimeNs?.toString() ?? null,
       toNs: d.maxEventTimeNs?.toString() ?? null,
       bufferedRows,
+      integrity: {
+        state: d.missingFiles + d.corruptFiles + d.lostFiles > 0 ? 'degraded' : 'ok',
+        missingFiles: d.missingFiles,
+        corruptFiles: d.corruptFiles,
+        lostFiles: d.lostFiles,
+        orphanedObjects: d.orphanedObjects,
+        verifiedAt: d.verifiedAt,
+      },
+      gaps: gaps.map((g) => ({
+        sourceTopic: g.sourceTopic,
+        partition: g.partition,
+        fromOffset: g.fromOffset,
+        toOffset: g.toOffset,
+        rows: g.rows,
+        reason: g.reason,
+      })),
     };
   }
 
@@ -455,22 +530,53 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     return rows;
   }
 
-  private async fetchFiles(files: SelectedFile[]): Promise<CacheLease> {
+  /**
+   * The local files of `files`. An object the store does not have (NoSuchKey) or that differs from
+   * what the catalog committed (size, SHA-256) is recorded in the catalog as `missing`/`corrupt`,
+   * added to `unreadable` and left out: the lease holds the others, in order, named by `files`.
+   * Only a store that cannot be reached is "S3 unavailable".
+   */
+  private async fetchFiles(files: SelectedFile[], unreadable: UnreadableFile[]): Promise<{ lease: CacheLease; files: SelectedFile[] }> {
     const cache = await this.localCache();
-    try {
-      return await cache.acquire(files.map((f) => ({ key: f.key, bytes: f.bytes })));
-    } catch (error) {
-      if (error instanceof CacheCapacityError) {
-        this.refusals.labels(error.boundName).inc();
-        throw new BudgetExceeded(error.boundName, error.maxBytes, error.message, error.busy ? 1 : null);
+    let wanted = files;
+    for (;;) {
+      try {
+        const lease = await cache.acquire(wanted.map((f) => ({ key: f.key, bytes: f.bytes, sha256: f.sha256 })));
+        return { lease, files: wanted };
+      } catch (error) {
+        if (error instanceof CacheCapacityError) {
+          this.refusals.labels(error.boundName).inc();
+          throw new BudgetExceeded(error.boundName, error.maxBytes, error.message, error.busy ? 1 : null);
+        }
+        const file = error instanceof ObjectUnreadableError ? wanted.find((f) => f.key === error.key) : undefined;
+        if (!(error instanceof ObjectUnreadableError) || file === undefined) throw new DependencyUnavailableError('s3', error);
+        this.log.warn({ msg: 'archive object unreadable', key: error.key, state: error.state, detail: error.detail });
+        await this.catalog
+          .markUnreadable(error.key, error.state, error.detail)
+          .catch((failure: unknown) => this.log.warn({ msg: 'could not record the unreadable object', key: error.key, err: failure }));
+        unreadable.push(unreadableOf(file, error.state, error.detail));
+        wanted = wanted.filter((f) => f !== file);
       }
-      throw new DependencyUnavailableError('s3', error);
     }
   }
 
-  private async download(key: string, destination: string): Promise<void> {
-    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.config.S3_BUCKET, Key: key }));
-    await pipeline(object.Body as Readable, createWriteStream(destination));
+  /** Fetches an object into `destination`, checked against the catalog's SHA-256 when it has one. */
+  private async download(key: string, destination: string, wanted: WantedObject): Promise<void> {
+    let object;
+    try {
+      object = await this.s3.send(new GetObjectCommand({ Bucket: this.config.S3_BUCKET, Key: key }));
+    } catch (error) {
+      if (isNoSuchKey(error)) throw new ObjectUnreadableError(key, 'missing', 'the store has no object under this key (NoSuchKey)');
+      throw error;
+    }
+    const hash = createHash('sha256');
+    const body = object.Body as Readable;
+    body.on('data', (chunk: Buffer) => hash.update(chunk));
+    await pipeline(body, createWriteStream(destination));
+    const sha256 = hash.digest('base64');
+    if (wanted.sha256 && sha256 !== wanted.sha256) {
+      throw new ObjectUnreadableError(key, 'corrupt', `the object's SHA-256 is ${sha256}; the catalog committed ${wanted.sha256}`);
+    }
   }
 
   /** The query API's DuckDB instance, held to its memory, spill and thread limits. */
@@ -583,6 +689,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     query: RowsQuery,
     source: string,
     response: ServerResponse,
+    partial: UnreadableFile[] | null,
   ): Promise<number> {
     const columns = query.columns.map((name) => dataset.columns.find((c) => c.name === name) as DatasetColumn);
     const projection = columns
@@ -595,8 +702,17 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       )
       .join(', ');
     const encoded: EncodedColumn[] = columns.map((c) => ({ name: c.name, encoding: encodingOf(c) }));
-    const encoder: RowEncoder =
+    const rowEncoder: RowEncoder =
       query.format === 'csv' ? csvEncoder(encoded) : query.format === 'ndjson' ? ndjsonEncoder(encoded) : jsonArrayEncoder(encoded);
+    // a partial JSON answer is `{ rows, unreadable }`; the other formats carry the list in headers only
+    const encoder: RowEncoder =
+      partial !== null && query.format === 'json'
+        ? {
+            ...rowEncoder,
+            head: () => `{"rows":${rowEncoder.head()}`,
+            tail: () => `${rowEncoder.tail().trimEnd()},"unreadable":${JSON.stringify(partial)}}\n`,
+          }
+        : rowEncoder;
 
     const result = await connection.stream(this.orderedSql(query, source, projection));
     let chunk = await result.fetchChunk();
@@ -604,6 +720,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     response.statusCode = 200;
     response.setHeader('content-type', encoder.contentType);
     response.setHeader('cache-control', 'no-store');
+    setPartialHeaders(response, partial);
     let closed = false;
     response.once('close', () => {
       if (!response.writableFinished) {
@@ -630,6 +747,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     query: RowsQuery,
     source: string,
     response: ServerResponse,
+    partial: UnreadableFile[] | null,
   ): Promise<number> {
     const dir = await mkdtemp(join(tmpdir(), 'tributary-query-'));
     try {
@@ -645,6 +763,7 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       response.setHeader('content-length', String((await stat(path)).size));
       response.setHeader('content-disposition', `attachment; filename="${dataset.name}.parquet"`);
       response.setHeader('cache-control', 'no-store');
+      setPartialHeaders(response, partial);
       await pipeline(createReadStream(path), response);
       return rows;
     } finally {
@@ -660,6 +779,26 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
       throw error;
     }
   }
+}
+
+/** The file a query could not read, as its answer names it. */
+function unreadableOf(file: SelectedFile, state: UnreadableFile['state'], detail: string | null): UnreadableFile {
+  return {
+    key: file.key,
+    state,
+    sourceTopic: file.sourceTopic,
+    partition: file.sourcePartition,
+    fromOffset: file.firstOffset.toString(),
+    toOffset: file.lastOffset.toString(),
+    detail,
+  };
+}
+
+/** With `allowPartial=true`: how many files the answer left out, and their offset ranges. */
+function setPartialHeaders(response: ServerResponse, partial: UnreadableFile[] | null): void {
+  if (partial === null) return;
+  response.setHeader(UNREADABLE_FILES_HEADER, String(partial.length));
+  if (partial.length > 0) response.setHeader(UNREADABLE_RANGES_HEADER, unreadableRangesHeader(partial));
 }
 
 /** Resolves when `response` can take more, or is closed; leaves no listener behind. */

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { HttpException, HttpStatus, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { DependencyUnavailableError } from '../archive/archive-dependencies';
+import { ArchiveFilesUnreadableError, countByState } from '../integrity/archive-file-state';
 import { BudgetExceeded } from './query-budgets';
 import { QueryRejection } from './query-parameters';
 
@@ -15,6 +16,8 @@ const log = new Logger('HttpAnswers');
  * `limit` and, when asking again may succeed, `retryAfterSeconds` (and a `Retry-After` header when
  * `response` is given); an unavailable store into 503 with `dependency` and `retryAfterSeconds`.
  * A 503 body names the store only: the driver's message goes to the log, never to the client.
+ * Files a query needs that are missing, corrupt or lost are a 409 naming them (at most 100, with
+ * their offset ranges) and the dataset's state: no `Retry-After`, since asking again cannot help.
  */
 export async function answer<T>(work: () => Promise<T>, response?: ServerResponse): Promise<T> {
   try {
@@ -52,6 +55,23 @@ export function httpErrorOf(error: unknown, response?: ServerResponse): unknown 
         ...(error.retryAfterSeconds === null ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
       },
       429,
+    );
+  }
+  if (error instanceof ArchiveFilesUnreadableError) {
+    log.warn({ msg: 'query answered 409: archive files unreadable', dataset: error.dataset, files: error.files.length });
+    return new HttpException(
+      {
+        statusCode: 409,
+        error: 'Conflict',
+        message: error.message,
+        parameter: 'allowPartial',
+        dataset: error.dataset,
+        datasetState: 'degraded',
+        unreadableFiles: error.files.length,
+        unreadableByState: countByState(error.files),
+        unreadable: error.files.slice(0, 100),
+      },
+      409,
     );
   }
   if (error instanceof DependencyUnavailableError) {

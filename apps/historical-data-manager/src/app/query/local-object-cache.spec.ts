@@ -177,7 +177,7 @@ describe('local object cache', () => {
     const cache = await LocalObjectCache.open({ dir, maxBytes: 100, fetchConcurrency: 1, fetch: store.fetch });
     const wrong = cache.acquire([{ key: 'a', bytes: 11 }]);
     await store.releaseAll(wrong);
-    await expect(wrong).rejects.toThrow('object a has 10 bytes; the catalog says 11');
+    await expect(wrong).rejects.toThrow('archive object a is corrupt: the object has 10 bytes; the catalog committed 11');
     expect(readdirSync(dir)).toEqual([]);
     const right = cache.acquire([{ key: 'a', bytes: 10 }]);
     await store.releaseAll(right);

@@ -2,9 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ObjectUnreadableError } from '../integrity/archive-file-state';
 
-/** Where the cache gets an object it does not hold: writes it to `destination`. */
-export type ObjectFetcher = (key: string, destination: string) => Promise<void>;
+/**
+ * Where the cache gets an object it does not hold: writes it to `destination` (and may check it
+ * against `object.sha256`, throwing an {@link ObjectUnreadableError} when it differs).
+ */
+export type ObjectFetcher = (key: string, destination: string, object: WantedObject) => Promise<void>;
 
 /** What the cache reports, for metrics. */
 export interface ObjectCacheObserver {
@@ -57,6 +61,8 @@ export class CacheCapacityError extends Error {
 export interface WantedObject {
   key: string;
   bytes?: number;
+  /** SHA-256 (base64) the catalog recorded for the object, for the fetcher to check. */
+  sha256?: string | null;
 }
 
 /** Local files of the objects asked for, kept on disk until {@link release}. */
@@ -263,10 +269,10 @@ export class LocalObjectCache {
     const path = join(this.options.dir, `${id}.obj`);
     const part = join(this.options.dir, `${id}.${randomBytes(4).toString('hex')}.part`);
     try {
-      await this.options.fetch(object.key, part);
+      await this.options.fetch(object.key, part, object);
       const { size } = await stat(part);
       if (object.bytes !== undefined && size !== object.bytes) {
-        throw new Error(`object ${object.key} has ${size} bytes; the catalog says ${object.bytes}`);
+        throw new ObjectUnreadableError(object.key, 'corrupt', `the object has ${size} bytes; the catalog committed ${object.bytes}`);
       }
       await rename(part, path);
       // pinned for every reader waiting for this fetch, before any eviction can see it

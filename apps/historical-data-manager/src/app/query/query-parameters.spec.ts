@@ -55,7 +55,16 @@ describe('rows query parameters', () => {
       format: 'csv',
       limit: 10,
       snapshot: null,
+      allowPartial: false,
     });
+  });
+
+  it('allowPartial=true asks for the readable rows of a range with unreadable files; another value is a 400', () => {
+    expect(parseRowsQuery({ from: '2026-01-01', allowPartial: 'true' }, columns, limits, now).allowPartial).toBe(true);
+    expect(parseRowsQuery({ from: '2026-01-01', allowPartial: 'false' }, columns, limits, now).allowPartial).toBe(false);
+    expect(() => parseRowsQuery({ from: '2026-01-01', allowPartial: 'yes' }, columns, limits, now)).toThrow(
+      expect.objectContaining({ status: 400, parameter: 'allowPartial' }),
+    );
   });
 
   it('a snapshot name reads that snapshot; a name that cannot be one is a 400', () => {

@@ -16,6 +16,11 @@ export interface RowsQuery {
   limit: number | null;
   /** Read the files this snapshot recorded instead of the current ones (and no buffered rows); null: current. */
   snapshot: string | null;
+  /**
+   * `allowPartial=true`: answer the rows of the files that can be read and list the files that
+   * cannot (missing, corrupt or lost) instead of refusing the query with 409.
+   */
+  allowPartial: boolean;
 }
 
 /** What a snapshot may be called: letters, digits, `.`, `_`, `-`, starting with a letter or digit, 1 to 128 characters. */
@@ -41,7 +46,7 @@ export class QueryRejection extends Error {
   }
 }
 
-const KNOWN_PARAMETERS = new Set(['from', 'to', 'symbols', 'columns', 'format', 'limit', 'snapshot']);
+const KNOWN_PARAMETERS = new Set(['from', 'to', 'symbols', 'columns', 'format', 'limit', 'snapshot', 'allowPartial']);
 const NS_PER_MS = 1_000_000n;
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -194,6 +199,11 @@ export function parseRowsQuery(
     );
   }
 
+  const partialText = single(query, 'allowPartial');
+  if (partialText !== undefined && partialText !== 'true' && partialText !== 'false') {
+    throw new QueryRejection(400, 'allowPartial', `allowPartial "${partialText.slice(0, 40)}" must be true or false`);
+  }
+
   // limits last: a request that is wrong is told so before it is told it is too big
   const maxRangeNs = BigInt(limits.maxRangeMs) * NS_PER_MS;
   if (toNs - fromNs > maxRangeNs) {
@@ -204,5 +214,5 @@ export function parseRowsQuery(
     );
   }
 
-  return { fromNs, toNs, symbols, columns, format: formatText as RowFormat, limit, snapshot: snapshotText ?? null };
+  return { fromNs, toNs, symbols, columns, format: formatText as RowFormat, limit, snapshot: snapshotText ?? null, allowPartial: partialText === 'true' };
 }
