@@ -12,8 +12,9 @@ const bucket = 'tributary-test';
 const recreated = `hdm.epochs.it.${run}.recreated`;
 const steady = `hdm.epochs.it.${run}.steady`;
 const restored = `hdm.epochs.it.${run}.restored`;
-const topics = [recreated, steady, restored];
-const schemas = [`hdm_epochs_it_${run}_a`, `hdm_epochs_it_${run}_b`];
+const upgraded = `hdm.epochs.it.${run}.upgraded`;
+const topics = [recreated, steady, restored, upgraded];
+const schemas = [`hdm_epochs_it_${run}_a`, `hdm_epochs_it_${run}_b`, `hdm_epochs_it_${run}_c`];
 const groups: string[] = [];
 
 interface ArchiveHealth {
@@ -313,5 +314,79 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
       kafka_cluster_id: string;
     }[];
     expect(epoch?.kafka_cluster_id).toBe(current.clusterId);
+  }, 300_000);
+  it("a catalog made before identities were recorded adopts the cluster's when its positions fit the log, and is refused when they lie beyond its end (the second checkout of the report)", async () => {
+    const schema = schemas[2] as string;
+    const groupId = `hdm-epochs-it-${run}-c`;
+    const dataset = datasetOfTopic(upgraded);
+    const first = await start(schema, [upgraded], groupId);
+    await producer.sendRaw(upgraded, trades(0, 30));
+    await eventually(
+      async () => (await archivedRows(schema, upgraded)) === 30,
+      60_000,
+      'the first records archived',
+    );
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+    // what the migration leaves of a catalog written before this change: epoch 1 without identity
+    for (const table of ['topic_epochs', 'archived_offsets', 'files']) {
+      await catalog.query(
+        `UPDATE "${schema}".${table} SET kafka_cluster_id = NULL, kafka_topic_id = NULL WHERE source_topic = $1`,
+        [upgraded],
+      );
+    }
+    const current = await admin.identity([upgraded]);
+    const second = await start(schema, [upgraded], groupId);
+    await producer.sendRaw(upgraded, trades(30, 10));
+    await eventually(
+      async () => (await archivedRows(schema, upgraded)) === 40,
+      60_000,
+      'archiving went on after the upgrade',
+    );
+    expect((await archiveHealth(second)).awaitingDecision ?? []).toEqual([]);
+    const [adopted] = (await catalog.query(
+      `SELECT kafka_cluster_id, kafka_topic_id FROM "${schema}".topic_epochs WHERE source_topic = $1`,
+      [upgraded],
+    )) as {
+      kafka_cluster_id: string;
+      kafka_topic_id: string;
+    }[];
+    expect(adopted).toEqual({
+      kafka_cluster_id: current.clusterId,
+      kafka_topic_id: current.topicIds.get(upgraded),
+    });
+    const [files] = (await catalog.query(
+      `SELECT count(*) FILTER (WHERE kafka_cluster_id IS NULL)::int AS unnamed FROM "${schema}".files WHERE source_topic = $1`,
+      [upgraded],
+    )) as {
+      unnamed: number;
+    }[];
+    expect(files?.unnamed).toBe(0);
+    await second.close();
+    apps.splice(apps.indexOf(second), 1);
+
+    // the report: positions of another cluster's log (7210) without identity, against a log of 40 records
+    for (const table of ['topic_epochs', 'archived_offsets']) {
+      await catalog.query(
+        `UPDATE "${schema}".${table} SET kafka_cluster_id = NULL, kafka_topic_id = NULL WHERE source_topic = $1`,
+        [upgraded],
+      );
+    }
+    await catalog.query(
+      `UPDATE "${schema}".archived_offsets SET next_offset = 7210 WHERE source_topic = $1`,
+      [upgraded],
+    );
+    const third = await start(schema, [upgraded], groupId);
+    const waiting = await eventually(
+      async () => (await archiveHealth(third)).awaitingDecision?.find((w) => w.dataset === dataset),
+      90_000,
+      'readiness names the positions beyond the log',
+    );
+    expect(waiting).toMatchObject({
+      reason: 'ahead-of-log-end',
+      stored: { kafkaClusterId: null },
+      current: { kafkaClusterId: current.clusterId },
+    });
+    expect(waiting.message).toContain('7210');
   }, 300_000);
 });
