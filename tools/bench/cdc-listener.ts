@@ -41,6 +41,7 @@ import { AuditTrailWriter } from '../../apps/cdc-listener/src/app/audit/audit-tr
 import { ChangePublisher } from '../../apps/cdc-listener/src/app/capture/change-publisher';
 import { ChangeStream } from '../../apps/cdc-listener/src/app/capture/change-stream';
 import { deliveryOf } from '../../apps/cdc-listener/src/app/capture/delivery';
+import { stackDatabaseUrl } from '@tributary/testing';
 
 const RUN_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const WRITERS = Number(process.env['BENCH_WRITERS'] ?? 4);
@@ -51,7 +52,7 @@ const LINGER_MS = Number(process.env['BENCH_LINGER_MS'] ?? 5);
 const MAX_BATCH_BYTES = Number(process.env['BENCH_MAX_BATCH_BYTES'] ?? 1_000_000);
 /** One capture phase alone (multi, noaudit, single, steady), e.g. under `node --cpu-prof`; no results file. */
 const ONLY = process.env['BENCH_ONLY'] ?? (process.env['BENCH_PROFILE'] === '1' ? 'multi' : undefined);
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const id = `${process.pid}_${Date.now().toString(36)}`;
 const logger = createLogger('cdc-listener-bench', 'silent');

@@ -49,7 +49,7 @@ import {
   TopicArchiver,
 } from '../../apps/historical-data-manager/src/app/archive/topic-archiver';
 import { HistoryQueryService } from '../../apps/historical-data-manager/src/app/query/history-query.service';
-import { authorizedFetch } from '@tributary/testing';
+import { authorizedFetch, stackDatabaseUrl } from '@tributary/testing';
 
 const DAYS = Number(process.env['BENCH_DAYS'] ?? 30);
 const ROWS_PER_FILE = Number(process.env['BENCH_ROWS_PER_FILE'] ?? 2000);
@@ -261,11 +261,7 @@ async function archiveThroughBroker(
       }),
     );
     const started = performance.now();
-    const catalog = await catalogDataSource(
-      process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary',
-      archiveSchema,
-      'hdm-bench',
-    )
+    const catalog = await catalogDataSource(stackDatabaseUrl(), archiveSchema, 'hdm-bench')
       .initialize()
       .catch(() => undefined);
     let archived = 0;

@@ -10,6 +10,7 @@ import {
   type ServiceProcess,
   startService,
   waitForHttpStatus,
+  stackDatabaseUrl,
 } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
 
@@ -17,7 +18,7 @@ import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
 // signal table) placed consistently in the stream, the audit trail and its API, and a 200k-row
 // transaction delivered in order with bounded memory.
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `cdc_api_${run}`;

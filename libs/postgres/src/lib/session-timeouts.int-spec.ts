@@ -1,12 +1,12 @@
 import { Client, Pool } from 'pg';
 import { parseEnv, postgresEnv } from '@tributary/config';
-import { eventually } from '@tributary/testing';
+import { eventually, stackDatabaseUrl } from '@tributary/testing';
 import { QUERY_CANCELED, sessionTimeouts } from './session-timeouts';
 
 // Against the real local PostgreSQL: the limits set from the shared environment variables are the
 // ones the server applies to a pool's sessions.
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 
 describe('PostgreSQL session timeouts from DATABASE_STATEMENT_TIMEOUT_MS and DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', () => {
   const config = parseEnv(postgresEnv, {

@@ -9,7 +9,7 @@ import {
   TypedProducer,
 } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
+import { dropChangeCaptureObjects, eventually, stackDatabaseUrl } from '@tributary/testing';
 import type { ChangeEvent, TransactionBoundary } from '@tributary/contracts';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
@@ -17,7 +17,7 @@ import { ChangeStream } from './change-stream';
 import { UNAVAILABLE_VALUE } from './column-values';
 import type { CapturedTransaction } from './transaction-assembler';
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `cdc_test_${run}`;

@@ -8,6 +8,7 @@ import {
   type ServiceProcess,
   startService,
   waitForHttpStatus,
+  stackDatabaseUrl,
 } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
 
@@ -15,7 +16,7 @@ import type { ChangeEvent } from '@tributary/contracts';
 // restart every committed change is on Kafka, none is missing, per-row order holds, rolled-back
 // transactions never show, and the only duplicates are unconfirmed transactions with equal dedup keys.
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `cdc_crash_${run}`;

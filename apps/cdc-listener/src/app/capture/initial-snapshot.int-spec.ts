@@ -1,13 +1,13 @@
 import { Client } from 'pg';
 import { ClusterAdmin, headerValue, kafkaConnection, parseKafkaEnv, TopicReader, TypedProducer } from '@tributary/kafka';
 import { createLogger } from '@tributary/observability';
-import { dropChangeCaptureObjects, eventually } from '@tributary/testing';
+import { dropChangeCaptureObjects, eventually, stackDatabaseUrl } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { ChangePublisher } from './change-publisher';
 import { ChangeStream } from './change-stream';
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `cdc_snap_${run}`;

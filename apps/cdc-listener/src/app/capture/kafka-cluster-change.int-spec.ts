@@ -9,6 +9,7 @@ import {
   type ServiceProcess,
   startService,
   waitForHttpStatus,
+  stackDatabaseUrl,
 } from '@tributary/testing';
 import type { ChangeEvent } from '@tributary/contracts';
 
@@ -17,7 +18,7 @@ import type { ChangeEvent } from '@tributary/contracts';
 // stack sharing the database looks like) is never resumed silently: the listener takes the initial
 // snapshot again into the connected cluster, or refuses to start capture and says why.
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const brokers = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `cdc_cluster_${run}`;

@@ -5,12 +5,13 @@ import { cdcListenerEnv } from '../../config';
 import { migrateTradingSchema } from '../trading-schema/trading-database';
 import { TradingPool } from '../trading-schema/trading-pool';
 import { SnapshotsController } from './snapshots.controller';
+import { stackDatabaseUrl } from '@tributary/testing';
 
 // The snapshot endpoints on the real PostgreSQL, with no listener running: requests stay queued, so
 // the bounds on the queue are what is seen. The controller is called in process (no HTTP), so these
 // calls need no credential.
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const schema = `cdc_snapreq_${process.pid}_${Date.now().toString(36)}`;
 
 /** The HTTP status a request would answer: 202 unless the controller set another or threw. */

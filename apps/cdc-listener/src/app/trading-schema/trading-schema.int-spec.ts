@@ -1,7 +1,8 @@
 import { Client } from 'pg';
 import { migrateTradingSchema } from './trading-database';
+import { stackDatabaseUrl } from '@tributary/testing';
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
 const schema = `trading_test_${process.pid}_${Date.now().toString(36)}`;
 
 describe('trading schema migrations (real PostgreSQL)', () => {

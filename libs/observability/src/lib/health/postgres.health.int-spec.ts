@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Client } from 'pg';
-import { eventually, TcpProxy, unusedPort } from '@tributary/testing';
+import { eventually, TcpProxy, unusedPort, stackDatabaseUrl } from '@tributary/testing';
 import { PostgresHealthIndicator } from './postgres.health';
 
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/tributary';
+const databaseUrl = stackDatabaseUrl();
+/** The stack's database (tools/infra gives each stack its own): the probe's target names it. */
+const databaseName = new URL(databaseUrl).pathname.slice(1);
 /** For probes that get an answer: long enough for a busy machine, never the reason a probe fails. */
 const PROBE_TIMEOUT_MS = 30_000;
 
@@ -44,14 +46,14 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
   it('PostgreSQL readiness is up against the local server and down with a clear error for a closed port', async () => {
     const up = await indicator(databaseUrl).isHealthy('postgres');
     expect(up).toMatchObject({
-      postgres: { status: 'up', target: expect.stringMatching(/:\d+\/tributary$/) },
+      postgres: { status: 'up', target: expect.stringMatching(new RegExp(`:\\d+/${databaseName}$`)) },
     });
 
     const port = await unusedPort();
     const down = await indicator(withPort(databaseUrl, port)).isHealthy('postgres');
     expect(down.postgres.status).toBe('down');
     expect(down.postgres['message']).toBe(
-      `PostgreSQL 127.0.0.1:${port}/tributary: connect ECONNREFUSED 127.0.0.1:${port}`,
+      `PostgreSQL 127.0.0.1:${port}/${databaseName}: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
   });
 
@@ -108,7 +110,9 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
       const down = await indicator(withPort(databaseUrl, port), undefined, 300).isHealthy();
       expect(down.postgres.status).toBe('down');
       expect(String(down.postgres['message'])).toMatch(
-        new RegExp(`^PostgreSQL 127\\.0\\.0\\.1:${port}/tributary.*(did not answer within 300 ms|timeout)`),
+        new RegExp(
+          `^PostgreSQL 127\\.0\\.0\\.1:${port}/${databaseName}.*(did not answer within 300 ms|timeout)`,
+        ),
       );
       await eventually(() => open.size === 0, 'the timed-out connection to be dropped');
       expect(open.size).toBe(0);
@@ -129,7 +133,9 @@ describe('PostgresHealthIndicator against the local PostgreSQL', () => {
       await proxy.cut();
       const down = await probe.isHealthy();
       expect(down.postgres.status).toBe('down');
-      expect(String(down.postgres['message'])).toContain(`PostgreSQL 127.0.0.1:${proxy.port}/tributary`);
+      expect(String(down.postgres['message'])).toContain(
+        `PostgreSQL 127.0.0.1:${proxy.port}/${databaseName}`,
+      );
 
       await proxy.open();
       expect((await probe.isHealthy()).postgres.status).toBe('up');
