@@ -221,6 +221,20 @@ kafka_status() {
 
 kafka_stop() { stop_component kafka; }
 
+# `down --purge kafka`: after the stop, deletes the broker's data of every release line (topics,
+# offsets, cluster id); the next `up` formats a new cluster. Jar cache, TLS and passwords stay.
+kafka_purge() {
+  local dir found=0
+  for dir in "$KAFKA_DIR"/data-*; do
+    [[ -d "$dir" ]] || continue
+    found=1
+    say "kafka: deleting $dir (topics, consumer offsets, cluster id $(sed -n 's/^cluster.id=//p' "$dir/meta.properties" 2>/dev/null || echo unknown))"
+    rm -rf "$dir"
+  done
+  ((found)) || say "kafka: no data to delete"
+  return 0
+}
+
 kafka_env() {
   env_line KAFKA_BROKERS "$INFRA_HOST:$KAFKA_PLAINTEXT_PORT"
   env_line KAFKA_SASL_BROKERS "$INFRA_HOST:$KAFKA_SASL_PORT"

@@ -127,6 +127,20 @@ s3_status() {
 
 s3_stop() { stop_component s3; }
 
+# `down --purge s3`: after the stop, deletes the stored objects (and folders of another server kind
+# moved aside); the next `up` creates empty buckets.
+s3_purge() {
+  local dir found=0
+  for dir in "$S3_DIR"/data "$S3_DIR"/data.*; do
+    [[ -d "$dir" ]] || continue
+    found=1
+    say "s3: deleting $dir (every bucket's objects)"
+    rm -rf "$dir"
+  done
+  ((found)) || say "s3: no data to delete"
+  return 0
+}
+
 s3_env() {
   env_line S3_ENDPOINT "$S3_ENDPOINT_URL"
   env_line S3_REGION "$S3_REGION_NAME"

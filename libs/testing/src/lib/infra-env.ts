@@ -24,6 +24,20 @@ export function readInfraEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * This stack's database (`tools/infra` gives each infra folder its own): `DATABASE_URL` when the
+ * caller set it (the integration tests' global setup copies it from `.infra/env`), else the one in
+ * `.infra/env`. Never the services' default database, which another stack may own.
+ */
+export function stackDatabaseUrl(): string {
+  const url = process.env['DATABASE_URL'] || readInfraEnv()['DATABASE_URL'];
+  if (!url)
+    throw new Error(
+      `DATABASE_URL is neither set nor in ${join(infraDir(), 'env')}: run tools/infra/up postgres`,
+    );
+  return url;
+}
+
 /** Runs one of the `tools/infra` scripts (`up`, `down`, `status`) and returns its output. */
 export function infra(command: 'up' | 'down' | 'status', ...components: string[]): string {
   return execFileSync('bash', [join(workspaceRoot, 'tools/infra', command), ...components], {
