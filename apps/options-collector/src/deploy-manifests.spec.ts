@@ -6,7 +6,6 @@ import {
   workspaceRoot,
 } from '@tributary/testing';
 import { optionsCollectorEnv, optionsCollectorConfigIssues } from './config';
-import { parseEnv } from '@tributary/config';
 
 describe('options-collector shipping files', () => {
   it('k8s/options-collector/ and docker/compose.yaml match its port, health endpoints and environment variables', () => {

@@ -131,10 +131,10 @@ describe('options-collector publishing to the real broker', () => {
     };
     const withGreeks = (chain: Chain) => chain.contracts.filter((row) => row.iv !== undefined && row.greeks !== undefined);
     // A contract has an IV once the simulator has quoted it: right after start-up only some have been.
-    const chain = await eventually(async () => {
+    const chain = (await eventually(async () => {
       const answered = (await (await authorizedFetch(`${baseUrl}/chains/spy`)).json()) as Chain;
       return withGreeks(answered).length > answered.contracts.length / 2 ? answered : undefined;
-    }, 'most of the SPY chain quoted, with IVs and Greeks');
+    }, 'most of the SPY chain quoted, with IVs and Greeks')) as Chain;
     expect(chain.underlying).toBe('SPY');
     expect(chain.underlyingPrice).toBeGreaterThan(0);
     expect(chain.contracts.length).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ function trade(symbol: string, price: number, size: number, ms: number): InputRe
 }
 
 function processor(rules: RuleSpec[], checkpoint?: ReturnType<PartitionProcessor['takeCommit']>['checkpoint']): PartitionProcessor {
-  return new PartitionProcessor({ group: 'g', slot: 3, topics, writer: 'test/0', idlePartitionMs: 5000, now: () => BASE_MS + 3_600_000 }, rules.map(compileRule), checkpoint);
+  return new PartitionProcessor({ group: 'g', slot: 3, topics, writer: 'test/0', idlePartitionMs: 5000, now: () => BASE_MS + 3_600_000 }, rules.map((spec) => compileRule(spec)), checkpoint);
 }
 
 describe('a partition processor', () => {
@@ -76,7 +76,7 @@ describe('a partition processor', () => {
   it('changing one rule restarts only that rule; the other keeps its partial matches', () => {
     const p = processor([rule('surge', 1), rule('other', 1, 900)]);
     p.ingest(trade('AAPL', 150, 10, 0));
-    p.setRules([rule('surge', 2), rule('other', 1, 900)].map(compileRule));
+    p.setRules([rule('surge', 2), rule('other', 1, 900)].map((spec) => compileRule(spec)));
     const byRule = Object.fromEntries(p.stats().map((stats) => [stats.rule, stats]));
     expect(byRule['other']?.partialMatches).toBe(1);
     expect(byRule['surge']).toMatchObject({ version: 2, partialMatches: 0 });

@@ -123,7 +123,7 @@ describe('checkpoints', () => {
 
 describe('state under key churn', () => {
   it('stays bounded with every built-in rule while 20k symbols each trade and quote for a moment and never come back', () => {
-    const rules = defaultRules().map(compileRule);
+    const rules = defaultRules().map((spec) => compileRule(spec));
     const p = processor(0, rules);
     const startNs = BigInt(NOW_MS - 3 * 86_400_000) * 1_000_000n;
     const trade = (symbol: string, ts: string, price: number, size: number) =>

@@ -4,6 +4,7 @@ import { createS3Client } from '@tributary/observability';
 import { authorizedFetch, eventually, readInfraEnv } from '@tributary/testing';
 import { DataSource } from 'typeorm';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
+import { tradeRecords } from '../../testing/trade-records';
 import { datasetOfTopic } from './archive-layout';
 
 const infraEnv = readInfraEnv();
@@ -27,27 +28,6 @@ interface ArchiveHealth {
   }[];
 }
 
-/** Trades with distinct ids and nanosecond event times within 2026-01-01 01:00-02:00 UTC. */
-function trades(from: number, count: number) {
-  return Array.from({ length: count }, (_, j) => {
-    const i = from + j;
-    const ts = (1_767_229_200_000_000_000n + BigInt(i) * 1_000_003n).toString();
-    const symbol = ['AAPL', 'MSFT', 'SPY'][i % 3] as string;
-    return {
-      key: symbol,
-      value: JSON.stringify({
-        symbol,
-        price: 100 + i / 100,
-        size: 1 + (i % 50),
-        exchange: 'Q',
-        tradeId: `T${i}`,
-        conditions: ['@'],
-        ts,
-      }),
-      headers: { 'event.time': ts },
-    };
-  });
-}
 
 describe('archived offsets carry the identity of the Kafka cluster and topic they came from', () => {
   const connection = kafkaConnection(
@@ -127,8 +107,8 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
   it('a topic deleted and created again stops with both topic IDs on readiness while other topics archive on; a new epoch archives the new log from offset 0 into new files, and queries read both epochs', async () => {
     const schema = schemas[0] as string;
     const app = await start(schema, [recreated, steady], `hdm-epochs-it-${run}-a`);
-    await producer.sendRaw(recreated, trades(0, 50));
-    await producer.sendRaw(steady, trades(0, 40));
+    await producer.sendRaw(recreated, tradeRecords(0, 50));
+    await producer.sendRaw(steady, tradeRecords(0, 40));
     await eventually(
       async () =>
         (await archivedRows(schema, recreated)) === 50 && (await archivedRows(schema, steady)) === 40,
@@ -150,8 +130,8 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
     );
     const newTopicId = (await admin.identity([recreated])).topicIds.get(recreated) as string;
     expect(newTopicId).not.toBe(oldTopicId);
-    await producer.sendRaw(recreated, trades(1000, 30));
-    await producer.sendRaw(steady, trades(40, 20));
+    await producer.sendRaw(recreated, tradeRecords(1000, 30));
+    await producer.sendRaw(steady, tradeRecords(40, 20));
 
     const dataset = datasetOfTopic(recreated);
     const waiting = await eventually(
@@ -164,8 +144,8 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
       stored: { kafkaTopicId: oldTopicId },
       current: { kafkaTopicId: newTopicId },
     });
-    expect(waiting.message).toContain(oldTopicId);
-    expect(waiting.message).toContain(newTopicId);
+    expect(waiting?.message).toContain(oldTopicId);
+    expect(waiting?.message).toContain(newTopicId);
     const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(
       new RegExp(
@@ -214,7 +194,7 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
       )
     ).json()) as { tradeId: string }[];
     expect(rows.map((r) => r.tradeId).sort()).toEqual(
-      [...trades(0, 50), ...trades(1000, 30)]
+      [...tradeRecords(0, 50), ...tradeRecords(1000, 30)]
         .map((t) => (JSON.parse(t.value) as { tradeId: string }).tradeId)
         .sort(),
     );
@@ -241,7 +221,7 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
     const schema = schemas[1] as string;
     const groupId = `hdm-epochs-it-${run}-b`;
     const first = await start(schema, [restored], groupId);
-    await producer.sendRaw(restored, trades(0, 40));
+    await producer.sendRaw(restored, tradeRecords(0, 40));
     await eventually(
       async () => (await archivedRows(schema, restored)) === 40,
       60_000,
@@ -260,7 +240,7 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
     }
     const current = await admin.identity([restored]);
     const app = await start(schema, [restored], groupId);
-    await producer.sendRaw(restored, trades(40, 10));
+    await producer.sendRaw(restored, tradeRecords(40, 10));
     const dataset = datasetOfTopic(restored);
     const waiting = await eventually(
       async () => (await archiveHealth(app)).awaitingDecision?.find((w) => w.dataset === dataset),
@@ -320,7 +300,7 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
     const groupId = `hdm-epochs-it-${run}-c`;
     const dataset = datasetOfTopic(upgraded);
     const first = await start(schema, [upgraded], groupId);
-    await producer.sendRaw(upgraded, trades(0, 30));
+    await producer.sendRaw(upgraded, tradeRecords(0, 30));
     await eventually(
       async () => (await archivedRows(schema, upgraded)) === 30,
       60_000,
@@ -337,7 +317,7 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
     }
     const current = await admin.identity([upgraded]);
     const second = await start(schema, [upgraded], groupId);
-    await producer.sendRaw(upgraded, trades(30, 10));
+    await producer.sendRaw(upgraded, tradeRecords(30, 10));
     await eventually(
       async () => (await archivedRows(schema, upgraded)) === 40,
       60_000,
@@ -387,6 +367,6 @@ describe('archived offsets carry the identity of the Kafka cluster and topic the
       stored: { kafkaClusterId: null },
       current: { kafkaClusterId: current.clusterId },
     });
-    expect(waiting.message).toContain('7210');
+    expect(waiting?.message).toContain('7210');
   }, 300_000);
 });

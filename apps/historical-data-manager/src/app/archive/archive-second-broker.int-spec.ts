@@ -8,6 +8,7 @@ import { createS3Client } from '@tributary/observability';
 import { authorizedFetch, eventually, infraDir, readInfraEnv, workspaceRoot } from '@tributary/testing';
 import { DataSource } from 'typeorm';
 import { type RunningApp, startTestApp, testConfig } from '../../testing/archive-app';
+import { tradeRecords } from '../../testing/trade-records';
 import { datasetOfTopic } from './archive-layout';
 
 const infraEnv = readInfraEnv();
@@ -35,28 +36,6 @@ function brokersOf(dir: string): string {
     .find((candidate) => candidate.startsWith('KAFKA_BROKERS='));
   if (line === undefined) throw new Error(`${dir}/env names no KAFKA_BROKERS`);
   return line.slice('KAFKA_BROKERS='.length).replace(/^['"]|['"]$/g, '');
-}
-
-/** Trades with distinct ids and event times within 2026-01-01 01:00-02:00 UTC. */
-function trades(from: number, count: number) {
-  return Array.from({ length: count }, (_, j) => {
-    const i = from + j;
-    const ts = (1_767_229_200_000_000_000n + BigInt(i) * 1_000_003n).toString();
-    const symbol = ['AAPL', 'MSFT', 'SPY'][i % 3] as string;
-    return {
-      key: symbol,
-      value: JSON.stringify({
-        symbol,
-        price: 100 + i / 100,
-        size: 1 + (i % 50),
-        exchange: 'Q',
-        tradeId: `T${i}`,
-        conditions: ['@'],
-        ts,
-      }),
-      headers: { 'event.time': ts },
-    };
-  });
 }
 
 interface Waiting {
@@ -105,7 +84,7 @@ describe('the archive pointed at a second Kafka cluster', () => {
   }, 600_000);
 
   /** A topic with trades on the cluster at `brokers`, and a way to remove it afterwards. */
-  async function topicOn(brokers: string, records: ReturnType<typeof trades>): Promise<string> {
+  async function topicOn(brokers: string, records: ReturnType<typeof tradeRecords>): Promise<string> {
     const connection = kafkaConnection(
       parseKafkaEnv({ KAFKA_BROKERS: brokers }),
       `hdm-second-broker-it-${run}`,
@@ -156,7 +135,7 @@ describe('the archive pointed at a second Kafka cluster', () => {
   it('refuses to take the first cluster’s offsets for the second one’s, names both cluster IDs, and archives the second cluster from offset 0 in a new epoch once told to', async () => {
     const firstBrokers = infraEnv['KAFKA_BROKERS'] as string;
     const secondBrokers = brokersOf(secondDir);
-    const firstCluster = await topicOn(firstBrokers, trades(0, 60));
+    const firstCluster = await topicOn(firstBrokers, tradeRecords(0, 60));
     const first = await archive(firstBrokers, `hdm-second-broker-it-${run}-a`);
     await eventually(
       async () => (await archivedRows()) === 60,
@@ -167,7 +146,7 @@ describe('the archive pointed at a second Kafka cluster', () => {
     apps.splice(apps.indexOf(first), 1);
 
     // The second cluster's log starts at 0 again: its offsets 0-59 are not the ones archived.
-    const secondCluster = await topicOn(secondBrokers, trades(1000, 25));
+    const secondCluster = await topicOn(secondBrokers, tradeRecords(1000, 25));
     expect(secondCluster).not.toBe(firstCluster);
     const second = await archive(secondBrokers, `hdm-second-broker-it-${run}-b`);
     const waiting = await eventually(
