@@ -786,12 +786,17 @@ function parseYamlFile(path: string, shown: string, problems: string[]): unknown
   return bodies;
 }
 
+/**
+ * The YAML files of a kustomization folder, skipping subfolders with their own kustomization.yaml
+ * (k8s/kafka/, k8s/overlays/<env>/): those are applied on their own with `kubectl apply -k`.
+ */
 function yamlFilesUnder(folder: string, prefix: string): string[] {
   const files: string[] = [];
   for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    if (entry.isDirectory())
+    if (entry.isDirectory()) {
+      if (existsSync(join(folder, entry.name, 'kustomization.yaml'))) continue;
       files.push(...yamlFilesUnder(join(folder, entry.name), `${prefix}${entry.name}/`));
-    else if (/\.ya?ml$/.test(entry.name)) files.push(prefix + entry.name);
+    } else if (/\.ya?ml$/.test(entry.name)) files.push(prefix + entry.name);
   }
   return files.sort();
 }
