@@ -31,16 +31,20 @@ async function neighbourOf(connection: KafkaConnection, symbol: string): Promise
   }
 }
 
-/** Collects the JSON messages of a socket. */
+/** The JSON messages each socket received, collected from its creation: a first message may arrive with the upgrade. */
+const received = new WeakMap<WebSocket, Record<string, unknown>[]>();
+
+/** The JSON messages of a socket opened by {@link open}, from the first one on. */
 function collect(socket: WebSocket): Record<string, unknown>[] {
-  const messages: Record<string, unknown>[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
-  return messages;
+  return received.get(socket) ?? [];
 }
 
 function open(url: string, key: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
+    const messages: Record<string, unknown>[] = [];
+    received.set(socket, messages);
+    socket.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
     socket.once('open', () => resolve(socket));
     socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
     socket.once('error', reject);
