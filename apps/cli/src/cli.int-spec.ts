@@ -64,6 +64,7 @@ describe('the tributary CLI against the running services', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-cli-it-'));
   let hdm: ServiceProcess;
   let cep: ServiceProcess;
+  let gateway: ServiceProcess;
   let urls: string[];
   // the trades archived: 40 trades of two symbols, one millisecond apart, in 2026-01-05 14:00 UTC
   const t0 = 1_767_621_600_000_000_000n;
@@ -80,7 +81,7 @@ describe('the tributary CLI against the running services', () => {
   beforeAll(async () => {
     await admin.ensureConfigs([{ topic, numPartitions: 2 }]);
     await producer.connect();
-    const [hdmPort, cepPort] = [await unusedPort(), await unusedPort()];
+    const [hdmPort, cepPort, gatewayPort] = [await unusedPort(), await unusedPort(), await unusedPort()];
     hdm = startService('historical-data-manager', {
       port: hdmPort,
       env: {
@@ -112,8 +113,20 @@ describe('the tributary CLI against the running services', () => {
         LOG_LEVEL: 'warn',
       },
     });
-    urls = ['--hdm-url', hdm.baseUrl, '--cep-url', cep.baseUrl];
-    for (const service of [hdm, cep]) {
+    gateway = startService('kafka-gateway', {
+      port: gatewayPort,
+      env: {
+        LOG_LEVEL: 'warn',
+        KAFKA_BROKERS: infraEnv['KAFKA_BROKERS'],
+        KAFKA_GROUP_ID: `cli-it-gateway-${run}`,
+        GATEWAY_APPLY_CATALOG_ON_START: 'false',
+        GATEWAY_ENRICHMENT_ENABLED: 'false',
+        GATEWAY_CANDLES_ENABLED: 'false',
+        GATEWAY_QUALITY_ENABLED: 'false',
+      },
+    });
+    urls = ['--hdm-url', hdm.baseUrl, '--cep-url', cep.baseUrl, '--gateway-url', gateway.baseUrl];
+    for (const service of [hdm, cep, gateway]) {
       await waitForHttpStatus(`${service.baseUrl}/health/ready`, 200, 120_000).catch((error: unknown) => {
         throw new Error(`${String(error)}\n${service.output().slice(-4000)}`);
       });
@@ -135,13 +148,15 @@ describe('the tributary CLI against the running services', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([hdm?.stop(), cep?.stop()]);
+    await Promise.all([hdm?.stop(), cep?.stop(), gateway?.stop()]);
     await producer.disconnect();
     const topics = (await admin.listTopics()).filter(
       (name) => name.startsWith(`cli-it-${run}.`) || name.startsWith(topic),
     );
     await admin.deleteTopics(topics).catch(() => undefined);
-    await admin.deleteGroups([`cli-it-hdm-${run}`, `cli-it-cep-${run}`]).catch(() => undefined);
+    await admin
+      .deleteGroups([`cli-it-hdm-${run}`, `cli-it-cep-${run}`, `cli-it-gateway-${run}`])
+      .catch(() => undefined);
     await admin.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(configDir, { recursive: true, force: true });
@@ -244,6 +259,18 @@ describe('the tributary CLI against the running services', () => {
     expect(done).toMatchObject({ status: 'succeeded', percent: 100 });
     const shown = await tributary(['jobs', 'show', done.id, '--json', ...urls]);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: done.id, status: 'succeeded' });
+  });
+
+  it('topics drift --json answers the drift of the catalog topics, exit 0 in sync and 1 when some differ', async () => {
+    const result = await tributary(['topics', 'drift', '--json', ...urls]);
+    expect([0, 1]).toContain(result.code);
+    const drift = JSON.parse(result.stdout) as {
+      inSync: boolean;
+      topics: { topic: string; inSync: boolean }[];
+    };
+    expect(drift.topics.every((t) => !t.inSync)).toBe(true);
+    expect(drift.inSync).toBe(drift.topics.length === 0);
+    expect(result.code).toBe(drift.inSync ? 0 : 1);
   });
 
   it('a wrong key ends with exit code 1 and names the service that refused it, never the key', async () => {

@@ -4,6 +4,7 @@ import { registerJobs } from './commands/jobs';
 import { registerRules } from './commands/rules';
 import { registerSnapshots } from './commands/snapshots';
 import { registerStatus } from './commands/status';
+import { registerTopics } from './commands/topics';
 import { CliContext, type Io, type Runner } from './lib/cli-context';
 import { CliError, EXIT } from './lib/cli-error';
 import { SERVICE_URL_FLAGS, SERVICES, serviceUrlVariable } from './lib/endpoints';
@@ -47,6 +48,7 @@ export function buildProgram(
   registerJobs(program, run);
   registerHistory(program, run);
   registerSnapshots(program, run);
+  registerTopics(program, run);
   return { program, result };
 }
 
@@ -60,12 +62,10 @@ export async function runCli(argv: readonly string[], io: Io, env: NodeJS.Proces
   const { program, result } = buildProgram(io, env);
   // every subcommand exits through the override too, with the same output
   const applyToAll = (command: Command) => {
-    command
-      .exitOverride()
-      .configureOutput({
-        writeOut: (text) => io.out(text.trimEnd()),
-        writeErr: (text) => io.err(text.trimEnd()),
-      });
+    command.exitOverride().configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    });
     command.commands.forEach(applyToAll);
   };
   applyToAll(program);
