@@ -273,6 +273,17 @@ describe('the tributary CLI against the running services', () => {
     expect(result.code).toBe(drift.inSync ? 0 : 1);
   });
 
+  it('dlq ls --json lists the dead-letter topics with their record counts', async () => {
+    const result = await tributary(['dlq', 'ls', '--json', ...urls]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const all = JSON.parse(result.stdout) as { dlqTopic: string; records: string; partitions: unknown[] }[];
+    expect(Array.isArray(all)).toBe(true);
+    for (const dlq of all) {
+      expect(dlq.dlqTopic).toMatch(/\.dlq$/);
+      expect(dlq.records).toMatch(/^\d+$/);
+    }
+  });
+
   it('a wrong key ends with exit code 1 and names the service that refused it, never the key', async () => {
     const result = await tributary(['rules', 'ls', ...urls], {
       TRIBUTARY_API_KEY: 'wrong-key-0123456789abcdef',

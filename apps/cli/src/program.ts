@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerDlq } from './commands/dlq';
 import { registerHistory } from './commands/history';
 import { registerJobs } from './commands/jobs';
 import { registerRules } from './commands/rules';
@@ -49,6 +50,7 @@ export function buildProgram(
   registerHistory(program, run);
   registerSnapshots(program, run);
   registerTopics(program, run);
+  registerDlq(program, run);
   return { program, result };
 }
 
