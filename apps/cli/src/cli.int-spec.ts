@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,6 +282,72 @@ describe('the tributary CLI against the running services', () => {
       expect(dlq.dlqTopic).toMatch(/\.dlq$/);
       expect(dlq.records).toMatch(/^\d+$/);
     }
+  });
+
+  it('tail prints a quote posted through the gateway once it is subscribed, and stops after --limit', async () => {
+    const symbol = `CLI${Date.now().toString(36).toUpperCase()}`;
+    const child = spawn(
+      process.execPath,
+      [launcher, 'tail', 'market.quotes', '--keys', symbol, '--limit', '1', '--json', ...urls],
+      {
+        cwd: workspaceRoot,
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          TRIBUTARY_CONFIG: configFile,
+          TRIBUTARY_API_KEY: TEST_API_KEY,
+        },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let exitCode: number | null | undefined;
+    child.on('close', (code) => (exitCode = code));
+    try {
+      await eventually(
+        async () => stderr.includes('subscribed to market.quotes'),
+        'tail subscribed',
+        120_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${stderr}`);
+      });
+      const quote = {
+        symbol,
+        bidPrice: 10.1,
+        bidSize: 100,
+        askPrice: 10.2,
+        askSize: 200,
+        bidExchange: 'Q',
+        askExchange: 'P',
+        ts: (BigInt(Date.now()) * 1_000_000n).toString(),
+        conditions: ['R'],
+        tape: 'C',
+      };
+      const posted = await authorizedFetch(`${gateway.baseUrl}/v1/streams/market.quotes/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(quote),
+      });
+      expect(posted.status).toBe(202);
+      await eventually(async () => exitCode !== undefined, 'tail ended after one record', 120_000).catch(
+        (error: unknown) => {
+          throw new Error(`${String(error)}\n${stderr}`);
+        },
+      );
+      expect(exitCode).toBe(0);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+      type: 'record',
+      topic: 'market.quotes',
+      key: symbol,
+      value: { symbol, bidPrice: 10.1 },
+    });
   });
 
   it('a wrong key ends with exit code 1 and names the service that refused it, never the key', async () => {

@@ -5,6 +5,7 @@ import { registerJobs } from './commands/jobs';
 import { registerRules } from './commands/rules';
 import { registerSnapshots } from './commands/snapshots';
 import { registerStatus } from './commands/status';
+import { registerTail } from './commands/tail';
 import { registerTopics } from './commands/topics';
 import { CliContext, type Io, type Runner } from './lib/cli-context';
 import { CliError, EXIT } from './lib/cli-error';
@@ -51,6 +52,7 @@ export function buildProgram(
   registerSnapshots(program, run);
   registerTopics(program, run);
   registerDlq(program, run);
+  registerTail(program, run);
   return { program, result };
 }
 
