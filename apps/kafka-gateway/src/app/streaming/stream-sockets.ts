@@ -242,7 +242,11 @@ export class StreamSockets implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       }
       const reply = this.handleFrame(stream, toBuffer(data), id, pending, caller).catch(
-        (error: unknown): ProducerReply => ({ type: 'error', id, message: `the frame failed: ${(error as Error).message}` }),
+        (error: unknown): ProducerReply => {
+          // As for HTTP answers: the cause goes to the log, the producer gets a generic reply.
+          this.logger.error({ err: error, stream, frame: id }, 'a producer frame failed');
+          return { type: 'error', id, message: 'the frame failed on the gateway; the details are in its log (resend with the same idempotency keys)' };
+        },
       );
       pending += 1;
       previous = Promise.all([previous, reply]).then(([, answer]) => {
