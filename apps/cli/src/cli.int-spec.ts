@@ -2,6 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'pg';
 import { ClusterAdmin, kafkaConnection, parseKafkaEnv, TypedProducer } from '@tributary/kafka';
 import {
   authorizedFetch,
@@ -158,6 +160,28 @@ describe('the tributary CLI against the running services', () => {
       .deleteGroups([`cli-it-hdm-${run}`, `cli-it-cep-${run}`, `cli-it-gateway-${run}`])
       .catch(() => undefined);
     await admin.close();
+    // The archive's catalog schema and objects of this run.
+    const database = new Client({ connectionString: infraEnv['DATABASE_URL'] });
+    await database.connect();
+    await database.query(`DROP SCHEMA IF EXISTS "cli_it_${run}" CASCADE`).finally(() => database.end());
+    const s3 = new S3Client({
+      endpoint: infraEnv['S3_ENDPOINT'],
+      region: infraEnv['S3_REGION'],
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: infraEnv['S3_ACCESS_KEY_ID'] as string,
+        secretAccessKey: infraEnv['S3_SECRET_ACCESS_KEY'] as string,
+      },
+    });
+    for (;;) {
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'tributary-test', Prefix: `${dataset}/` }),
+      );
+      const keys = (listed.Contents ?? []).map((object) => ({ Key: object.Key as string }));
+      if (keys.length === 0) break;
+      await s3.send(new DeleteObjectsCommand({ Bucket: 'tributary-test', Delete: { Objects: keys } }));
+    }
+    s3.destroy();
     rmSync(dir, { recursive: true, force: true });
     rmSync(configDir, { recursive: true, force: true });
   });
