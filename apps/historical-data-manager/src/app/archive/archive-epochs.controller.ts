@@ -1,13 +1,11 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { RequireScope } from '@tributary/service';
-import type { HistoricalDataManagerConfig } from '../../config';
+import { HistoryQueryService } from '../query/history-query.service';
 import { answer } from '../query/http-answers';
 import { QueryRejection } from '../query/query-parameters';
-import { ARCHIVE_CONFIG, type EpochDecision, TopicArchiveService } from './topic-archive.service';
-import { type EpochListing, listEpochs } from './topic-epochs';
+import { type EpochDecision, TopicArchiveService } from './topic-archive.service';
+import type { EpochListing } from './topic-epochs';
 import { DecisionRefusedError, type TopicArchiveState } from './topic-identity-guard';
-import { Pool } from 'pg';
-import { sessionTimeouts } from '@tributary/postgres';
 
 /** What `POST /v1/datasets/:dataset/epochs` answers: the topic's state after the decision and its epochs. */
 export interface EpochDecisionAnswer {
@@ -62,20 +60,10 @@ export function parseEpochDecision(body: unknown): EpochDecision {
  */
 @Controller('v1/datasets')
 export class ArchiveEpochsController {
-  private readonly pool: Pool;
-
   constructor(
     private readonly archive: TopicArchiveService,
-    @Inject(ARCHIVE_CONFIG) private readonly config: HistoricalDataManagerConfig,
-  ) {
-    this.pool = new Pool({
-      connectionString: config.DATABASE_URL,
-      application_name: 'historical-data-manager-epochs',
-      max: 1,
-      ...sessionTimeouts(config),
-    });
-    this.pool.on('error', () => undefined);
-  }
+    private readonly history: HistoryQueryService,
+  ) {}
 
   @Post(':dataset/epochs')
   @RequireScope('admin')
@@ -97,15 +85,8 @@ export class ArchiveEpochsController {
         if (error instanceof DecisionRefusedError) throw new QueryRejection(409, 'action', error.message);
         throw error;
       }
-      const query = (sql: string, parameters: unknown[]) =>
-        this.pool.query(sql, parameters).then((r) => r.rows as unknown[]);
-      const epochs =
-        (await listEpochs(query, this.config.ARCHIVE_CATALOG_SCHEMA, [after.topic])).get(after.topic) ?? [];
+      const epochs = await this.history.epochsOfTopic(after.topic);
       return { dataset, topic: after.topic, state: after.state, epoch: after.epoch, epochs };
     });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
   }
 }

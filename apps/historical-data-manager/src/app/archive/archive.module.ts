@@ -1,6 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { HistoricalDataManagerConfig } from '../../config';
-import { ArchiveEpochsController } from './archive-epochs.controller';
 import { resolveArchivedTopics } from './archived-topics';
 import { topicArchiveListener } from './topic-archive.listener';
 import { ARCHIVE_CONFIG, ARCHIVED_TOPICS, TopicArchiveService } from './topic-archive.service';
@@ -12,7 +11,7 @@ export class ArchiveModule {
     const topics = resolveArchivedTopics(config.ARCHIVE_TOPICS);
     return {
       module: ArchiveModule,
-      controllers: [ArchiveEpochsController, ...(topics.length > 0 ? [topicArchiveListener(topics.map((t) => t.dataset.topic))] : [])],
+      controllers: [...(topics.length > 0 ? [topicArchiveListener(topics.map((t) => t.dataset.topic))] : [])],
       providers: [
         { provide: ARCHIVE_CONFIG, useValue: config },
         { provide: ARCHIVED_TOPICS, useValue: topics },

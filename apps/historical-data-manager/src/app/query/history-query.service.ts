@@ -266,6 +266,11 @@ export class HistoryQueryService implements OnModuleInit, OnApplicationShutdown 
     return { ...this.listing(described, gaps.get(name) ?? []), ...this.archiveOf(described, epochs) };
   }
 
+  /** The epochs of one archived topic, oldest first (what `POST /v1/datasets/:dataset/epochs` answers with). */
+  async epochsOfTopic(topic: string): Promise<EpochListing[]> {
+    return (await this.epochsOf([topic])).get(topic) ?? [];
+  }
+
   /** Epochs of the archived topics (empty before the catalog exists). */
   private async epochsOf(topics: string[] | null): Promise<Map<string, EpochListing[]>> {
     const query = (sql: string, parameters: unknown[]) => this.pool.query(sql, parameters).then((r) => r.rows as unknown[]);

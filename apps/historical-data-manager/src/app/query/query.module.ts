@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ArchiveEpochsController } from '../archive/archive-epochs.controller';
 import { HistoryController } from './history.controller';
 import { HistoryQueryService } from './history-query.service';
 
@@ -10,7 +11,8 @@ export class QueryModule {
     return {
       module: QueryModule,
       imports: [archive],
-      controllers: [HistoryController],
+      // The epochs decision acts on the archive and answers with the catalog's epochs, read as the listing does.
+      controllers: [HistoryController, ArchiveEpochsController],
       providers: [HistoryQueryService],
       exports: [HistoryQueryService],
     };
