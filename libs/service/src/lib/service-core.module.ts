@@ -6,7 +6,7 @@ import { HealthModule, LoggingModule, MetricsModule } from '@tributary/observabi
 import type { AuthConfig } from './auth/auth-env';
 import { Authenticator } from './auth/authenticator';
 import { frontDoorProviders } from './auth/front-door';
-import { HttpIntake, OPEN_PATHS } from './auth/http-intake';
+import { HttpIntake } from './auth/http-intake';
 import { DEFAULT_JSON_LIMITS } from './auth/json-limits';
 import { SecurityLog } from './auth/security-log';
 
@@ -57,7 +57,6 @@ export class ServiceCoreModule {
         }),
       ],
       providers: frontDoorProviders(config, {
-        openPaths: OPEN_PATHS,
         rawBodyPaths: options.rawBodyPaths ?? [],
         maxJsonBodyBytes: MAX_JSON_BODY_BYTES,
         jsonLimits: DEFAULT_JSON_LIMITS,

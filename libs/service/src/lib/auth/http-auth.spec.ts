@@ -7,7 +7,6 @@ import { parseEnv } from '@tributary/config';
 import { authConfigIssues, authEnv, type AuthConfig } from './auth-env';
 import { Authenticator } from './authenticator';
 import { frontDoorProviders } from './front-door';
-import { OPEN_PATHS } from './http-intake';
 import { DEFAULT_JSON_LIMITS } from './json-limits';
 import { Authenticated, RequireScope } from './scope.guard';
 import { SecurityLog } from './security-log';
@@ -69,7 +68,6 @@ async function startApp(config: AuthConfig): Promise<{ app: INestApplication; ba
   @Module({
     controllers: [ProbeController],
     providers: frontDoorProviders(config, {
-      openPaths: OPEN_PATHS,
       rawBodyPaths: [],
       maxJsonBodyBytes: 4096,
       jsonLimits: DEFAULT_JSON_LIMITS,

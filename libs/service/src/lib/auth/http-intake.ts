@@ -10,8 +10,6 @@ import { SecurityLog } from './security-log';
 export const HTTP_INTAKE_OPTIONS = Symbol('HTTP_INTAKE_OPTIONS');
 
 export interface HttpIntakeOptions {
-  /** Paths answered without a credential: liveness, readiness and metrics. */
-  readonly openPaths: readonly string[];
   /** Path prefixes whose bodies a service reads itself (the gateway's event ingestion); left unread here. */
   readonly rawBodyPaths: readonly string[];
   /** Largest JSON body of the other routes, in bytes (413 beyond). */
@@ -19,7 +17,9 @@ export interface HttpIntakeOptions {
   readonly jsonLimits: JsonLimits;
 }
 
+/** Paths answered without a credential: liveness, readiness and metrics (the scope guard lets them through too). */
 export const OPEN_PATHS: readonly string[] = ['/health/live', '/health/ready', '/metrics'];
+const OPEN: ReadonlySet<string> = new Set(OPEN_PATHS);
 
 export type AuthenticatedRequest = IncomingMessage & {
   principal?: Principal;
@@ -67,15 +67,12 @@ function refuse(
  */
 @Injectable()
 export class HttpIntake {
-  private readonly open: ReadonlySet<string>;
-
   constructor(
     adapterHost: HttpAdapterHost,
     private readonly authenticator: Authenticator,
     private readonly securityLog: SecurityLog,
     @Inject(HTTP_INTAKE_OPTIONS) private readonly options: HttpIntakeOptions,
   ) {
-    this.open = new Set(options.openPaths);
     const adapter = adapterHost.httpAdapter;
     // Undefined when the module is compiled without an HTTP server (a unit test of a provider).
     if (adapter === undefined) return;
@@ -89,14 +86,9 @@ export class HttpIntake {
     );
   }
 
-  /** Whether `path` is answered without a credential. */
-  isOpen(path: string): boolean {
-    return this.open.has(path);
-  }
-
   private async authenticate(request: AuthenticatedRequest, response: ServerResponse): Promise<boolean> {
     const path = pathOf(request);
-    if (this.open.has(path)) return true;
+    if (OPEN.has(path)) return true;
     const credential = presentedCredential(request.headers);
     const refused = (status: number, reason: string, headers?: Record<string, string>): false => {
       this.securityLog.record({
