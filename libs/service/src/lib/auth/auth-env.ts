@@ -3,7 +3,7 @@ import { type ApiKeyEntry, parseApiKeys } from './api-keys';
 
 const apiKeys: EnvVar<ApiKeyEntry[]> = {
   description:
-    'API keys, comma-separated name:key:scopes with scopes joined by a vertical bar: admin, read:<name>, produce:<stream>; * matches one dot-separated segment, a final > the rest (see Authentication)',
+    'API keys, comma-separated name:key:scopes with scopes joined by a vertical bar: admin, read:<name>, produce:<stream>; * matches one dot-separated segment, a final > the rest (ARCHITECTURE.md, Authentication and bounds)',
   secret: true,
   required: false,
   parse: (raw) => (raw === undefined ? [] : parseApiKeys(raw)),
